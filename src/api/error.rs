@@ -1,0 +1,130 @@
+//! Errors as HTTP: the status for each code, the JSON body, and the catch-all that turns any other
+//! failure (unknown route, unparsable body, oversized request) into the same shape.
+
+use poem::{http::StatusCode, Response};
+use poem_openapi::{payload::Json, ApiResponse, Object};
+
+use crate::error::{AppError, ErrorCode};
+
+/// The body of every error response.
+#[derive(Debug, Clone, Object)]
+pub struct ErrorBody {
+    /// A stable code to branch on.
+    pub error: ErrorCode,
+    /// A sentence for people; wording may change.
+    pub message: String,
+}
+
+/// Every error status the API can answer with; each operation's description lists its codes.
+#[derive(Debug, ApiResponse)]
+pub enum ApiError {
+    /// The request is malformed: `invalid_request` (not JSON, fields missing or of the wrong type,
+    /// wrong Content-Type), `invalid_message` (not an EIP-4361 message), `invalid_signature_format`
+    /// (not 65 bytes of hex).
+    #[oai(status = 400)]
+    BadRequest(Json<ErrorBody>),
+    /// Not signed in (`unauthenticated`), or the signed message was not acceptable:
+    /// `invalid_signature`, `invalid_nonce`, `domain_mismatch`, `uri_mismatch`, `chain_not_allowed`,
+    /// `message_expired`, `message_not_yet_valid`, `issued_at_invalid`.
+    #[oai(status = 401)]
+    Unauthorized(Json<ErrorBody>),
+    /// The request lacks the session's CSRF token (`csrf_invalid`).
+    #[oai(status = 403)]
+    Forbidden(Json<ErrorBody>),
+    /// The request body is over the size limit (`payload_too_large`).
+    #[oai(status = 413)]
+    PayloadTooLarge(Json<ErrorBody>),
+    /// The server failed (`internal`); the cause is logged.
+    #[oai(status = 500)]
+    Internal(Json<ErrorBody>),
+    /// The database is unavailable (`unavailable`).
+    #[oai(status = 503)]
+    Unavailable(Json<ErrorBody>),
+}
+
+pub fn status_of(code: ErrorCode) -> StatusCode {
+    use ErrorCode::*;
+    match code {
+        InvalidRequest | InvalidMessage | InvalidSignatureFormat => StatusCode::BAD_REQUEST,
+        InvalidSignature | InvalidNonce | DomainMismatch | UriMismatch | ChainNotAllowed
+        | MessageExpired | MessageNotYetValid | IssuedAtInvalid | Unauthenticated => {
+            StatusCode::UNAUTHORIZED
+        }
+        CsrfInvalid => StatusCode::FORBIDDEN,
+        NotFound => StatusCode::NOT_FOUND,
+        MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+        PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        Internal => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+impl From<AppError> for ApiError {
+    fn from(err: AppError) -> Self {
+        if let AppError::Internal(cause) = &err {
+            tracing::error!(error = format!("{cause:#}"), "request failed");
+        }
+        let code = err.code();
+        let body = Json(ErrorBody {
+            error: code,
+            message: err.public_message().to_string(),
+        });
+        match status_of(code) {
+            StatusCode::BAD_REQUEST => Self::BadRequest(body),
+            StatusCode::UNAUTHORIZED => Self::Unauthorized(body),
+            StatusCode::FORBIDDEN => Self::Forbidden(body),
+            StatusCode::PAYLOAD_TOO_LARGE => Self::PayloadTooLarge(body),
+            StatusCode::SERVICE_UNAVAILABLE => Self::Unavailable(body),
+            _ => Self::Internal(body),
+        }
+    }
+}
+
+/// A JSON error response for codes outside the documented `ApiError` statuses (404, 405).
+pub fn error_response(code: ErrorCode, message: impl Into<String>) -> Response {
+    let body = ErrorBody {
+        error: code,
+        message: message.into(),
+    };
+    let json = serde_json::json!({ "error": body.error.as_str(), "message": body.message });
+    Response::builder()
+        .status(status_of(code))
+        .content_type("application/json; charset=utf-8")
+        .body(json.to_string())
+}
+
+/// Turns every error that is not already one of ours into the JSON error shape.
+pub async fn render_any_error(err: poem::Error) -> Response {
+    if err.is_from_response() {
+        return err.into_response();
+    }
+    let status = err.status();
+    match status {
+        StatusCode::NOT_FOUND => {
+            error_response(ErrorCode::NotFound, "There is nothing at this path.")
+        }
+        StatusCode::METHOD_NOT_ALLOWED => error_response(
+            ErrorCode::MethodNotAllowed,
+            "This path does not answer that HTTP method.",
+        ),
+        StatusCode::PAYLOAD_TOO_LARGE => error_response(
+            ErrorCode::PayloadTooLarge,
+            "The request body is larger than this server accepts.",
+        ),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => error_response(
+            ErrorCode::InvalidRequest,
+            "The request body must be JSON, sent with Content-Type: application/json.",
+        ),
+        s if s.is_client_error() => error_response(
+            ErrorCode::InvalidRequest,
+            format!("The request is malformed: {err}."),
+        ),
+        _ => {
+            tracing::error!(status = status.as_u16(), error = %err, "request failed");
+            error_response(
+                ErrorCode::Internal,
+                "The server failed to handle this request; it has been logged.",
+            )
+        }
+    }
+}

@@ -1,0 +1,496 @@
+//! Settings: defaults -> config.toml -> `SIWE_<SECTION>__<KEY>` environment variables, validated once.
+
+use std::{
+    collections::BTreeSet,
+    fmt,
+    net::SocketAddr,
+    path::{Path, PathBuf},
+};
+
+use anyhow::{bail, Context};
+use figment::{
+    providers::{Env, Format, Serialized, Toml},
+    Figment,
+};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use url::Url;
+
+/// The environment variable naming the config file (the `--config` flag wins over it).
+pub const CONFIG_ENV: &str = "SIWE_CONFIG";
+const ENV_PREFIX: &str = "SIWE_";
+
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    pub server: ServerSettings,
+    pub database: DatabaseSettings,
+    pub siwe: SiweSettings,
+    pub session: SessionSettings,
+    pub security: SecuritySettings,
+    pub log: LogSettings,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerSettings {
+    /// Address and port to listen on.
+    pub bind: String,
+    /// The URL people use to reach this server; the default domain and URI a message must name.
+    pub public_url: String,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        Self {
+            bind: "127.0.0.1:8080".into(),
+            public_url: "http://localhost:8080".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseSettings {
+    pub path: PathBuf,
+    pub pool_size: u32,
+    pub cleanup_interval_secs: u64,
+}
+
+impl Default for DatabaseSettings {
+    fn default() -> Self {
+        Self {
+            path: PathBuf::from("data/siwe-server.db"),
+            pool_size: 8,
+            cleanup_interval_secs: 60,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SiweSettings {
+    /// Extra domains (host[:port]) a message may name, besides public_url's.
+    pub domains: Vec<String>,
+    /// Extra URI origins a message's URI may have, besides public_url's.
+    pub uris: Vec<String>,
+    /// Allowed chain ids; empty allows any chain.
+    pub chain_ids: Vec<u64>,
+    pub statement: Option<String>,
+    pub nonce_ttl_secs: u64,
+    pub clock_skew_secs: u64,
+}
+
+impl Default for SiweSettings {
+    fn default() -> Self {
+        Self {
+            domains: Vec::new(),
+            uris: Vec::new(),
+            chain_ids: Vec::new(),
+            statement: Some("Sign in with Ethereum to this server.".into()),
+            nonce_ttl_secs: 300,
+            clock_skew_secs: 60,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SameSite {
+    Lax,
+    Strict,
+    None,
+}
+
+/// `session.secure`: "auto" (on when public_url is https), true or false.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecureCookie {
+    Auto,
+    Always,
+    Never,
+}
+
+impl Serialize for SecureCookie {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Self::Auto => s.serialize_str("auto"),
+            Self::Always => s.serialize_bool(true),
+            Self::Never => s.serialize_bool(false),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for SecureCookie {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Bool(bool),
+            Text(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Bool(true) => Ok(Self::Always),
+            Raw::Bool(false) => Ok(Self::Never),
+            Raw::Text(t) => match t.to_ascii_lowercase().as_str() {
+                "auto" => Ok(Self::Auto),
+                "true" => Ok(Self::Always),
+                "false" => Ok(Self::Never),
+                _ => Err(serde::de::Error::custom("expected \"auto\", true or false")),
+            },
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SessionSettings {
+    pub cookie_name: String,
+    pub same_site: SameSite,
+    pub secure: SecureCookie,
+    /// Cookie Domain attribute, e.g. ".example.org" to share with subdomains; unset = host-only.
+    pub domain: Option<String>,
+    pub ttl_secs: u64,
+}
+
+impl Default for SessionSettings {
+    fn default() -> Self {
+        Self {
+            cookie_name: "siwe_session".into(),
+            same_site: SameSite::Lax,
+            secure: SecureCookie::Auto,
+            domain: None,
+            ttl_secs: 86_400,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct SecuritySettings {
+    /// Key for session-token MACs and CSRF tokens; generated into the data folder when unset.
+    pub secret: Option<Secret>,
+}
+
+/// A secret string that never prints.
+#[derive(Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogSettings {
+    /// A tracing filter, e.g. "info" or "siwe_server=debug,info". RUST_LOG wins when set.
+    pub level: String,
+    pub format: LogFormat,
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        Self {
+            level: "info".into(),
+            format: LogFormat::Pretty,
+        }
+    }
+}
+
+/// Settings plus what loading them noticed (written to the log once logging is set up).
+pub struct Loaded {
+    pub settings: Settings,
+    pub warnings: Vec<String>,
+}
+
+impl Settings {
+    /// Loads defaults, then the config file (if given or named by SIWE_CONFIG), then SIWE_* variables.
+    pub fn load(config_path: Option<&Path>) -> anyhow::Result<Loaded> {
+        let env_path = std::env::var_os(CONFIG_ENV).map(PathBuf::from);
+        let path = config_path.map(Path::to_path_buf).or(env_path);
+        let mut figment = Figment::from(Serialized::defaults(Settings::default()));
+        if let Some(path) = &path {
+            if !path.exists() {
+                bail!("config file {} does not exist", path.display());
+            }
+            figment = figment.merge(Toml::file_exact(path));
+        }
+        let known = known_keys();
+        let mut warnings = Vec::new();
+        for (name, _) in std::env::vars_os() {
+            let Some(name) = name.to_str() else { continue };
+            let Some(rest) = name.strip_prefix(ENV_PREFIX) else {
+                continue;
+            };
+            if name == CONFIG_ENV {
+                continue;
+            }
+            let key = rest.to_ascii_lowercase().replace("__", ".");
+            if !known.contains(&key) {
+                warnings.push(format!(
+                    "ignoring environment variable {name}: there is no setting `{key}` \
+                     (variables look like SIWE_SECTION__KEY, e.g. SIWE_SERVER__BIND)"
+                ));
+            }
+        }
+        let env = Env::prefixed(ENV_PREFIX)
+            .split("__")
+            .filter(move |key| known.contains(&key.as_str().to_ascii_lowercase()));
+        let settings: Settings = figment
+            .merge(env)
+            .extract()
+            .map_err(|e| anyhow::anyhow!(describe_figment_error(e)))?;
+        settings.validate()?;
+        Ok(Loaded { settings, warnings })
+    }
+
+    /// Checks everything that can be checked without touching the disk or network.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        self.bind_addr()?;
+        let public = self.public_url()?;
+        for domain in &self.siwe.domains {
+            if domain.is_empty() || domain.contains("://") || domain.contains('/') {
+                bail!(
+                    "siwe.domains: {domain:?} must be a host or host:port, without scheme or path"
+                );
+            }
+        }
+        for uri in &self.siwe.uris {
+            let parsed = Url::parse(uri).with_context(|| {
+                format!("siwe.uris: {uri:?} is not an absolute URL such as https://app.example.org")
+            })?;
+            if parsed.host().is_none() {
+                bail!("siwe.uris: {uri:?} has no host");
+            }
+        }
+        if let Some(statement) = &self.siwe.statement {
+            if statement.contains('\n') {
+                bail!("siwe.statement must be a single line");
+            }
+        }
+        if self.siwe.nonce_ttl_secs == 0 {
+            bail!("siwe.nonce_ttl_secs must be at least 1");
+        }
+        if self.session.ttl_secs == 0 {
+            bail!("session.ttl_secs must be at least 1");
+        }
+        let name = &self.session.cookie_name;
+        if name.is_empty()
+            || !name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+        {
+            bail!("session.cookie_name {name:?} may only use letters, digits, '-', '_' and '.'");
+        }
+        if self.session.same_site == SameSite::None && !self.cookie_secure_with(&public) {
+            bail!(
+                "session.same_site = \"none\" needs Secure cookies: browsers drop SameSite=None \
+                 cookies without Secure. Serve over https (server.public_url = \"https://...\") \
+                 and keep session.secure = \"auto\" or true. In-wallet browsers need \
+                 SameSite=None; Secure when your app and this server are on different sites."
+            );
+        }
+        if let Some(domain) = &self.session.domain {
+            let bare = domain.trim_start_matches('.');
+            if bare.is_empty() || bare.contains(['/', ':', ' ', ';']) {
+                bail!("session.domain {domain:?} must be a domain such as .example.org");
+            }
+        }
+        if let Some(secret) = &self.security.secret {
+            if secret.expose().len() < 32 {
+                bail!("security.secret must be at least 32 characters (or leave it unset to generate one)");
+            }
+        }
+        if self.database.pool_size == 0 {
+            bail!("database.pool_size must be at least 1");
+        }
+        if self.database.cleanup_interval_secs == 0 {
+            bail!("database.cleanup_interval_secs must be at least 1");
+        }
+        tracing_subscriber::EnvFilter::try_new(&self.log.level)
+            .with_context(|| format!("log.level {:?} is not a valid filter", self.log.level))?;
+        Ok(())
+    }
+
+    pub fn bind_addr(&self) -> anyhow::Result<SocketAddr> {
+        self.server.bind.parse().with_context(|| {
+            format!(
+                "server.bind {:?} must be an address and port such as 127.0.0.1:8080",
+                self.server.bind
+            )
+        })
+    }
+
+    pub fn public_url(&self) -> anyhow::Result<Url> {
+        let raw = &self.server.public_url;
+        let url = Url::parse(raw).with_context(|| {
+            format!("server.public_url {raw:?} must be a URL such as https://login.example.org")
+        })?;
+        if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+            bail!("server.public_url {raw:?} must be an http or https URL with a host");
+        }
+        if url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
+            bail!("server.public_url {raw:?} must be an origin only (no path, query or fragment)");
+        }
+        Ok(url)
+    }
+
+    fn cookie_secure_with(&self, public: &Url) -> bool {
+        match self.session.secure {
+            SecureCookie::Auto => public.scheme() == "https",
+            SecureCookie::Always => true,
+            SecureCookie::Never => false,
+        }
+    }
+
+    /// Whether session cookies carry the Secure attribute.
+    pub fn cookie_secure(&self) -> bool {
+        self.public_url()
+            .map(|url| self.cookie_secure_with(&url))
+            .unwrap_or(false)
+    }
+
+    /// The folder for generated files (the secret key), next to the database.
+    pub fn data_dir(&self) -> PathBuf {
+        match self.database.path.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
+            _ => PathBuf::from("."),
+        }
+    }
+}
+
+/// Every dotted key a setting can have, read off the defaults (None values included).
+fn known_keys() -> BTreeSet<String> {
+    fn walk(prefix: &str, value: &serde_json::Value, out: &mut BTreeSet<String>) {
+        if let serde_json::Value::Object(map) = value {
+            for (key, child) in map {
+                let path = if prefix.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{prefix}.{key}")
+                };
+                walk(&path, child, out);
+                out.insert(path);
+            }
+        }
+    }
+    let mut keys = BTreeSet::new();
+    if let Ok(value) = serde_json::to_value(Settings::default()) {
+        walk("", &value, &mut keys);
+    }
+    keys
+}
+
+fn describe_figment_error(err: figment::Error) -> String {
+    err.into_iter()
+        .map(|e| {
+            let key = if e.path.is_empty() {
+                String::new()
+            } else {
+                format!("{}: ", e.path.join("."))
+            };
+            let source = e
+                .metadata
+                .as_ref()
+                .map(|m| format!(" (from {})", m.name))
+                .unwrap_or_default();
+            format!("invalid configuration: {key}{}{source}", e.kind)
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid() {
+        Settings::default().validate().unwrap();
+    }
+
+    #[test]
+    fn file_and_environment_layer_over_defaults() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "siwe.toml",
+                r#"
+                [server]
+                public_url = "https://login.example.org"
+                [siwe]
+                chain_ids = [1, 10]
+                "#,
+            )?;
+            jail.set_env("SIWE_SESSION__SAME_SITE", "none");
+            jail.set_env("SIWE_SERVER__BIND", "127.0.0.1:9999");
+            jail.set_env("SIWE_NOT__A_KEY", "x");
+            let loaded = Settings::load(Some(Path::new("siwe.toml"))).map_err(|e| e.to_string())?;
+            let s = loaded.settings;
+            assert_eq!(s.server.public_url, "https://login.example.org");
+            assert_eq!(s.server.bind, "127.0.0.1:9999");
+            assert_eq!(s.siwe.chain_ids, vec![1, 10]);
+            assert_eq!(s.session.same_site, SameSite::None);
+            assert!(s.cookie_secure());
+            assert_eq!(loaded.warnings.len(), 1);
+            assert!(loaded.warnings[0].contains("SIWE_NOT__A_KEY"));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn unknown_key_in_file_names_the_key() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("c.toml", "[server]\nbnid = \"x\"\n")?;
+            let err = Settings::load(Some(Path::new("c.toml")))
+                .err()
+                .unwrap()
+                .to_string();
+            assert!(err.contains("bnid"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn same_site_none_without_https_is_refused() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("SIWE_SESSION__SAME_SITE", "none");
+            let err = Settings::load(None).err().unwrap().to_string();
+            assert!(err.contains("same_site"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn invalid_values_name_the_key() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("SIWE_SESSION__TTL_SECS", "soon");
+            let err = Settings::load(None).err().unwrap().to_string();
+            assert!(err.contains("session.ttl_secs"), "{err}");
+            jail.set_env("SIWE_SESSION__TTL_SECS", "60");
+            jail.set_env("SIWE_SERVER__PUBLIC_URL", "login.example.org");
+            let err = Settings::load(None).err().unwrap().to_string();
+            assert!(err.contains("server.public_url"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn secret_is_not_printed() {
+        let secret = Secret("x".repeat(40));
+        assert!(!format!("{secret:?}").contains("xxxx"));
+    }
+}

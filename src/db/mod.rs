@@ -1,0 +1,101 @@
+//! Storage: the pool, pragmas, migrations and every SQL statement of the server.
+
+mod migrations;
+pub mod nonces;
+pub mod sessions;
+pub mod users;
+
+use std::{path::Path, time::Duration};
+
+use anyhow::Context;
+use r2d2::{CustomizeConnection, Pool, PooledConnection};
+use r2d2_sqlite::SqliteConnectionManager;
+use rusqlite::Connection;
+
+use crate::error::{AppError, AppResult};
+
+pub use migrations::SCHEMA_VERSION;
+
+pub type Conn = PooledConnection<SqliteConnectionManager>;
+
+/// Rows deleted per statement by the cleanup task, so it never holds the write lock for long.
+const CLEANUP_BATCH: u32 = 1000;
+
+#[derive(Debug)]
+struct Pragmas;
+
+impl CustomizeConnection<Connection, rusqlite::Error> for Pragmas {
+    fn on_acquire(&self, conn: &mut Connection) -> Result<(), rusqlite::Error> {
+        conn.busy_timeout(Duration::from_secs(5))?;
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL;
+             PRAGMA synchronous = NORMAL;
+             PRAGMA foreign_keys = ON;",
+        )
+    }
+}
+
+/// A handle to the SQLite file. Cheap to clone.
+#[derive(Clone)]
+pub struct Db {
+    pool: Pool<SqliteConnectionManager>,
+}
+
+impl Db {
+    /// Opens (creating folder and file if needed) and migrates the database.
+    pub fn open(path: &Path, pool_size: u32) -> anyhow::Result<Self> {
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("cannot create the folder {}", parent.display()))?;
+        }
+        let manager = SqliteConnectionManager::file(path);
+        let pool = Pool::builder()
+            .max_size(pool_size)
+            .connection_timeout(Duration::from_secs(10))
+            .connection_customizer(Box::new(Pragmas))
+            .build(manager)
+            .with_context(|| format!("cannot open the database {}", path.display()))?;
+        let mut conn = pool.get()?;
+        migrations::apply(&mut conn)
+            .with_context(|| format!("cannot migrate the database {}", path.display()))?;
+        Ok(Self { pool })
+    }
+
+    pub fn conn(&self) -> AppResult<Conn> {
+        Ok(self.pool.get()?)
+    }
+
+    /// Runs blocking database work on the blocking thread pool, never on the async workers.
+    pub async fn run<T, F>(&self, work: F) -> AppResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Conn) -> AppResult<T> + Send + 'static,
+    {
+        let pool = self.pool.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = pool.get()?;
+            work(&mut conn)
+        })
+        .await
+        .map_err(|e| AppError::Internal(anyhow::Error::new(e).context("database task failed")))?
+    }
+
+    /// Succeeds when the database file can be read.
+    pub fn ping(conn: &Connection) -> AppResult<()> {
+        conn.query_row("SELECT count(*) FROM sqlite_schema", [], |_| Ok(()))?;
+        Ok(())
+    }
+
+    /// Deletes expired nonces and sessions in small batches; returns how many rows went.
+    pub fn delete_expired(conn: &Connection, now_ms: i64) -> AppResult<usize> {
+        let mut total = 0;
+        loop {
+            let n = nonces::delete_expired(conn, now_ms, CLEANUP_BATCH)?
+                + sessions::delete_expired(conn, now_ms, CLEANUP_BATCH)?;
+            total += n;
+            if n == 0 {
+                return Ok(total);
+            }
+        }
+    }
+}

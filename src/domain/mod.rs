@@ -1,0 +1,4 @@
+//! Pure rules: EIP-4361 messages and signatures, session tokens. No I/O, no HTTP.
+
+pub mod siwe;
+pub mod token;

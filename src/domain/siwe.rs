@@ -1,0 +1,458 @@
+//! EIP-4361 messages: parsing (with the `signinwithethereum` crate plus the checks it leaves out),
+//! binding to this server's domains, URIs, chains and clock, and EIP-191 signature recovery over
+//! the exact bytes the client signed.
+
+use secp256k1::ecdsa::{RecoverableSignature, RecoveryId};
+use sha3::{Digest, Keccak256};
+pub use signinwithethereum::Message;
+use time::{Duration, OffsetDateTime};
+use url::Url;
+
+use crate::error::{AppError, AppResult, ErrorCode};
+
+/// What this server accepts in a message, derived once from the settings.
+#[derive(Debug, Clone)]
+pub struct SiwePolicy {
+    /// Lowercase host[:port] values a message's domain may be.
+    pub domains: Vec<String>,
+    /// Origins (scheme://host[:port]) a message's URI may have.
+    pub uri_origins: Vec<url::Origin>,
+    /// Empty means any chain.
+    pub chain_ids: Vec<u64>,
+    pub nonce_ttl: Duration,
+    pub clock_skew: Duration,
+}
+
+/// `0x` + 40 hex digits of the EIP-55 form.
+pub fn checksum_address(address: &[u8; 20]) -> String {
+    signinwithethereum::eip55(address)
+}
+
+/// "0x1234…abcd" from an EIP-55 address.
+pub fn short_address(address: &str) -> String {
+    match (
+        address.get(..6),
+        address.get(address.len().saturating_sub(4)..),
+    ) {
+        (Some(head), Some(tail)) if address.len() > 10 => format!("{head}…{tail}"),
+        _ => address.to_string(),
+    }
+}
+
+fn invalid_message(why: impl Into<String>) -> AppError {
+    AppError::new(
+        ErrorCode::InvalidMessage,
+        format!(
+            "The message is not a valid EIP-4361 message: {}.",
+            why.into()
+        ),
+    )
+}
+
+/// A parsed EIP-4361 message with its domain as written (the crate's `http` authority type is
+/// stricter and looser than RFC 3986 in places, so the domain is checked with `iri-string`).
+#[derive(Debug, Clone)]
+pub struct SiweMessage {
+    pub message: Message,
+    /// The RFC 3986 authority of the first line, without scheme.
+    pub domain: String,
+    /// The scheme of the first line, when it has one (`https://example.com wants you ...`).
+    pub scheme: Option<String>,
+}
+
+const PREAMBLE: &str = " wants you to sign in with your Ethereum account:";
+/// What the domain is replaced with for the crate's parser, once we have validated it.
+const PLACEHOLDER_DOMAIN: &str = "localhost";
+
+/// Parses a message. Signatures are checked over the received text, never a re-rendering, so
+/// forms the crate renders differently (an empty `Resources:` list) still verify.
+pub fn parse_message(text: &str) -> AppResult<SiweMessage> {
+    if text.contains('\r') {
+        return Err(invalid_message(
+            "it contains a carriage return; EIP-4361 lines end with a bare line feed (\\n)",
+        ));
+    }
+    if text.ends_with('\n') {
+        return Err(invalid_message(
+            "it ends with a line break; the last line must not",
+        ));
+    }
+    let (first_line, rest) = text.split_once('\n').unwrap_or((text, ""));
+    let prefix = first_line.strip_suffix(PREAMBLE).ok_or_else(|| {
+        invalid_message(
+            "the first line must end with \"wants you to sign in with your Ethereum account:\"",
+        )
+    })?;
+    let (scheme, domain) = match prefix.split_once("://") {
+        Some((scheme, domain)) => (Some(scheme), domain),
+        None => (None, prefix),
+    };
+    if !is_authority(domain) {
+        return Err(invalid_message(
+            "the domain is not a valid RFC 3986 authority",
+        ));
+    }
+    let scheme_part = scheme.map(|s| format!("{s}://")).unwrap_or_default();
+    let for_crate = format!("{scheme_part}{PLACEHOLDER_DOMAIN}{PREAMBLE}\n{rest}");
+    let parsed = match for_crate.parse::<Message>() {
+        Err(signinwithethereum::ParseError::Uri(_)) => {
+            let lenient = with_plain_ipv4_octets(&for_crate);
+            lenient.parse::<Message>().map(|m| (m, lenient))
+        }
+        other => other.map(|m| (m, for_crate)),
+    };
+    let (message, parsed_text) = parsed.map_err(|e| invalid_message(format!("{e}")))?;
+    check_grammar(&message, &parsed_text)?;
+    Ok(SiweMessage {
+        scheme: message.scheme.clone(),
+        message,
+        domain: domain.to_string(),
+    })
+}
+
+/// RFC 3986 `authority` with a non-empty host: `//authority` parses to exactly that.
+fn is_authority(domain: &str) -> bool {
+    iri_string::types::UriReferenceStr::new(&format!("//{domain}")).is_ok_and(|r| {
+        r.authority_str() == Some(domain)
+            && r.authority_components()
+                .is_some_and(|a| !a.host().is_empty())
+            && r.path_str().is_empty()
+            && r.query().is_none()
+            && r.fragment().is_none()
+    })
+}
+
+/// The shared vectors accept leading zeros in the dotted IPv4 part of an IPv6 literal
+/// (`[::001.099.200.255]`), which iri-string refuses; drop them in URI and resource lines.
+fn with_plain_ipv4_octets(text: &str) -> String {
+    let fix_line = |line: &str| -> String {
+        if !(line.starts_with("URI: ") || line.starts_with("- ")) {
+            return line.to_string();
+        }
+        let mut out = String::with_capacity(line.len());
+        let mut rest = line;
+        while let Some(open) = rest.find('[') {
+            let Some(close) = rest[open..].find(']').map(|c| open + c) else {
+                break;
+            };
+            out.push_str(&rest[..=open]);
+            let literal = &rest[open + 1..close];
+            match literal.rsplit_once(':') {
+                Some((head, quad)) if quad.contains('.') => {
+                    let octets: Vec<String> = quad
+                        .split('.')
+                        .map(|o| match o.trim_start_matches('0') {
+                            "" if !o.is_empty() => "0".to_string(),
+                            t => t.to_string(),
+                        })
+                        .collect();
+                    out.push_str(&format!("{head}:{}", octets.join(".")));
+                }
+                _ => out.push_str(literal),
+            }
+            out.push(']');
+            rest = &rest[close + 1..];
+        }
+        out.push_str(rest);
+        out
+    };
+    text.split('\n')
+        .map(fix_line)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The grammar rules of EIP-4361 that the crate's parser does not enforce.
+fn check_grammar(message: &Message, text: &str) -> AppResult<()> {
+    if !chain_id_is_digits(message, text) {
+        return Err(invalid_message(
+            "the Chain ID must be written as decimal digits only",
+        ));
+    }
+    if let Some(statement) = &message.statement {
+        if !is_valid_statement(statement) {
+            return Err(invalid_message(
+                "the statement may only contain letters, digits, spaces and URI punctuation",
+            ));
+        }
+    }
+    if let Some(request_id) = &message.request_id {
+        if !is_pchars(request_id) {
+            return Err(invalid_message(
+                "the Request ID has characters a URI path segment cannot",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// chain-id = 1*DIGIT; the crate's integer parser would also take a sign.
+fn chain_id_is_digits(message: &Message, text: &str) -> bool {
+    let uri_line = format!("URI: {}", message.uri);
+    let lines: Vec<&str> = text.split('\n').collect();
+    // The statement is one line, so it cannot fake this three-line window.
+    lines
+        .windows(3)
+        .find(|w| w[0] == uri_line && w[1] == "Version: 1")
+        .and_then(|w| w[2].strip_prefix("Chain ID: "))
+        .is_some_and(|id| !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// EIP-4361: statement = *( reserved / unreserved / " " ).
+pub fn is_valid_statement(statement: &str) -> bool {
+    statement
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b" -._~:/?#[]@!$&'()*+,;=".contains(&b))
+}
+
+/// RFC 3986 `*pchar`.
+fn is_pchars(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if b == b'%' {
+            let hex = |j: usize| bytes.get(j).is_some_and(u8::is_ascii_hexdigit);
+            if !(hex(i + 1) && hex(i + 2)) {
+                return false;
+            }
+            i += 3;
+            continue;
+        }
+        if !(b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@".contains(&b)) {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+/// Accepts 65 bytes as hex, with or without `0x`.
+pub fn parse_signature(text: &str) -> AppResult<[u8; 65]> {
+    let digits = text.strip_prefix("0x").unwrap_or(text);
+    let mut signature = [0u8; 65];
+    hex::decode_to_slice(digits, &mut signature).map_err(|_| {
+        AppError::new(
+            ErrorCode::InvalidSignatureFormat,
+            "The signature must be 65 bytes written as 130 hex digits (optionally 0x-prefixed).",
+        )
+    })?;
+    Ok(signature)
+}
+
+/// The address whose key made `signature` over the EIP-191 personal-message hash of `text`.
+pub fn recover_signer(text: &str, signature: &[u8; 65]) -> Option<[u8; 20]> {
+    let mut hasher = Keccak256::new();
+    hasher.update(format!("\x19Ethereum Signed Message:\n{}", text.len()));
+    hasher.update(text.as_bytes());
+    let digest: [u8; 32] = hasher.finalize().into();
+    let v = match signature[64] {
+        v @ (0 | 1) => v,
+        v @ (27 | 28) => v - 27,
+        _ => return None,
+    };
+    let id = RecoveryId::try_from(i32::from(v)).ok()?;
+    let sig = RecoverableSignature::from_compact(&signature[..64], id).ok()?;
+    let key = sig
+        .recover(secp256k1::Message::from_digest(digest))
+        .ok()?
+        .serialize_uncompressed();
+    let hash = Keccak256::digest(&key[1..]);
+    let mut address = [0u8; 20];
+    address.copy_from_slice(&hash[12..]);
+    Some(address)
+}
+
+/// Fails unless `signature` over `text` was made by the message's address.
+pub fn verify_signature(message: &Message, text: &str, signature: &[u8; 65]) -> AppResult<()> {
+    match recover_signer(text, signature) {
+        Some(signer) if signer == message.address => Ok(()),
+        _ => Err(AppError::new(
+            ErrorCode::InvalidSignature,
+            "The signature was not made by the address in the message.",
+        )),
+    }
+}
+
+impl SiwePolicy {
+    /// Everything about a parsed message except its nonce: binding, time window, signature.
+    /// The signature goes last, as it is the costly check.
+    pub fn check(
+        &self,
+        parsed: &SiweMessage,
+        text: &str,
+        signature: &[u8; 65],
+        now: OffsetDateTime,
+    ) -> AppResult<()> {
+        self.check_binding(parsed)?;
+        check_validity_window(&parsed.message, now, self.clock_skew)?;
+        self.check_issued_at(&parsed.message, now)?;
+        verify_signature(&parsed.message, text, signature)
+    }
+
+    /// Domain (and scheme, when the message has one), URI origin and chain.
+    pub fn check_binding(&self, parsed: &SiweMessage) -> AppResult<()> {
+        let message = &parsed.message;
+        let domain = parsed.domain.to_ascii_lowercase();
+        let scheme_ok = parsed.scheme.as_deref().is_none_or(|scheme| {
+            self.uri_origins.iter().any(|origin| match origin {
+                url::Origin::Tuple(s, _, _) => s.eq_ignore_ascii_case(scheme),
+                url::Origin::Opaque(_) => false,
+            })
+        });
+        if !scheme_ok || !self.domains.iter().any(|d| *d == domain) {
+            return Err(AppError::new(
+                ErrorCode::DomainMismatch,
+                format!(
+                    "The message is for {:?}, which this server does not accept; it accepts {}.",
+                    parsed.domain,
+                    self.domains.join(", ")
+                ),
+            ));
+        }
+        let origin_ok = Url::parse(message.uri.as_str())
+            .map(|uri| self.uri_origins.contains(&uri.origin()))
+            .unwrap_or(false);
+        if !origin_ok {
+            return Err(AppError::new(
+                ErrorCode::UriMismatch,
+                "The message's URI is not on an origin this server accepts.",
+            ));
+        }
+        let chain_stored = i64::try_from(message.chain_id).is_ok();
+        if !chain_stored
+            || (!self.chain_ids.is_empty() && !self.chain_ids.contains(&message.chain_id))
+        {
+            return Err(AppError::new(
+                ErrorCode::ChainNotAllowed,
+                format!(
+                    "Chain {} is not allowed here; use one of {:?}.",
+                    message.chain_id, self.chain_ids
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Issued At may be at most the clock skew ahead, and no older than a nonce lives.
+    pub fn check_issued_at(&self, message: &Message, now: OffsetDateTime) -> AppResult<()> {
+        let issued_at = *message.issued_at.as_ref();
+        if issued_at > now + self.clock_skew {
+            return Err(AppError::new(
+                ErrorCode::IssuedAtInvalid,
+                "The message's Issued At is in the future; check the device's clock.",
+            ));
+        }
+        if issued_at < now - self.nonce_ttl - self.clock_skew {
+            return Err(AppError::new(
+                ErrorCode::IssuedAtInvalid,
+                "The message's Issued At is older than a nonce lives; sign a new message.",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Expiration Time and Not Before against `now`; Not Before tolerates `clock_skew`.
+pub fn check_validity_window(
+    message: &Message,
+    now: OffsetDateTime,
+    clock_skew: Duration,
+) -> AppResult<()> {
+    if let Some(expiration) = &message.expiration_time {
+        if *expiration.as_ref() <= now {
+            return Err(AppError::new(
+                ErrorCode::MessageExpired,
+                "The message's Expiration Time has passed; sign a new message.",
+            ));
+        }
+    }
+    if let Some(not_before) = &message.not_before {
+        if *not_before.as_ref() > now + clock_skew {
+            return Err(AppError::new(
+                ErrorCode::MessageNotYetValid,
+                "The message's Not Before time has not been reached yet.",
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_address_keeps_head_and_tail() {
+        assert_eq!(
+            short_address("0xC02aaA39b223FE8D0A0e5C4F27eAD9083C756Cc2"),
+            "0xC02a…6Cc2"
+        );
+    }
+
+    #[test]
+    fn domains_are_rfc3986_authorities() {
+        for ok in [
+            "example.com",
+            "example.com:8080",
+            "[::1]:443",
+            "user@example.com:1",
+            "a!$&'()*+,;=%20b",
+        ] {
+            assert!(is_authority(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "@",
+            "u@",
+            ":80",
+            "example.com:abc",
+            "[@]",
+            "@@example.com",
+            "exa mple.com",
+            "example.com/x",
+        ] {
+            assert!(!is_authority(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn leading_zero_octets_are_dropped_in_ip_literals_only() {
+        let text =
+            "Statement [::001.2.3.4]\nURI: uri://[::000.000.010.001]/p\n- x://[::001.099.200.255]";
+        assert_eq!(
+            with_plain_ipv4_octets(text),
+            "Statement [::001.2.3.4]\nURI: uri://[::0.0.10.1]/p\n- x://[::1.99.200.255]"
+        );
+    }
+
+    #[test]
+    fn statement_and_request_id_grammar() {
+        assert!(is_valid_statement(
+            "I accept the Terms: https://x.org/tos?a=1&b=2"
+        ));
+        assert!(!is_valid_statement("no <script> here"));
+        assert!(!is_valid_statement("100% sure"));
+        assert!(is_pchars("abc%20def:@!"));
+        assert!(!is_pchars("a b"));
+        assert!(!is_pchars("%zz"));
+    }
+
+    #[test]
+    fn signature_hex_must_be_65_bytes() {
+        assert!(parse_signature(&format!("0x{}", "ab".repeat(65))).is_ok());
+        assert!(parse_signature(&"ab".repeat(65)).is_ok());
+        for bad in [
+            "",
+            "0x",
+            &"ab".repeat(64),
+            &"ab".repeat(66),
+            &format!("0x{}", "zz".repeat(65)),
+        ] {
+            assert_eq!(
+                parse_signature(bad).unwrap_err().code(),
+                ErrorCode::InvalidSignatureFormat
+            );
+        }
+    }
+}

@@ -1,0 +1,15 @@
+#![forbid(unsafe_code)]
+//! siwe-server: Sign-In with Ethereum (EIP-4361) in one binary.
+
+pub mod api;
+pub mod assets;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod error;
+pub mod service;
+pub mod startup;
+pub mod telemetry;
+
+pub use config::Settings;
+pub use startup::Application;

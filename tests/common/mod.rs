@@ -1,0 +1,254 @@
+//! Shared test harness: a real server on a random loopback port with its own SQLite file, an HTTP
+//! client that keeps cookies, and wallets with real secp256k1 keys that sign EIP-4361 messages.
+#![allow(dead_code)]
+
+use std::{path::PathBuf, sync::Arc, time::Duration};
+
+use k256::ecdsa::SigningKey;
+use reqwest::{header::HeaderMap, Client, Response, StatusCode};
+use serde_json::{json, Value};
+use sha3::{Digest, Keccak256};
+use siwe_server::{Application, Settings};
+use tempfile::TempDir;
+use time::{format_description::well_known::Rfc3339, OffsetDateTime};
+use tokio::sync::oneshot;
+
+pub const DOMAIN: &str = "localhost:8080";
+pub const URI: &str = "http://localhost:8080";
+
+pub struct TestApp {
+    pub base: String,
+    pub client: Client,
+    pub dir: Arc<TempDir>,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+/// Settings for a test: its own database in `dir`, any free port.
+pub fn test_settings(dir: &TempDir) -> Settings {
+    let mut settings = Settings::default();
+    settings.server.bind = "127.0.0.1:0".into();
+    settings.database.path = dir.path().join("data").join("siwe.db");
+    settings.log.level = "warn".into();
+    settings
+}
+
+pub fn cookie_client() -> Client {
+    Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        Self::spawn_with(|_| {}).await
+    }
+
+    pub async fn spawn_with(configure: impl FnOnce(&mut Settings)) -> Self {
+        let dir = Arc::new(TempDir::new().unwrap());
+        let mut settings = test_settings(&dir);
+        configure(&mut settings);
+        Self::spawn_in(dir, settings).await
+    }
+
+    /// Starts a server on an existing folder (e.g. to restart on the same database).
+    pub async fn spawn_in(dir: Arc<TempDir>, settings: Settings) -> Self {
+        let app = Application::build(settings)
+            .await
+            .expect("application builds");
+        let base = format!("http://{}", app.local_addr());
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            app.run_until(async {
+                let _ = stopped.await;
+            })
+            .await
+            .unwrap();
+        });
+        Self {
+            base,
+            client: cookie_client(),
+            dir,
+            stop: Some(stop),
+            task: Some(task),
+        }
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(15), task).await;
+        }
+    }
+
+    pub fn db_path(&self) -> PathBuf {
+        self.dir.path().join("data").join("siwe.db")
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.client.get(self.url(path)).send().await.unwrap()
+    }
+
+    pub async fn nonce(&self) -> String {
+        let body: Value = self.get("/api/auth/nonce").await.json().await.unwrap();
+        body["nonce"].as_str().unwrap().to_string()
+    }
+
+    pub async fn verify(&self, message: &str, signature: &str) -> Response {
+        self.client
+            .post(self.url("/api/auth/verify"))
+            .json(&json!({ "message": message, "signature": signature }))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Signs `spec` with `wallet` and posts it to verify.
+    pub async fn verify_spec(&self, wallet: &Wallet, spec: &MessageSpec) -> Response {
+        let message = spec.render();
+        self.verify(&message, &wallet.sign(&message)).await
+    }
+
+    /// Full sign-in with a fresh nonce; returns the response body.
+    pub async fn sign_in(&self, wallet: &Wallet) -> Value {
+        let spec = MessageSpec::new(wallet, &self.nonce().await);
+        let resp = self.verify_spec(wallet, &spec).await;
+        assert_eq!(resp.status(), StatusCode::OK, "sign-in failed");
+        resp.json().await.unwrap()
+    }
+
+    pub async fn logout(&self, csrf: Option<&str>) -> Response {
+        let mut req = self.client.post(self.url("/api/auth/logout"));
+        if let Some(token) = csrf {
+            req = req.header("X-CSRF-Token", token);
+        }
+        req.send().await.unwrap()
+    }
+}
+
+/// A wallet with a real secp256k1 key (k256, independent of the server's libsecp256k1).
+pub struct Wallet {
+    key: SigningKey,
+    pub address: String,
+}
+
+impl Wallet {
+    pub fn random() -> Self {
+        let key = SigningKey::random(&mut rand_core::OsRng);
+        let point = key.verifying_key().to_encoded_point(false);
+        let hash = Keccak256::digest(&point.as_bytes()[1..]);
+        let address = signinwithethereum::eip55(&hash[12..].try_into().unwrap());
+        Self { key, address }
+    }
+
+    /// EIP-191 personal_sign: 65 bytes hex with v = 27/28.
+    pub fn sign(&self, message: &str) -> String {
+        let mut hasher = Keccak256::new();
+        hasher.update(format!("\x19Ethereum Signed Message:\n{}", message.len()));
+        hasher.update(message.as_bytes());
+        let digest = hasher.finalize();
+        let (sig, recid) = self.key.sign_prehash_recoverable(&digest).unwrap();
+        let mut bytes = sig.to_bytes().to_vec();
+        bytes.push(27 + recid.to_byte());
+        format!("0x{}", hex::encode(bytes))
+    }
+}
+
+pub fn rfc3339(t: OffsetDateTime) -> String {
+    t.format(&Rfc3339).unwrap()
+}
+
+/// The parts of an EIP-4361 message, defaulting to what the test server accepts.
+#[derive(Clone)]
+pub struct MessageSpec {
+    pub domain: String,
+    pub address: String,
+    pub statement: Option<String>,
+    pub uri: String,
+    pub chain_id: String,
+    pub nonce: String,
+    pub issued_at: String,
+    pub expiration_time: Option<String>,
+    pub not_before: Option<String>,
+    pub request_id: Option<String>,
+    pub resources: Vec<String>,
+}
+
+impl MessageSpec {
+    pub fn new(wallet: &Wallet, nonce: &str) -> Self {
+        Self {
+            domain: DOMAIN.into(),
+            address: wallet.address.clone(),
+            statement: Some("Sign in to the test.".into()),
+            uri: URI.into(),
+            chain_id: "1".into(),
+            nonce: nonce.into(),
+            issued_at: rfc3339(OffsetDateTime::now_utc()),
+            expiration_time: None,
+            not_before: None,
+            request_id: None,
+            resources: Vec::new(),
+        }
+    }
+
+    pub fn render(&self) -> String {
+        let mut m = format!(
+            "{} wants you to sign in with your Ethereum account:\n{}\n\n",
+            self.domain, self.address
+        );
+        if let Some(statement) = &self.statement {
+            m.push_str(&format!("{statement}\n"));
+        }
+        m.push_str(&format!(
+            "\nURI: {}\nVersion: 1\nChain ID: {}\nNonce: {}\nIssued At: {}",
+            self.uri, self.chain_id, self.nonce, self.issued_at
+        ));
+        if let Some(t) = &self.expiration_time {
+            m.push_str(&format!("\nExpiration Time: {t}"));
+        }
+        if let Some(t) = &self.not_before {
+            m.push_str(&format!("\nNot Before: {t}"));
+        }
+        if let Some(r) = &self.request_id {
+            m.push_str(&format!("\nRequest ID: {r}"));
+        }
+        if !self.resources.is_empty() {
+            m.push_str("\nResources:");
+            for r in &self.resources {
+                m.push_str(&format!("\n- {r}"));
+            }
+        }
+        m
+    }
+}
+
+/// Status and `error` code of an error response, checking it has the documented shape.
+pub async fn error_code(resp: Response) -> (StatusCode, String) {
+    let status = resp.status();
+    let body: Value = resp.json().await.expect("error body is JSON");
+    assert!(
+        body["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "error has a message: {body}"
+    );
+    (
+        status,
+        body["error"].as_str().unwrap_or_default().to_string(),
+    )
+}
+
+pub fn set_cookie(headers: &HeaderMap) -> String {
+    headers
+        .get("set-cookie")
+        .expect("Set-Cookie present")
+        .to_str()
+        .unwrap()
+        .to_string()
+}
