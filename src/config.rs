@@ -415,6 +415,7 @@ fn describe_figment_error(err: figment::Error) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::result_large_err)]
 mod tests {
     use super::*;
 

@@ -300,7 +300,7 @@ impl SiwePolicy {
                 url::Origin::Opaque(_) => false,
             })
         });
-        if !scheme_ok || !self.domains.iter().any(|d| *d == domain) {
+        if !scheme_ok || !self.domains.contains(&domain) {
             return Err(AppError::new(
                 ErrorCode::DomainMismatch,
                 format!(

@@ -141,17 +141,13 @@ impl AuthService {
             .db
             .run(move |conn| service.sign_in_blocking(conn, &text, &signature, client))
             .await;
-        match &result {
-            Ok(signed_in) => tracing::info!(
+        if let Ok(signed_in) = &result {
+            tracing::info!(
                 address = %signed_in.session.address,
                 user_id = %signed_in.account.user.id,
                 created = signed_in.created,
                 "sign-in succeeded"
-            ),
-            Err(AppError::Client { code, .. }) => {
-                tracing::info!(reason = code.as_str(), "sign-in refused")
-            }
-            Err(_) => {}
+            );
         }
         result
     }
@@ -163,8 +159,10 @@ impl AuthService {
         signature: &str,
         client: ClientInfo,
     ) -> AppResult<SignIn> {
-        let parsed = siwe::parse_message(text)?;
-        let signature = siwe::parse_signature(signature)?;
+        let parsed = siwe::parse_message(text)
+            .and_then(|parsed| Ok((parsed, siwe::parse_signature(signature)?)))
+            .inspect_err(|err| tracing::info!(reason = err.code().as_str(), "sign-in refused"));
+        let (parsed, signature) = parsed?;
         let message = &parsed.message;
         let address = siwe::checksum_address(&message.address);
         let now = OffsetDateTime::now_utc();
@@ -178,7 +176,7 @@ impl AuthService {
             self.policy.check(&parsed, text, &signature, now)
         })();
         if let Err(err) = checked {
-            tracing::debug!(%address, reason = err.code().as_str(), "sign-in check failed");
+            tracing::info!(%address, reason = err.code().as_str(), "sign-in refused");
             return Err(err);
         }
 
