@@ -27,6 +27,8 @@ pub struct Settings {
     pub siwe: SiweSettings,
     pub session: SessionSettings,
     pub security: SecuritySettings,
+    pub rate_limit: RateLimitSettings,
+    pub cors: CorsSettings,
     pub log: LogSettings,
 }
 
@@ -37,6 +39,8 @@ pub struct ServerSettings {
     pub bind: String,
     /// The URL people use to reach this server; the default domain and URI a message must name.
     pub public_url: String,
+    /// Reverse proxies (CIDRs) whose X-Forwarded-For / Forwarded headers are believed.
+    pub trusted_proxies: Vec<String>,
 }
 
 impl Default for ServerSettings {
@@ -44,8 +48,40 @@ impl Default for ServerSettings {
         Self {
             bind: "127.0.0.1:8080".into(),
             public_url: "http://localhost:8080".into(),
+            trusted_proxies: Vec::new(),
         }
     }
+}
+
+/// Per-client-IP limits; a per-minute value of 0 turns that policy off.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RateLimitSettings {
+    /// nonce, verify and wallet-link requests.
+    pub auth_per_minute: u32,
+    pub auth_burst: u32,
+    /// Every other API request (session checks and the like).
+    pub read_per_minute: u32,
+    pub read_burst: u32,
+}
+
+impl Default for RateLimitSettings {
+    fn default() -> Self {
+        Self {
+            auth_per_minute: 30,
+            auth_burst: 10,
+            read_per_minute: 600,
+            read_burst: 100,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct CorsSettings {
+    /// Origins (scheme://host[:port]) allowed to call the API with credentials; empty allows
+    /// only the server's own origin.
+    pub allowed_origins: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -168,6 +204,12 @@ impl Default for SessionSettings {
 pub struct SecuritySettings {
     /// Key for session-token MACs and CSRF tokens; generated into the data folder when unset.
     pub secret: Option<Secret>,
+    /// Extra CSP `frame-src` sources for the pages (e.g. a WalletConnect modal's origin).
+    pub csp_frame_src: Vec<String>,
+    /// Extra CSP `connect-src` sources for the pages (e.g. wss://relay.walletconnect.com).
+    pub csp_connect_src: Vec<String>,
+    /// Who may frame the pages (CSP `frame-ancestors`); empty means nobody.
+    pub csp_frame_ancestors: Vec<String>,
 }
 
 /// A secret string that never prints.
@@ -315,6 +357,35 @@ impl Settings {
                 bail!("security.secret must be at least 32 characters (or leave it unset to generate one)");
             }
         }
+        for cidr in &self.server.trusted_proxies {
+            parse_cidr(cidr)?;
+        }
+        for origin in &self.cors.allowed_origins {
+            parse_origin(origin).with_context(|| format!("cors.allowed_origins: {origin:?}"))?;
+        }
+        let rl = &self.rate_limit;
+        if (rl.auth_per_minute > 0 && rl.auth_burst == 0)
+            || (rl.read_per_minute > 0 && rl.read_burst == 0)
+        {
+            bail!("rate_limit.auth_burst and rate_limit.read_burst must be at least 1 while their policy is on");
+        }
+        for (key, sources) in [
+            ("security.csp_frame_src", &self.security.csp_frame_src),
+            ("security.csp_connect_src", &self.security.csp_connect_src),
+            (
+                "security.csp_frame_ancestors",
+                &self.security.csp_frame_ancestors,
+            ),
+        ] {
+            for source in sources {
+                if source.is_empty()
+                    || source.contains([';', ',', '\'', '"'])
+                    || source.contains(char::is_whitespace)
+                {
+                    bail!("{key}: {source:?} must be one CSP source such as https://verify.walletconnect.com");
+                }
+            }
+        }
         if self.database.pool_size == 0 {
             bail!("database.pool_size must be at least 1");
         }
@@ -349,6 +420,30 @@ impl Settings {
         Ok(url)
     }
 
+    /// Origins allowed to make credentialed requests: public_url's plus `cors.allowed_origins`.
+    pub fn allowed_origins(&self) -> Vec<String> {
+        let mut origins: Vec<String> = self
+            .public_url()
+            .map(|u| vec![u.origin().ascii_serialization()])
+            .unwrap_or_default();
+        for origin in &self.cors.allowed_origins {
+            if let Ok(o) = parse_origin(origin) {
+                if !origins.contains(&o) {
+                    origins.push(o);
+                }
+            }
+        }
+        origins
+    }
+
+    pub fn trusted_proxies(&self) -> Vec<ipnet::IpNet> {
+        self.server
+            .trusted_proxies
+            .iter()
+            .filter_map(|c| parse_cidr(c).ok())
+            .collect()
+    }
+
     fn cookie_secure_with(&self, public: &Url) -> bool {
         match self.session.secure {
             SecureCookie::Auto => public.scheme() == "https",
@@ -371,6 +466,27 @@ impl Settings {
             _ => PathBuf::from("."),
         }
     }
+}
+
+/// A CIDR, or a single address (taken as /32 or /128).
+fn parse_cidr(text: &str) -> anyhow::Result<ipnet::IpNet> {
+    text.parse::<ipnet::IpNet>()
+        .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        .with_context(|| {
+            format!("server.trusted_proxies: {text:?} is not an address or CIDR such as 10.0.0.0/8")
+        })
+}
+
+/// The ASCII serialisation of an origin (`https://app.example.org`), from a URL without path.
+fn parse_origin(text: &str) -> anyhow::Result<String> {
+    let url = Url::parse(text).context("not a URL such as https://app.example.org")?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        bail!("must be an http or https origin");
+    }
+    if url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
+        bail!("must be an origin only (no path)");
+    }
+    Ok(url.origin().ascii_serialization())
 }
 
 /// Every dotted key a setting can have, read off the defaults (None values included).

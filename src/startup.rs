@@ -1,40 +1,27 @@
 //! Builds the application from settings: secret, database, services, routes and the listener.
 
-use std::{
-    future::Future,
-    io::Write,
-    net::SocketAddr,
-    path::Path,
-    sync::Arc,
-    time::{Duration, Instant},
-};
+use std::{future::Future, io::Write, net::SocketAddr, path::Path, sync::Arc, time::Duration};
 
 use anyhow::{bail, Context};
 use poem::{
     endpoint::{make_sync, EmbeddedFileEndpoint, EmbeddedFilesEndpoint},
     get,
-    http::{header, HeaderValue, Method, StatusCode},
     listener::{Acceptor, Listener, TcpAcceptor, TcpListener},
-    middleware::CookieJarManager,
-    web::{headers::ContentLength, headers::HeaderMapExt},
-    Body, Endpoint, EndpointExt, IntoEndpoint, IntoResponse, Request, Response, Route, Server,
+    Endpoint, IntoEndpoint, Response, Route, Server,
 };
 use rand::Rng;
 use url::Url;
 
 use crate::{
-    api::{self, error::render_any_error, AppState, SessionCookie},
+    api::{self, AppState, SessionCookie},
     assets::Assets,
     config::Settings,
     db::Db,
     domain::{siwe::SiwePolicy, token::Keys},
+    http::{self, ClientIpResolver, HttpPolicy, RateLimiter, SecurityHeaders},
     service::AuthService,
 };
 
-/// Largest request body accepted.
-pub const MAX_BODY_BYTES: usize = 16 * 1024;
-/// How long a client may take to send its body.
-const BODY_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long in-flight requests get to finish on shutdown.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
@@ -68,6 +55,13 @@ impl Application {
         let state = Arc::new(AppState {
             auth: Arc::new(auth),
             cookie: SessionCookie::from_settings(&settings),
+            http: HttpPolicy {
+                client_ip: ClientIpResolver::new(settings.trusted_proxies()),
+                limiter: RateLimiter::new(&settings.rate_limit),
+                cors_origins: settings.allowed_origins().into_iter().skip(1).collect(),
+                trusted_origins: settings.allowed_origins(),
+                headers: SecurityHeaders::new(&settings, &api::service().swagger_ui_html()),
+            },
         });
         let bind = settings.bind_addr()?;
         let acceptor = TcpListener::bind(bind)
@@ -97,10 +91,7 @@ impl Application {
     }
 
     pub async fn run_until(self, stop: impl Future<Output = ()> + Send) -> std::io::Result<()> {
-        let cleanup = tokio::spawn(cleanup_loop(
-            Arc::clone(&self.state.auth),
-            self.cleanup_interval,
-        ));
+        let cleanup = tokio::spawn(cleanup_loop(Arc::clone(&self.state), self.cleanup_interval));
         tracing::info!(address = %self.local_addr, "listening");
         let app = routes(Arc::clone(&self.state));
         let result = Server::new_with_acceptor(self.acceptor)
@@ -118,7 +109,7 @@ fn routes(state: Arc<AppState>) -> impl Endpoint {
     let spec_json = api::spec_json();
     // The OpenAPI service routes by its own full paths, so it gets them unstripped.
     let api = Arc::new(api.into_endpoint());
-    Route::new()
+    let routes = Route::new()
         .nest_no_strip("/api", Arc::clone(&api))
         .at("/healthz", api)
         .at(
@@ -132,84 +123,17 @@ fn routes(state: Arc<AppState>) -> impl Endpoint {
         .at("/openapi.yaml", spec_yaml)
         .nest("/docs", swagger)
         .at("/", EmbeddedFileEndpoint::<Assets>::new("index.html"))
-        .nest("/assets", EmbeddedFilesEndpoint::<Assets>::new())
-        .with(CookieJarManager::new())
-        .around(limit_body)
-        .catch_all_error(render_any_error)
-        .around(common_headers)
-        .around(log_request)
-        .data(state)
+        .nest("/assets", EmbeddedFilesEndpoint::<Assets>::new());
+    http::wrap(routes, state)
 }
 
-/// Refuses bodies over the limit before reading them whole, and bodies that arrive too slowly.
-async fn limit_body<E: Endpoint>(next: E, mut req: Request) -> poem::Result<Response> {
-    if let Some(ContentLength(len)) = req.headers().typed_get::<ContentLength>() {
-        if len > MAX_BODY_BYTES as u64 {
-            return Err(poem::Error::from_status(StatusCode::PAYLOAD_TOO_LARGE));
-        }
-    }
-    if !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
-        let body = req.take_body();
-        let bytes = tokio::time::timeout(BODY_READ_TIMEOUT, body.into_bytes_limit(MAX_BODY_BYTES))
-            .await
-            .map_err(|_| poem::Error::from_status(StatusCode::REQUEST_TIMEOUT))?
-            .map_err(|e| match e {
-                poem::error::ReadBodyError::PayloadTooLarge => {
-                    poem::Error::from_status(StatusCode::PAYLOAD_TOO_LARGE)
-                }
-                other => poem::Error::new(other, StatusCode::BAD_REQUEST),
-            })?;
-        req.set_body(Body::from_bytes(bytes));
-    }
-    Ok(next.call(req).await?.into_response())
-}
-
-/// Headers every response carries; API answers are never cached.
-async fn common_headers<E: Endpoint>(next: E, req: Request) -> poem::Result<Response> {
-    let is_api = req.uri().path().starts_with("/api/");
-    let mut resp = next.call(req).await?.into_response();
-    let headers = resp.headers_mut();
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    headers.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
-    if is_api && !headers.contains_key(header::CACHE_CONTROL) {
-        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    }
-    Ok(resp)
-}
-
-/// One line per request. The path is logged without its query, which may carry tokens.
-async fn log_request<E: Endpoint>(next: E, req: Request) -> poem::Result<Response> {
-    let started = Instant::now();
-    let method = req.method().clone();
-    let path = req.uri().path().to_string();
-    let ip = req
-        .remote_addr()
-        .as_socket_addr()
-        .map(|a| a.ip().to_string())
-        .unwrap_or_default();
-    let resp = next.call(req).await?.into_response();
-    tracing::info!(
-        %method,
-        path = %path,
-        status = resp.status().as_u16(),
-        latency_ms = format!("{:.2}", started.elapsed().as_secs_f64() * 1000.0),
-        client_ip = %ip,
-        "request"
-    );
-    Ok(resp)
-}
-
-async fn cleanup_loop(auth: Arc<AuthService>, every: Duration) {
+/// Deletes expired rows and forgets rate-limit state of clients that have recovered.
+async fn cleanup_loop(state: Arc<AppState>, every: Duration) {
     let mut ticker = tokio::time::interval(every);
     loop {
         ticker.tick().await;
-        match auth.delete_expired().await {
+        state.http.limiter.purge();
+        match state.auth.delete_expired().await {
             Ok(0) => {}
             Ok(n) => tracing::debug!(rows = n, "deleted expired nonces and sessions"),
             Err(err) => tracing::warn!(error = %err, "cleanup of expired rows failed"),

@@ -33,6 +33,7 @@ fn command(data: &Path) -> Command {
         .env("SIWE_DATABASE__PATH", data.join("siwe.db"))
         .env("SIWE_LOG__FORMAT", "json")
         .env("SIWE_LOG__LEVEL", "debug")
+        .env("SIWE_RATE_LIMIT__AUTH_PER_MINUTE", "0")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped());

@@ -28,12 +28,18 @@ pub enum ApiError {
     /// `message_expired`, `message_not_yet_valid`, `issued_at_invalid`.
     #[oai(status = 401)]
     Unauthorized(Json<ErrorBody>),
-    /// The request lacks the session's CSRF token (`csrf_invalid`).
+    /// Refused as a possible cross-site request: the session's CSRF token is missing or wrong
+    /// (`csrf_invalid`), or a cookie-authenticated request came from a foreign Origin
+    /// (`origin_not_allowed`).
     #[oai(status = 403)]
     Forbidden(Json<ErrorBody>),
     /// The request body is over the size limit (`payload_too_large`).
     #[oai(status = 413)]
     PayloadTooLarge(Json<ErrorBody>),
+    /// Too many requests from this client address (`rate_limited`); retry after the number of
+    /// seconds in `Retry-After`.
+    #[oai(status = 429)]
+    TooManyRequests(Json<ErrorBody>, #[oai(header = "Retry-After")] u64),
     /// The server failed (`internal`); the cause is logged.
     #[oai(status = 500)]
     Internal(Json<ErrorBody>),
@@ -50,7 +56,8 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         | MessageExpired | MessageNotYetValid | IssuedAtInvalid | Unauthenticated => {
             StatusCode::UNAUTHORIZED
         }
-        CsrfInvalid => StatusCode::FORBIDDEN,
+        CsrfInvalid | OriginNotAllowed => StatusCode::FORBIDDEN,
+        RateLimited => StatusCode::TOO_MANY_REQUESTS,
         NotFound => StatusCode::NOT_FOUND,
         MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
         PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -74,6 +81,7 @@ impl From<AppError> for ApiError {
             StatusCode::UNAUTHORIZED => Self::Unauthorized(body),
             StatusCode::FORBIDDEN => Self::Forbidden(body),
             StatusCode::PAYLOAD_TOO_LARGE => Self::PayloadTooLarge(body),
+            StatusCode::TOO_MANY_REQUESTS => Self::TooManyRequests(body, 60),
             StatusCode::SERVICE_UNAVAILABLE => Self::Unavailable(body),
             _ => Self::Internal(body),
         }

@@ -11,13 +11,14 @@ use std::sync::Arc;
 
 use poem_openapi::{OpenApiService, Tags};
 
-use crate::service::AuthService;
+use crate::{http::HttpPolicy, service::AuthService};
 pub use cookie::SessionCookie;
 
 /// What every handler can reach.
 pub struct AppState {
     pub auth: Arc<AuthService>,
     pub cookie: SessionCookie,
+    pub http: HttpPolicy,
 }
 
 #[derive(Tags)]

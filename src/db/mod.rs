@@ -72,7 +72,10 @@ impl Db {
         F: FnOnce(&mut Conn) -> AppResult<T> + Send + 'static,
     {
         let pool = self.pool.clone();
+        // Keep the request's span (and its request id) on logs written by the work.
+        let span = tracing::Span::current();
         tokio::task::spawn_blocking(move || {
+            let _entered = span.enter();
             let mut conn = pool.get()?;
             work(&mut conn)
         })

@@ -1,0 +1,153 @@
+//! The client's address: the socket peer, unless the peer is a trusted proxy; then the right-most
+//! address in X-Forwarded-For (or Forwarded) that is not itself a trusted proxy. A client that is
+//! not a trusted proxy cannot choose its address by sending those headers.
+
+use std::net::IpAddr;
+
+use ipnet::IpNet;
+use poem::http::HeaderMap;
+
+#[derive(Debug, Clone, Default)]
+pub struct ClientIpResolver {
+    trusted: Vec<IpNet>,
+}
+
+/// Maps IPv4-mapped IPv6 addresses (`::ffff:1.2.3.4`) to IPv4.
+pub fn canonical(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
+    }
+}
+
+impl ClientIpResolver {
+    pub fn new(trusted: Vec<IpNet>) -> Self {
+        Self { trusted }
+    }
+
+    fn is_trusted(&self, ip: IpAddr) -> bool {
+        self.trusted.iter().any(|net| net.contains(&ip))
+    }
+
+    /// Whether forwarding headers from this peer are believed.
+    pub fn trusts(&self, peer: IpAddr) -> bool {
+        self.is_trusted(canonical(peer))
+    }
+
+    pub fn resolve(&self, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
+        let peer = canonical(peer);
+        if !self.is_trusted(peer) {
+            return peer;
+        }
+        let hops = forwarded_for(headers);
+        let mut client = peer;
+        for hop in hops.iter().rev() {
+            match hop {
+                Some(ip) if self.is_trusted(*ip) => client = *ip,
+                Some(ip) => return *ip,
+                // An entry we cannot read: stop at the last proxy we trust.
+                None => return client,
+            }
+        }
+        client
+    }
+}
+
+/// The hops of X-Forwarded-For, or else of Forwarded's `for=` parameters, left to right.
+fn forwarded_for(headers: &HeaderMap) -> Vec<Option<IpAddr>> {
+    let xff: Vec<Option<IpAddr>> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .flat_map(|v| v.to_str().unwrap_or("?").split(','))
+        .map(|hop| parse_node(hop.trim()))
+        .collect();
+    if !xff.is_empty() {
+        return xff;
+    }
+    headers
+        .get_all("forwarded")
+        .iter()
+        .flat_map(|v| v.to_str().unwrap_or("for=?").split(','))
+        .filter_map(|element| {
+            element.split(';').find_map(|pair| {
+                let (key, value) = pair.trim().split_once('=')?;
+                key.eq_ignore_ascii_case("for")
+                    .then(|| parse_node(value.trim()))
+            })
+        })
+        .collect()
+}
+
+/// An address as proxies write it: `1.2.3.4`, `1.2.3.4:5678`, `2001:db8::1`, `"[2001:db8::1]:80"`.
+fn parse_node(text: &str) -> Option<IpAddr> {
+    let text = text.trim_matches('"');
+    if let Ok(ip) = text.parse::<IpAddr>() {
+        return Some(canonical(ip));
+    }
+    if let Some(rest) = text.strip_prefix('[') {
+        return rest.split_once(']')?.0.parse().ok().map(canonical);
+    }
+    let (host, port) = text.rsplit_once(':')?;
+    port.parse::<u16>().ok()?;
+    host.parse::<std::net::Ipv4Addr>().ok().map(IpAddr::V4)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use poem::http::HeaderValue;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (k, v) in pairs {
+            map.append(*k, HeaderValue::from_str(v).unwrap());
+        }
+        map
+    }
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn untrusted_peers_cannot_choose_their_address() {
+        let r = ClientIpResolver::new(vec!["10.0.0.0/8".parse().unwrap()]);
+        let h = headers(&[("x-forwarded-for", "6.6.6.6")]);
+        assert_eq!(r.resolve(ip("1.2.3.4"), &h), ip("1.2.3.4"));
+    }
+
+    #[test]
+    fn trusted_proxies_give_the_right_most_untrusted_hop() {
+        let r = ClientIpResolver::new(vec!["10.0.0.0/8".parse().unwrap()]);
+        // The client prepended a lie; the proxies appended what they saw.
+        let h = headers(&[("x-forwarded-for", "6.6.6.6, 203.0.113.7, 10.0.0.2")]);
+        assert_eq!(r.resolve(ip("10.0.0.1"), &h), ip("203.0.113.7"));
+        let h = headers(&[
+            ("x-forwarded-for", "6.6.6.6"),
+            ("x-forwarded-for", "203.0.113.7"),
+        ]);
+        assert_eq!(r.resolve(ip("10.0.0.1"), &h), ip("203.0.113.7"));
+        let h = headers(&[("x-forwarded-for", "junk, 10.0.0.3")]);
+        assert_eq!(r.resolve(ip("10.0.0.1"), &h), ip("10.0.0.3"));
+        assert_eq!(r.resolve(ip("10.0.0.1"), &HeaderMap::new()), ip("10.0.0.1"));
+        assert_eq!(
+            r.resolve(
+                ip("::ffff:10.0.0.1"),
+                &headers(&[("x-forwarded-for", "198.51.100.1")])
+            ),
+            ip("198.51.100.1")
+        );
+    }
+
+    #[test]
+    fn forwarded_header_is_understood() {
+        let r = ClientIpResolver::new(vec!["127.0.0.1/32".parse().unwrap()]);
+        let h = headers(&[(
+            "forwarded",
+            "for=6.6.6.6, for=\"[2001:db8::7]:4711\";proto=https",
+        )]);
+        assert_eq!(r.resolve(ip("127.0.0.1"), &h), ip("2001:db8::7"));
+        let h = headers(&[("forwarded", "proto=https;for=198.51.100.9:80")]);
+        assert_eq!(r.resolve(ip("127.0.0.1"), &h), ip("198.51.100.9"));
+    }
+}

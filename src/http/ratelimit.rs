@@ -1,0 +1,146 @@
+//! Named per-IP rate-limit policies (governor). IPv6 clients are keyed by their /64, since one
+//! host usually has a whole /64 to choose addresses from.
+
+use std::{
+    net::{IpAddr, Ipv6Addr},
+    num::NonZeroU32,
+    time::Duration,
+};
+
+use governor::{clock::Clock, DefaultKeyedRateLimiter, Quota};
+
+use crate::config::RateLimitSettings;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Policy {
+    /// nonce, verify, wallet linking: cheap to ask for, costly to answer.
+    Auth,
+    /// Everything else under /api.
+    Read,
+}
+
+pub struct RateLimiter {
+    auth: Option<DefaultKeyedRateLimiter<IpAddr>>,
+    read: Option<DefaultKeyedRateLimiter<IpAddr>>,
+}
+
+fn limiter(per_minute: u32, burst: u32) -> Option<DefaultKeyedRateLimiter<IpAddr>> {
+    let per_minute = NonZeroU32::new(per_minute)?;
+    let burst = NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN);
+    Some(DefaultKeyedRateLimiter::keyed(
+        Quota::per_minute(per_minute).allow_burst(burst),
+    ))
+}
+
+/// The rate-limit key of an address: IPv4 as is, IPv6 by /64.
+pub fn key_of(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => {
+            let prefix = u128::from(v6) & !((1u128 << 64) - 1);
+            IpAddr::V6(Ipv6Addr::from(prefix))
+        }
+    }
+}
+
+impl RateLimiter {
+    pub fn new(settings: &RateLimitSettings) -> Self {
+        Self {
+            auth: limiter(settings.auth_per_minute, settings.auth_burst),
+            read: limiter(settings.read_per_minute, settings.read_burst),
+        }
+    }
+
+    /// `Ok` when the request may go ahead; otherwise how long until it may.
+    pub fn check(&self, policy: Policy, ip: IpAddr) -> Result<(), Duration> {
+        let limiter = match policy {
+            Policy::Auth => &self.auth,
+            Policy::Read => &self.read,
+        };
+        let Some(limiter) = limiter else {
+            return Ok(());
+        };
+        limiter
+            .check_key(&key_of(ip))
+            .map_err(|not_until| not_until.wait_time_from(limiter.clock().now()))
+    }
+
+    /// Forgets clients whose limits have fully recovered, so memory stays bounded.
+    pub fn purge(&self) {
+        for limiter in [&self.auth, &self.read].into_iter().flatten() {
+            limiter.retain_recent();
+            limiter.shrink_to_fit();
+        }
+    }
+
+    /// How many clients are remembered.
+    pub fn tracked_clients(&self) -> usize {
+        [&self.auth, &self.read]
+            .into_iter()
+            .flatten()
+            .map(|l| l.len())
+            .sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(per_minute: u32, burst: u32) -> RateLimitSettings {
+        RateLimitSettings {
+            auth_per_minute: per_minute,
+            auth_burst: burst,
+            read_per_minute: 0,
+            read_burst: 0,
+        }
+    }
+
+    #[test]
+    fn burst_then_refusal_with_a_wait_per_client() {
+        let rl = RateLimiter::new(&settings(30, 3));
+        let a: IpAddr = "198.51.100.1".parse().unwrap();
+        for _ in 0..3 {
+            assert!(rl.check(Policy::Auth, a).is_ok());
+        }
+        let wait = rl.check(Policy::Auth, a).unwrap_err();
+        assert!(
+            wait > Duration::from_secs(1) && wait <= Duration::from_secs(2),
+            "{wait:?}"
+        );
+        assert!(rl
+            .check(Policy::Auth, "198.51.100.2".parse().unwrap())
+            .is_ok());
+        assert!(
+            rl.check(Policy::Read, a).is_ok(),
+            "a disabled policy never refuses"
+        );
+    }
+
+    #[test]
+    fn ipv6_is_keyed_by_slash_64() {
+        let rl = RateLimiter::new(&settings(30, 1));
+        assert!(rl
+            .check(Policy::Auth, "2001:db8:1:2::1".parse().unwrap())
+            .is_ok());
+        assert!(rl
+            .check(Policy::Auth, "2001:db8:1:2:ffff::9".parse().unwrap())
+            .is_err());
+        assert!(rl
+            .check(Policy::Auth, "2001:db8:1:3::1".parse().unwrap())
+            .is_ok());
+    }
+
+    #[test]
+    fn purge_forgets_recovered_clients() {
+        // One cell every millisecond: every client has recovered a few ms later.
+        let rl = RateLimiter::new(&settings(60_000, 1));
+        for i in 0..5000u32 {
+            let _ = rl.check(Policy::Auth, IpAddr::from(i.to_be_bytes()));
+        }
+        assert_eq!(rl.tracked_clients(), 5000);
+        std::thread::sleep(Duration::from_millis(20));
+        rl.purge();
+        assert_eq!(rl.tracked_clients(), 0);
+    }
+}
