@@ -11,6 +11,7 @@ use poem_openapi::Enum;
 pub enum ErrorCode {
     InvalidRequest,
     PayloadTooLarge,
+    RequestTimeout,
     InvalidMessage,
     InvalidSignatureFormat,
     InvalidSignature,
@@ -36,6 +37,7 @@ impl ErrorCode {
         match self {
             Self::InvalidRequest => "invalid_request",
             Self::PayloadTooLarge => "payload_too_large",
+            Self::RequestTimeout => "request_timeout",
             Self::InvalidMessage => "invalid_message",
             Self::InvalidSignatureFormat => "invalid_signature_format",
             Self::InvalidSignature => "invalid_signature",

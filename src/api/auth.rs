@@ -52,10 +52,7 @@ pub enum LogoutResponse {
 
 fn client_info(req: &Request) -> ClientInfo {
     ClientInfo {
-        ip: req
-            .remote_addr()
-            .as_socket_addr()
-            .map(|a| a.ip().to_string()),
+        ip: Some(crate::http::request_info(req).client_ip.to_string()),
         user_agent: req
             .header(poem::http::header::USER_AGENT)
             .map(ToString::to_string),

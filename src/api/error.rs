@@ -33,6 +33,9 @@ pub enum ApiError {
     /// (`origin_not_allowed`).
     #[oai(status = 403)]
     Forbidden(Json<ErrorBody>),
+    /// The request body did not arrive within 10 seconds (`request_timeout`).
+    #[oai(status = 408)]
+    RequestTimeout(Json<ErrorBody>),
     /// The request body is over the size limit (`payload_too_large`).
     #[oai(status = 413)]
     PayloadTooLarge(Json<ErrorBody>),
@@ -61,6 +64,7 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         NotFound => StatusCode::NOT_FOUND,
         MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
         PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        RequestTimeout => StatusCode::REQUEST_TIMEOUT,
         Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         Internal => StatusCode::INTERNAL_SERVER_ERROR,
     }
@@ -80,6 +84,7 @@ impl From<AppError> for ApiError {
             StatusCode::BAD_REQUEST => Self::BadRequest(body),
             StatusCode::UNAUTHORIZED => Self::Unauthorized(body),
             StatusCode::FORBIDDEN => Self::Forbidden(body),
+            StatusCode::REQUEST_TIMEOUT => Self::RequestTimeout(body),
             StatusCode::PAYLOAD_TOO_LARGE => Self::PayloadTooLarge(body),
             StatusCode::TOO_MANY_REQUESTS => Self::TooManyRequests(body, 60),
             StatusCode::SERVICE_UNAVAILABLE => Self::Unavailable(body),
@@ -118,6 +123,10 @@ pub async fn render_any_error(err: poem::Error) -> Response {
         StatusCode::PAYLOAD_TOO_LARGE => error_response(
             ErrorCode::PayloadTooLarge,
             "The request body is larger than this server accepts.",
+        ),
+        StatusCode::REQUEST_TIMEOUT => error_response(
+            ErrorCode::RequestTimeout,
+            "The request body did not arrive in time.",
         ),
         StatusCode::UNSUPPORTED_MEDIA_TYPE => error_response(
             ErrorCode::InvalidRequest,
