@@ -61,6 +61,7 @@ impl Application {
                 cors_origins: settings.allowed_origins().into_iter().skip(1).collect(),
                 trusted_origins: settings.allowed_origins(),
                 headers: SecurityHeaders::new(&settings, &api::service().swagger_ui_html()),
+                allowed_methods: HttpPolicy::methods_from_spec(&api::spec_json()),
             },
         });
         let bind = settings.bind_addr()?;

@@ -27,6 +27,7 @@ pub struct User {
     /// Display name; the short form of the first wallet's address until changed.
     pub name: String,
     /// Contact email, if one was given.
+    #[oai(nullable)]
     pub email: Option<String>,
     pub created_at: OffsetDateTime,
     pub wallets: Vec<Wallet>,
@@ -60,7 +61,8 @@ pub struct NonceBody {
     pub version: String,
     /// Chains accepted in `Chain ID:`; empty means any chain.
     pub chain_ids: Vec<u64>,
-    /// A suggested statement line.
+    /// A suggested statement line, or null when none is configured.
+    #[oai(nullable)]
     pub statement: Option<String>,
 }
 

@@ -49,6 +49,29 @@ pub struct HttpPolicy {
     /// Origins whose cookie-authenticated state changes are accepted (public_url's + CORS ones).
     pub trusted_origins: Vec<String>,
     pub headers: SecurityHeaders,
+    /// The methods each API path answers, for the `Allow` header of a 405.
+    pub allowed_methods: std::collections::HashMap<String, String>,
+}
+
+impl HttpPolicy {
+    /// `Allow` values for every path of an OpenAPI document (HEAD goes with GET).
+    pub fn methods_from_spec(spec_json: &str) -> std::collections::HashMap<String, String> {
+        let spec: serde_json::Value = serde_json::from_str(spec_json).unwrap_or_default();
+        let mut map = std::collections::HashMap::new();
+        if let Some(paths) = spec["paths"].as_object() {
+            for (path, item) in paths {
+                let mut methods: Vec<String> = item
+                    .as_object()
+                    .map(|ops| ops.keys().map(|m| m.to_ascii_uppercase()).collect())
+                    .unwrap_or_default();
+                if methods.iter().any(|m| m == "GET") {
+                    methods.push("HEAD".into());
+                }
+                map.insert(path.clone(), methods.join(", "));
+            }
+        }
+        map
+    }
 }
 
 /// What every request carries once it is in: its id and the client's address.
@@ -67,6 +90,7 @@ pub fn wrap(routes: impl Endpoint + 'static, state: Arc<AppState>) -> impl Endpo
         .with(poem::middleware::CookieJarManager::new())
         .with(poem::middleware::CatchPanic::new().with_handler(panic_response))
         .catch_all_error(render_any_error)
+        .around(allow_header)
         .around(cors)
         .around(security_headers::apply)
         .around(request_context)
@@ -153,6 +177,25 @@ async fn request_context<E: Endpoint>(next: E, mut req: Request) -> poem::Result
             "request"
         )
     });
+    Ok(resp)
+}
+
+/// RFC 9110: a 405 says which methods the resource does answer.
+async fn allow_header<E: Endpoint>(next: E, req: Request) -> poem::Result<Response> {
+    let state = state(&req);
+    let path = req.uri().path().to_string();
+    let mut resp = next.call(req).await?.into_response();
+    if resp.status() == StatusCode::METHOD_NOT_ALLOWED
+        && !resp.headers().contains_key(header::ALLOW)
+    {
+        let allowed = state
+            .as_ref()
+            .and_then(|s| s.http.allowed_methods.get(&path).cloned())
+            .unwrap_or_else(|| "GET, HEAD".to_string());
+        if let Ok(value) = HeaderValue::from_str(&allowed) {
+            resp.headers_mut().insert(header::ALLOW, value);
+        }
+    }
     Ok(resp)
 }
 
