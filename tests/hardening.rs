@@ -414,6 +414,25 @@ async fn https_deployments_get_hsts_and_csp_switches_apply() {
 }
 
 #[tokio::test]
+async fn hsts_follows_https_from_trusted_proxies() {
+    let app = TestApp::spawn_with(|s| s.server.trusted_proxies = vec!["127.0.0.1".into()]).await;
+    let url = app.url("/healthz");
+    for (from, hsts) in [("127.0.0.1", true), ("127.0.0.2", false)] {
+        let resp = client_from(from)
+            .get(&url)
+            .header("x-forwarded-proto", "https")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            resp.headers().contains_key("strict-transport-security"),
+            hsts,
+            "{from}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn request_ids_from_clients_are_not_trusted_but_proxies_are() {
     let app = TestApp::spawn().await;
     let resp = app

@@ -53,6 +53,35 @@ impl ClientIpResolver {
     }
 }
 
+impl ClientIpResolver {
+    /// Whether the client reached the proxy over https, as a trusted proxy says in
+    /// X-Forwarded-Proto or Forwarded `proto=` (the right-most value, the one it set).
+    pub fn forwarded_https(&self, peer: IpAddr, headers: &HeaderMap) -> bool {
+        if !self.trusts(peer) {
+            return false;
+        }
+        let last = |name: &str| -> Option<String> {
+            headers
+                .get_all(name)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .flat_map(|v| v.split(','))
+                .last()
+                .map(|v| v.trim().to_ascii_lowercase())
+        };
+        if let Some(proto) = last("x-forwarded-proto") {
+            return proto == "https";
+        }
+        last("forwarded").is_some_and(|element| {
+            element.split(';').any(|pair| {
+                pair.trim().split_once('=').is_some_and(|(k, v)| {
+                    k.eq_ignore_ascii_case("proto") && v.trim_matches('"') == "https"
+                })
+            })
+        })
+    }
+}
+
 /// The hops of X-Forwarded-For, or else of Forwarded's `for=` parameters, left to right.
 fn forwarded_for(headers: &HeaderMap) -> Vec<Option<IpAddr>> {
     let xff: Vec<Option<IpAddr>> = headers
@@ -137,6 +166,19 @@ mod tests {
             ),
             ip("198.51.100.1")
         );
+    }
+
+    #[test]
+    fn https_is_believed_from_trusted_proxies_only() {
+        let r = ClientIpResolver::new(vec!["127.0.0.1/32".parse().unwrap()]);
+        let h = headers(&[("x-forwarded-proto", "https")]);
+        assert!(r.forwarded_https(ip("127.0.0.1"), &h));
+        assert!(!r.forwarded_https(ip("127.0.0.2"), &h));
+        assert!(r.forwarded_https(
+            ip("127.0.0.1"),
+            &headers(&[("forwarded", "for=1.2.3.4;proto=https")])
+        ));
+        assert!(!r.forwarded_https(ip("127.0.0.1"), &headers(&[("x-forwarded-proto", "http")])));
     }
 
     #[test]

@@ -79,6 +79,8 @@ impl HttpPolicy {
 pub struct RequestInfo {
     pub id: String,
     pub client_ip: IpAddr,
+    /// The client used https to reach us (through a trusted proxy; we do not terminate TLS).
+    pub https: bool,
 }
 
 /// Wraps the routes in the middleware stack (outermost last).
@@ -117,6 +119,7 @@ pub fn request_info(req: &Request) -> RequestInfo {
         .unwrap_or(RequestInfo {
             id: String::new(),
             client_ip: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            https: false,
         })
 }
 
@@ -140,21 +143,23 @@ async fn request_context<E: Endpoint>(next: E, mut req: Request) -> poem::Result
         .as_socket_addr()
         .map(|a| a.ip())
         .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
-    let (client_ip, id) = match state(&req) {
+    let (client_ip, id, https) = match state(&req) {
         Some(state) => {
             let resolver = &state.http.client_ip;
             let id = resolver
                 .trusts(peer)
                 .then(|| forwarded_request_id(&req))
                 .flatten();
-            (resolver.resolve(peer, req.headers()), id)
+            let https = resolver.forwarded_https(peer, req.headers());
+            (resolver.resolve(peer, req.headers()), id, https)
         }
-        None => (peer, None),
+        None => (peer, None, false),
     };
     let id = id.unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
     req.extensions_mut().insert(RequestInfo {
         id: id.clone(),
         client_ip,
+        https,
     });
     let method = req.method().clone();
     let path = req.uri().path().to_string();

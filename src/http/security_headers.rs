@@ -8,7 +8,7 @@ use poem::{
 };
 use sha2::{Digest, Sha256};
 
-use super::state;
+use super::{request_info, state};
 use crate::config::Settings;
 
 pub struct SecurityHeaders {
@@ -85,6 +85,7 @@ pub async fn apply<E: Endpoint>(next: E, req: Request) -> poem::Result<Response>
     let is_api = path.starts_with("/api/");
     let is_docs = path == "/docs" || path.starts_with("/docs/");
     let state = state(&req);
+    let https = request_info(&req).https;
     let mut resp = next.call(req).await?.into_response();
     let is_html = resp
         .headers()
@@ -122,7 +123,7 @@ pub async fn apply<E: Endpoint>(next: E, req: Request) -> poem::Result<Response>
                 h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
             }
         }
-        if policy.hsts {
+        if policy.hsts || https {
             h.insert(
                 header::STRICT_TRANSPORT_SECURITY,
                 HeaderValue::from_static("max-age=31536000; includeSubDomains"),
