@@ -16,6 +16,7 @@ use std::{
 };
 
 use poem::{
+    endpoint::BoxEndpoint,
     http::{header, HeaderValue, Method, StatusCode},
     web::headers::{ContentLength, HeaderMapExt},
     Body, Endpoint, EndpointExt, IntoResponse, Request, Response,
@@ -83,20 +84,35 @@ pub struct RequestInfo {
     pub https: bool,
 }
 
-/// Wraps the routes in the middleware stack (outermost last).
-pub fn wrap(routes: impl Endpoint + 'static, state: Arc<AppState>) -> impl Endpoint {
-    routes
+/// Wraps the routes in the middleware stack (outermost last). Each layer is boxed: nested
+/// `around` types otherwise grow past the compiler's query depth.
+pub fn wrap(routes: impl Endpoint + 'static, state: Arc<AppState>) -> BoxEndpoint<'static> {
+    let inner = routes
         .around(limit_body)
+        .map_to_response()
+        .boxed()
         .around(rate_limit)
+        .map_to_response()
+        .boxed()
         .around(check_origin)
         .with(poem::middleware::CookieJarManager::new())
         .with(poem::middleware::CatchPanic::new().with_handler(panic_response))
         .catch_all_error(render_any_error)
+        .boxed();
+    inner
         .around(allow_header)
+        .map_to_response()
+        .boxed()
         .around(cors)
+        .map_to_response()
+        .boxed()
         .around(security_headers::apply)
+        .map_to_response()
+        .boxed()
         .around(request_context)
         .data(state)
+        .map_to_response()
+        .boxed()
 }
 
 /// A bug must not drop the connection: answer 500 in the usual shape (the panic is logged by
