@@ -29,6 +29,8 @@ pub struct Settings {
     pub security: SecuritySettings,
     pub rate_limit: RateLimitSettings,
     pub cors: CorsSettings,
+    pub email: EmailSettings,
+    pub audit: AuditSettings,
     pub log: LogSettings,
 }
 
@@ -229,6 +231,60 @@ impl fmt::Debug for Secret {
     }
 }
 
+/// How to reach the SMTP server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpTls {
+    /// Plain connection upgraded with STARTTLS (port 587).
+    Starttls,
+    /// TLS from the start (port 465).
+    Tls,
+    /// No encryption: only for a relay on the same host.
+    None,
+}
+
+/// Outgoing email; off unless `smtp_host` is set.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EmailSettings {
+    pub smtp_host: Option<String>,
+    pub smtp_port: u16,
+    pub smtp_tls: SmtpTls,
+    pub smtp_username: Option<String>,
+    pub smtp_password: Option<Secret>,
+    /// The From header, e.g. "Sign-in <login@example.org>".
+    pub from: String,
+    /// How long links sent by email work, in seconds.
+    pub link_ttl_secs: u64,
+}
+
+impl Default for EmailSettings {
+    fn default() -> Self {
+        Self {
+            smtp_host: None,
+            smtp_port: 587,
+            smtp_tls: SmtpTls::Starttls,
+            smtp_username: None,
+            smtp_password: None,
+            from: "siwe-server <noreply@localhost>".into(),
+            link_ttl_secs: 3600,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuditSettings {
+    /// Days security events are kept.
+    pub retention_days: u32,
+}
+
+impl Default for AuditSettings {
+    fn default() -> Self {
+        Self { retention_days: 90 }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
@@ -320,8 +376,11 @@ impl Settings {
             }
         }
         if let Some(statement) = &self.siwe.statement {
-            if statement.contains('\n') {
-                bail!("siwe.statement must be a single line");
+            if !crate::domain::siwe::is_valid_statement(statement) {
+                bail!(
+                    "siwe.statement must be one line of letters, digits, spaces and URI \
+                     punctuation (EIP-4361 allows no other characters)"
+                );
             }
         }
         if self.siwe.nonce_ttl_secs == 0 {
@@ -385,6 +444,21 @@ impl Settings {
                     bail!("{key}: {source:?} must be one CSP source such as https://verify.walletconnect.com");
                 }
             }
+        }
+        if self.email.smtp_host.is_some() {
+            self.email
+                .from
+                .parse::<lettre::message::Mailbox>()
+                .with_context(|| format!("email.from {:?} must be an address such as \"Sign-in <login@example.org>\"", self.email.from))?;
+            if self.email.smtp_username.is_some() != self.email.smtp_password.is_some() {
+                bail!("email.smtp_username and email.smtp_password go together");
+            }
+        }
+        if self.email.link_ttl_secs == 0 {
+            bail!("email.link_ttl_secs must be at least 1");
+        }
+        if self.audit.retention_days == 0 {
+            bail!("audit.retention_days must be at least 1");
         }
         if self.database.pool_size == 0 {
             bail!("database.pool_size must be at least 1");

@@ -19,7 +19,8 @@ use crate::{
     db::Db,
     domain::{siwe::SiwePolicy, token::Keys},
     http::{self, ClientIpResolver, HttpPolicy, RateLimiter, SecurityHeaders},
-    service::AuthService,
+    mail::Mailer,
+    service::{Identity, Service, ServiceConfig},
 };
 
 /// How long in-flight requests get to finish on shutdown.
@@ -43,17 +44,24 @@ impl Application {
             tokio::task::spawn_blocking(move || Db::open(&db_settings.path, db_settings.pool_size))
                 .await
                 .context("database start-up task failed")??;
-        let auth = AuthService::new(
+        let service = Service::new(
             db,
-            policy_from(&settings, &public_url)?,
-            keys,
-            time::Duration::seconds(settings.session.ttl_secs as i64),
-            domain_of(&public_url),
-            public_url.origin().ascii_serialization(),
-            settings.siwe.statement.clone(),
+            ServiceConfig {
+                policy: policy_from(&settings, &public_url)?,
+                keys,
+                session_ttl: time::Duration::seconds(settings.session.ttl_secs as i64),
+                identity: Identity {
+                    domain: domain_of(&public_url),
+                    origin: public_url.origin().ascii_serialization(),
+                    statement: settings.siwe.statement.clone(),
+                },
+                mailer: Mailer::from_settings(&settings.email)?,
+                email_link_ttl: time::Duration::seconds(settings.email.link_ttl_secs as i64),
+                event_retention: time::Duration::days(i64::from(settings.audit.retention_days)),
+            },
         );
         let state = Arc::new(AppState {
-            auth: Arc::new(auth),
+            service: Arc::new(service),
             cookie: SessionCookie::from_settings(&settings),
             http: HttpPolicy {
                 client_ip: ClientIpResolver::new(settings.trusted_proxies()),
@@ -134,7 +142,7 @@ async fn cleanup_loop(state: Arc<AppState>, every: Duration) {
     loop {
         ticker.tick().await;
         state.http.limiter.purge();
-        match state.auth.delete_expired().await {
+        match state.service.delete_expired().await {
             Ok(0) => {}
             Ok(n) => tracing::debug!(rows = n, "deleted expired nonces and sessions"),
             Err(err) => tracing::warn!(error = %err, "cleanup of expired rows failed"),

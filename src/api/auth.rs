@@ -3,15 +3,22 @@
 use std::sync::Arc;
 
 use poem::{web::Data, Request};
-use poem_openapi::{param::Header, payload::Json, ApiResponse, OpenApi};
+use poem_openapi::{
+    param::{Header, Path, Query},
+    payload::Json,
+    ApiResponse, OpenApi,
+};
 
 use super::{
-    dto::{CsrfBody, NonceBody, SessionBody, SignInBody, VerifyRequest},
+    client_info,
+    dto::{
+        CsrfBody, EmailSentBody, NonceBody, SessionBody, SessionInfo, SignInBody, VerifyRequest,
+    },
     error::ApiError,
     security::SessionAuth,
     ApiTags, AppState,
 };
-use crate::service::ClientInfo;
+use crate::service::{SignIn, SignInOutcome, SignInRequest};
 
 pub struct AuthApi;
 
@@ -27,6 +34,34 @@ pub enum VerifyResponse {
     /// Signed in. The session cookie is set and the token returned for bearer use.
     #[oai(status = 200)]
     Ok(Json<SignInBody>, #[oai(header = "Set-Cookie")] String),
+    /// Not signed in: the given email belongs to another account, and a single-use link that
+    /// attaches this wallet to it was sent to that address (`email_verification_sent`).
+    #[oai(status = 202)]
+    EmailSent(Json<EmailSentBody>),
+}
+
+#[derive(ApiResponse)]
+pub enum EmailLinkResponse {
+    /// The wallet is linked and the browser signed in; it is sent to the start page.
+    #[oai(status = 303)]
+    SignedIn(
+        #[oai(header = "Location")] String,
+        #[oai(header = "Set-Cookie")] String,
+    ),
+}
+
+#[derive(ApiResponse)]
+pub enum SessionsResponse {
+    /// The account's active sessions, newest first.
+    #[oai(status = 200)]
+    Ok(Json<Vec<SessionInfo>>),
+}
+
+#[derive(ApiResponse)]
+pub enum SessionsEndedResponse {
+    /// Ended. When the current session ended too, its cookie is cleared.
+    #[oai(status = 204)]
+    Ended(#[oai(header = "Set-Cookie")] Option<String>),
 }
 
 #[derive(ApiResponse)]
@@ -50,12 +85,13 @@ pub enum LogoutResponse {
     SignedOut(#[oai(header = "Set-Cookie")] String),
 }
 
-fn client_info(req: &Request) -> ClientInfo {
-    ClientInfo {
-        ip: Some(crate::http::request_info(req).client_ip.to_string()),
-        user_agent: req
-            .header(poem::http::header::USER_AGENT)
-            .map(ToString::to_string),
+fn sign_in_body(signed_in: SignIn) -> SignInBody {
+    SignInBody {
+        user: (&signed_in.account).into(),
+        session: (&signed_in.session).into(),
+        csrf_token: signed_in.csrf_token,
+        created: signed_in.created,
+        token: signed_in.token,
     }
 }
 
@@ -68,18 +104,23 @@ impl AuthApi {
     /// with `personal_sign`, and send both to `POST /api/auth/verify`.
     #[oai(path = "/nonce", method = "get", operation_id = "getNonce")]
     async fn nonce(&self, state: Data<&Arc<AppState>>) -> Result<NonceResponse, ApiError> {
-        let issued = state.auth.issue_nonce().await?;
+        let issued = state.service.issue_nonce().await?;
         Ok(NonceResponse::Ok(Json(issued.into()), "no-store".into()))
     }
 
     /// Sign in with a signed message
     ///
-    /// Verifies an EIP-4361 message and its signature, spends its nonce, finds or creates the
-    /// account of the signing address, and opens a session (cookie and bearer token).
+    /// Verifies an EIP-4361 message and its signature and spends its nonce. Then: with
+    /// `link: true` and a valid session, the wallet is attached to the signed-in account;
+    /// else a wallet linked to an account signs in to it; else an account is created (with
+    /// `email`, if given and free). Opens a session (cookie and bearer token).
     /// Errors: 400 `invalid_request`, `invalid_message`, `invalid_signature_format` (nothing is
     /// spent); 401 `invalid_nonce`, `domain_mismatch`, `uri_mismatch`, `chain_not_allowed`,
     /// `message_expired`, `message_not_yet_valid`, `issued_at_invalid`, `invalid_signature` (the
-    /// nonce is spent); 413 `payload_too_large`.
+    /// nonce is spent), `unauthenticated` (`link` without a session); 403 `csrf_invalid`,
+    /// `origin_not_allowed` (`link` with the cookie); 409 `wallet_already_linked`,
+    /// `wallet_already_yours`, `email_in_use`; 413 `payload_too_large`; 429 `rate_limited`;
+    /// 503 `email_unavailable`.
     #[oai(path = "/verify", method = "post", operation_id = "verify")]
     async fn verify(
         &self,
@@ -87,21 +128,63 @@ impl AuthApi {
         req: &Request,
         body: Json<VerifyRequest>,
     ) -> Result<VerifyResponse, ApiError> {
-        let VerifyRequest { message, signature } = body.0;
-        let signed_in = state
-            .auth
-            .sign_in(message, signature, client_info(req))
+        let VerifyRequest {
+            message,
+            signature,
+            link,
+            email,
+        } = body.0;
+        let link_to = match link {
+            Some(true) => Some(SessionAuth::from_request(req).await?.current),
+            _ => None,
+        };
+        let outcome = state
+            .service
+            .sign_in(SignInRequest {
+                message,
+                signature,
+                link_to,
+                email,
+                client: client_info(req),
+            })
             .await?;
-        let cookie = state.cookie.set(&signed_in.token);
-        Ok(VerifyResponse::Ok(
-            Json(SignInBody {
-                user: (&signed_in.account).into(),
-                session: (&signed_in.session).into(),
-                csrf_token: signed_in.csrf_token,
-                created: signed_in.created,
-                token: signed_in.token,
-            }),
-            cookie,
+        Ok(match outcome {
+            SignInOutcome::SignedIn(signed_in) => {
+                let cookie = state.cookie.set(&signed_in.token);
+                VerifyResponse::Ok(Json(sign_in_body(*signed_in)), cookie)
+            }
+            SignInOutcome::EmailLinkSent { email } => {
+                VerifyResponse::EmailSent(Json(EmailSentBody {
+                    status: "email_verification_sent".into(),
+                    message: format!(
+                    "This email belongs to an account. We sent a link to {email}: open it to add \
+                     this wallet to that account and sign in."
+                ),
+                }))
+            }
+        })
+    }
+
+    /// Open an emailed wallet link
+    ///
+    /// The link sent when a new wallet gave the email of an existing account: attaches the
+    /// wallet to that account, marks the email verified, signs the browser in and sends it to
+    /// the start page. Errors: 400 `invalid_token`; 409 `wallet_already_linked`.
+    #[oai(path = "/email-link", method = "get", operation_id = "openEmailLink")]
+    async fn email_link(
+        &self,
+        state: Data<&Arc<AppState>>,
+        req: &Request,
+        /// The token from the emailed link.
+        token: Query<String>,
+    ) -> Result<EmailLinkResponse, ApiError> {
+        let signed_in = state
+            .service
+            .complete_email_link(token.0, client_info(req))
+            .await?;
+        Ok(EmailLinkResponse::SignedIn(
+            "/?signed_in=1".into(),
+            state.cookie.set(&signed_in.token),
         ))
     }
 
@@ -117,7 +200,7 @@ impl AuthApi {
         let current = auth.current;
         Ok(SessionResponse::Ok(Json(SessionBody {
             user: (&current.account).into(),
-            csrf_token: state.auth.csrf_token(&current.session.id),
+            csrf_token: state.service.csrf_token(&current.session.id),
             session: (&current.session).into(),
         })))
     }
@@ -133,7 +216,7 @@ impl AuthApi {
         auth: SessionAuth,
     ) -> Result<CsrfResponse, ApiError> {
         Ok(CsrfResponse::Ok(Json(CsrfBody {
-            csrf_token: state.auth.csrf_token(&auth.current.session.id),
+            csrf_token: state.service.csrf_token(&auth.current.session.id),
         })))
     }
 
@@ -146,12 +229,88 @@ impl AuthApi {
     async fn logout(
         &self,
         state: Data<&Arc<AppState>>,
+        req: &Request,
         auth: SessionAuth,
         /// The session's CSRF token; required with cookie authentication.
         #[oai(name = "X-CSRF-Token")]
         _csrf: Header<Option<String>>,
     ) -> Result<LogoutResponse, ApiError> {
-        state.auth.sign_out(auth.current.session.id).await?;
+        state
+            .service
+            .sign_out(&auth.current, client_info(req))
+            .await?;
         Ok(LogoutResponse::SignedOut(state.cookie.clear()))
+    }
+
+    /// List sessions
+    ///
+    /// The account's active sessions with when and where they were used. Errors: 401
+    /// `unauthenticated`.
+    #[oai(path = "/sessions", method = "get", operation_id = "listSessions")]
+    async fn sessions(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: SessionAuth,
+    ) -> Result<SessionsResponse, ApiError> {
+        let sessions = state.service.sessions(&auth.current).await?;
+        let current = &auth.current.session.id;
+        Ok(SessionsResponse::Ok(Json(
+            sessions
+                .iter()
+                .map(|s| SessionInfo::new(s, current))
+                .collect(),
+        )))
+    }
+
+    /// End a session
+    ///
+    /// Errors: 401 `unauthenticated`; 403 `csrf_invalid`; 404 `session_not_found`.
+    #[oai(path = "/sessions/:id", method = "delete", operation_id = "endSession")]
+    async fn end_session(
+        &self,
+        state: Data<&Arc<AppState>>,
+        req: &Request,
+        auth: SessionAuth,
+        /// The session id.
+        id: Path<String>,
+        /// The session's CSRF token; required with cookie authentication.
+        #[oai(name = "X-CSRF-Token")]
+        _csrf: Header<Option<String>>,
+    ) -> Result<SessionsEndedResponse, ApiError> {
+        let current = id.0 == auth.current.session.id;
+        state
+            .service
+            .end_session(&auth.current, id.0, client_info(req))
+            .await?;
+        Ok(SessionsEndedResponse::Ended(
+            current.then(|| state.cookie.clear()),
+        ))
+    }
+
+    /// Sign out everywhere
+    ///
+    /// Ends all the account's sessions, or all but this one with `keepCurrent=true`. Errors:
+    /// 401 `unauthenticated`; 403 `csrf_invalid`.
+    #[oai(path = "/logout-all", method = "post", operation_id = "logoutAll")]
+    async fn logout_all(
+        &self,
+        state: Data<&Arc<AppState>>,
+        req: &Request,
+        auth: SessionAuth,
+        /// Keep the session making this request.
+        #[oai(name = "keepCurrent")]
+        keep_current: Query<Option<bool>>,
+        /// The session's CSRF token; required with cookie authentication.
+        #[oai(name = "X-CSRF-Token")]
+        _csrf: Header<Option<String>>,
+    ) -> Result<SessionsEndedResponse, ApiError> {
+        let keep = keep_current.0.unwrap_or(false);
+        state
+            .service
+            .end_all_sessions(&auth.current, keep, client_info(req))
+            .await?;
+        Ok(SessionsEndedResponse::Ended(
+            (!keep).then(|| state.cookie.clear()),
+        ))
     }
 }

@@ -5,7 +5,7 @@ use time::OffsetDateTime;
 
 use crate::{
     db::{sessions::SessionRecord, users::WalletRecord},
-    service::{from_unix_ms, Account, NonceIssued},
+    service::{from_unix_ms, Account, Event, NonceIssued},
 };
 
 /// A wallet linked to an account.
@@ -17,6 +17,11 @@ pub struct Wallet {
     /// The chain of the wallet's latest sign-in.
     pub chain_id: u64,
     pub linked_at: OffsetDateTime,
+    /// When the wallet last signed in, if ever.
+    #[oai(nullable)]
+    pub last_sign_in_at: Option<OffsetDateTime>,
+    /// The account's main wallet (exactly one per account).
+    pub is_primary: bool,
 }
 
 /// An account.
@@ -29,6 +34,8 @@ pub struct User {
     /// Contact email, if one was given.
     #[oai(nullable)]
     pub email: Option<String>,
+    /// Whether the owner proved control of the email by opening a link sent to it.
+    pub email_verified: bool,
     pub created_at: OffsetDateTime,
     pub wallets: Vec<Wallet>,
 }
@@ -69,11 +76,103 @@ pub struct NonceBody {
 /// A signed EIP-4361 message.
 #[derive(Debug, Clone, Object)]
 #[oai(rename_all = "camelCase")]
+pub struct SignedMessage {
+    /// The exact message text that was signed (lines separated by `\n`, no trailing newline).
+    pub message: String,
+    /// The EIP-191 `personal_sign` signature: 65 bytes as hex, `0x` optional.
+    pub signature: String,
+}
+
+/// A signed EIP-4361 message, and what to do with a wallet that has no account yet.
+#[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase")]
 pub struct VerifyRequest {
     /// The exact message text that was signed (lines separated by `\n`, no trailing newline).
     pub message: String,
     /// The EIP-191 `personal_sign` signature: 65 bytes as hex, `0x` optional.
     pub signature: String,
+    /// With a valid session (cookie + CSRF token, or bearer): attach this wallet to the
+    /// signed-in account instead of signing in to the wallet's own.
+    pub link: Option<bool>,
+    /// For a wallet without an account: create the account with this (unverified) email. If
+    /// another account has the email, nothing is created: with email configured and that
+    /// address verified, a link that attaches the wallet is sent there (202); otherwise 409
+    /// `email_in_use`.
+    pub email: Option<String>,
+}
+
+/// The wallet was not signed in: a link was emailed to the account that owns the email.
+#[derive(Debug, Clone, Object)]
+pub struct EmailSentBody {
+    /// `email_verification_sent`
+    pub status: String,
+    pub message: String,
+}
+
+/// An active session of the account.
+#[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct SessionInfo {
+    pub id: String,
+    /// The wallet that signed in.
+    pub address: String,
+    pub chain_id: u64,
+    pub created_at: OffsetDateTime,
+    pub last_seen_at: OffsetDateTime,
+    pub expires_at: OffsetDateTime,
+    #[oai(nullable)]
+    pub ip: Option<String>,
+    #[oai(nullable)]
+    pub user_agent: Option<String>,
+    /// The session making this request.
+    pub current: bool,
+}
+
+/// Ask for a message that links `address` to the signed-in account.
+#[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct LinkChallengeRequest {
+    /// The wallet to link: 0x and 40 hex digits.
+    pub address: String,
+    /// The chain to name in the message; default: the first allowed chain, else 1.
+    pub chain_id: Option<u64>,
+}
+
+/// The exact text to sign with the wallet, then POST with its signature to /api/wallets.
+#[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct LinkChallengeBody {
+    pub message: String,
+    pub nonce: String,
+    pub expires_at: OffsetDateTime,
+}
+
+/// Profile changes; fields left out stay as they are.
+#[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct ProfileRequest {
+    /// Display name, 1 to 64 characters.
+    pub name: Option<String>,
+    /// Contact email; null or "" removes it. A new email is unverified until its link is opened.
+    pub email: poem_openapi::types::MaybeUndefined<String>,
+}
+
+/// A security event on the account.
+#[derive(Debug, Clone, Object)]
+pub struct EventBody {
+    pub id: i64,
+    pub at: OffsetDateTime,
+    /// `sign_in`, `sign_in_failed`, `sign_out`, `wallet_linked`, `wallet_link_failed`,
+    /// `wallet_unlinked`, `primary_wallet_changed`, `session_ended`, `sessions_ended`,
+    /// `email_changed`, `email_verified`, `email_link_sent`.
+    pub kind: String,
+    #[oai(nullable)]
+    pub address: Option<String>,
+    #[oai(nullable)]
+    pub ip: Option<String>,
+    /// The reason of a refusal (an error code), or other detail.
+    #[oai(nullable)]
+    pub detail: Option<String>,
 }
 
 /// The result of a sign-in.
@@ -117,6 +216,8 @@ impl From<&WalletRecord> for Wallet {
             address: w.address.clone(),
             chain_id: w.chain_id,
             linked_at: from_unix_ms(w.linked_at),
+            last_sign_in_at: w.last_sign_in_at.map(from_unix_ms),
+            is_primary: w.is_primary,
         }
     }
 }
@@ -127,6 +228,7 @@ impl From<&Account> for User {
             id: a.user.id.clone(),
             name: a.user.name.clone(),
             email: a.user.email.clone(),
+            email_verified: a.user.email_verified,
             created_at: from_unix_ms(a.user.created_at),
             wallets: a.wallets.iter().map(Wallet::from).collect(),
         }
@@ -155,6 +257,35 @@ impl From<NonceIssued> for NonceBody {
             version: "1".into(),
             chain_ids: n.chain_ids,
             statement: n.statement,
+        }
+    }
+}
+
+impl SessionInfo {
+    pub fn new(s: &SessionRecord, current_id: &str) -> Self {
+        Self {
+            id: s.id.clone(),
+            address: s.address.clone(),
+            chain_id: s.chain_id,
+            created_at: from_unix_ms(s.created_at),
+            last_seen_at: from_unix_ms(s.last_seen_at),
+            expires_at: from_unix_ms(s.expires_at),
+            ip: s.ip.clone(),
+            user_agent: s.user_agent.clone(),
+            current: s.id == current_id,
+        }
+    }
+}
+
+impl From<&Event> for EventBody {
+    fn from(e: &Event) -> Self {
+        Self {
+            id: e.id,
+            at: from_unix_ms(e.at),
+            kind: e.kind.clone(),
+            address: e.address.clone(),
+            ip: e.ip.clone(),
+            detail: e.detail.clone(),
         }
     }
 }

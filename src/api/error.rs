@@ -19,8 +19,9 @@ pub struct ErrorBody {
 #[derive(Debug, ApiResponse)]
 pub enum ApiError {
     /// The request is malformed: `invalid_request` (not JSON, fields missing or of the wrong type,
-    /// wrong Content-Type), `invalid_message` (not an EIP-4361 message), `invalid_signature_format`
-    /// (not 65 bytes of hex).
+    /// wrong Content-Type, invalid values), `invalid_message` (not an EIP-4361 message),
+    /// `invalid_signature_format` (not 65 bytes of hex), `invalid_address`, `invalid_token`
+    /// (an emailed link that is used, expired or mistyped).
     #[oai(status = 400)]
     BadRequest(Json<ErrorBody>),
     /// Not signed in (`unauthenticated`), or the signed message was not acceptable:
@@ -33,6 +34,14 @@ pub enum ApiError {
     /// (`origin_not_allowed`).
     #[oai(status = 403)]
     Forbidden(Json<ErrorBody>),
+    /// No such wallet (`wallet_not_found`) or session (`session_not_found`) on the account.
+    #[oai(status = 404)]
+    NotFound(Json<ErrorBody>),
+    /// The request conflicts with the accounts as they are: `wallet_already_linked` (another
+    /// account has the wallet), `wallet_already_yours`, `last_sign_in_method` (the account's
+    /// only wallet), `email_in_use` (another account has the email).
+    #[oai(status = 409)]
+    Conflict(Json<ErrorBody>),
     /// The request body did not arrive within 10 seconds (`request_timeout`).
     #[oai(status = 408)]
     RequestTimeout(Json<ErrorBody>),
@@ -46,7 +55,7 @@ pub enum ApiError {
     /// The server failed (`internal`); the cause is logged.
     #[oai(status = 500)]
     Internal(Json<ErrorBody>),
-    /// The database is unavailable (`unavailable`).
+    /// The database (`unavailable`) or the mail server (`email_unavailable`) is unavailable.
     #[oai(status = 503)]
     Unavailable(Json<ErrorBody>),
 }
@@ -54,18 +63,25 @@ pub enum ApiError {
 pub fn status_of(code: ErrorCode) -> StatusCode {
     use ErrorCode::*;
     match code {
-        InvalidRequest | InvalidMessage | InvalidSignatureFormat => StatusCode::BAD_REQUEST,
+        InvalidRequest
+        | InvalidMessage
+        | InvalidSignatureFormat
+        | InvalidAddress
+        | InvalidToken => StatusCode::BAD_REQUEST,
         InvalidSignature | InvalidNonce | DomainMismatch | UriMismatch | ChainNotAllowed
         | MessageExpired | MessageNotYetValid | IssuedAtInvalid | Unauthenticated => {
             StatusCode::UNAUTHORIZED
         }
         CsrfInvalid | OriginNotAllowed => StatusCode::FORBIDDEN,
         RateLimited => StatusCode::TOO_MANY_REQUESTS,
-        NotFound => StatusCode::NOT_FOUND,
+        NotFound | WalletNotFound | SessionNotFound => StatusCode::NOT_FOUND,
+        WalletAlreadyLinked | WalletAlreadyYours | LastSignInMethod | EmailInUse => {
+            StatusCode::CONFLICT
+        }
         MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
         PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         RequestTimeout => StatusCode::REQUEST_TIMEOUT,
-        Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        Unavailable | EmailUnavailable => StatusCode::SERVICE_UNAVAILABLE,
         Internal => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
@@ -84,6 +100,8 @@ impl From<AppError> for ApiError {
             StatusCode::BAD_REQUEST => Self::BadRequest(body),
             StatusCode::UNAUTHORIZED => Self::Unauthorized(body),
             StatusCode::FORBIDDEN => Self::Forbidden(body),
+            StatusCode::NOT_FOUND => Self::NotFound(body),
+            StatusCode::CONFLICT => Self::Conflict(body),
             StatusCode::REQUEST_TIMEOUT => Self::RequestTimeout(body),
             StatusCode::PAYLOAD_TOO_LARGE => Self::PayloadTooLarge(body),
             StatusCode::TOO_MANY_REQUESTS => Self::TooManyRequests(body, 60),

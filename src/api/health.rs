@@ -27,7 +27,7 @@ impl HealthApi {
     /// 200 when the database answers, 503 otherwise. For load balancers and orchestrators.
     #[oai(path = "/healthz", method = "get", operation_id = "healthz")]
     async fn healthz(&self, state: Data<&Arc<AppState>>) -> HealthResponse {
-        match state.auth.check_health().await {
+        match state.service.check_health().await {
             Ok(()) => HealthResponse::Ok(Json(HealthBody {
                 status: "ok".into(),
             })),

@@ -1,22 +1,27 @@
 //! HTTP: translates requests into service calls and results into responses.
 
+mod account;
 mod auth;
 pub mod cookie;
 pub mod dto;
 pub mod error;
 mod health;
 pub mod security;
+mod wallets;
 
 use std::sync::Arc;
 
 use poem_openapi::{OpenApiService, Tags};
 
-use crate::{http::HttpPolicy, service::AuthService};
+use crate::{
+    http::HttpPolicy,
+    service::{ClientInfo, Service},
+};
 pub use cookie::SessionCookie;
 
 /// What every handler can reach.
 pub struct AppState {
-    pub auth: Arc<AuthService>,
+    pub service: Arc<Service>,
     pub cookie: SessionCookie,
     pub http: HttpPolicy,
 }
@@ -25,17 +30,31 @@ pub struct AppState {
 pub enum ApiTags {
     /// Sign-In with Ethereum and sessions.
     Auth,
+    /// The wallets linked to the signed-in account.
+    Wallets,
+    /// The signed-in account: profile, email, security events.
+    Account,
     /// Liveness and readiness.
     Health,
 }
 
-pub type Api = (auth::AuthApi, health::HealthApi);
+pub type Api = (
+    auth::AuthApi,
+    wallets::WalletsApi,
+    account::AccountApi,
+    health::HealthApi,
+);
 
 /// The OpenAPI service; its document does not depend on configuration, so the committed
 /// `openapi/openapi.json` matches every deployment.
 pub fn service() -> OpenApiService<Api, ()> {
     OpenApiService::new(
-        (auth::AuthApi, health::HealthApi),
+        (
+            auth::AuthApi,
+            wallets::WalletsApi,
+            account::AccountApi,
+            health::HealthApi,
+        ),
         "siwe-server",
         env!("CARGO_PKG_VERSION"),
     )
@@ -51,4 +70,14 @@ pub fn spec_json() -> String {
     let mut json = service().spec();
     json.push('\n');
     json
+}
+
+/// Where a request came from, for sessions and security events.
+pub fn client_info(req: &poem::Request) -> ClientInfo {
+    ClientInfo {
+        ip: Some(crate::http::request_info(req).client_ip.to_string()),
+        user_agent: req
+            .header(poem::http::header::USER_AGENT)
+            .map(ToString::to_string),
+    }
 }

@@ -109,22 +109,24 @@ impl<'a> ApiExtractor<'a> for SessionAuth {
         _body: &mut RequestBody,
         _param_opts: ExtractParamOptions<Self::ParamType>,
     ) -> poem::Result<Self> {
-        let state = req.data::<Arc<AppState>>().ok_or_else(|| {
-            fail(AppError::Internal(anyhow::anyhow!(
-                "application state missing"
-            )))
-        })?;
-        let (token, method) = presented_token(req, state.cookie.name())
-            .map_err(fail)?
-            .ok_or_else(|| fail(AppError::unauthenticated()))?;
-        let current = state.auth.authenticate(&token).await.map_err(fail)?;
+        SessionAuth::from_request(req).await.map_err(fail)
+    }
+}
+
+impl SessionAuth {
+    /// Authenticates a request by bearer token or cookie; cookie-authenticated requests that
+    /// change state must also carry the session's CSRF token.
+    pub async fn from_request(req: &Request) -> Result<Self, AppError> {
+        let state = req
+            .data::<Arc<AppState>>()
+            .ok_or_else(|| AppError::Internal(anyhow::anyhow!("application state missing")))?;
+        let (token, method) =
+            presented_token(req, state.cookie.name())?.ok_or_else(AppError::unauthenticated)?;
+        let current = state.service.authenticate(&token).await?;
         let changes_state = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
         if method == AuthMethod::Cookie && changes_state {
             let presented = req.headers().get(CSRF_HEADER).and_then(|v| v.to_str().ok());
-            state
-                .auth
-                .check_csrf(&current.session.id, presented)
-                .map_err(fail)?;
+            state.service.check_csrf(&current.session.id, presented)?;
         }
         Ok(Self { current, method })
     }

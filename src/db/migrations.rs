@@ -4,7 +4,10 @@ use anyhow::bail;
 use rusqlite::{Connection, TransactionBehavior};
 
 /// Migration N (1-based) is `MIGRATIONS[N - 1]`; never edit one that has shipped, add the next.
-const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/0001_init.sql"),
+    include_str!("migrations/0002_accounts.sql"),
+];
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 

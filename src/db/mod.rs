@@ -1,5 +1,7 @@
 //! Storage: the pool, pragmas, migrations and every SQL statement of the server.
 
+pub mod email_tokens;
+pub mod events;
 mod migrations;
 pub mod nonces;
 pub mod sessions;
@@ -89,16 +91,33 @@ impl Db {
         Ok(())
     }
 
-    /// Deletes expired nonces and sessions in small batches; returns how many rows went.
-    pub fn delete_expired(conn: &Connection, now_ms: i64) -> AppResult<usize> {
+    /// Deletes expired nonces, sessions and email tokens, and events older than
+    /// `events_before_ms`, in small batches; returns how many rows went.
+    pub fn delete_expired(
+        conn: &Connection,
+        now_ms: i64,
+        events_before_ms: i64,
+    ) -> AppResult<usize> {
         let mut total = 0;
         loop {
             let n = nonces::delete_expired(conn, now_ms, CLEANUP_BATCH)?
-                + sessions::delete_expired(conn, now_ms, CLEANUP_BATCH)?;
+                + sessions::delete_expired(conn, now_ms, CLEANUP_BATCH)?
+                + email_tokens::delete_expired(conn, now_ms, CLEANUP_BATCH)?
+                + events::delete_older_than(conn, events_before_ms, CLEANUP_BATCH)?;
             total += n;
             if n == 0 {
                 return Ok(total);
             }
         }
     }
+}
+
+/// True when a statement failed on a UNIQUE or PRIMARY KEY constraint.
+pub fn is_unique_violation(err: &rusqlite::Error) -> bool {
+    matches!(
+        err,
+        rusqlite::Error::SqliteFailure(e, _)
+            if e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+                || e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+    )
 }

@@ -1,6 +1,6 @@
 //! Sessions: one row per sign-in, found by the keyed MAC of its token.
 
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use crate::error::AppResult;
 
@@ -17,15 +17,30 @@ pub struct SessionRecord {
     pub user_agent: Option<String>,
 }
 
+const COLUMNS: &str =
+    "id, user_id, address, chain_id, created_at, expires_at, last_seen_at, ip, user_agent";
+
+fn from_row(row: &Row<'_>) -> rusqlite::Result<SessionRecord> {
+    Ok(SessionRecord {
+        id: row.get(0)?,
+        user_id: row.get(1)?,
+        address: row.get(2)?,
+        chain_id: row.get(3)?,
+        created_at: row.get(4)?,
+        expires_at: row.get(5)?,
+        last_seen_at: row.get(6)?,
+        ip: row.get(7)?,
+        user_agent: row.get(8)?,
+    })
+}
+
 pub fn insert(conn: &Connection, session: &SessionRecord, token_hash: &[u8]) -> AppResult<()> {
-    conn.prepare_cached(
-        "INSERT INTO sessions (id, token_hash, user_id, address, chain_id, created_at,
-                               expires_at, last_seen_at, ip, user_agent)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-    )?
+    conn.prepare_cached(&format!(
+        "INSERT INTO sessions (token_hash, {COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
+    ))?
     .execute(params![
-        session.id,
         token_hash,
+        session.id,
         session.user_id,
         session.address,
         session.chain_id,
@@ -45,33 +60,65 @@ pub fn find_live(
     now_ms: i64,
 ) -> AppResult<Option<SessionRecord>> {
     Ok(conn
-        .prepare_cached(
-            "SELECT id, user_id, address, chain_id, created_at, expires_at, last_seen_at, ip, user_agent
-             FROM sessions
-             WHERE token_hash = ?1 AND revoked_at IS NULL AND expires_at > ?2",
-        )?
-        .query_row(params![token_hash, now_ms], |row| {
-            Ok(SessionRecord {
-                id: row.get(0)?,
-                user_id: row.get(1)?,
-                address: row.get(2)?,
-                chain_id: row.get(3)?,
-                created_at: row.get(4)?,
-                expires_at: row.get(5)?,
-                last_seen_at: row.get(6)?,
-                ip: row.get(7)?,
-                user_agent: row.get(8)?,
-            })
-        })
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM sessions
+              WHERE token_hash = ?1 AND revoked_at IS NULL AND expires_at > ?2"
+        ))?
+        .query_row(params![token_hash, now_ms], from_row)
         .optional()?)
 }
 
-/// Marks the session revoked; true when it was live.
-pub fn revoke(conn: &Connection, session_id: &str, now_ms: i64) -> AppResult<bool> {
+/// The user's live sessions, newest first.
+pub fn live_of_user(
+    conn: &Connection,
+    user_id: &str,
+    now_ms: i64,
+) -> AppResult<Vec<SessionRecord>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM sessions
+          WHERE user_id = ?1 AND revoked_at IS NULL AND expires_at > ?2
+          ORDER BY created_at DESC, id"
+    ))?;
+    let rows = stmt.query_map(params![user_id, now_ms], from_row)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Records use of a session, at most once per `every_ms`, to spare writes on every request.
+pub fn touch(conn: &Connection, session_id: &str, now_ms: i64, every_ms: i64) -> AppResult<()> {
+    conn.prepare_cached(
+        "UPDATE sessions SET last_seen_at = ?2 WHERE id = ?1 AND last_seen_at <= ?2 - ?3",
+    )?
+    .execute(params![session_id, now_ms, every_ms])?;
+    Ok(())
+}
+
+/// Revokes one of the user's live sessions; true when there was one.
+pub fn revoke(conn: &Connection, user_id: &str, session_id: &str, now_ms: i64) -> AppResult<bool> {
     Ok(conn
-        .prepare_cached("UPDATE sessions SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL")?
-        .execute(params![session_id, now_ms])?
+        .prepare_cached(
+            "UPDATE sessions SET revoked_at = ?3
+              WHERE id = ?2 AND user_id = ?1 AND revoked_at IS NULL AND expires_at > ?3",
+        )?
+        .execute(params![user_id, session_id, now_ms])?
         > 0)
+}
+
+/// Revokes the user's live sessions (those signed in with `address`, if given), except
+/// `keep`; returns how many.
+pub fn revoke_all(
+    conn: &Connection,
+    user_id: &str,
+    address: Option<&str>,
+    keep: Option<&str>,
+    now_ms: i64,
+) -> AppResult<usize> {
+    Ok(conn
+        .prepare_cached(
+            "UPDATE sessions SET revoked_at = ?4
+              WHERE user_id = ?1 AND revoked_at IS NULL AND expires_at > ?4
+                AND (?2 IS NULL OR address = ?2) AND (?3 IS NULL OR id <> ?3)",
+        )?
+        .execute(params![user_id, address, keep, now_ms])?)
 }
 
 pub fn delete_expired(conn: &Connection, now_ms: i64, batch: u32) -> AppResult<usize> {

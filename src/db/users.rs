@@ -20,7 +20,11 @@ pub struct WalletRecord {
     pub chain_id: u64,
     pub linked_at: i64,
     pub last_sign_in_at: Option<i64>,
+    pub is_primary: bool,
 }
+
+const USER_COLUMNS: &str = "id, name, email, email_verified, created_at";
+const WALLET_COLUMNS: &str = "address, user_id, chain_id, linked_at, last_sign_in_at, is_primary";
 
 fn user_from_row(row: &Row<'_>) -> rusqlite::Result<UserRecord> {
     Ok(UserRecord {
@@ -39,22 +43,31 @@ fn wallet_from_row(row: &Row<'_>) -> rusqlite::Result<WalletRecord> {
         chain_id: row.get(2)?,
         linked_at: row.get(3)?,
         last_sign_in_at: row.get(4)?,
+        is_primary: row.get(5)?,
     })
 }
 
 pub fn find_user(conn: &Connection, user_id: &str) -> AppResult<Option<UserRecord>> {
     Ok(conn
-        .prepare_cached(
-            "SELECT id, name, email, email_verified, created_at FROM users WHERE id = ?1",
-        )?
+        .prepare_cached(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?1"))?
         .query_row(params![user_id], user_from_row)
         .optional()?)
 }
 
+/// The account holding this email, whatever its case.
+pub fn find_user_by_email(conn: &Connection, email: &str) -> AppResult<Option<UserRecord>> {
+    Ok(conn
+        .prepare_cached(&format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE lower(email) = lower(?1)"
+        ))?
+        .query_row(params![email], user_from_row)
+        .optional()?)
+}
+
 pub fn insert_user(conn: &Connection, user: &UserRecord) -> AppResult<()> {
-    conn.prepare_cached(
-        "INSERT INTO users (id, name, email, email_verified, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-    )?
+    conn.prepare_cached(&format!(
+        "INSERT INTO users ({USER_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5)"
+    ))?
     .execute(params![
         user.id,
         user.name,
@@ -65,39 +78,91 @@ pub fn insert_user(conn: &Connection, user: &UserRecord) -> AppResult<()> {
     Ok(())
 }
 
-pub fn find_wallet(conn: &Connection, address: &str) -> AppResult<Option<WalletRecord>> {
+pub fn set_name(conn: &Connection, user_id: &str, name: &str) -> AppResult<()> {
+    conn.prepare_cached("UPDATE users SET name = ?2 WHERE id = ?1")?
+        .execute(params![user_id, name])?;
+    Ok(())
+}
+
+/// Sets (or clears) the email; a changed email is unverified.
+pub fn set_email(conn: &Connection, user_id: &str, email: Option<&str>) -> AppResult<()> {
+    conn.prepare_cached(
+        "UPDATE users SET email = ?2,
+                email_verified = CASE WHEN lower(email) IS lower(?2) THEN email_verified ELSE 0 END
+          WHERE id = ?1",
+    )?
+    .execute(params![user_id, email])?;
+    Ok(())
+}
+
+/// Marks the email verified if the account still has this email; true when it did.
+pub fn mark_email_verified(conn: &Connection, user_id: &str, email: &str) -> AppResult<bool> {
     Ok(conn
         .prepare_cached(
-            "SELECT address, user_id, chain_id, linked_at, last_sign_in_at
-             FROM wallets WHERE address = ?1",
+            "UPDATE users SET email_verified = 1 WHERE id = ?1 AND lower(email) = lower(?2)",
         )?
+        .execute(params![user_id, email])?
+        > 0)
+}
+
+pub fn find_wallet(conn: &Connection, address: &str) -> AppResult<Option<WalletRecord>> {
+    Ok(conn
+        .prepare_cached(&format!(
+            "SELECT {WALLET_COLUMNS} FROM wallets WHERE address = ?1"
+        ))?
         .query_row(params![address], wallet_from_row)
         .optional()?)
 }
 
-/// The user's wallets, oldest link first.
+/// The user's wallets, primary first, then by link time.
 pub fn wallets_of(conn: &Connection, user_id: &str) -> AppResult<Vec<WalletRecord>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT address, user_id, chain_id, linked_at, last_sign_in_at
-         FROM wallets WHERE user_id = ?1 ORDER BY linked_at, address",
-    )?;
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {WALLET_COLUMNS} FROM wallets WHERE user_id = ?1
+          ORDER BY is_primary DESC, linked_at, address"
+    ))?;
     let rows = stmt.query_map(params![user_id], wallet_from_row)?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-pub fn insert_wallet(conn: &Connection, wallet: &WalletRecord) -> AppResult<()> {
-    conn.prepare_cached(
-        "INSERT INTO wallets (address, user_id, chain_id, linked_at, last_sign_in_at)
-         VALUES (?1, ?2, ?3, ?4, ?5)",
-    )?
+/// Adds a wallet; fails with a UNIQUE violation when the address is linked already.
+pub fn insert_wallet(conn: &Connection, wallet: &WalletRecord) -> rusqlite::Result<()> {
+    conn.prepare_cached(&format!(
+        "INSERT INTO wallets ({WALLET_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+    ))?
     .execute(params![
         wallet.address,
         wallet.user_id,
         wallet.chain_id,
         wallet.linked_at,
-        wallet.last_sign_in_at
+        wallet.last_sign_in_at,
+        wallet.is_primary
     ])?;
     Ok(())
+}
+
+pub fn delete_wallet(conn: &Connection, user_id: &str, address: &str) -> AppResult<bool> {
+    Ok(conn
+        .prepare_cached("DELETE FROM wallets WHERE user_id = ?1 AND address = ?2")?
+        .execute(params![user_id, address])?
+        > 0)
+}
+
+/// Makes `address` the user's only primary wallet; false when it is not the user's.
+pub fn set_primary(conn: &Connection, user_id: &str, address: &str) -> AppResult<bool> {
+    let owned = conn
+        .prepare_cached("SELECT 1 FROM wallets WHERE user_id = ?1 AND address = ?2")?
+        .exists(params![user_id, address])?;
+    if owned {
+        conn.prepare_cached(
+            "UPDATE wallets SET is_primary = 0 WHERE user_id = ?1 AND is_primary = 1",
+        )?
+        .execute(params![user_id])?;
+        conn.prepare_cached(
+            "UPDATE wallets SET is_primary = 1 WHERE user_id = ?1 AND address = ?2",
+        )?
+        .execute(params![user_id, address])?;
+    }
+    Ok(owned)
 }
 
 pub fn record_sign_in(conn: &Connection, address: &str, chain_id: u64, at: i64) -> AppResult<()> {

@@ -227,6 +227,73 @@ fn is_pchars(text: &str) -> bool {
     true
 }
 
+/// An address as a person or client writes it: `0x` and 40 hex digits, in one case or in its
+/// EIP-55 mixed case. Returns the EIP-55 form.
+pub fn parse_address(text: &str) -> AppResult<String> {
+    let invalid = || {
+        AppError::new(
+            ErrorCode::InvalidAddress,
+            "The address must be 0x followed by 40 hex digits (mixed case only with a valid EIP-55 checksum).",
+        )
+    };
+    let digits = text.strip_prefix("0x").ok_or_else(invalid)?;
+    let mut bytes = [0u8; 20];
+    hex::decode_to_slice(digits, &mut bytes).map_err(|_| invalid())?;
+    let checksummed = checksum_address(&bytes);
+    let mixed = digits.bytes().any(|b| b.is_ascii_lowercase())
+        && digits.bytes().any(|b| b.is_ascii_uppercase());
+    if mixed && checksummed[2..] != *digits {
+        return Err(invalid());
+    }
+    Ok(checksummed)
+}
+
+/// The fields of a message this server writes itself (link challenges).
+pub struct MessageParts<'a> {
+    pub domain: &'a str,
+    pub address: &'a str,
+    pub statement: &'a str,
+    pub uri: &'a str,
+    pub chain_id: u64,
+    pub nonce: &'a str,
+    pub issued_at: OffsetDateTime,
+    pub expiration_time: Option<OffsetDateTime>,
+}
+
+/// Renders a message with the crate and parses it back, so only valid messages leave here.
+pub fn build_message(parts: &MessageParts<'_>) -> AppResult<String> {
+    let internal =
+        |what: &str| AppError::Internal(anyhow::anyhow!("cannot build a message: {what}"));
+    // Milliseconds are what wallets and libraries write; nanoseconds only make it longer.
+    let millis = |t: OffsetDateTime| {
+        t.replace_nanosecond(t.nanosecond() / 1_000_000 * 1_000_000)
+            .unwrap_or(t)
+    };
+    let address = parse_address(parts.address)?;
+    let mut bytes = [0u8; 20];
+    hex::decode_to_slice(&address[2..], &mut bytes).map_err(|_| internal("address"))?;
+    let message = Message {
+        scheme: None,
+        domain: parts.domain.parse().map_err(|_| internal("domain"))?,
+        address: bytes,
+        address_raw: None,
+        statement: Some(parts.statement.to_string()),
+        uri: parts.uri.parse().map_err(|_| internal("uri"))?,
+        version: signinwithethereum::Version::V1,
+        chain_id: parts.chain_id,
+        nonce: parts.nonce.to_string(),
+        issued_at: millis(parts.issued_at).into(),
+        expiration_time: parts.expiration_time.map(|t| millis(t).into()),
+        not_before: None,
+        request_id: None,
+        resources: Vec::new(),
+        warnings: Vec::new(),
+    };
+    let text = message.to_string();
+    parse_message(&text)?;
+    Ok(text)
+}
+
 /// Accepts 65 bytes as hex, with or without `0x`.
 pub fn parse_signature(text: &str) -> AppResult<[u8; 65]> {
     let digits = text.strip_prefix("0x").unwrap_or(text);
@@ -436,6 +503,49 @@ mod tests {
         assert!(is_pchars("abc%20def:@!"));
         assert!(!is_pchars("a b"));
         assert!(!is_pchars("%zz"));
+    }
+
+    #[test]
+    fn addresses_in_any_single_case_or_valid_checksum() {
+        let eip55 = "0xC02aaA39b223FE8D0A0e5C4F27eAD9083C756Cc2";
+        assert_eq!(parse_address(eip55).unwrap(), eip55);
+        assert_eq!(parse_address(&eip55.to_lowercase()).unwrap(), eip55);
+        assert_eq!(
+            parse_address(&format!("0x{}", eip55[2..].to_uppercase())).unwrap(),
+            eip55
+        );
+        for bad in [
+            "0xc02aaA39b223FE8D0A0e5C4F27eAD9083C756Cc2",
+            "C02aaA39b223FE8D0A0e5C4F27eAD9083C756Cc2",
+            "0x1234",
+            "",
+        ] {
+            assert_eq!(
+                parse_address(bad).unwrap_err().code(),
+                ErrorCode::InvalidAddress,
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn built_messages_parse_back() {
+        let now = OffsetDateTime::now_utc();
+        let text = build_message(&MessageParts {
+            domain: "localhost:8080",
+            address: "0xc02aaa39b223fe8d0a0e5c4f27ead9083c756cc2",
+            statement: "Link this wallet to account 1f0e-22 on localhost:8080.",
+            uri: "http://localhost:8080",
+            chain_id: 10,
+            nonce: "abcdefgh12345678",
+            issued_at: now,
+            expiration_time: Some(now + Duration::minutes(5)),
+        })
+        .unwrap();
+        let parsed = parse_message(&text).unwrap();
+        assert_eq!(parsed.domain, "localhost:8080");
+        assert_eq!(parsed.message.chain_id, 10);
+        assert!(text.contains("0xC02aaA39b223FE8D0A0e5C4F27eAD9083C756Cc2"));
     }
 
     #[test]

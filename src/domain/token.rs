@@ -20,6 +20,7 @@ pub const NONCE_LEN: usize = 22;
 pub struct Keys {
     session: [u8; 32],
     csrf: [u8; 32],
+    email: [u8; 32],
 }
 
 impl std::fmt::Debug for Keys {
@@ -44,6 +45,7 @@ impl Keys {
         Self {
             session: derive(b"siwe-server session token v1"),
             csrf: derive(b"siwe-server csrf token v1"),
+            email: derive(b"siwe-server email token v1"),
         }
     }
 
@@ -57,6 +59,14 @@ impl Keys {
     /// What the database stores and looks sessions up by.
     pub fn session_token_hash(&self, token: &str) -> [u8; 32] {
         mac(&self.session, &[token.as_bytes()])
+            .finalize()
+            .into_bytes()
+            .into()
+    }
+
+    /// What the database stores for a token sent in an email link.
+    pub fn email_token_hash(&self, token: &str) -> [u8; 32] {
+        mac(&self.email, &[token.as_bytes()])
             .finalize()
             .into_bytes()
             .into()

@@ -1,23 +1,27 @@
-//! Sign-in with Ethereum and sessions.
+//! Sign-in with Ethereum, the identity rules, and sessions.
 
 use std::sync::Arc;
 
 use rusqlite::TransactionBehavior;
-use time::{Duration, OffsetDateTime};
+use time::OffsetDateTime;
 
-use super::unix_ms;
+use super::{
+    event_kind, load_account, now_ms, record_event, unix_ms, ClientInfo, PendingEmail, Service,
+};
 use crate::{
     db::{
-        self, nonces,
+        self,
+        email_tokens::{self, EmailTokenRecord},
+        nonces::{self, NonceRecord},
         sessions::{self, SessionRecord},
         users::{self, UserRecord, WalletRecord},
-        Db,
     },
     domain::{
-        siwe::{self, SiwePolicy},
+        siwe::{self, SiweMessage},
         token::{self, Keys},
     },
     error::{AppError, AppResult, ErrorCode},
+    mail,
 };
 
 /// A fresh nonce and what a client needs to build a message this server accepts.
@@ -38,13 +42,6 @@ pub struct Account {
     pub wallets: Vec<WalletRecord>,
 }
 
-/// Where a request came from, kept with the session it creates.
-#[derive(Debug, Clone, Default)]
-pub struct ClientInfo {
-    pub ip: Option<String>,
-    pub user_agent: Option<String>,
-}
-
 #[derive(Debug, Clone)]
 pub struct SignIn {
     pub account: Account,
@@ -56,6 +53,26 @@ pub struct SignIn {
     pub created: bool,
 }
 
+/// What a verify request asks for.
+#[derive(Debug, Clone)]
+pub struct SignInRequest {
+    pub message: String,
+    pub signature: String,
+    /// Attach the wallet to this (signed-in) account instead of signing in to its own.
+    pub link_to: Option<Authenticated>,
+    /// For a wallet without an account: the email of the account to create or to join.
+    pub email: Option<String>,
+    pub client: ClientInfo,
+}
+
+pub enum SignInOutcome {
+    SignedIn(Box<SignIn>),
+    /// The email belongs to another account; a link that attaches the wallet was sent there.
+    EmailLinkSent {
+        email: String,
+    },
+}
+
 /// A live session and its account.
 #[derive(Debug, Clone)]
 pub struct Authenticated {
@@ -63,16 +80,8 @@ pub struct Authenticated {
     pub session: SessionRecord,
 }
 
-pub struct AuthService {
-    db: Db,
-    policy: SiwePolicy,
-    keys: Keys,
-    session_ttl: Duration,
-    domain: String,
-    uri: String,
-    statement: Option<String>,
-}
-
+/// How often a session's last use is written at most.
+const LAST_SEEN_EVERY_MS: i64 = 60_000;
 /// Longest User-Agent kept with a session.
 const USER_AGENT_MAX: usize = 512;
 
@@ -83,166 +92,490 @@ fn invalid_nonce() -> AppError {
     )
 }
 
-impl AuthService {
-    pub fn new(
-        db: Db,
-        policy: SiwePolicy,
-        keys: Keys,
-        session_ttl: Duration,
-        domain: String,
-        uri: String,
-        statement: Option<String>,
-    ) -> Self {
-        Self {
-            db,
-            policy,
-            keys,
-            session_ttl,
-            domain,
-            uri,
-            statement,
-        }
+pub(super) fn wallet_taken(
+    conn: &rusqlite::Connection,
+    address: &str,
+    user_id: &str,
+) -> AppResult<()> {
+    match users::find_wallet(conn, address)? {
+        Some(w) if w.user_id == user_id => Err(AppError::new(
+            ErrorCode::WalletAlreadyYours,
+            "This wallet is already linked to your account.",
+        )),
+        Some(_) => Err(AppError::new(
+            ErrorCode::WalletAlreadyLinked,
+            "This wallet belongs to another account. Sign in with it and unlink it there first.",
+        )),
+        None => Ok(()),
     }
+}
 
-    pub fn db(&self) -> &Db {
-        &self.db
-    }
+enum Decided {
+    SignedIn(Box<SignIn>, Option<PendingEmail>),
+    EmailLink {
+        email: String,
+        pending: PendingEmail,
+    },
+}
 
+impl Service {
     pub async fn issue_nonce(&self) -> AppResult<NonceIssued> {
         let nonce = token::new_nonce();
         let now = OffsetDateTime::now_utc();
-        let issued_at = unix_ms(now);
-        let expires_at = unix_ms(now + self.policy.nonce_ttl);
-        let stored = nonce.clone();
+        let record = NonceRecord {
+            expires_at: unix_ms(now + self.policy.nonce_ttl),
+            purpose: nonces::SIGN_IN.into(),
+            user_id: None,
+            address: None,
+        };
+        let (stored, expires_at) = (nonce.clone(), record.expires_at);
         self.db
-            .run(move |conn| nonces::insert(conn, &stored, issued_at, expires_at))
+            .run(move |conn| nonces::insert(conn, &stored, unix_ms(now), &record))
             .await?;
         Ok(NonceIssued {
             nonce,
             expires_at,
-            domain: self.domain.clone(),
-            uri: self.uri.clone(),
+            domain: self.identity.domain.clone(),
+            uri: self.identity.origin.clone(),
             chain_ids: self.policy.chain_ids.clone(),
-            statement: self.statement.clone(),
+            statement: self.identity.statement.clone(),
         })
     }
 
-    /// Checks a signed EIP-4361 message and opens a session for its address, creating the account
-    /// on the address's first sign-in. Malformed input is refused before anything is stored; once
-    /// the message parses, its nonce is spent whatever the outcome.
-    pub async fn sign_in(
-        self: &Arc<Self>,
-        text: String,
-        signature: String,
-        client: ClientInfo,
-    ) -> AppResult<SignIn> {
-        let service = Arc::clone(self);
-        let result = self
-            .db
-            .run(move |conn| service.sign_in_blocking(conn, &text, &signature, client))
-            .await;
-        if let Ok(signed_in) = &result {
-            tracing::info!(
-                address = %signed_in.session.address,
-                user_id = %signed_in.account.user.id,
-                created = signed_in.created,
-                "sign-in succeeded"
-            );
+    /// Checks a signed EIP-4361 message and applies the identity rules: link to the current
+    /// account if asked; else sign in to the account owning the wallet; else create one (with
+    /// the given email, unless another account has it). Malformed input is refused before
+    /// anything is stored; once the message parses, its nonce is spent whatever the outcome.
+    pub async fn sign_in(self: &Arc<Self>, request: SignInRequest) -> AppResult<SignInOutcome> {
+        if let Some(email) = &request.email {
+            if !mail::is_valid_email(email) {
+                return Err(AppError::new(
+                    ErrorCode::InvalidRequest,
+                    "The email address is not valid.",
+                ));
+            }
         }
-        result
+        let service = Arc::clone(self);
+        let decided = self
+            .db
+            .run(move |conn| service.sign_in_blocking(conn, request))
+            .await?;
+        match decided {
+            Decided::SignedIn(signed_in, pending) => {
+                tracing::info!(
+                    address = %signed_in.session.address,
+                    user_id = %signed_in.account.user.id,
+                    created = signed_in.created,
+                    "sign-in succeeded"
+                );
+                if let Some(mail) = pending {
+                    // The account exists either way; the person can ask for a new link.
+                    let _ = self.send_email(mail).await;
+                }
+                Ok(SignInOutcome::SignedIn(signed_in))
+            }
+            Decided::EmailLink { email, pending } => {
+                self.send_email(pending).await?;
+                Ok(SignInOutcome::EmailLinkSent { email })
+            }
+        }
     }
 
-    fn sign_in_blocking(
+    /// Parses and checks a signed message and spends its nonce; `link_for` is the account a
+    /// link nonce must belong to. Returns the message and the wallet's EIP-55 address.
+    pub(super) fn check_signed_message(
         &self,
-        conn: &mut db::Conn,
+        conn: &db::Conn,
         text: &str,
         signature: &str,
-        client: ClientInfo,
-    ) -> AppResult<SignIn> {
+        link_for: Option<&str>,
+        client: &ClientInfo,
+    ) -> AppResult<(SiweMessage, String)> {
         let parsed = siwe::parse_message(text)
             .and_then(|parsed| Ok((parsed, siwe::parse_signature(signature)?)))
             .inspect_err(|err| tracing::info!(reason = err.code().as_str(), "sign-in refused"));
         let (parsed, signature) = parsed?;
-        let message = &parsed.message;
-        let address = siwe::checksum_address(&message.address);
+        let address = siwe::checksum_address(&parsed.message.address);
         let now = OffsetDateTime::now_utc();
-        let now_ms = unix_ms(now);
-
         let checked = (|| {
-            match nonces::consume(conn, &message.nonce)? {
-                Some(expires_at) if expires_at > now_ms => {}
-                _ => return Err(invalid_nonce()),
+            let nonce = nonces::consume(conn, &parsed.message.nonce)?.ok_or_else(invalid_nonce)?;
+            let usable = nonce.expires_at > unix_ms(now)
+                && match nonce.purpose.as_str() {
+                    nonces::SIGN_IN => true,
+                    // A link challenge works only for its account and address.
+                    nonces::LINK => {
+                        link_for.is_some()
+                            && nonce.user_id.as_deref() == link_for
+                            && nonce.address.as_deref() == Some(address.as_str())
+                    }
+                    _ => false,
+                };
+            if !usable {
+                return Err(invalid_nonce());
             }
             self.policy.check(&parsed, text, &signature, now)
         })();
         if let Err(err) = checked {
-            tracing::info!(%address, reason = err.code().as_str(), "sign-in refused");
+            let reason = err.code().as_str();
+            tracing::info!(%address, reason, "sign-in refused");
+            let kind = if link_for.is_some() {
+                event_kind::WALLET_LINK_FAILED
+            } else {
+                event_kind::SIGN_IN_FAILED
+            };
+            record_event(conn, kind, link_for, Some(&address), client, Some(reason))?;
             return Err(err);
         }
+        Ok((parsed, address))
+    }
 
+    fn sign_in_blocking(&self, conn: &mut db::Conn, request: SignInRequest) -> AppResult<Decided> {
+        let link_for = request.link_to.as_ref().map(|a| a.account.user.id.clone());
+        let (parsed, address) = self.check_signed_message(
+            conn,
+            &request.message,
+            &request.signature,
+            link_for.as_deref(),
+            &request.client,
+        )?;
+        let chain_id = parsed.message.chain_id;
+        let now = now_ms();
+
+        // IMMEDIATE takes the write lock first, so the find-or-create below cannot race.
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut pending = None;
+        let (user_id, created, detail) = if let Some(user_id) = link_for {
+            wallet_taken(&tx, &address, &user_id)?;
+            self.attach_wallet(&tx, &user_id, &address, chain_id, &request.client)?;
+            (user_id, false, "linked")
+        } else if let Some(wallet) = users::find_wallet(&tx, &address)? {
+            (wallet.user_id, false, "existing")
+        } else if let Some(email) = &request.email {
+            match users::find_user_by_email(&tx, email)? {
+                None => {
+                    let user_id = self.create_account(&tx, &address, chain_id, Some(email))?;
+                    pending = self.verification_email(&tx, &user_id, email)?;
+                    (user_id, true, "created")
+                }
+                // Only a verified owner can receive the wallet: never attach on a mere claim.
+                Some(owner) if self.mailer.is_some() && owner.email_verified => {
+                    let pending = self.wallet_link_email(&tx, &owner, &address, chain_id)?;
+                    record_event(
+                        &tx,
+                        event_kind::EMAIL_LINK_SENT,
+                        Some(&owner.id),
+                        Some(&address),
+                        &request.client,
+                        None,
+                    )?;
+                    tx.commit()?;
+                    return Ok(Decided::EmailLink {
+                        email: owner.email.clone().unwrap_or_default(),
+                        pending,
+                    });
+                }
+                Some(_) => {
+                    return Err(AppError::new(
+                        ErrorCode::EmailInUse,
+                        "Another account uses this email. Sign in with that account's wallet \
+                         and link this wallet from there.",
+                    ))
+                }
+            }
+        } else {
+            let user_id = self.create_account(&tx, &address, chain_id, None)?;
+            (user_id, true, "created")
+        };
+        let signed_in = self.open_session(
+            &tx,
+            &user_id,
+            &address,
+            chain_id,
+            created,
+            &request.client,
+            now,
+        )?;
+        record_event(
+            &tx,
+            event_kind::SIGN_IN,
+            Some(&user_id),
+            Some(&address),
+            &request.client,
+            Some(detail),
+        )?;
+        tx.commit()?;
+        Ok(Decided::SignedIn(Box::new(signed_in), pending))
+    }
+
+    /// A new account whose first (primary) wallet is `address`.
+    fn create_account(
+        &self,
+        conn: &rusqlite::Connection,
+        address: &str,
+        chain_id: u64,
+        email: Option<&str>,
+    ) -> AppResult<String> {
+        let user = UserRecord {
+            id: uuid::Uuid::new_v4().to_string(),
+            name: siwe::short_address(address),
+            email: email.map(str::to_string),
+            email_verified: false,
+            created_at: now_ms(),
+        };
+        users::insert_user(conn, &user)?;
+        users::insert_wallet(
+            conn,
+            &WalletRecord {
+                address: address.to_string(),
+                user_id: user.id.clone(),
+                chain_id,
+                linked_at: user.created_at,
+                last_sign_in_at: None,
+                is_primary: true,
+            },
+        )?;
+        Ok(user.id)
+    }
+
+    /// Links a wallet that no account has to `user_id`.
+    pub(super) fn attach_wallet(
+        &self,
+        conn: &rusqlite::Connection,
+        user_id: &str,
+        address: &str,
+        chain_id: u64,
+        client: &ClientInfo,
+    ) -> AppResult<()> {
+        let wallet = WalletRecord {
+            address: address.to_string(),
+            user_id: user_id.to_string(),
+            chain_id,
+            linked_at: now_ms(),
+            last_sign_in_at: None,
+            is_primary: users::wallets_of(conn, user_id)?.is_empty(),
+        };
+        users::insert_wallet(conn, &wallet).map_err(|err| {
+            if db::is_unique_violation(&err) {
+                AppError::new(
+                    ErrorCode::WalletAlreadyLinked,
+                    "This wallet belongs to another account.",
+                )
+            } else {
+                err.into()
+            }
+        })?;
+        record_event(
+            conn,
+            event_kind::WALLET_LINKED,
+            Some(user_id),
+            Some(address),
+            client,
+            None,
+        )
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn open_session(
+        &self,
+        conn: &rusqlite::Connection,
+        user_id: &str,
+        address: &str,
+        chain_id: u64,
+        created: bool,
+        client: &ClientInfo,
+        now: i64,
+    ) -> AppResult<SignIn> {
+        users::record_sign_in(conn, address, chain_id, now)?;
         let token = Keys::new_session_token();
         let session = SessionRecord {
             id: uuid::Uuid::new_v4().to_string(),
-            user_id: String::new(),
-            address: address.clone(),
-            chain_id: message.chain_id,
-            created_at: now_ms,
-            expires_at: unix_ms(now + self.session_ttl),
-            last_seen_at: now_ms,
-            ip: client.ip,
-            user_agent: client.user_agent.map(|mut ua| {
+            user_id: user_id.to_string(),
+            address: address.to_string(),
+            chain_id,
+            created_at: now,
+            expires_at: now + self.session_ttl.whole_milliseconds() as i64,
+            last_seen_at: now,
+            ip: client.ip.clone(),
+            user_agent: client.user_agent.clone().map(|mut ua| {
                 ua.truncate(ua.floor_char_boundary(USER_AGENT_MAX));
                 ua
             }),
         };
-
-        // IMMEDIATE takes the write lock first, so the find-or-create below cannot race.
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let (user, created) = match users::find_wallet(&tx, &address)? {
-            Some(wallet) => {
-                let user = users::find_user(&tx, &wallet.user_id)?.ok_or_else(|| {
-                    AppError::Internal(anyhow::anyhow!("wallet {address} has no user"))
-                })?;
-                (user, false)
-            }
-            None => {
-                let user = UserRecord {
-                    id: uuid::Uuid::new_v4().to_string(),
-                    name: siwe::short_address(&address),
-                    email: None,
-                    email_verified: false,
-                    created_at: now_ms,
-                };
-                users::insert_user(&tx, &user)?;
-                users::insert_wallet(
-                    &tx,
-                    &WalletRecord {
-                        address: address.clone(),
-                        user_id: user.id.clone(),
-                        chain_id: message.chain_id,
-                        linked_at: now_ms,
-                        last_sign_in_at: None,
-                    },
-                )?;
-                (user, true)
-            }
-        };
-        users::record_sign_in(&tx, &address, message.chain_id, now_ms)?;
-        let session = SessionRecord {
-            user_id: user.id.clone(),
-            ..session
-        };
-        sessions::insert(&tx, &session, &self.keys.session_token_hash(&token))?;
-        let wallets = users::wallets_of(&tx, &user.id)?;
-        tx.commit()?;
-
+        sessions::insert(conn, &session, &self.keys.session_token_hash(&token))?;
         Ok(SignIn {
             csrf_token: self.keys.csrf_token(&session.id),
-            account: Account { user, wallets },
+            account: load_account(conn, user_id)?,
             session,
             token,
             created,
         })
+    }
+
+    /// Stores a single-use email token and returns it (for the link).
+    fn email_token(
+        &self,
+        conn: &rusqlite::Connection,
+        record: EmailTokenRecord,
+    ) -> AppResult<String> {
+        let token = Keys::new_session_token();
+        email_tokens::insert(conn, &self.keys.email_token_hash(&token), &record)?;
+        Ok(token)
+    }
+
+    /// The verification email for a newly set address, when email is configured.
+    pub(super) fn verification_email(
+        &self,
+        conn: &rusqlite::Connection,
+        user_id: &str,
+        email: &str,
+    ) -> AppResult<Option<PendingEmail>> {
+        if self.mailer.is_none() {
+            return Ok(None);
+        }
+        let now = now_ms();
+        let token = self.email_token(
+            conn,
+            EmailTokenRecord {
+                purpose: email_tokens::VERIFY_EMAIL.into(),
+                user_id: user_id.to_string(),
+                email: email.to_string(),
+                address: None,
+                chain_id: None,
+                created_at: now,
+                expires_at: now + self.email_link_ttl.whole_milliseconds() as i64,
+            },
+        )?;
+        Ok(Some(PendingEmail {
+            to: email.to_string(),
+            subject: format!("Confirm your email for {}", self.identity.domain),
+            body: format!(
+                "Open this link to confirm that this is your email address:\n\n\
+                 {}/api/account/verify-email?token={token}\n\n\
+                 It works once and expires in {} minutes. If you did not ask for this, ignore it.\n",
+                self.identity.origin,
+                self.email_link_ttl.whole_minutes()
+            ),
+        }))
+    }
+
+    fn wallet_link_email(
+        &self,
+        conn: &rusqlite::Connection,
+        owner: &UserRecord,
+        address: &str,
+        chain_id: u64,
+    ) -> AppResult<PendingEmail> {
+        let email = owner.email.clone().unwrap_or_default();
+        let now = now_ms();
+        let token = self.email_token(
+            conn,
+            EmailTokenRecord {
+                purpose: email_tokens::LINK_WALLET.into(),
+                user_id: owner.id.clone(),
+                email: email.clone(),
+                address: Some(address.to_string()),
+                chain_id: Some(chain_id),
+                created_at: now,
+                expires_at: now + self.email_link_ttl.whole_milliseconds() as i64,
+            },
+        )?;
+        Ok(PendingEmail {
+            to: email,
+            subject: format!("Add a wallet to your account on {}", self.identity.domain),
+            body: format!(
+                "Someone signed a sign-in message with the wallet {address} and gave this email \
+                 address. Open this link to add that wallet to your account and sign in:\n\n\
+                 {}/api/auth/email-link?token={token}\n\n\
+                 It works once and expires in {} minutes. If this was not you, ignore this email: \
+                 nothing changes without the link.\n",
+                self.identity.origin,
+                self.email_link_ttl.whole_minutes()
+            ),
+        })
+    }
+
+    /// Opens an emailed wallet link: attaches the wallet, marks the email verified (the link
+    /// proves it), and signs the person in.
+    pub async fn complete_email_link(
+        self: &Arc<Self>,
+        token: String,
+        client: ClientInfo,
+    ) -> AppResult<SignIn> {
+        let service = Arc::clone(self);
+        self.db
+            .run(move |conn| {
+                let record =
+                    service.consume_email_token(conn, &token, email_tokens::LINK_WALLET)?;
+                let address = record.address.clone().unwrap_or_default();
+                let chain_id = record.chain_id.unwrap_or(1);
+                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                match users::find_wallet(&tx, &address)? {
+                    Some(w) if w.user_id == record.user_id => {}
+                    Some(_) => {
+                        return Err(AppError::new(
+                            ErrorCode::WalletAlreadyLinked,
+                            "This wallet was linked to another account in the meantime.",
+                        ))
+                    }
+                    None => {
+                        service.attach_wallet(&tx, &record.user_id, &address, chain_id, &client)?
+                    }
+                }
+                if users::mark_email_verified(&tx, &record.user_id, &record.email)? {
+                    record_event(
+                        &tx,
+                        event_kind::EMAIL_VERIFIED,
+                        Some(&record.user_id),
+                        None,
+                        &client,
+                        None,
+                    )?;
+                }
+                let signed_in = service.open_session(
+                    &tx,
+                    &record.user_id,
+                    &address,
+                    chain_id,
+                    false,
+                    &client,
+                    now_ms(),
+                )?;
+                record_event(
+                    &tx,
+                    event_kind::SIGN_IN,
+                    Some(&record.user_id),
+                    Some(&address),
+                    &client,
+                    Some("email_link"),
+                )?;
+                tx.commit()?;
+                Ok(signed_in)
+            })
+            .await
+    }
+
+    /// Spends an email token of the given purpose; refuses unknown, used and expired ones.
+    pub(super) fn consume_email_token(
+        &self,
+        conn: &rusqlite::Connection,
+        token: &str,
+        purpose: &str,
+    ) -> AppResult<EmailTokenRecord> {
+        let invalid = || {
+            AppError::new(
+                ErrorCode::InvalidToken,
+                "This link is not valid: it was used already, has expired, or was mistyped.",
+            )
+        };
+        if !token::looks_like_session_token(token) {
+            return Err(invalid());
+        }
+        let record =
+            email_tokens::consume(conn, &self.keys.email_token_hash(token))?.ok_or_else(invalid)?;
+        if record.purpose != purpose || record.expires_at <= now_ms() {
+            return Err(invalid());
+        }
+        Ok(record)
     }
 
     /// The live session for a token (from a cookie or bearer header) and its account.
@@ -253,14 +586,14 @@ impl AuthService {
         let hash = self.keys.session_token_hash(token);
         self.db
             .run(move |conn| {
-                let now_ms = unix_ms(OffsetDateTime::now_utc());
-                let session = sessions::find_live(conn, &hash, now_ms)?
-                    .ok_or_else(AppError::unauthenticated)?;
-                let user = users::find_user(conn, &session.user_id)?
-                    .ok_or_else(AppError::unauthenticated)?;
-                let wallets = users::wallets_of(conn, &user.id)?;
+                let now = now_ms();
+                let session =
+                    sessions::find_live(conn, &hash, now)?.ok_or_else(AppError::unauthenticated)?;
+                if session.last_seen_at <= now - LAST_SEEN_EVERY_MS {
+                    sessions::touch(conn, &session.id, now, LAST_SEEN_EVERY_MS)?;
+                }
                 Ok(Authenticated {
-                    account: Account { user, wallets },
+                    account: load_account(conn, &session.user_id)?,
                     session,
                 })
             })
@@ -283,24 +616,24 @@ impl AuthService {
         }
     }
 
-    pub async fn sign_out(&self, session_id: String) -> AppResult<()> {
+    pub async fn sign_out(&self, current: &Authenticated, client: ClientInfo) -> AppResult<()> {
+        let (user_id, session_id, address) = (
+            current.account.user.id.clone(),
+            current.session.id.clone(),
+            current.session.address.clone(),
+        );
         self.db
             .run(move |conn| {
-                sessions::revoke(conn, &session_id, unix_ms(OffsetDateTime::now_utc()))?;
-                Ok(())
+                sessions::revoke(conn, &user_id, &session_id, now_ms())?;
+                record_event(
+                    conn,
+                    event_kind::SIGN_OUT,
+                    Some(&user_id),
+                    Some(&address),
+                    &client,
+                    None,
+                )
             })
-            .await
-    }
-
-    /// Succeeds when the database answers.
-    pub async fn check_health(&self) -> AppResult<()> {
-        self.db.run(|conn| Db::ping(conn)).await
-    }
-
-    /// Deletes expired nonces and sessions; returns how many rows went.
-    pub async fn delete_expired(&self) -> AppResult<usize> {
-        self.db
-            .run(|conn| Db::delete_expired(conn, unix_ms(OffsetDateTime::now_utc())))
             .await
     }
 }

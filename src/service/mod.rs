@@ -1,11 +1,26 @@
-//! What the product does, in its own words: issue nonces, sign people in, check and end sessions.
-//! Knows nothing of HTTP.
+//! What the product does, in its own words: issue nonces, sign people in, link and unlink
+//! wallets, keep profiles, list and end sessions, record security events. Knows nothing of HTTP.
 
+mod accounts;
 mod auth;
 
-pub use auth::{Account, AuthService, Authenticated, ClientInfo, NonceIssued, SignIn};
+use std::sync::Arc;
 
-use time::OffsetDateTime;
+use rusqlite::Connection;
+use time::{Duration, OffsetDateTime};
+
+pub use accounts::{Event, LinkChallenge, ProfileUpdate};
+pub use auth::{Account, Authenticated, NonceIssued, SignIn, SignInOutcome, SignInRequest};
+
+use crate::{
+    db::{
+        events::{self, EventRecord},
+        users, Db,
+    },
+    domain::{siwe::SiwePolicy, token::Keys},
+    error::{AppError, AppResult},
+    mail::Mailer,
+};
 
 /// Unix milliseconds, the unit every stored time uses.
 pub fn unix_ms(t: OffsetDateTime) -> i64 {
@@ -17,3 +32,153 @@ pub fn from_unix_ms(ms: i64) -> OffsetDateTime {
     OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
         .unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }
+
+fn now_ms() -> i64 {
+    unix_ms(OffsetDateTime::now_utc())
+}
+
+/// Where a request came from, kept with sessions and security events.
+#[derive(Debug, Clone, Default)]
+pub struct ClientInfo {
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+/// How this server presents itself in messages and links.
+#[derive(Debug, Clone)]
+pub struct Identity {
+    /// host[:port] of public_url: the domain messages must name.
+    pub domain: String,
+    /// The origin of public_url, without trailing slash.
+    pub origin: String,
+    pub statement: Option<String>,
+}
+
+pub struct Service {
+    db: Db,
+    policy: SiwePolicy,
+    keys: Keys,
+    session_ttl: Duration,
+    identity: Identity,
+    mailer: Option<Mailer>,
+    email_link_ttl: Duration,
+    event_retention: Duration,
+}
+
+/// Kinds of security events, as stored and shown.
+pub mod event_kind {
+    pub const SIGN_IN: &str = "sign_in";
+    pub const SIGN_IN_FAILED: &str = "sign_in_failed";
+    pub const SIGN_OUT: &str = "sign_out";
+    pub const WALLET_LINKED: &str = "wallet_linked";
+    pub const WALLET_LINK_FAILED: &str = "wallet_link_failed";
+    pub const WALLET_UNLINKED: &str = "wallet_unlinked";
+    pub const PRIMARY_WALLET_CHANGED: &str = "primary_wallet_changed";
+    pub const SESSION_ENDED: &str = "session_ended";
+    pub const SESSIONS_ENDED: &str = "sessions_ended";
+    pub const EMAIL_CHANGED: &str = "email_changed";
+    pub const EMAIL_VERIFIED: &str = "email_verified";
+    pub const EMAIL_LINK_SENT: &str = "email_link_sent";
+}
+
+pub struct ServiceConfig {
+    pub policy: SiwePolicy,
+    pub keys: Keys,
+    pub session_ttl: Duration,
+    pub identity: Identity,
+    pub mailer: Option<Mailer>,
+    pub email_link_ttl: Duration,
+    pub event_retention: Duration,
+}
+
+impl Service {
+    pub fn new(db: Db, config: ServiceConfig) -> Self {
+        Self {
+            db,
+            policy: config.policy,
+            keys: config.keys,
+            session_ttl: config.session_ttl,
+            identity: config.identity,
+            mailer: config.mailer,
+            email_link_ttl: config.email_link_ttl,
+            event_retention: config.event_retention,
+        }
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    pub fn email_enabled(&self) -> bool {
+        self.mailer.is_some()
+    }
+
+    /// Succeeds when the database answers.
+    pub async fn check_health(&self) -> AppResult<()> {
+        self.db.run(|conn| Db::ping(conn)).await
+    }
+
+    /// Deletes expired nonces, sessions and email links, and events past their retention.
+    pub async fn delete_expired(&self) -> AppResult<usize> {
+        let retention = self.event_retention;
+        self.db
+            .run(move |conn| {
+                let now = OffsetDateTime::now_utc();
+                Db::delete_expired(conn, unix_ms(now), unix_ms(now - retention))
+            })
+            .await
+    }
+
+    /// Sends an email if email is configured; a failure is the caller's to report or ignore.
+    async fn send_email(&self, mail: PendingEmail) -> AppResult<()> {
+        match &self.mailer {
+            Some(mailer) => mailer.send(&mail.to, &mail.subject, mail.body).await,
+            None => Ok(()),
+        }
+    }
+}
+
+/// An email to send once the transaction that asked for it has committed.
+struct PendingEmail {
+    to: String,
+    subject: String,
+    body: String,
+}
+
+/// Records a security event; the user is the address's owner when none is given.
+fn record_event(
+    conn: &Connection,
+    kind: &str,
+    user_id: Option<&str>,
+    address: Option<&str>,
+    client: &ClientInfo,
+    detail: Option<&str>,
+) -> AppResult<()> {
+    let owner = match (user_id, address) {
+        (Some(id), _) => Some(id.to_string()),
+        (None, Some(address)) => users::find_wallet(conn, address)?.map(|w| w.user_id),
+        (None, None) => None,
+    };
+    events::insert(
+        conn,
+        &EventRecord {
+            id: 0,
+            at: now_ms(),
+            user_id: owner,
+            kind: kind.to_string(),
+            address: address.map(str::to_string),
+            ip: client.ip.clone(),
+            detail: detail.map(str::to_string),
+        },
+    )
+}
+
+/// Loads an account with its wallets.
+fn load_account(conn: &Connection, user_id: &str) -> AppResult<Account> {
+    let user = users::find_user(conn, user_id)?
+        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("user {user_id} vanished")))?;
+    let wallets = users::wallets_of(conn, user_id)?;
+    Ok(Account { user, wallets })
+}
+
+pub type SharedService = Arc<Service>;

@@ -1,0 +1,128 @@
+//! /api/account: profile, email verification, security events.
+
+use std::sync::Arc;
+
+use poem::{web::Data, Request};
+use poem_openapi::{
+    param::{Header, Query},
+    payload::Json,
+    types::MaybeUndefined,
+    ApiResponse, OpenApi,
+};
+
+use super::{
+    client_info,
+    dto::{EventBody, ProfileRequest, User},
+    error::ApiError,
+    security::SessionAuth,
+    ApiTags, AppState,
+};
+use crate::service::ProfileUpdate;
+
+pub struct AccountApi;
+
+#[derive(ApiResponse)]
+pub enum AccountResponse {
+    /// The account.
+    #[oai(status = 200)]
+    Ok(Json<User>),
+}
+
+#[derive(ApiResponse)]
+pub enum VerifyEmailResponse {
+    /// The email is verified; the browser is sent to the start page.
+    #[oai(status = 303)]
+    Verified(#[oai(header = "Location")] String),
+}
+
+#[derive(ApiResponse)]
+pub enum EventsResponse {
+    /// The account's recent security events, newest first.
+    #[oai(status = 200)]
+    Ok(Json<Vec<EventBody>>),
+}
+
+#[OpenApi(prefix_path = "/api/account", tag = "ApiTags::Account")]
+impl AccountApi {
+    /// Get the account
+    ///
+    /// Errors: 401 `unauthenticated`.
+    #[oai(path = "/", method = "get", operation_id = "getAccount")]
+    async fn get(&self, auth: SessionAuth) -> Result<AccountResponse, ApiError> {
+        Ok(AccountResponse::Ok(Json((&auth.current.account).into())))
+    }
+
+    /// Update the profile
+    ///
+    /// Changes the name and/or email. A new email is stored unverified; when the server has
+    /// email configured, a single-use verification link is sent to it. Errors: 400
+    /// `invalid_request`; 401 `unauthenticated`; 403 `csrf_invalid`; 409 `email_in_use`; 503
+    /// `email_unavailable`.
+    #[oai(path = "/", method = "put", operation_id = "updateAccount")]
+    async fn update(
+        &self,
+        state: Data<&Arc<AppState>>,
+        req: &Request,
+        auth: SessionAuth,
+        /// The session's CSRF token; required with cookie authentication.
+        #[oai(name = "X-CSRF-Token")]
+        _csrf: Header<Option<String>>,
+        body: Json<ProfileRequest>,
+    ) -> Result<AccountResponse, ApiError> {
+        let ProfileRequest { name, email } = body.0;
+        let email = match email {
+            MaybeUndefined::Undefined => None,
+            MaybeUndefined::Null => Some(None),
+            MaybeUndefined::Value(email) => Some(Some(email)),
+        };
+        let account = state
+            .service
+            .update_profile(
+                &auth.current,
+                ProfileUpdate { name, email },
+                client_info(req),
+            )
+            .await?;
+        Ok(AccountResponse::Ok(Json((&account).into())))
+    }
+
+    /// Verify an email address
+    ///
+    /// The link sent by email. Marks the email verified and sends the browser to the start
+    /// page. Errors: 400 `invalid_token` (used, expired, or the email changed since).
+    #[oai(path = "/verify-email", method = "get", operation_id = "verifyEmail")]
+    async fn verify_email(
+        &self,
+        state: Data<&Arc<AppState>>,
+        req: &Request,
+        /// The token from the emailed link.
+        token: Query<String>,
+    ) -> Result<VerifyEmailResponse, ApiError> {
+        state
+            .service
+            .verify_email(token.0, client_info(req))
+            .await?;
+        Ok(VerifyEmailResponse::Verified("/?email_verified=1".into()))
+    }
+
+    /// Recent security events
+    ///
+    /// Sign-ins and refused attempts with this account's wallets, wallet and session changes,
+    /// email changes. Errors: 401 `unauthenticated`.
+    #[oai(path = "/events", method = "get", operation_id = "listEvents")]
+    async fn events(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: SessionAuth,
+        /// How many events, 1 to 200 (default 50).
+        limit: Query<Option<u32>>,
+    ) -> Result<EventsResponse, ApiError> {
+        let events = state
+            .service
+            .events(&auth.current, limit.0.unwrap_or(50))
+            .await?;
+        Ok(EventsResponse::Ok(Json(
+            events.iter().map(EventBody::from).collect(),
+        )))
+    }
+}

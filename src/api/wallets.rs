@@ -1,0 +1,174 @@
+//! /api/wallets: link, list, unlink and choose the primary wallet.
+
+use std::sync::Arc;
+
+use poem::{web::Data, Request};
+use poem_openapi::{param::Header, param::Path, payload::Json, ApiResponse, OpenApi};
+
+use super::{
+    client_info,
+    dto::{LinkChallengeBody, LinkChallengeRequest, SignedMessage, Wallet},
+    error::ApiError,
+    security::SessionAuth,
+    ApiTags, AppState,
+};
+use crate::service::from_unix_ms;
+
+pub struct WalletsApi;
+
+#[derive(ApiResponse)]
+pub enum ChallengeResponse {
+    /// The message to sign with the wallet.
+    #[oai(status = 200)]
+    Ok(Json<LinkChallengeBody>),
+}
+
+#[derive(ApiResponse)]
+pub enum LinkResponse {
+    /// The wallet is linked to the account.
+    #[oai(status = 201)]
+    Linked(Json<Wallet>),
+}
+
+#[derive(ApiResponse)]
+pub enum WalletsResponse {
+    /// The account's wallets, primary first.
+    #[oai(status = 200)]
+    Ok(Json<Vec<Wallet>>),
+}
+
+#[derive(ApiResponse)]
+pub enum WalletChangedResponse {
+    /// Done.
+    #[oai(status = 204)]
+    Done,
+}
+
+#[OpenApi(prefix_path = "/api/wallets", tag = "ApiTags::Wallets")]
+impl WalletsApi {
+    /// Get a message that links a wallet
+    ///
+    /// Builds the complete EIP-4361 message that, signed by `address`, links it to the
+    /// signed-in account, and stores its nonce bound to both. Any wallet that can sign text
+    /// works: copy the message, sign it, and POST it with the signature to /api/wallets.
+    /// Errors: 400 `invalid_address`; 401 `unauthenticated`, `chain_not_allowed`; 403
+    /// `csrf_invalid`.
+    #[oai(
+        path = "/challenge",
+        method = "post",
+        operation_id = "createLinkChallenge"
+    )]
+    async fn challenge(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: SessionAuth,
+        /// The session's CSRF token; required with cookie authentication.
+        #[oai(name = "X-CSRF-Token")]
+        _csrf: Header<Option<String>>,
+        body: Json<LinkChallengeRequest>,
+    ) -> Result<ChallengeResponse, ApiError> {
+        let challenge = state
+            .service
+            .link_challenge(&auth.current, &body.address, body.chain_id)
+            .await?;
+        Ok(ChallengeResponse::Ok(Json(LinkChallengeBody {
+            message: challenge.message,
+            nonce: challenge.nonce,
+            expires_at: from_unix_ms(challenge.expires_at),
+        })))
+    }
+
+    /// Link a wallet
+    ///
+    /// Links the wallet that signed `message` (a link challenge of this account, or a message
+    /// built on a sign-in nonce) to the signed-in account. A wallet is never moved from one
+    /// account to another. Errors: 400 `invalid_message`, `invalid_signature_format`; 401
+    /// `unauthenticated`, `invalid_nonce`, `invalid_signature`, `domain_mismatch`,
+    /// `uri_mismatch`, `chain_not_allowed`, `message_expired`, `message_not_yet_valid`,
+    /// `issued_at_invalid`; 403 `csrf_invalid`; 409 `wallet_already_linked`,
+    /// `wallet_already_yours`.
+    #[oai(path = "/", method = "post", operation_id = "linkWallet")]
+    async fn link(
+        &self,
+        state: Data<&Arc<AppState>>,
+        req: &Request,
+        auth: SessionAuth,
+        /// The session's CSRF token; required with cookie authentication.
+        #[oai(name = "X-CSRF-Token")]
+        _csrf: Header<Option<String>>,
+        body: Json<SignedMessage>,
+    ) -> Result<LinkResponse, ApiError> {
+        let SignedMessage { message, signature } = body.0;
+        let wallet = state
+            .service
+            .link_wallet(&auth.current, message, signature, client_info(req))
+            .await?;
+        Ok(LinkResponse::Linked(Json((&wallet).into())))
+    }
+
+    /// List wallets
+    ///
+    /// The signed-in account's wallets. Errors: 401 `unauthenticated`.
+    #[oai(path = "/", method = "get", operation_id = "listWallets")]
+    async fn list(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: SessionAuth,
+    ) -> Result<WalletsResponse, ApiError> {
+        let wallets = state.service.wallets(&auth.current).await?;
+        Ok(WalletsResponse::Ok(Json(
+            wallets.iter().map(Wallet::from).collect(),
+        )))
+    }
+
+    /// Unlink a wallet
+    ///
+    /// Removes the wallet from the account; it can no longer sign in to it, and other sessions
+    /// it signed in are ended. The account's last wallet cannot be removed; if the primary goes,
+    /// the oldest remaining wallet becomes primary. Errors: 401 `unauthenticated`; 403
+    /// `csrf_invalid`; 404 `wallet_not_found`; 409 `last_sign_in_method`.
+    #[oai(path = "/:address", method = "delete", operation_id = "unlinkWallet")]
+    async fn unlink(
+        &self,
+        state: Data<&Arc<AppState>>,
+        req: &Request,
+        auth: SessionAuth,
+        /// The wallet's address (any case).
+        address: Path<String>,
+        /// The session's CSRF token; required with cookie authentication.
+        #[oai(name = "X-CSRF-Token")]
+        _csrf: Header<Option<String>>,
+    ) -> Result<WalletChangedResponse, ApiError> {
+        state
+            .service
+            .unlink_wallet(&auth.current, &address, client_info(req))
+            .await?;
+        Ok(WalletChangedResponse::Done)
+    }
+
+    /// Make a wallet primary
+    ///
+    /// Errors: 401 `unauthenticated`; 403 `csrf_invalid`; 404 `wallet_not_found`.
+    #[oai(
+        path = "/:address/primary",
+        method = "post",
+        operation_id = "setPrimaryWallet"
+    )]
+    async fn set_primary(
+        &self,
+        state: Data<&Arc<AppState>>,
+        req: &Request,
+        auth: SessionAuth,
+        /// The wallet's address (any case).
+        address: Path<String>,
+        /// The session's CSRF token; required with cookie authentication.
+        #[oai(name = "X-CSRF-Token")]
+        _csrf: Header<Option<String>>,
+    ) -> Result<WalletChangedResponse, ApiError> {
+        state
+            .service
+            .set_primary_wallet(&auth.current, &address, client_info(req))
+            .await?;
+        Ok(WalletChangedResponse::Done)
+    }
+}

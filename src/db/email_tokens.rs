@@ -1,0 +1,68 @@
+//! Single-use tokens sent in email links, stored as keyed MACs.
+
+use rusqlite::{params, Connection, OptionalExtension};
+
+use crate::error::AppResult;
+
+pub const VERIFY_EMAIL: &str = "verify_email";
+pub const LINK_WALLET: &str = "link_wallet";
+
+#[derive(Debug, Clone)]
+pub struct EmailTokenRecord {
+    pub purpose: String,
+    pub user_id: String,
+    pub email: String,
+    /// For wallet links: the wallet to attach.
+    pub address: Option<String>,
+    pub chain_id: Option<u64>,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
+pub fn insert(conn: &Connection, token_hash: &[u8], token: &EmailTokenRecord) -> AppResult<()> {
+    conn.prepare_cached(
+        "INSERT INTO email_tokens (token_hash, purpose, user_id, email, address, chain_id, created_at, expires_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )?
+    .execute(params![
+        token_hash,
+        token.purpose,
+        token.user_id,
+        token.email,
+        token.address,
+        token.chain_id,
+        token.created_at,
+        token.expires_at
+    ])?;
+    Ok(())
+}
+
+/// Removes and returns the token in one statement: a link works once.
+pub fn consume(conn: &Connection, token_hash: &[u8]) -> AppResult<Option<EmailTokenRecord>> {
+    Ok(conn
+        .prepare_cached(
+            "DELETE FROM email_tokens WHERE token_hash = ?1
+             RETURNING purpose, user_id, email, address, chain_id, created_at, expires_at",
+        )?
+        .query_row(params![token_hash], |row| {
+            Ok(EmailTokenRecord {
+                purpose: row.get(0)?,
+                user_id: row.get(1)?,
+                email: row.get(2)?,
+                address: row.get(3)?,
+                chain_id: row.get(4)?,
+                created_at: row.get(5)?,
+                expires_at: row.get(6)?,
+            })
+        })
+        .optional()?)
+}
+
+pub fn delete_expired(conn: &Connection, now_ms: i64, batch: u32) -> AppResult<usize> {
+    Ok(conn
+        .prepare_cached(
+            "DELETE FROM email_tokens WHERE rowid IN
+               (SELECT rowid FROM email_tokens WHERE expires_at <= ?1 LIMIT ?2)",
+        )?
+        .execute(params![now_ms, batch])?)
+}

@@ -1,0 +1,409 @@
+//! Accounts: linking and unlinking wallets, the primary wallet, profile and email, sessions and
+//! security events.
+
+use std::sync::Arc;
+
+use rusqlite::TransactionBehavior;
+use time::OffsetDateTime;
+
+use super::{
+    auth::{wallet_taken, Account, Authenticated},
+    event_kind, load_account, now_ms, record_event, unix_ms, ClientInfo, Service,
+};
+use crate::{
+    db::{
+        email_tokens,
+        events::{self, EventRecord},
+        nonces::{self, NonceRecord},
+        sessions::{self, SessionRecord},
+        users::{self, WalletRecord},
+    },
+    domain::{siwe, token},
+    error::{AppError, AppResult, ErrorCode},
+    mail,
+};
+
+/// A server-built message that links one address to one account when signed.
+#[derive(Debug, Clone)]
+pub struct LinkChallenge {
+    pub message: String,
+    pub nonce: String,
+    pub expires_at: i64,
+}
+
+/// Profile changes; `email: Some(None)` removes the email.
+#[derive(Debug, Clone, Default)]
+pub struct ProfileUpdate {
+    pub name: Option<String>,
+    pub email: Option<Option<String>>,
+}
+
+pub type Event = EventRecord;
+
+const NAME_MAX: usize = 64;
+
+fn wallet_not_found() -> AppError {
+    AppError::new(
+        ErrorCode::WalletNotFound,
+        "No wallet with this address is linked to your account.",
+    )
+}
+
+impl Service {
+    /// Builds the exact message that links `address` to the signed-in account, and stores its
+    /// nonce bound to both.
+    pub async fn link_challenge(
+        &self,
+        current: &Authenticated,
+        address: &str,
+        chain_id: Option<u64>,
+    ) -> AppResult<LinkChallenge> {
+        let address = siwe::parse_address(address)?;
+        let chain_id = chain_id
+            .or_else(|| self.policy.chain_ids.first().copied())
+            .unwrap_or(1);
+        if !self.policy.chain_ids.is_empty() && !self.policy.chain_ids.contains(&chain_id) {
+            return Err(AppError::new(
+                ErrorCode::ChainNotAllowed,
+                format!(
+                    "Chain {chain_id} is not allowed here; use one of {:?}.",
+                    self.policy.chain_ids
+                ),
+            ));
+        }
+        let user_id = current.account.user.id.clone();
+        let nonce = token::new_nonce();
+        let now = OffsetDateTime::now_utc();
+        let expires = now + self.policy.nonce_ttl;
+        let message = siwe::build_message(&siwe::MessageParts {
+            domain: &self.identity.domain,
+            address: &address,
+            statement: &format!(
+                "Link this wallet to account {user_id} on {}.",
+                self.identity.domain
+            ),
+            uri: &self.identity.origin,
+            chain_id,
+            nonce: &nonce,
+            issued_at: now,
+            expiration_time: Some(expires),
+        })?;
+        let record = NonceRecord {
+            expires_at: unix_ms(expires),
+            purpose: nonces::LINK.into(),
+            user_id: Some(user_id),
+            address: Some(address),
+        };
+        let stored = nonce.clone();
+        self.db
+            .run(move |conn| nonces::insert(conn, &stored, unix_ms(now), &record))
+            .await?;
+        Ok(LinkChallenge {
+            message,
+            nonce,
+            expires_at: unix_ms(expires),
+        })
+    }
+
+    /// Links the wallet that signed `message` to the signed-in account. The message may come
+    /// from a link challenge for this account, or be built by the client on a sign-in nonce.
+    pub async fn link_wallet(
+        self: &Arc<Self>,
+        current: &Authenticated,
+        message: String,
+        signature: String,
+        client: ClientInfo,
+    ) -> AppResult<WalletRecord> {
+        let service = Arc::clone(self);
+        let user_id = current.account.user.id.clone();
+        self.db
+            .run(move |conn| {
+                let (parsed, address) = service.check_signed_message(
+                    conn,
+                    &message,
+                    &signature,
+                    Some(&user_id),
+                    &client,
+                )?;
+                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                wallet_taken(&tx, &address, &user_id)?;
+                service.attach_wallet(&tx, &user_id, &address, parsed.message.chain_id, &client)?;
+                let wallet = users::find_wallet(&tx, &address)?
+                    .ok_or_else(|| AppError::Internal(anyhow::anyhow!("linked wallet vanished")))?;
+                tx.commit()?;
+                tracing::info!(%address, %user_id, "wallet linked");
+                Ok(wallet)
+            })
+            .await
+    }
+
+    pub async fn wallets(&self, current: &Authenticated) -> AppResult<Vec<WalletRecord>> {
+        let user_id = current.account.user.id.clone();
+        self.db
+            .run(move |conn| users::wallets_of(conn, &user_id))
+            .await
+    }
+
+    /// Removes a wallet unless it is the account's last; a removed primary passes to the
+    /// oldest remaining wallet, and other sessions signed in with the wallet end.
+    pub async fn unlink_wallet(
+        &self,
+        current: &Authenticated,
+        address: &str,
+        client: ClientInfo,
+    ) -> AppResult<()> {
+        let address = siwe::parse_address(address).map_err(|_| wallet_not_found())?;
+        let user_id = current.account.user.id.clone();
+        let current_session = current.session.id.clone();
+        self.db
+            .run(move |conn| {
+                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                let wallets = users::wallets_of(&tx, &user_id)?;
+                let wallet = wallets
+                    .iter()
+                    .find(|w| w.address == address)
+                    .ok_or_else(wallet_not_found)?;
+                if wallets.len() == 1 {
+                    return Err(AppError::new(
+                        ErrorCode::LastSignInMethod,
+                        "This is the account's only wallet; link another before removing it.",
+                    ));
+                }
+                users::delete_wallet(&tx, &user_id, &address)?;
+                if wallet.is_primary {
+                    if let Some(next) = wallets
+                        .iter()
+                        .filter(|w| w.address != address)
+                        .min_by_key(|w| w.linked_at)
+                    {
+                        users::set_primary(&tx, &user_id, &next.address)?;
+                    }
+                }
+                let ended = sessions::revoke_all(
+                    &tx,
+                    &user_id,
+                    Some(&address),
+                    Some(&current_session),
+                    now_ms(),
+                )?;
+                record_event(
+                    &tx,
+                    event_kind::WALLET_UNLINKED,
+                    Some(&user_id),
+                    Some(&address),
+                    &client,
+                    Some(&format!("{ended} sessions ended")),
+                )?;
+                tx.commit()?;
+                Ok(())
+            })
+            .await
+    }
+
+    pub async fn set_primary_wallet(
+        &self,
+        current: &Authenticated,
+        address: &str,
+        client: ClientInfo,
+    ) -> AppResult<()> {
+        let address = siwe::parse_address(address).map_err(|_| wallet_not_found())?;
+        let user_id = current.account.user.id.clone();
+        self.db
+            .run(move |conn| {
+                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                if !users::set_primary(&tx, &user_id, &address)? {
+                    return Err(wallet_not_found());
+                }
+                record_event(
+                    &tx,
+                    event_kind::PRIMARY_WALLET_CHANGED,
+                    Some(&user_id),
+                    Some(&address),
+                    &client,
+                    None,
+                )?;
+                tx.commit()?;
+                Ok(())
+            })
+            .await
+    }
+
+    /// Changes name and/or email. A new email is unverified; with email configured, a
+    /// verification link is sent to it.
+    pub async fn update_profile(
+        self: &Arc<Self>,
+        current: &Authenticated,
+        update: ProfileUpdate,
+        client: ClientInfo,
+    ) -> AppResult<Account> {
+        if let Some(name) = &update.name {
+            let trimmed = name.trim();
+            if trimmed.is_empty()
+                || trimmed.chars().count() > NAME_MAX
+                || trimmed.chars().any(char::is_control)
+            {
+                return Err(AppError::new(
+                    ErrorCode::InvalidRequest,
+                    format!(
+                        "The name must be 1 to {NAME_MAX} characters without control characters."
+                    ),
+                ));
+            }
+        }
+        let email = update
+            .email
+            .map(|e| e.map(|e| e.trim().to_string()).filter(|e| !e.is_empty()));
+        if let Some(Some(email)) = &email {
+            if !mail::is_valid_email(email) {
+                return Err(AppError::new(
+                    ErrorCode::InvalidRequest,
+                    "The email address is not valid.",
+                ));
+            }
+        }
+        let service = Arc::clone(self);
+        let user_id = current.account.user.id.clone();
+        let (account, pending) = self
+            .db
+            .run(move |conn| {
+                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                if let Some(name) = &update.name {
+                    users::set_name(&tx, &user_id, name.trim())?;
+                }
+                let mut pending = None;
+                if let Some(email) = &email {
+                    let before = users::find_user(&tx, &user_id)?.and_then(|u| u.email);
+                    let changed = before.as_deref().map(str::to_lowercase)
+                        != email.as_deref().map(str::to_lowercase);
+                    if changed {
+                        if let Some(new) = email {
+                            if users::find_user_by_email(&tx, new)?.is_some_and(|u| u.id != user_id)
+                            {
+                                return Err(AppError::new(
+                                    ErrorCode::EmailInUse,
+                                    "Another account uses this email.",
+                                ));
+                            }
+                        }
+                        users::set_email(&tx, &user_id, email.as_deref())?;
+                        record_event(
+                            &tx,
+                            event_kind::EMAIL_CHANGED,
+                            Some(&user_id),
+                            None,
+                            &client,
+                            None,
+                        )?;
+                        if let Some(new) = email {
+                            pending = service.verification_email(&tx, &user_id, new)?;
+                        }
+                    }
+                }
+                let account = load_account(&tx, &user_id)?;
+                tx.commit()?;
+                Ok((account, pending))
+            })
+            .await?;
+        if let Some(mail) = pending {
+            self.send_email(mail).await?;
+        }
+        Ok(account)
+    }
+
+    /// Opens an emailed verification link.
+    pub async fn verify_email(
+        self: &Arc<Self>,
+        token: String,
+        client: ClientInfo,
+    ) -> AppResult<String> {
+        let service = Arc::clone(self);
+        self.db
+            .run(move |conn| {
+                let record =
+                    service.consume_email_token(conn, &token, email_tokens::VERIFY_EMAIL)?;
+                if !users::mark_email_verified(conn, &record.user_id, &record.email)? {
+                    return Err(AppError::new(
+                        ErrorCode::InvalidToken,
+                        "The account's email has changed since this link was sent.",
+                    ));
+                }
+                record_event(
+                    conn,
+                    event_kind::EMAIL_VERIFIED,
+                    Some(&record.user_id),
+                    None,
+                    &client,
+                    None,
+                )?;
+                Ok(record.email)
+            })
+            .await
+    }
+
+    pub async fn sessions(&self, current: &Authenticated) -> AppResult<Vec<SessionRecord>> {
+        let user_id = current.account.user.id.clone();
+        self.db
+            .run(move |conn| sessions::live_of_user(conn, &user_id, now_ms()))
+            .await
+    }
+
+    /// Ends one of the account's sessions.
+    pub async fn end_session(
+        &self,
+        current: &Authenticated,
+        session_id: String,
+        client: ClientInfo,
+    ) -> AppResult<()> {
+        let user_id = current.account.user.id.clone();
+        self.db
+            .run(move |conn| {
+                if !sessions::revoke(conn, &user_id, &session_id, now_ms())? {
+                    return Err(AppError::new(
+                        ErrorCode::SessionNotFound,
+                        "No such active session on your account.",
+                    ));
+                }
+                record_event(
+                    conn,
+                    event_kind::SESSION_ENDED,
+                    Some(&user_id),
+                    None,
+                    &client,
+                    None,
+                )
+            })
+            .await
+    }
+
+    /// Ends all the account's sessions, or all but the current one; returns how many.
+    pub async fn end_all_sessions(
+        &self,
+        current: &Authenticated,
+        keep_current: bool,
+        client: ClientInfo,
+    ) -> AppResult<usize> {
+        let user_id = current.account.user.id.clone();
+        let keep = keep_current.then(|| current.session.id.clone());
+        self.db
+            .run(move |conn| {
+                let ended = sessions::revoke_all(conn, &user_id, None, keep.as_deref(), now_ms())?;
+                record_event(
+                    conn,
+                    event_kind::SESSIONS_ENDED,
+                    Some(&user_id),
+                    None,
+                    &client,
+                    Some(&format!("{ended} sessions ended")),
+                )?;
+                Ok(ended)
+            })
+            .await
+    }
+
+    pub async fn events(&self, current: &Authenticated, limit: u32) -> AppResult<Vec<Event>> {
+        let user_id = current.account.user.id.clone();
+        self.db
+            .run(move |conn| events::recent_of_user(conn, &user_id, limit.clamp(1, 200)))
+            .await
+    }
+}
