@@ -30,6 +30,7 @@ pub enum NonceResponse {
 }
 
 #[derive(ApiResponse)]
+#[allow(clippy::large_enum_variant)]
 pub enum VerifyResponse {
     /// Signed in. The session cookie is set and the token returned for bearer use.
     #[oai(status = 200)]

@@ -128,6 +128,50 @@ impl TestApp {
         resp.json().await.unwrap()
     }
 
+    /// A request with this app's cookies, an optional CSRF token and an optional JSON body.
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        csrf: Option<&str>,
+        body: Option<Value>,
+    ) -> Response {
+        let mut req = self.client.request(method, self.url(path));
+        if let Some(token) = csrf {
+            req = req.header("X-CSRF-Token", token);
+        }
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        req.send().await.unwrap()
+    }
+
+    /// Signs `wallet`'s link challenge for this app's signed-in account and links it.
+    pub async fn link(&self, csrf: &str, wallet: &Wallet) -> Response {
+        let challenge: Value = self
+            .call(
+                reqwest::Method::POST,
+                "/api/wallets/challenge",
+                Some(csrf),
+                Some(json!({ "address": wallet.address })),
+            )
+            .await
+            .json()
+            .await
+            .unwrap();
+        let message = challenge["message"]
+            .as_str()
+            .expect("a challenge")
+            .to_string();
+        self.call(
+            reqwest::Method::POST,
+            "/api/wallets",
+            Some(csrf),
+            Some(json!({ "message": message, "signature": wallet.sign(&message) })),
+        )
+        .await
+    }
+
     pub async fn logout(&self, csrf: Option<&str>) -> Response {
         let mut req = self.client.post(self.url("/api/auth/logout"));
         if let Some(token) = csrf {
