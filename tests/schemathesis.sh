@@ -4,8 +4,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \
-  "schemathesis==4.32.5" "eth-account==0.14.0"
 cargo build --quiet
 
 data=$(mktemp -d)

@@ -272,9 +272,16 @@ impl Service {
                 }
                 let mut pending = None;
                 if let Some(email) = &email {
-                    let before = users::find_user(&tx, &user_id)?.and_then(|u| u.email);
-                    let changed = before.as_deref().map(str::to_lowercase)
+                    let before = users::find_user(&tx, &user_id)?;
+                    let verified = before.as_ref().is_some_and(|u| u.email_verified);
+                    let changed = before.and_then(|u| u.email).map(|e| e.to_lowercase())
                         != email.as_deref().map(str::to_lowercase);
+                    if !changed && !verified {
+                        // Saving the same unverified email again sends a new link.
+                        if let Some(same) = email {
+                            pending = service.verification_email(&tx, &user_id, same)?;
+                        }
+                    }
                     if changed {
                         if let Some(new) = email {
                             if users::find_user_by_email(&tx, new)?.is_some_and(|u| u.id != user_id)
@@ -305,7 +312,13 @@ impl Service {
             })
             .await?;
         if let Some(mail) = pending {
-            self.send_email(mail).await?;
+            self.send_email(mail).await.map_err(|_| {
+                AppError::new(
+                    ErrorCode::EmailUnavailable,
+                    "The email address was saved, but the verification link could not be sent; \
+                     save it again later to send a new one.",
+                )
+            })?;
         }
         Ok(account)
     }

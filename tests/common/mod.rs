@@ -18,6 +18,7 @@ pub const URI: &str = "http://localhost:8080";
 
 pub struct TestApp {
     pub base: String,
+    pub settings: Settings,
     pub client: Client,
     pub dir: Arc<TempDir>,
     stop: Option<oneshot::Sender<()>>,
@@ -58,7 +59,7 @@ impl TestApp {
 
     /// Starts a server on an existing folder (e.g. to restart on the same database).
     pub async fn spawn_in(dir: Arc<TempDir>, settings: Settings) -> Self {
-        let app = Application::build(settings)
+        let app = Application::build(settings.clone())
             .await
             .expect("application builds");
         let base = format!("http://{}", app.local_addr());
@@ -72,6 +73,7 @@ impl TestApp {
         });
         Self {
             base,
+            settings,
             client: cookie_client(),
             dir,
             stop: Some(stop),
@@ -86,6 +88,11 @@ impl TestApp {
         if let Some(task) = self.task.take() {
             let _ = tokio::time::timeout(Duration::from_secs(15), task).await;
         }
+    }
+
+    /// The settings this app runs with, to start another server on the same data.
+    pub fn settings_clone(&self) -> Settings {
+        self.settings.clone()
     }
 
     pub fn db_path(&self) -> PathBuf {

@@ -1,0 +1,369 @@
+//! Email against a real SMTP server: Python's aiosmtpd (tests/requirements.txt), started here on
+//! a loopback port, writing what it receives to a maildir that the tests read.
+
+mod common;
+
+use std::{
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    time::Duration,
+};
+
+use common::*;
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use siwe_server::config::SmtpTls;
+
+struct SmtpSink {
+    child: Child,
+    port: u16,
+    maildir: PathBuf,
+}
+
+impl SmtpSink {
+    fn start(dir: &Path) -> Self {
+        let maildir = dir.join("maildir");
+        for sub in ["tmp", "new", "cur"] {
+            std::fs::create_dir_all(maildir.join(sub)).unwrap();
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new("python3")
+            .args([
+                "-m",
+                "aiosmtpd",
+                "-n",
+                "-l",
+                &format!("127.0.0.1:{port}"),
+                "-c",
+                "aiosmtpd.handlers.Mailbox",
+            ])
+            .arg(&maildir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("python3 runs");
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return Self {
+                    child,
+                    port,
+                    maildir,
+                };
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let mut child = child;
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("aiosmtpd did not start: `python3 -m pip install -r tests/requirements.txt`");
+    }
+
+    /// Waits for the n-th message (1-based) and returns its raw text.
+    async fn message(&self, n: usize) -> String {
+        for _ in 0..100 {
+            let mut files: Vec<_> = std::fs::read_dir(self.maildir.join("new"))
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .collect();
+            files.sort_by_key(|p| std::fs::metadata(p).unwrap().modified().unwrap());
+            if files.len() >= n {
+                return std::fs::read_to_string(&files[n - 1]).unwrap();
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("no message {n} arrived");
+    }
+
+    fn count(&self) -> usize {
+        std::fs::read_dir(self.maildir.join("new")).unwrap().count()
+    }
+}
+
+impl Drop for SmtpSink {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A message with its quoted-printable soft breaks and escapes undone (enough for our mails).
+fn decoded(message: &str) -> String {
+    message.replace("=\n", "").replace("=3D", "=")
+}
+
+/// The path and query of the first link to this server in a message.
+fn link_in(message: &str) -> String {
+    let text = decoded(message);
+    let start =
+        text.find("http://localhost:8080/").expect("a link") + "http://localhost:8080".len();
+    text[start..].split_whitespace().next().unwrap().to_string()
+}
+
+async fn spawn_with_email(sink: &SmtpSink) -> TestApp {
+    let port = sink.port;
+    TestApp::spawn_with(move |s| {
+        s.email.smtp_host = Some("127.0.0.1".into());
+        s.email.smtp_port = port;
+        s.email.smtp_tls = SmtpTls::None;
+        s.email.from = "Sign-in <login@example.org>".into();
+    })
+    .await
+}
+
+#[tokio::test]
+async fn setting_an_email_sends_a_link_that_verifies_it_once() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let sink = SmtpSink::start(dir.path());
+    let app = spawn_with_email(&sink).await;
+    let me = app.sign_in(&Wallet::random()).await;
+    let csrf = me["csrfToken"].as_str().unwrap();
+    let user: Value = app
+        .call(
+            Method::PUT,
+            "/api/account",
+            Some(csrf),
+            Some(json!({"email": "ada@example.org"})),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(user["emailVerified"], false);
+
+    let mail = sink.message(1).await;
+    assert!(mail.contains("To: ada@example.org"), "{mail}");
+    assert!(mail.contains("From: Sign-in <login@example.org>"), "{mail}");
+    let link = link_in(&mail);
+    assert!(
+        link.starts_with("/api/account/verify-email?token="),
+        "{link}"
+    );
+    let token = link.split("token=").nth(1).unwrap();
+    let conn = rusqlite::Connection::open(app.db_path()).unwrap();
+    let stored: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM email_tokens WHERE instr(hex(token_hash), hex(?1)) > 0",
+            [token],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(stored, 0, "the token is stored hashed");
+
+    let resp = cookie_client().get(app.url(&link)).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    let account: Value = app.get("/api/account").await.json().await.unwrap();
+    assert_eq!(account["emailVerified"], true);
+    let resp = cookie_client().get(app.url(&link)).send().await.unwrap();
+    let (status, code) = error_code(resp).await;
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::BAD_REQUEST, "invalid_token"),
+        "single use"
+    );
+
+    // A link for an email that has since changed verifies nothing.
+    app.call(
+        Method::PUT,
+        "/api/account",
+        Some(csrf),
+        Some(json!({"email": "bob@example.org"})),
+    )
+    .await;
+    let stale = link_in(&sink.message(2).await);
+    app.call(
+        Method::PUT,
+        "/api/account",
+        Some(csrf),
+        Some(json!({"email": "carol@example.org"})),
+    )
+    .await;
+    let resp = cookie_client().get(app.url(&stale)).send().await.unwrap();
+    assert_eq!(error_code(resp).await.1, "invalid_token");
+    let account: Value = app.get("/api/account").await.json().await.unwrap();
+    assert_eq!(
+        (
+            account["email"].as_str(),
+            account["emailVerified"].as_bool()
+        ),
+        (Some("carol@example.org"), Some(false))
+    );
+}
+
+#[tokio::test]
+async fn a_new_wallet_giving_a_verified_accounts_email_gets_a_link_to_join_it() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let sink = SmtpSink::start(dir.path());
+    let app = spawn_with_email(&sink).await;
+    let (owner_wallet, new_wallet) = (Wallet::random(), Wallet::random());
+    let owner = app.sign_in(&owner_wallet).await;
+    let csrf = owner["csrfToken"].as_str().unwrap();
+    app.call(
+        Method::PUT,
+        "/api/account",
+        Some(csrf),
+        Some(json!({"email": "owner@example.org"})),
+    )
+    .await;
+    cookie_client()
+        .get(app.url(&link_in(&sink.message(1).await)))
+        .send()
+        .await
+        .unwrap();
+
+    // The new wallet, in another browser, claims the owner's email.
+    let browser = TestApp::spawn_in(app.dir.clone(), app.settings_clone()).await;
+    let message = MessageSpec::new(&new_wallet, &browser.nonce().await).render();
+    let resp = browser
+        .call(Method::POST, "/api/auth/verify", None, Some(json!({"message": message, "signature": new_wallet.sign(&message), "email": "Owner@Example.org"})))
+        .await;
+    assert_eq!(resp.status(), StatusCode::ACCEPTED);
+    assert!(
+        resp.headers().get("set-cookie").is_none(),
+        "not signed in yet"
+    );
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["status"], "email_verification_sent");
+    assert_eq!(
+        browser.get("/api/auth/session").await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+
+    let mail = decoded(&sink.message(2).await);
+    assert!(
+        mail.contains("To: owner@example.org") && mail.contains(&new_wallet.address),
+        "{mail}"
+    );
+    let link = link_in(&mail);
+    assert!(link.starts_with("/api/auth/email-link?token="), "{link}");
+    let resp = browser.get(&link).await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    assert!(set_cookie(resp.headers()).starts_with("siwe_session="));
+    let session: Value = browser.get("/api/auth/session").await.json().await.unwrap();
+    assert_eq!(session["user"]["id"], owner["user"]["id"]);
+    assert_eq!(session["session"]["address"], new_wallet.address.as_str());
+    assert_eq!(session["user"]["wallets"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        error_code(browser.get(&link).await).await.1,
+        "invalid_token"
+    );
+
+    // From now on the wallet signs in to the owner's account directly.
+    assert_eq!(
+        browser.sign_in(&new_wallet).await["user"]["id"],
+        owner["user"]["id"]
+    );
+    browser.stop().await;
+}
+
+#[tokio::test]
+async fn an_unverified_email_claim_never_attaches_a_wallet() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let sink = SmtpSink::start(dir.path());
+    let app = spawn_with_email(&sink).await;
+    let first = Wallet::random();
+    // A new account with an email: created, and a verification email sent.
+    let message = MessageSpec::new(&first, &app.nonce().await).render();
+    let resp = app
+        .call(Method::POST, "/api/auth/verify", None, Some(json!({"message": message, "signature": first.sign(&message), "email": "squat@example.org"})))
+        .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert!(link_in(&sink.message(1).await).starts_with("/api/account/verify-email"));
+
+    // Another wallet claiming that (unverified) email is refused, and no mail goes out.
+    let second = Wallet::random();
+    let message = MessageSpec::new(&second, &app.nonce().await).render();
+    let resp = app
+        .call(Method::POST, "/api/auth/verify", None, Some(json!({"message": message, "signature": second.sign(&message), "email": "squat@example.org"})))
+        .await;
+    let (status, code) = error_code(resp).await;
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::CONFLICT, "email_in_use")
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(sink.count(), 1);
+}
+
+#[tokio::test]
+async fn an_unreachable_mail_server_is_a_clear_503() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let app = TestApp::spawn_with(move |s| {
+        s.email.smtp_host = Some("127.0.0.1".into());
+        s.email.smtp_port = port;
+        s.email.smtp_tls = SmtpTls::None;
+    })
+    .await;
+    let me = app.sign_in(&Wallet::random()).await;
+    let resp = app
+        .call(
+            Method::PUT,
+            "/api/account",
+            me["csrfToken"].as_str(),
+            Some(json!({"email": "x@example.org"})),
+        )
+        .await;
+    let (status, code) = error_code(resp).await;
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::SERVICE_UNAVAILABLE, "email_unavailable")
+    );
+    // The address was kept (unverified); saving it again retries the link.
+    let account: Value = app.get("/api/account").await.json().await.unwrap();
+    assert_eq!(
+        (
+            account["email"].as_str(),
+            account["emailVerified"].as_bool()
+        ),
+        (Some("x@example.org"), Some(false))
+    );
+}
+
+#[tokio::test]
+async fn saving_the_same_unverified_email_sends_a_new_link() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let sink = SmtpSink::start(dir.path());
+    let app = spawn_with_email(&sink).await;
+    let me = app.sign_in(&Wallet::random()).await;
+    let csrf = me["csrfToken"].as_str();
+    for _ in 0..2 {
+        app.call(
+            Method::PUT,
+            "/api/account",
+            csrf,
+            Some(json!({"email": "again@example.org"})),
+        )
+        .await;
+    }
+    let (first, second) = (
+        link_in(&sink.message(1).await),
+        link_in(&sink.message(2).await),
+    );
+    assert_ne!(first, second);
+    assert_eq!(
+        cookie_client()
+            .get(app.url(&second))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::SEE_OTHER
+    );
+    // Once verified, saving it again sends nothing.
+    app.call(
+        Method::PUT,
+        "/api/account",
+        csrf,
+        Some(json!({"email": "again@example.org"})),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(sink.count(), 2);
+}
