@@ -18,7 +18,7 @@ use crate::{
     config::Settings,
     db::Db,
     domain::{siwe::SiwePolicy, token::Keys},
-    http::{self, ClientIpResolver, HttpPolicy, RateLimiter, SecurityHeaders},
+    http::{self, AllowedMethods, ClientIpResolver, HttpPolicy, RateLimiter, SecurityHeaders},
     mail::Mailer,
     service::{Identity, Service, ServiceConfig},
 };
@@ -69,7 +69,7 @@ impl Application {
                 cors_origins: settings.allowed_origins().into_iter().skip(1).collect(),
                 trusted_origins: settings.allowed_origins(),
                 headers: SecurityHeaders::new(&settings, &api::service().swagger_ui_html()),
-                allowed_methods: HttpPolicy::methods_from_spec(&api::spec_json()),
+                allowed_methods: AllowedMethods::from_spec(&api::spec_json()),
             },
         });
         let bind = settings.bind_addr()?;

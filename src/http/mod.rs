@@ -51,27 +51,54 @@ pub struct HttpPolicy {
     pub trusted_origins: Vec<String>,
     pub headers: SecurityHeaders,
     /// The methods each API path answers, for the `Allow` header of a 405.
-    pub allowed_methods: std::collections::HashMap<String, String>,
+    pub allowed_methods: AllowedMethods,
 }
 
-impl HttpPolicy {
-    /// `Allow` values for every path of an OpenAPI document (HEAD goes with GET).
-    pub fn methods_from_spec(spec_json: &str) -> std::collections::HashMap<String, String> {
+/// The methods of every path template of an OpenAPI document (`/api/wallets/{address}`).
+#[derive(Debug, Default)]
+pub struct AllowedMethods {
+    templates: Vec<(Vec<String>, String)>,
+}
+
+impl AllowedMethods {
+    pub fn from_spec(spec_json: &str) -> Self {
         let spec: serde_json::Value = serde_json::from_str(spec_json).unwrap_or_default();
-        let mut map = std::collections::HashMap::new();
-        if let Some(paths) = spec["paths"].as_object() {
-            for (path, item) in paths {
-                let mut methods: Vec<String> = item
-                    .as_object()
-                    .map(|ops| ops.keys().map(|m| m.to_ascii_uppercase()).collect())
-                    .unwrap_or_default();
-                if methods.iter().any(|m| m == "GET") {
-                    methods.push("HEAD".into());
-                }
-                map.insert(path.clone(), methods.join(", "));
-            }
-        }
-        map
+        let templates = spec["paths"]
+            .as_object()
+            .map(|paths| {
+                paths
+                    .iter()
+                    .map(|(path, item)| {
+                        let mut methods: Vec<String> = item
+                            .as_object()
+                            .map(|ops| ops.keys().map(|m| m.to_ascii_uppercase()).collect())
+                            .unwrap_or_default();
+                        if methods.iter().any(|m| m == "GET") {
+                            methods.push("HEAD".into());
+                        }
+                        (
+                            path.split('/').map(str::to_string).collect(),
+                            methods.join(", "),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        Self { templates }
+    }
+
+    /// `Allow` for a request path; a `{name}` segment matches any one segment.
+    pub fn for_path(&self, path: &str) -> Option<&str> {
+        let segments: Vec<&str> = path.split('/').collect();
+        self.templates
+            .iter()
+            .find(|(template, _)| {
+                template.len() == segments.len()
+                    && template.iter().zip(&segments).all(|(t, s)| {
+                        t == s || (t.starts_with('{') && t.ends_with('}') && !s.is_empty())
+                    })
+            })
+            .map(|(_, methods)| methods.as_str())
     }
 }
 
@@ -211,7 +238,7 @@ async fn allow_header<E: Endpoint>(next: E, req: Request) -> poem::Result<Respon
     {
         let allowed = state
             .as_ref()
-            .and_then(|s| s.http.allowed_methods.get(&path).cloned())
+            .and_then(|s| s.http.allowed_methods.for_path(&path).map(str::to_string))
             .unwrap_or_else(|| "GET, HEAD".to_string());
         if let Ok(value) = HeaderValue::from_str(&allowed) {
             resp.headers_mut().insert(header::ALLOW, value);
@@ -358,6 +385,19 @@ async fn limit_body<E: Endpoint>(next: E, mut req: Request) -> poem::Result<Resp
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn allow_matches_path_templates() {
+        let allowed = AllowedMethods::from_spec(
+            r#"{"paths": {"/api/wallets": {"get": {}, "post": {}}, "/api/wallets/{address}": {"delete": {}},
+                "/api/wallets/{address}/primary": {"post": {}}}}"#,
+        );
+        assert_eq!(allowed.for_path("/api/wallets"), Some("GET, POST, HEAD"));
+        assert_eq!(allowed.for_path("/api/wallets/0xabc"), Some("DELETE"));
+        assert_eq!(allowed.for_path("/api/wallets/0xabc/primary"), Some("POST"));
+        assert_eq!(allowed.for_path("/api/wallets//primary"), None);
+        assert_eq!(allowed.for_path("/elsewhere"), None);
+    }
 
     #[test]
     fn policies_by_route() {
