@@ -133,11 +133,7 @@ async fn verify_with_link_attaches_to_the_signed_in_account() {
             Some(json!({"message": message, "signature": w3.sign(&message), "link": true})),
         )
         .await;
-    let (status, code) = error_code(resp).await;
-    assert_eq!(
-        (status, code.as_str()),
-        (StatusCode::UNAUTHORIZED, "unauthenticated")
-    );
+    expect_error(resp, StatusCode::UNAUTHORIZED, "unauthenticated").await;
     stranger.stop().await;
 }
 
@@ -149,16 +145,18 @@ async fn a_wallet_of_another_account_is_never_moved() {
     let me = a.sign_in(&wa).await;
     let them = b.sign_in(&wb).await;
 
-    let (status, code) = error_code(a.link(&csrf(&me), &wb).await).await;
-    assert_eq!(
-        (status, code.as_str()),
-        (StatusCode::CONFLICT, "wallet_already_linked")
-    );
-    let (status, code) = error_code(a.link(&csrf(&me), &wa).await).await;
-    assert_eq!(
-        (status, code.as_str()),
-        (StatusCode::CONFLICT, "wallet_already_yours")
-    );
+    expect_error(
+        a.link(&csrf(&me), &wb).await,
+        StatusCode::CONFLICT,
+        "wallet_already_linked",
+    )
+    .await;
+    expect_error(
+        a.link(&csrf(&me), &wa).await,
+        StatusCode::CONFLICT,
+        "wallet_already_yours",
+    )
+    .await;
 
     assert_eq!(wallets(&a).await.len(), 1);
     assert_eq!(wallets(&b).await.len(), 1);
@@ -220,11 +218,12 @@ async fn link_challenges_are_bound_to_account_and_address() {
 
     // A challenge cannot sign anyone in.
     let message = challenge(&a, csrf(&me), target.address.clone()).await;
-    let (status, code) = error_code(a.verify(&message, &target.sign(&message)).await).await;
-    assert_eq!(
-        (status, code.as_str()),
-        (StatusCode::UNAUTHORIZED, "invalid_nonce")
-    );
+    expect_error(
+        a.verify(&message, &target.sign(&message)).await,
+        StatusCode::UNAUTHORIZED,
+        "invalid_nonce",
+    )
+    .await;
 
     // Bad addresses.
     for address in [
@@ -310,11 +309,12 @@ async fn unlink_refuses_the_last_wallet_and_locks_the_removed_one_out() {
         StatusCode::OK
     );
 
-    let (status, code) = error_code(app.call(Method::DELETE, &path(&w2), None, None).await).await;
-    assert_eq!(
-        (status, code.as_str()),
-        (StatusCode::FORBIDDEN, "csrf_invalid")
-    );
+    expect_error(
+        app.call(Method::DELETE, &path(&w2), None, None).await,
+        StatusCode::FORBIDDEN,
+        "csrf_invalid",
+    )
+    .await;
     let resp = app
         .call(
             Method::DELETE,
@@ -558,11 +558,7 @@ async fn profile_name_and_email() {
             Some(json!({"email": "ada@example.ORG"})),
         )
         .await;
-    let (status, code) = error_code(resp).await;
-    assert_eq!(
-        (status, code.as_str()),
-        (StatusCode::CONFLICT, "email_in_use")
-    );
+    expect_error(resp, StatusCode::CONFLICT, "email_in_use").await;
 
     let user = json_of(put(json!({"email": null})).await).await;
     assert_eq!(user["email"], Value::Null);
@@ -582,10 +578,7 @@ async fn profile_name_and_email() {
 async fn a_new_wallet_with_an_email_creates_or_is_refused_without_email_configured() {
     let app = TestApp::spawn().await;
     let w1 = Wallet::random();
-    let message = MessageSpec::new(&w1, &app.nonce().await).render();
-    let resp = app
-        .call(Method::POST, "/api/auth/verify", None, Some(json!({"message": message, "signature": w1.sign(&message), "email": "me@example.org"})))
-        .await;
+    let resp = app.verify_with_email(&w1, "me@example.org").await;
     assert_eq!(resp.status(), StatusCode::OK);
     let body = json_of(resp).await;
     assert_eq!(body["created"], true);
@@ -596,15 +589,8 @@ async fn a_new_wallet_with_an_email_creates_or_is_refused_without_email_configur
     let users_before = count(&app, "SELECT count(*) FROM users");
     let w2 = Wallet::random();
     let fresh = TestApp::spawn_in(app.dir.clone(), test_settings(&app.dir)).await;
-    let message = MessageSpec::new(&w2, &fresh.nonce().await).render();
-    let resp = fresh
-        .call(Method::POST, "/api/auth/verify", None, Some(json!({"message": message, "signature": w2.sign(&message), "email": "ME@example.org"})))
-        .await;
-    let (status, code) = error_code(resp).await;
-    assert_eq!(
-        (status, code.as_str()),
-        (StatusCode::CONFLICT, "email_in_use")
-    );
+    let resp = fresh.verify_with_email(&w2, "ME@example.org").await;
+    expect_error(resp, StatusCode::CONFLICT, "email_in_use").await;
     assert_eq!(count(&app, "SELECT count(*) FROM users"), users_before);
     assert_eq!(
         count(
@@ -622,23 +608,10 @@ async fn a_new_wallet_with_an_email_creates_or_is_refused_without_email_configur
     );
 
     // A linked wallet ignores the email and signs in to its account.
-    let again = fresh
-        .call(Method::POST, "/api/auth/verify", None, Some({
-            let message = MessageSpec::new(&w1, &fresh.nonce().await).render();
-            json!({"message": message, "signature": w1.sign(&message), "email": "other@example.org"})
-        }))
-        .await;
+    let again = fresh.verify_with_email(&w1, "other@example.org").await;
     assert_eq!(json_of(again).await["user"]["id"], body["user"]["id"]);
 
-    let message = MessageSpec::new(&w2, &fresh.nonce().await).render();
-    let resp = fresh
-        .call(
-            Method::POST,
-            "/api/auth/verify",
-            None,
-            Some(json!({"message": message, "signature": w2.sign(&message), "email": "nope"})),
-        )
-        .await;
+    let resp = fresh.verify_with_email(&w2, "nope").await;
     assert_eq!(error_code(resp).await.1, "invalid_request");
     fresh.stop().await;
 }

@@ -120,11 +120,12 @@ async fn uniform_case_addresses_are_accepted_and_bad_checksums_refused() {
     let flipped = spec.address.as_bytes()[pos] ^ 0x20;
     spec.address
         .replace_range(pos..=pos, &(flipped as char).to_string());
-    let (status, code) = error_code(app.verify_spec(&wallet, &spec).await).await;
-    assert_eq!(
-        (status, code.as_str()),
-        (StatusCode::BAD_REQUEST, "invalid_message")
-    );
+    expect_error(
+        app.verify_spec(&wallet, &spec).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_message",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -201,11 +202,7 @@ async fn oversized_bodies_are_refused() {
     let app = TestApp::spawn().await;
     let message = "a".repeat(20 * 1024);
     let resp = app.verify(&message, "0x00").await;
-    let (status, code) = error_code(resp).await;
-    assert_eq!(
-        (status, code.as_str()),
-        (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large")
-    );
+    expect_error(resp, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large").await;
 
     // Without a Content-Length (chunked), the limit still holds.
     let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
@@ -220,11 +217,7 @@ async fn oversized_bodies_are_refused() {
         .send()
         .await
         .unwrap();
-    let (status, code) = error_code(resp).await;
-    assert_eq!(
-        (status, code.as_str()),
-        (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large")
-    );
+    expect_error(resp, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large").await;
 }
 
 /// Each acceptable-but-wrong message gets its own 401 code.
@@ -306,19 +299,21 @@ async fn unacceptable_messages_get_401_with_their_codes() {
             .render()
             .replace("Sign in to the test.", "Something else."),
     );
-    let (status, code) = error_code(app.verify(&spec.render(), &signature).await).await;
-    assert_eq!(
-        (status, code.as_str()),
-        (StatusCode::UNAUTHORIZED, "invalid_signature")
-    );
+    expect_error(
+        app.verify(&spec.render(), &signature).await,
+        StatusCode::UNAUTHORIZED,
+        "invalid_signature",
+    )
+    .await;
 
     // A nonce this server never issued.
     let spec = MessageSpec::new(&wallet, "NeverIssuedNonce12345");
-    let (status, code) = error_code(app.verify_spec(&wallet, &spec).await).await;
-    assert_eq!(
-        (status, code.as_str()),
-        (StatusCode::UNAUTHORIZED, "invalid_nonce")
-    );
+    expect_error(
+        app.verify_spec(&wallet, &spec).await,
+        StatusCode::UNAUTHORIZED,
+        "invalid_nonce",
+    )
+    .await;
 
     // Still fine when everything is right.
     app.sign_in(&wallet).await;
@@ -401,11 +396,12 @@ async fn expired_nonces_are_refused() {
     let wallet = Wallet::random();
     let spec = MessageSpec::new(&wallet, &app.nonce().await);
     tokio::time::sleep(Duration::from_millis(1300)).await;
-    let (status, code) = error_code(app.verify_spec(&wallet, &spec).await).await;
-    assert_eq!(
-        (status, code.as_str()),
-        (StatusCode::UNAUTHORIZED, "invalid_nonce")
-    );
+    expect_error(
+        app.verify_spec(&wallet, &spec).await,
+        StatusCode::UNAUTHORIZED,
+        "invalid_nonce",
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -441,11 +437,12 @@ async fn logout_needs_csrf_revokes_the_session_and_clears_the_cookie() {
     let csrf = body["csrfToken"].as_str().unwrap().to_string();
 
     for presented in [None, Some("wrong"), Some("")] {
-        let (status, code) = error_code(app.logout(presented).await).await;
-        assert_eq!(
-            (status, code.as_str()),
-            (StatusCode::FORBIDDEN, "csrf_invalid")
-        );
+        expect_error(
+            app.logout(presented).await,
+            StatusCode::FORBIDDEN,
+            "csrf_invalid",
+        )
+        .await;
     }
     // Another session's token does not do either.
     let other = TestApp::spawn_in(app.dir.clone(), test_settings(&app.dir)).await;
@@ -481,11 +478,7 @@ async fn logout_needs_csrf_revokes_the_session_and_clears_the_cookie() {
         .send()
         .await
         .unwrap();
-    let (status, code) = error_code(copy).await;
-    assert_eq!(
-        (status, code.as_str()),
-        (StatusCode::UNAUTHORIZED, "unauthenticated")
-    );
+    expect_error(copy, StatusCode::UNAUTHORIZED, "unauthenticated").await;
     let bearer = cookie_client()
         .get(app.url("/api/auth/session"))
         .bearer_auth(&token)
@@ -627,11 +620,12 @@ async fn sessions_expire() {
     app.sign_in(&Wallet::random()).await;
     assert_eq!(app.get("/api/auth/session").await.status(), StatusCode::OK);
     tokio::time::sleep(Duration::from_millis(1300)).await;
-    let (status, code) = error_code(app.get("/api/auth/session").await).await;
-    assert_eq!(
-        (status, code.as_str()),
-        (StatusCode::UNAUTHORIZED, "unauthenticated")
-    );
+    expect_error(
+        app.get("/api/auth/session").await,
+        StatusCode::UNAUTHORIZED,
+        "unauthenticated",
+    )
+    .await;
     let (status, _) = error_code(app.get("/api/auth/csrf").await).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 }
@@ -670,38 +664,37 @@ async fn expired_rows_are_cleaned_up() {
 async fn unauthenticated_requests_get_401() {
     let app = TestApp::spawn().await;
     for path in ["/api/auth/session", "/api/auth/csrf"] {
-        let (status, code) = error_code(app.get(path).await).await;
-        assert_eq!(
-            (status, code.as_str()),
-            (StatusCode::UNAUTHORIZED, "unauthenticated")
-        );
+        expect_error(
+            app.get(path).await,
+            StatusCode::UNAUTHORIZED,
+            "unauthenticated",
+        )
+        .await;
     }
-    let (status, code) = error_code(app.logout(None).await).await;
-    assert_eq!(
-        (status, code.as_str()),
-        (StatusCode::UNAUTHORIZED, "unauthenticated")
-    );
+    expect_error(
+        app.logout(None).await,
+        StatusCode::UNAUTHORIZED,
+        "unauthenticated",
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn unknown_paths_and_methods_get_json_errors() {
     let app = TestApp::spawn().await;
-    let (status, code) = error_code(app.get("/api/nope").await).await;
-    assert_eq!(
-        (status, code.as_str()),
-        (StatusCode::NOT_FOUND, "not_found")
-    );
+    expect_error(
+        app.get("/api/nope").await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
     let resp = app
         .client
         .delete(app.url("/api/auth/nonce"))
         .send()
         .await
         .unwrap();
-    let (status, code) = error_code(resp).await;
-    assert_eq!(
-        (status, code.as_str()),
-        (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed")
-    );
+    expect_error(resp, StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed").await;
 }
 
 #[tokio::test]
@@ -743,9 +736,5 @@ async fn health_is_503_when_the_database_is_broken() {
     let shm_len = std::fs::metadata(&shm).unwrap().len() as usize;
     std::fs::write(&shm, vec![0u8; shm_len]).unwrap();
     let resp = app.get("/healthz").await;
-    let (status, code) = error_code(resp).await;
-    assert_eq!(
-        (status, code.as_str()),
-        (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
-    );
+    expect_error(resp, StatusCode::SERVICE_UNAVAILABLE, "unavailable").await;
 }

@@ -216,9 +216,8 @@ async fn a_new_wallet_giving_a_verified_accounts_email_gets_a_link_to_join_it() 
 
     // The new wallet, in another browser, claims the owner's email.
     let browser = TestApp::spawn_in(app.dir.clone(), app.settings_clone()).await;
-    let message = MessageSpec::new(&new_wallet, &browser.nonce().await).render();
     let resp = browser
-        .call(Method::POST, "/api/auth/verify", None, Some(json!({"message": message, "signature": new_wallet.sign(&message), "email": "Owner@Example.org"})))
+        .verify_with_email(&new_wallet, "Owner@Example.org")
         .await;
     assert_eq!(resp.status(), StatusCode::ACCEPTED);
     assert!(
@@ -266,24 +265,14 @@ async fn an_unverified_email_claim_never_attaches_a_wallet() {
     let app = spawn_with_email(&sink).await;
     let first = Wallet::random();
     // A new account with an email: created, and a verification email sent.
-    let message = MessageSpec::new(&first, &app.nonce().await).render();
-    let resp = app
-        .call(Method::POST, "/api/auth/verify", None, Some(json!({"message": message, "signature": first.sign(&message), "email": "squat@example.org"})))
-        .await;
+    let resp = app.verify_with_email(&first, "squat@example.org").await;
     assert_eq!(resp.status(), StatusCode::OK);
     assert!(link_in(&sink.message(1).await).starts_with("/api/account/verify-email"));
 
     // Another wallet claiming that (unverified) email is refused, and no mail goes out.
     let second = Wallet::random();
-    let message = MessageSpec::new(&second, &app.nonce().await).render();
-    let resp = app
-        .call(Method::POST, "/api/auth/verify", None, Some(json!({"message": message, "signature": second.sign(&message), "email": "squat@example.org"})))
-        .await;
-    let (status, code) = error_code(resp).await;
-    assert_eq!(
-        (status, code.as_str()),
-        (StatusCode::CONFLICT, "email_in_use")
-    );
+    let resp = app.verify_with_email(&second, "squat@example.org").await;
+    expect_error(resp, StatusCode::CONFLICT, "email_in_use").await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(sink.count(), 1);
 }
@@ -310,11 +299,7 @@ async fn an_unreachable_mail_server_is_a_clear_503() {
             Some(json!({"email": "x@example.org"})),
         )
         .await;
-    let (status, code) = error_code(resp).await;
-    assert_eq!(
-        (status, code.as_str()),
-        (StatusCode::SERVICE_UNAVAILABLE, "email_unavailable")
-    );
+    expect_error(resp, StatusCode::SERVICE_UNAVAILABLE, "email_unavailable").await;
     // The address was kept (unverified); saving it again retries the link.
     let account: Value = app.get("/api/account").await.json().await.unwrap();
     assert_eq!(

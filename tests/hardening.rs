@@ -42,11 +42,7 @@ async fn a_burst_gets_429_with_retry_after_while_another_ip_is_fine() {
         .parse()
         .unwrap();
     assert!((1..=2).contains(&retry), "one cell every 2 s: {retry}");
-    let (status, code) = error_code(resp).await;
-    assert_eq!(
-        (status, code.as_str()),
-        (StatusCode::TOO_MANY_REQUESTS, "rate_limited")
-    );
+    expect_error(resp, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
     // verify shares the auth policy
     let resp = a
         .post(app.url("/api/auth/verify"))

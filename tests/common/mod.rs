@@ -127,6 +127,15 @@ impl TestApp {
         self.verify(&message, &wallet.sign(&message)).await
     }
 
+    /// Verify with a fresh nonce and an email for a wallet without an account.
+    pub async fn verify_with_email(&self, wallet: &Wallet, email: &str) -> Response {
+        let message = MessageSpec::new(wallet, &self.nonce().await).render();
+        let body =
+            json!({ "message": message, "signature": wallet.sign(&message), "email": email });
+        self.call(reqwest::Method::POST, "/api/auth/verify", None, Some(body))
+            .await
+    }
+
     /// Full sign-in with a fresh nonce; returns the response body.
     pub async fn sign_in(&self, wallet: &Wallet) -> Value {
         let spec = MessageSpec::new(wallet, &self.nonce().await);
@@ -296,6 +305,12 @@ pub async fn error_code(resp: Response) -> (StatusCode, String) {
         status,
         body["error"].as_str().unwrap_or_default().to_string(),
     )
+}
+
+/// Asserts an error response's status and code.
+pub async fn expect_error(resp: Response, status: StatusCode, code: &str) {
+    let (actual_status, actual_code) = error_code(resp).await;
+    assert_eq!((actual_status, actual_code.as_str()), (status, code));
 }
 
 pub fn set_cookie(headers: &HeaderMap) -> String {
