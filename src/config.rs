@@ -31,6 +31,7 @@ pub struct Settings {
     pub cors: CorsSettings,
     pub email: EmailSettings,
     pub audit: AuditSettings,
+    pub ui: UiSettings,
     pub log: LogSettings,
 }
 
@@ -272,6 +273,28 @@ impl Default for EmailSettings {
     }
 }
 
+/// Branding of the built-in pages.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct UiSettings {
+    /// The name shown on the pages ("Sign in to <app_name>").
+    pub app_name: String,
+    /// An https (or same-origin path) URL of a logo image; none when unset.
+    pub logo_url: Option<String>,
+    /// The accent colour of buttons and links, as #rrggbb.
+    pub accent_color: String,
+}
+
+impl Default for UiSettings {
+    fn default() -> Self {
+        Self {
+            app_name: "siwe-server".into(),
+            logo_url: None,
+            accent_color: "#3b4cca".into(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AuditSettings {
@@ -456,6 +479,30 @@ impl Settings {
         }
         if self.email.link_ttl_secs == 0 {
             bail!("email.link_ttl_secs must be at least 1");
+        }
+        let ui = &self.ui;
+        if ui.app_name.trim().is_empty()
+            || ui.app_name.chars().count() > 64
+            || ui.app_name.chars().any(char::is_control)
+        {
+            bail!("ui.app_name must be 1 to 64 characters");
+        }
+        let hex_colour = ui.accent_color.len() == 7
+            && ui.accent_color.starts_with('#')
+            && ui.accent_color[1..].bytes().all(|b| b.is_ascii_hexdigit());
+        if !hex_colour {
+            bail!(
+                "ui.accent_color {:?} must be a colour such as #3b4cca",
+                ui.accent_color
+            );
+        }
+        if let Some(logo) = &ui.logo_url {
+            let same_origin_path = logo.starts_with('/') && !logo.starts_with("//");
+            if !(same_origin_path || logo.starts_with("https://"))
+                || logo.contains(['"', '\'', '<', '>', ' '])
+            {
+                bail!("ui.logo_url {logo:?} must be an https:// URL or a path on this server");
+            }
         }
         if self.audit.retention_days == 0 {
             bail!("audit.retention_days must be at least 1");

@@ -13,7 +13,7 @@ use rand::Rng;
 use url::Url;
 
 use crate::{
-    api::{self, AppState, SessionCookie},
+    api::{self, dto::UiConfigBody, AppState, SessionCookie},
     assets::Assets,
     config::Settings,
     db::Db,
@@ -70,6 +70,14 @@ impl Application {
                 trusted_origins: settings.allowed_origins(),
                 headers: SecurityHeaders::new(&settings, &api::service().swagger_ui_html()),
                 allowed_methods: AllowedMethods::from_spec(&api::spec_json()),
+            },
+            ui: UiConfigBody {
+                app_name: settings.ui.app_name.clone(),
+                logo_url: settings.ui.logo_url.clone(),
+                accent_color: settings.ui.accent_color.clone(),
+                chain_ids: settings.siwe.chain_ids.clone(),
+                redirect_origins: settings.allowed_origins().into_iter().skip(1).collect(),
+                email_enabled: settings.email.smtp_host.is_some(),
             },
         });
         let bind = settings.bind_addr()?;
@@ -131,7 +139,12 @@ fn routes(state: Arc<AppState>) -> impl Endpoint {
         )
         .at("/openapi.yaml", spec_yaml)
         .nest("/docs", swagger)
-        .at("/", EmbeddedFileEndpoint::<Assets>::new("index.html"))
+        .at("/", EmbeddedFileEndpoint::<Assets>::new("login.html"))
+        .at("/login", EmbeddedFileEndpoint::<Assets>::new("login.html"))
+        .at(
+            "/account",
+            EmbeddedFileEndpoint::<Assets>::new("account.html"),
+        )
         .nest("/assets", EmbeddedFilesEndpoint::<Assets>::new());
     http::wrap(routes, state)
 }

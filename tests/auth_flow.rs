@@ -712,7 +712,7 @@ async fn health_index_and_docs_are_served() {
         .starts_with("text/html"));
     let html = resp.text().await.unwrap();
     assert!(html.contains("href=\"/docs\""));
-    assert_eq!(app.get("/assets/style.css").await.status(), StatusCode::OK);
+    assert_eq!(app.get("/assets/app.css").await.status(), StatusCode::OK);
 
     let docs = app.get("/docs").await.text().await.unwrap();
     assert!(docs.contains("swagger"), "Swagger UI is served");

@@ -12,13 +12,14 @@ use poem_openapi::{
 use super::{
     client_info,
     dto::{
-        CsrfBody, EmailSentBody, NonceBody, SessionBody, SessionInfo, SignInBody, VerifyRequest,
+        ChallengeBody, ChallengeRequest, CsrfBody, EmailSentBody, NonceBody, SessionBody,
+        SessionInfo, SignInBody, VerifyRequest,
     },
     error::ApiError,
     security::SessionAuth,
     ApiTags, AppState,
 };
-use crate::service::{SignIn, SignInOutcome, SignInRequest};
+use crate::service::{from_unix_ms, SignIn, SignInOutcome, SignInRequest};
 
 pub struct AuthApi;
 
@@ -39,6 +40,13 @@ pub enum VerifyResponse {
     /// attaches this wallet to it was sent to that address (`email_verification_sent`).
     #[oai(status = 202)]
     EmailSent(Json<EmailSentBody>),
+}
+
+#[derive(ApiResponse)]
+pub enum ChallengeResponse {
+    /// The message to sign.
+    #[oai(status = 200)]
+    Ok(Json<ChallengeBody>),
 }
 
 #[derive(ApiResponse)]
@@ -107,6 +115,33 @@ impl AuthApi {
     async fn nonce(&self, state: Data<&Arc<AppState>>) -> Result<NonceResponse, ApiError> {
         let issued = state.service.issue_nonce().await?;
         Ok(NonceResponse::Ok(Json(issued.into()), "no-store".into()))
+    }
+
+    /// Get a sign-in message to sign
+    ///
+    /// For wallets that can only sign text: the complete EIP-4361 sign-in message for `address`,
+    /// with a fresh nonce. Sign it anywhere (personal_sign) and POST it with the signature to
+    /// /api/auth/verify. Errors: 400 `invalid_address`; 401 `chain_not_allowed`; 429
+    /// `rate_limited`.
+    #[oai(
+        path = "/challenge",
+        method = "post",
+        operation_id = "createSignInChallenge"
+    )]
+    async fn challenge(
+        &self,
+        state: Data<&Arc<AppState>>,
+        body: Json<ChallengeRequest>,
+    ) -> Result<ChallengeResponse, ApiError> {
+        let challenge = state
+            .service
+            .sign_in_challenge(&body.address, body.chain_id)
+            .await?;
+        Ok(ChallengeResponse::Ok(Json(ChallengeBody {
+            message: challenge.message,
+            nonce: challenge.nonce,
+            expires_at: from_unix_ms(challenge.expires_at),
+        })))
     }
 
     /// Sign in with a signed message

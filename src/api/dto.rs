@@ -128,20 +128,20 @@ pub struct SessionInfo {
     pub current: bool,
 }
 
-/// Ask for a message that links `address` to the signed-in account.
+/// Ask for a server-built message for `address`.
 #[derive(Debug, Clone, Object)]
 #[oai(rename_all = "camelCase")]
-pub struct LinkChallengeRequest {
-    /// The wallet to link: 0x and 40 hex digits.
+pub struct ChallengeRequest {
+    /// The wallet: 0x and 40 hex digits.
     pub address: String,
     /// The chain to name in the message; default: the first allowed chain, else 1.
     pub chain_id: Option<u64>,
 }
 
-/// The exact text to sign with the wallet, then POST with its signature to /api/wallets.
+/// The exact text to sign with the wallet (personal_sign), then send with its signature.
 #[derive(Debug, Clone, Object)]
 #[oai(rename_all = "camelCase")]
-pub struct LinkChallengeBody {
+pub struct ChallengeBody {
     pub message: String,
     pub nonce: String,
     pub expires_at: OffsetDateTime,
@@ -288,4 +288,21 @@ impl From<&Event> for EventBody {
             detail: e.detail.clone(),
         }
     }
+}
+
+/// What the built-in pages need to know about this server.
+#[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct UiConfigBody {
+    pub app_name: String,
+    #[oai(nullable)]
+    pub logo_url: Option<String>,
+    /// #rrggbb
+    pub accent_color: String,
+    /// Chains accepted; empty means any.
+    pub chain_ids: Vec<u64>,
+    /// Other origins `?next=` may send people to after sign-in (`cors.allowed_origins`).
+    pub redirect_origins: Vec<String>,
+    /// Whether the server can send email (verification links).
+    pub email_enabled: bool,
 }

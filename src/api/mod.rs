@@ -7,6 +7,7 @@ pub mod dto;
 pub mod error;
 mod health;
 pub mod security;
+mod ui;
 mod wallets;
 
 use std::sync::Arc;
@@ -24,6 +25,7 @@ pub struct AppState {
     pub service: Arc<Service>,
     pub cookie: SessionCookie,
     pub http: HttpPolicy,
+    pub ui: dto::UiConfigBody,
 }
 
 #[derive(Tags)]
@@ -36,12 +38,15 @@ pub enum ApiTags {
     Account,
     /// Liveness and readiness.
     Health,
+    /// What the built-in pages use.
+    Ui,
 }
 
 pub type Api = (
     auth::AuthApi,
     wallets::WalletsApi,
     account::AccountApi,
+    ui::UiApi,
     health::HealthApi,
 );
 
@@ -53,6 +58,7 @@ pub fn service() -> OpenApiService<Api, ()> {
             auth::AuthApi,
             wallets::WalletsApi,
             account::AccountApi,
+            ui::UiApi,
             health::HealthApi,
         ),
         "siwe-server",

@@ -7,7 +7,7 @@ use poem_openapi::{param::Header, param::Path, payload::Json, ApiResponse, OpenA
 
 use super::{
     client_info,
-    dto::{LinkChallengeBody, LinkChallengeRequest, SignedMessage, Wallet},
+    dto::{ChallengeBody, ChallengeRequest, SignedMessage, Wallet},
     error::ApiError,
     security::SessionAuth,
     ApiTags, AppState,
@@ -20,7 +20,7 @@ pub struct WalletsApi;
 pub enum ChallengeResponse {
     /// The message to sign with the wallet.
     #[oai(status = 200)]
-    Ok(Json<LinkChallengeBody>),
+    Ok(Json<ChallengeBody>),
 }
 
 #[derive(ApiResponse)]
@@ -65,13 +65,13 @@ impl WalletsApi {
         /// The session's CSRF token; required with cookie authentication.
         #[oai(name = "X-CSRF-Token")]
         _csrf: Header<Option<String>>,
-        body: Json<LinkChallengeRequest>,
+        body: Json<ChallengeRequest>,
     ) -> Result<ChallengeResponse, ApiError> {
         let challenge = state
             .service
             .link_challenge(&auth.current, &body.address, body.chain_id)
             .await?;
-        Ok(ChallengeResponse::Ok(Json(LinkChallengeBody {
+        Ok(ChallengeResponse::Ok(Json(ChallengeBody {
             message: challenge.message,
             nonce: challenge.nonce,
             expires_at: from_unix_ms(challenge.expires_at),

@@ -330,7 +330,9 @@ async fn check_origin<E: Endpoint>(next: E, req: Request) -> poem::Result<Respon
 fn policy_for(method: &Method, path: &str) -> Option<Policy> {
     let auth = matches!(
         (method, path),
-        (&Method::GET, "/api/auth/nonce") | (&Method::POST, "/api/auth/verify")
+        (&Method::GET, "/api/auth/nonce")
+            | (&Method::POST, "/api/auth/verify")
+            | (&Method::POST, "/api/auth/challenge")
     ) || (method == Method::POST && path.starts_with("/api/wallets"));
     if auth {
         Some(Policy::Auth)

@@ -23,9 +23,9 @@ use crate::{
     mail,
 };
 
-/// A server-built message that links one address to one account when signed.
+/// A server-built message: signed, it signs in, or links one address to one account.
 #[derive(Debug, Clone)]
-pub struct LinkChallenge {
+pub struct Challenge {
     pub message: String,
     pub nonce: String,
     pub expires_at: i64,
@@ -57,7 +57,39 @@ impl Service {
         current: &Authenticated,
         address: &str,
         chain_id: Option<u64>,
-    ) -> AppResult<LinkChallenge> {
+    ) -> AppResult<Challenge> {
+        let user_id = current.account.user.id.clone();
+        let statement = format!(
+            "Link this wallet to account {user_id} on {}.",
+            self.identity.domain
+        );
+        self.challenge(address, chain_id, &statement, Some(user_id))
+            .await
+    }
+
+    /// Builds the exact sign-in message for `address`, for wallets that can only sign text
+    /// (copy, sign anywhere, paste the signature).
+    pub async fn sign_in_challenge(
+        &self,
+        address: &str,
+        chain_id: Option<u64>,
+    ) -> AppResult<Challenge> {
+        let statement = self
+            .identity
+            .statement
+            .clone()
+            .unwrap_or_else(|| format!("Sign in to {}.", self.identity.domain));
+        self.challenge(address, chain_id, &statement, None).await
+    }
+
+    /// A server-built message and its stored nonce: a link nonce when `link_for` is given.
+    async fn challenge(
+        &self,
+        address: &str,
+        chain_id: Option<u64>,
+        statement: &str,
+        link_for: Option<String>,
+    ) -> AppResult<Challenge> {
         let address = siwe::parse_address(address)?;
         let chain_id = chain_id
             .or_else(|| self.policy.chain_ids.first().copied())
@@ -71,17 +103,13 @@ impl Service {
                 ),
             ));
         }
-        let user_id = current.account.user.id.clone();
         let nonce = token::new_nonce();
         let now = OffsetDateTime::now_utc();
         let expires = now + self.policy.nonce_ttl;
         let message = siwe::build_message(&siwe::MessageParts {
             domain: &self.identity.domain,
             address: &address,
-            statement: &format!(
-                "Link this wallet to account {user_id} on {}.",
-                self.identity.domain
-            ),
+            statement,
             uri: &self.identity.origin,
             chain_id,
             nonce: &nonce,
@@ -90,15 +118,20 @@ impl Service {
         })?;
         let record = NonceRecord {
             expires_at: unix_ms(expires),
-            purpose: nonces::LINK.into(),
-            user_id: Some(user_id),
-            address: Some(address),
+            purpose: if link_for.is_some() {
+                nonces::LINK
+            } else {
+                nonces::SIGN_IN
+            }
+            .into(),
+            address: link_for.is_some().then(|| address.clone()),
+            user_id: link_for,
         };
         let stored = nonce.clone();
         self.db
             .run(move |conn| nonces::insert(conn, &stored, unix_ms(now), &record))
             .await?;
-        Ok(LinkChallenge {
+        Ok(Challenge {
             message,
             nonce,
             expires_at: unix_ms(expires),

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use rusqlite::Connection;
 use time::{Duration, OffsetDateTime};
 
-pub use accounts::{Event, LinkChallenge, ProfileUpdate};
+pub use accounts::{Challenge, Event, ProfileUpdate};
 pub use auth::{Account, Authenticated, NonceIssued, SignIn, SignInOutcome, SignInRequest};
 
 use crate::{

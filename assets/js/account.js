@@ -1,0 +1,249 @@
+// The account page: wallets, linking, profile, sessions, security events, signing out.
+
+import {
+  api,
+  copyText,
+  loadConfig,
+  notify,
+  setCsrfToken,
+  shortAddress,
+  UserFacingError,
+  withBusy,
+} from "./api.js";
+import { discoverWallets, ensureChain, personalSign, requestAccount } from "./wallet.js";
+
+let config = { chainIds: [] };
+
+function toLogin() {
+  location.assign("/login?expired=1&next=/account");
+}
+
+/** Runs an action; a 401 means the session ended, so back to the sign-in page. */
+async function guarded(button, action) {
+  return withBusy(button, async () => {
+    try {
+      return await action();
+    } catch (err) {
+      if (err instanceof UserFacingError && err.status === 401 && err.code === "unauthenticated") {
+        toLogin();
+      }
+      throw err;
+    }
+  });
+}
+
+function item(text, testid) {
+  const li = document.createElement("li");
+  const span = document.createElement("span");
+  span.textContent = text;
+  li.append(span);
+  if (testid) li.dataset.testid = testid;
+  return li;
+}
+
+function button(label, kind, onClick) {
+  const b = document.createElement("button");
+  b.type = "button";
+  b.textContent = label;
+  if (kind) b.className = kind;
+  b.addEventListener("click", () => onClick(b));
+  return b;
+}
+
+function when(iso) {
+  return new Date(iso).toLocaleString();
+}
+
+async function renderAccount() {
+  const session = await api("GET", "/api/auth/session");
+  setCsrfToken(session.csrfToken);
+  const { user } = session;
+  document.getElementById("me").hidden = false;
+  document.getElementById("user-name").textContent = user.name;
+  document.getElementById("user-address").textContent = session.session.address;
+  document.getElementById("profile-name").value = user.name;
+  document.getElementById("profile-email").value = user.email || "";
+  document.getElementById("email-status").textContent = user.email
+    ? user.emailVerified
+      ? "Confirmed."
+      : config.emailEnabled
+        ? "Not confirmed yet: open the link we emailed you (saving again sends a new one)."
+        : "Not confirmed (this server does not send email)."
+    : "";
+
+  const wallets = document.getElementById("wallets");
+  wallets.replaceChildren();
+  for (const w of user.wallets) {
+    const li = item(w.address, "wallet");
+    li.firstChild.className = "mono";
+    if (w.isPrimary) {
+      const badge = document.createElement("span");
+      badge.className = "badge";
+      badge.textContent = "primary";
+      li.firstChild.append(badge);
+    }
+    const actions = document.createElement("span");
+    actions.className = "row";
+    if (!w.isPrimary) {
+      actions.append(
+        button("Make primary", "secondary", (b) =>
+          guarded(b, async () => {
+            await api("POST", `/api/wallets/${w.address}/primary`);
+            await refresh();
+          }),
+        ),
+      );
+    }
+    actions.append(
+      button("Unlink", "danger", (b) =>
+        guarded(b, async () => {
+          if (!confirm(`Remove ${shortAddress(w.address)} from your account?`)) return;
+          await api("DELETE", `/api/wallets/${w.address}`);
+          notify(`${shortAddress(w.address)} was removed.`, "ok");
+          await refresh();
+        }),
+      ),
+    );
+    li.append(actions);
+    wallets.append(li);
+  }
+
+  const sessions = await api("GET", "/api/auth/sessions");
+  const list = document.getElementById("sessions");
+  list.replaceChildren();
+  for (const s of sessions) {
+    const where = [s.ip, s.userAgent && s.userAgent.slice(0, 60)].filter(Boolean).join(" · ");
+    const li = item(`${shortAddress(s.address)} · since ${when(s.createdAt)} · ${where}`, "session");
+    if (s.current) {
+      const badge = document.createElement("span");
+      badge.className = "badge";
+      badge.textContent = "this device";
+      li.firstChild.append(badge);
+    } else {
+      li.append(
+        button("End", "secondary", (b) =>
+          guarded(b, async () => {
+            await api("DELETE", `/api/auth/sessions/${s.id}`);
+            await refresh();
+          }),
+        ),
+      );
+    }
+    list.append(li);
+  }
+
+  const events = await api("GET", "/api/account/events?limit=20");
+  const eventList = document.getElementById("events");
+  eventList.replaceChildren();
+  for (const e of events) {
+    const parts = [when(e.at), e.kind.replaceAll("_", " "), e.detail, e.address && shortAddress(e.address), e.ip];
+    eventList.append(item(parts.filter(Boolean).join(" · "), "event"));
+  }
+}
+
+async function refresh() {
+  try {
+    await renderAccount();
+  } catch (err) {
+    if (err instanceof UserFacingError && err.status === 401) toLogin();
+    else notify(err.message);
+  }
+}
+
+async function link(message, signature) {
+  await api("POST", "/api/wallets", { message, signature });
+  notify("The wallet is linked to your account.", "ok");
+  await refresh();
+}
+
+function setUpLinking() {
+  document.getElementById("link-injected").addEventListener("click", (event) =>
+    guarded(event.currentTarget, async () => {
+      const wallets = await discoverWallets();
+      if (wallets.length === 0) {
+        throw new UserFacingError("No browser wallet found: use “Link a wallet manually”.");
+      }
+      const provider = wallets[0].provider;
+      const address = await requestAccount(provider);
+      let chainId;
+      try {
+        chainId = await ensureChain(provider, config.chainIds);
+      } catch (err) {
+        if (err.wrongNetwork) throw new UserFacingError(err.message, "wrong_network");
+        throw err;
+      }
+      const challenge = await api("POST", "/api/wallets/challenge", { address, chainId });
+      await link(challenge.message, await personalSign(provider, challenge.message, address));
+    }),
+  );
+  const addressForm = document.getElementById("link-address-form");
+  const signForm = document.getElementById("link-sign-form");
+  const messageBox = document.getElementById("link-message");
+  addressForm.addEventListener("submit", (event) => {
+    event.preventDefault();
+    guarded(addressForm.querySelector("button"), async () => {
+      const address = document.getElementById("link-address").value.trim();
+      const challenge = await api("POST", "/api/wallets/challenge", { address });
+      messageBox.value = challenge.message;
+      signForm.hidden = false;
+    });
+  });
+  document.getElementById("copy-link-message").addEventListener("click", (event) =>
+    copyText(messageBox.value, event.currentTarget),
+  );
+  signForm.addEventListener("submit", (event) => {
+    event.preventDefault();
+    guarded(signForm.querySelector("button[type=submit]"), async () => {
+      await link(messageBox.value, document.getElementById("link-signature").value.trim());
+      signForm.hidden = true;
+      addressForm.reset();
+      signForm.reset();
+    });
+  });
+}
+
+function setUpProfile() {
+  const form = document.getElementById("profile-form");
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    guarded(form.querySelector("button"), async () => {
+      const email = document.getElementById("profile-email").value.trim();
+      await api("PUT", "/api/account", {
+        name: document.getElementById("profile-name").value.trim(),
+        email: email || null,
+      });
+      notify("Saved.", "ok");
+      await refresh();
+    });
+  });
+}
+
+function setUpSignOut() {
+  document.getElementById("sign-out").addEventListener("click", (event) =>
+    guarded(event.currentTarget, async () => {
+      await api("POST", "/api/auth/logout");
+      location.assign("/login");
+    }),
+  );
+  document.getElementById("sign-out-all").addEventListener("click", (event) =>
+    guarded(event.currentTarget, async () => {
+      if (!confirm("Sign out on all your devices, including this one?")) return;
+      await api("POST", "/api/auth/logout-all");
+      location.assign("/login");
+    }),
+  );
+}
+
+async function start() {
+  try {
+    config = await loadConfig();
+  } catch (err) {
+    notify(err.message);
+  }
+  setUpLinking();
+  setUpProfile();
+  setUpSignOut();
+  await refresh();
+}
+
+start();

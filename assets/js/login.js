@@ -1,0 +1,128 @@
+// The sign-in page: injected wallets (EIP-6963) and the manual copy-sign-paste flow.
+
+import { api, copyText, loadConfig, notify, setCsrfToken, UserFacingError, withBusy } from "./api.js";
+import { buildMessage, discoverWallets, ensureChain, personalSign, requestAccount } from "./wallet.js";
+
+const params = new URLSearchParams(location.search);
+let config = { chainIds: [], redirectOrigins: [] };
+
+/** Where to go after signing in: a same-origin path or an allowed origin, else /account. */
+export function safeNext(raw, redirectOrigins) {
+  if (!raw || /[\u0000-\u001f\\]/.test(raw)) return "/account";
+  if (raw.startsWith("/") && !raw.startsWith("//")) return raw;
+  try {
+    const url = new URL(raw);
+    if (redirectOrigins.includes(url.origin)) return url.href;
+  } catch {
+    // not a URL
+  }
+  return "/account";
+}
+
+async function finishSignIn(message, signature) {
+  const result = await api("POST", "/api/auth/verify", { message, signature });
+  setCsrfToken(result.csrfToken);
+  // The cookie must have been kept, or the next page would not know us.
+  try {
+    await api("GET", "/api/auth/session");
+  } catch (err) {
+    if (err instanceof UserFacingError && err.status === 401) {
+      throw new UserFacingError(
+        "You are signed in, but your browser did not keep the sign-in cookie. If you opened " +
+          "this page inside an app, open it in your wallet's built-in browser or in your " +
+          "system browser, and allow cookies for this site.",
+        "cookie_not_kept",
+      );
+    }
+    throw err;
+  }
+  location.assign(safeNext(params.get("next"), config.redirectOrigins));
+}
+
+async function signInWith(provider) {
+  let address;
+  let chainId;
+  try {
+    address = await requestAccount(provider);
+    chainId = await ensureChain(provider, config.chainIds);
+  } catch (err) {
+    if (err.wrongNetwork) throw new UserFacingError(err.message, "wrong_network");
+    throw err;
+  }
+  const nonce = await api("GET", "/api/auth/nonce");
+  const message = buildMessage({
+    domain: nonce.domain,
+    address,
+    statement: nonce.statement,
+    uri: nonce.uri,
+    chainId,
+    nonce: nonce.nonce,
+    issuedAt: new Date().toISOString(),
+    expirationTime: nonce.expiresAt,
+  });
+  const signature = await personalSign(provider, message, address);
+  await finishSignIn(message, signature);
+}
+
+function renderWallets(wallets) {
+  const list = document.getElementById("wallet-list");
+  list.replaceChildren();
+  document.getElementById("no-wallet").hidden = wallets.length > 0;
+  for (const { info, provider } of wallets) {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "wallet-button";
+    button.dataset.testid = "wallet-option";
+    if (info.icon && /^data:image\/|^https:\/\//.test(info.icon)) {
+      const icon = document.createElement("img");
+      icon.src = info.icon;
+      icon.alt = "";
+      button.append(icon);
+    }
+    button.append(document.createTextNode(info.name));
+    button.addEventListener("click", () => withBusy(button, () => signInWith(provider)));
+    list.append(button);
+  }
+}
+
+function setUpManual() {
+  const addressForm = document.getElementById("manual-address-form");
+  const signForm = document.getElementById("manual-sign-form");
+  const messageBox = document.getElementById("manual-message");
+  addressForm.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const button = addressForm.querySelector("button");
+    withBusy(button, async () => {
+      const address = document.getElementById("manual-address").value.trim();
+      const challenge = await api("POST", "/api/auth/challenge", { address });
+      messageBox.value = challenge.message;
+      signForm.hidden = false;
+      document.getElementById("manual-signature").focus();
+    });
+  });
+  document.getElementById("copy-message").addEventListener("click", (event) =>
+    copyText(messageBox.value, event.currentTarget),
+  );
+  signForm.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const button = signForm.querySelector("button[type=submit]");
+    withBusy(button, () =>
+      finishSignIn(messageBox.value, document.getElementById("manual-signature").value.trim()),
+    );
+  });
+}
+
+async function start() {
+  try {
+    config = await loadConfig();
+  } catch (err) {
+    notify(err.message);
+  }
+  if (params.get("expired")) notify("Your session has ended. Please sign in again.");
+  if (params.get("signed_in")) notify("The wallet was added to your account.", "ok");
+  if (params.get("email_verified")) notify("Thank you: your email address is confirmed.", "ok");
+  setUpManual();
+  renderWallets(await discoverWallets());
+}
+
+start();

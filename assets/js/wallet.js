@@ -1,0 +1,80 @@
+// Browser wallets: EIP-6963 discovery (with window.ethereum as fallback), accounts, chain, and
+// personal_sign of an EIP-4361 message.
+
+/** Collects announced providers for a moment; returns [{info: {name, icon, uuid}, provider}]. */
+export function discoverWallets(waitMs = 250) {
+  return new Promise((resolve) => {
+    const found = new Map();
+    const onAnnounce = (event) => {
+      const detail = event.detail;
+      if (detail && detail.info && detail.provider && !found.has(detail.info.uuid)) {
+        found.set(detail.info.uuid, detail);
+      }
+    };
+    window.addEventListener("eip6963:announceProvider", onAnnounce);
+    window.dispatchEvent(new Event("eip6963:requestProvider"));
+    setTimeout(() => {
+      window.removeEventListener("eip6963:announceProvider", onAnnounce);
+      const wallets = [...found.values()];
+      if (wallets.length === 0 && window.ethereum) {
+        wallets.push({ info: { name: "Browser wallet", icon: "", uuid: "injected" }, provider: window.ethereum });
+      }
+      resolve(wallets);
+    }, waitMs);
+  });
+}
+
+export async function requestAccount(provider) {
+  const accounts = await provider.request({ method: "eth_requestAccounts" });
+  if (!accounts || accounts.length === 0) {
+    throw Object.assign(new Error("The wallet shared no account."), { code: 4100 });
+  }
+  return accounts[0];
+}
+
+export async function currentChain(provider) {
+  return parseInt(await provider.request({ method: "eth_chainId" }), 16);
+}
+
+/**
+ * Makes sure the wallet is on an accepted chain (asking it to switch if needed); returns the
+ * chain id, or throws an error whose message says what to do.
+ */
+export async function ensureChain(provider, allowed) {
+  const chainId = await currentChain(provider);
+  if (allowed.length === 0 || allowed.includes(chainId)) return chainId;
+  try {
+    await provider.request({
+      method: "wallet_switchEthereumChain",
+      params: [{ chainId: `0x${allowed[0].toString(16)}` }],
+    });
+    const switched = await currentChain(provider);
+    if (allowed.includes(switched)) return switched;
+  } catch {
+    // fall through to the explanation
+  }
+  const err = new Error(
+    `Your wallet is on network ${chainId}, which this site does not accept. ` +
+      `Switch your wallet to network ${allowed.join(" or ")} and try again.`,
+  );
+  err.wrongNetwork = true;
+  throw err;
+}
+
+/** The EIP-4361 message, line by line, exactly as the server expects it. */
+export function buildMessage({ domain, address, statement, uri, chainId, nonce, issuedAt, expirationTime }) {
+  const lines = [`${domain} wants you to sign in with your Ethereum account:`, address, ""];
+  if (statement) lines.push(statement, "");
+  else lines.push("");
+  lines.push(`URI: ${uri}`, "Version: 1", `Chain ID: ${chainId}`, `Nonce: ${nonce}`, `Issued At: ${issuedAt}`);
+  if (expirationTime) lines.push(`Expiration Time: ${expirationTime}`);
+  return lines.join("\n");
+}
+
+function toHex(text) {
+  return "0x" + [...new TextEncoder().encode(text)].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+export async function personalSign(provider, message, address) {
+  return provider.request({ method: "personal_sign", params: [toHex(message), address] });
+}
