@@ -712,7 +712,18 @@ async fn health_index_and_docs_are_served() {
         .starts_with("text/html"));
     let html = resp.text().await.unwrap();
     assert!(html.contains("href=\"/docs\""));
-    assert_eq!(app.get("/assets/app.css").await.status(), StatusCode::OK);
+    let css = app.get("/assets/app.css").await;
+    assert_eq!(css.status(), StatusCode::OK);
+    // A revalidation with the ETag is a 304, not an error.
+    let etag = css.headers()["etag"].clone();
+    let again = app
+        .client
+        .get(app.url("/assets/app.css"))
+        .header("if-none-match", etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
 
     let docs = app.get("/docs").await.text().await.unwrap();
     assert!(docs.contains("swagger"), "Swagger UI is served");

@@ -126,10 +126,11 @@ pub fn error_response(code: ErrorCode, message: impl Into<String>) -> Response {
 
 /// Turns every error that is not already one of ours into the JSON error shape.
 pub async fn render_any_error(err: poem::Error) -> Response {
-    if err.is_from_response() {
+    let status = err.status();
+    // poem reports a matching ETag (304) as an error; it is an answer, not a failure.
+    if err.is_from_response() || status.is_redirection() || status.is_success() {
         return err.into_response();
     }
-    let status = err.status();
     match status {
         StatusCode::NOT_FOUND => {
             error_response(ErrorCode::NotFound, "There is nothing at this path.")

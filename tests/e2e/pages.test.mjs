@@ -1,0 +1,353 @@
+// Browser tests of the built-in pages: Playwright drives Debian's Chromium against the real
+// binary (target/debug/siwe-server, built by `cargo build`), with a test wallet injected into the
+// page (EIP-1193 provider announced through EIP-6963) whose personal_sign is answered here in
+// Node with known private keys (viem).
+//
+// Run: (cd tests/e2e && npm ci && npm test). Screenshots land in target/e2e/.
+
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+import { privateKeyToAccount } from "viem/accounts";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
+const binary = join(root, "target", "debug", "siwe-server");
+const shots = join(root, "target", "e2e");
+if (!existsSync(binary)) throw new Error(`${binary} is missing: run cargo build (or cargo test) first`);
+mkdirSync(shots, { recursive: true });
+
+const keys = [
+  "0x4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318",
+  "0x8da4ef21b864d2cc526dbdb2a120bd2874c36c9d0a1fb7f8c63d7f7a8b41de8f",
+  "0x646f1ce2fdad0e6deeeb5c7e8e5543bdde65e86029e2fd9fc169899c440a7913",
+];
+const accounts = keys.map((k) => privateKeyToAccount(k));
+
+const PHONE = { width: 360, height: 780 };
+const DESKTOP = { width: 1280, height: 900 };
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.on("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Starts the real binary on a free loopback port with its own data folder. */
+async function startServer(env = {}) {
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const data = mkdtempSync(join(tmpdir(), "siwe-e2e-"));
+  const child = spawn(binary, [], {
+    env: {
+      ...process.env,
+      RUST_LOG: "",
+      SIWE_SERVER__BIND: `127.0.0.1:${port}`,
+      SIWE_SERVER__PUBLIC_URL: base,
+      SIWE_DATABASE__PATH: join(data, "siwe.db"),
+      SIWE_LOG__LEVEL: "warn",
+      SIWE_RATE_LIMIT__AUTH_PER_MINUTE: "0",
+      SIWE_RATE_LIMIT__READ_PER_MINUTE: "0",
+      SIWE_UI__APP_NAME: "Example App",
+      ...env,
+    },
+    stdio: ["ignore", "ignore", "inherit"],
+  });
+  for (let i = 0; i < 100; i++) {
+    try {
+      if ((await fetch(`${base}/healthz`)).ok) break;
+    } catch {
+      // not up yet
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    base,
+    stop() {
+      child.kill("SIGTERM");
+      rmSync(data, { recursive: true, force: true });
+    },
+  };
+}
+
+let browser;
+before(async () => {
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+      "--no-first-run",
+    ],
+  });
+});
+after(async () => {
+  await browser?.close();
+});
+
+/** A page whose window has the test wallet (unless `wallet` is false). */
+async function openPage({ wallet = true, viewport = DESKTOP } = {}) {
+  const context = await browser.newContext({ viewport });
+  const errors = [];
+  if (wallet) {
+    await context.exposeFunction("__testAddress", (index) => accounts[index].address);
+    await context.exposeFunction("__testSign", (index, hex) => accounts[index].signMessage({ message: { raw: hex } }));
+    await context.addInitScript(() => {
+      const state = { index: 0, reject: false, delayMs: 0, chainId: "0x1" };
+      window.__testWallet = state;
+      const provider = {
+        async request({ method, params }) {
+          switch (method) {
+            case "eth_requestAccounts":
+            case "eth_accounts":
+              return [await window.__testAddress(state.index)];
+            case "eth_chainId":
+              return state.chainId;
+            case "wallet_switchEthereumChain":
+              throw { code: 4902, message: "Unrecognized chain." };
+            case "personal_sign":
+              if (state.reject) throw { code: 4001, message: "User rejected the request." };
+              if (state.delayMs) await new Promise((r) => setTimeout(r, state.delayMs));
+              return window.__testSign(state.index, params[0]);
+            default:
+              throw { code: 4200, message: `Unsupported method ${method}` };
+          }
+        },
+        on() {},
+        removeListener() {},
+      };
+      const info = {
+        uuid: "6f1c1b5e-4f5e-4c1a-9b7e-0d3c2a1b0e9f",
+        name: "Test Wallet",
+        rdns: "org.example.testwallet",
+        icon: "data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 32 32'%3E%3Crect width='32' height='32' rx='6' fill='%233b4cca'/%3E%3C/svg%3E",
+      };
+      const announce = () =>
+        window.dispatchEvent(new CustomEvent("eip6963:announceProvider", { detail: Object.freeze({ info, provider }) }));
+      window.addEventListener("eip6963:requestProvider", announce);
+      announce();
+    });
+  }
+  const page = await context.newPage();
+  page.on("console", (msg) => {
+    if (msg.type() === "error") errors.push(msg.text());
+  });
+  page.on("pageerror", (err) => errors.push(String(err)));
+  return { page, context, errors };
+}
+
+async function shot(page, name) {
+  await page.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
+}
+
+async function signInWithTestWallet(page, base) {
+  await page.goto(`${base}/`);
+  await page.getByRole("button", { name: "Test Wallet" }).click();
+  await page.waitForURL(`${base}/account`);
+}
+
+describe("sign-in and account pages", () => {
+  test("an injected wallet signs in, links a second wallet, unlinks it and signs out", async () => {
+    const server = await startServer();
+    const { page, context, errors } = await openPage();
+    try {
+      await page.goto(`${server.base}/`);
+      await assert.doesNotReject(page.getByRole("heading", { name: "Sign in to Example App" }).waitFor());
+      const option = page.getByTestId("wallet-option");
+      await option.waitFor();
+      assert.equal((await option.textContent()).trim(), "Test Wallet");
+      assert.equal(await option.locator("img").count(), 1, "the wallet's icon is shown");
+      await shot(page, "login-desktop");
+
+      await option.click();
+      await page.waitForURL(`${server.base}/account`);
+      const address = page.getByTestId("user-address");
+      await address.waitFor();
+      assert.equal((await address.textContent()).toLowerCase(), accounts[0].address.toLowerCase());
+      await page.getByTestId("wallet").first().waitFor();
+      assert.equal(await page.getByTestId("wallet").count(), 1);
+
+      // Link the second wallet: the test wallet switches account first.
+      await page.evaluate(() => (window.__testWallet.index = 1));
+      await page.getByRole("button", { name: "Link a browser wallet" }).click();
+      await page.getByTestId("notice").filter({ hasText: "linked" }).waitFor();
+      await page.waitForFunction(() => document.querySelectorAll("[data-testid=wallet]").length === 2);
+      const wallets = await page.getByTestId("wallets").textContent();
+      assert.ok(wallets.includes(accounts[1].address), wallets);
+      assert.ok(wallets.includes("primary"));
+      await page.getByTestId("event").first().waitFor();
+      await shot(page, "account-desktop");
+      await page.setViewportSize(PHONE);
+      await shot(page, "account-phone");
+      await page.setViewportSize(DESKTOP);
+
+      // Unlink it.
+      page.once("dialog", (dialog) => dialog.accept());
+      const second = page.getByTestId("wallet").filter({ hasText: accounts[1].address });
+      await second.getByRole("button", { name: "Unlink" }).click();
+      await page.waitForFunction(() => document.querySelectorAll("[data-testid=wallet]").length === 1);
+
+      // Sign out: the account page now sends us to sign in.
+      await page.getByRole("button", { name: "Sign out", exact: true }).click();
+      await page.waitForURL(`${server.base}/login`);
+      await page.goto(`${server.base}/account`);
+      await page.waitForURL(/\/login\?expired=1/);
+      await page.getByTestId("notice").filter({ hasText: "session has ended" }).waitFor();
+      assert.deepEqual(errors.filter((e) => !e.includes("401")), [], "no script errors (CSP included)");
+    } finally {
+      await context.close();
+      server.stop();
+    }
+  });
+
+  test("the manual flow signs in with a signature made outside the page", async () => {
+    const server = await startServer();
+    const { page, context } = await openPage({ wallet: false, viewport: PHONE });
+    try {
+      await page.goto(`${server.base}/login?next=/account%3Ffrom%3Dmanual`);
+      await page.getByText("No browser wallet found").waitFor();
+      await shot(page, "login-phone");
+      await page.getByText("Having trouble? Sign in manually").click();
+      await page.getByLabel("Your address").fill(accounts[2].address.toLowerCase());
+      await page.getByRole("button", { name: "Get the message" }).click();
+      const box = page.getByLabel("Message to sign");
+      await page.waitForFunction(() => document.getElementById("manual-message").value.length > 0);
+      const message = await box.inputValue();
+      assert.ok(message.includes(accounts[2].address), message);
+      assert.ok(message.startsWith(`127.0.0.1:${new URL(server.base).port} wants you to sign in`), message);
+      const signature = await accounts[2].signMessage({ message });
+      await page.getByLabel("Signature").fill(signature);
+      await page.getByRole("button", { name: "Sign in" }).click();
+      await page.waitForURL(`${server.base}/account?from=manual`);
+      await page.getByTestId("user-address").filter({ hasText: accounts[2].address }).waitFor();
+    } finally {
+      await context.close();
+      server.stop();
+    }
+  });
+
+  test("next= never leaves for another site", async () => {
+    const server = await startServer();
+    const { page, context } = await openPage();
+    try {
+      for (const next of ["//evil.example/x", "https://evil.example/", "/\\evil.example", "javascript:alert(1)"]) {
+        await page.goto(`${server.base}/login?next=${encodeURIComponent(next)}`);
+        await page.getByRole("button", { name: "Test Wallet" }).click();
+        await page.waitForURL(`${server.base}/account`);
+      }
+    } finally {
+      await context.close();
+      server.stop();
+    }
+  });
+
+  test("a rejected signature says so", async () => {
+    const server = await startServer();
+    const { page, context } = await openPage();
+    try {
+      await page.goto(`${server.base}/`);
+      await page.evaluate(() => (window.__testWallet.reject = true));
+      await page.getByRole("button", { name: "Test Wallet" }).click();
+      const notice = page.getByTestId("notice");
+      await notice.filter({ hasText: "You rejected the request in your wallet" }).waitFor();
+      assert.equal(new URL(page.url()).pathname, "/");
+    } finally {
+      await context.close();
+      server.stop();
+    }
+  });
+
+  test("an expired nonce says so", async () => {
+    const server = await startServer({ SIWE_SIWE__NONCE_TTL_SECS: "1" });
+    const { page, context } = await openPage();
+    try {
+      await page.goto(`${server.base}/`);
+      await page.evaluate(() => (window.__testWallet.delayMs = 2500));
+      await page.getByRole("button", { name: "Test Wallet" }).click();
+      await page.getByTestId("notice").filter({ hasText: "expired" }).waitFor({ timeout: 15000 });
+    } finally {
+      await context.close();
+      server.stop();
+    }
+  });
+
+  test("a rate-limited sign-in says when to retry", async () => {
+    const server = await startServer({ SIWE_RATE_LIMIT__AUTH_PER_MINUTE: "1", SIWE_RATE_LIMIT__AUTH_BURST: "1" });
+    for (const [name, viewport] of [["desktop", DESKTOP], ["phone", PHONE]]) {
+      const { page, context } = await openPage({ viewport });
+      try {
+        await page.goto(`${server.base}/`);
+        await page.getByRole("button", { name: "Test Wallet" }).click();
+        const notice = page.getByTestId("notice").filter({ hasText: "Too many attempts" });
+        await notice.waitFor();
+        assert.match(await notice.textContent(), /try again in \d+ seconds?/);
+        await shot(page, `error-rate-limited-${name}`);
+      } finally {
+        await context.close();
+      }
+    }
+    server.stop();
+  });
+
+  test("a wrong network is explained", async () => {
+    const server = await startServer({ SIWE_SIWE__CHAIN_IDS: "[10]" });
+    const { page, context } = await openPage();
+    try {
+      await page.goto(`${server.base}/`);
+      await page.getByRole("button", { name: "Test Wallet" }).click();
+      await page.getByTestId("notice").filter({ hasText: "does not accept" }).waitFor();
+      await page.evaluate(() => (window.__testWallet.chainId = "0xa"));
+      await page.getByRole("button", { name: "Test Wallet" }).click();
+      await page.waitForURL(`${server.base}/account`);
+    } finally {
+      await context.close();
+      server.stop();
+    }
+  });
+
+  test("an unreachable server is explained", async () => {
+    const server = await startServer();
+    const { page, context } = await openPage();
+    try {
+      await page.goto(`${server.base}/`);
+      await page.getByTestId("wallet-option").waitFor();
+      server.stop();
+      await new Promise((r) => setTimeout(r, 500));
+      await page.getByRole("button", { name: "Test Wallet" }).click();
+      await page.getByTestId("notice").filter({ hasText: "Cannot reach the server" }).waitFor();
+    } finally {
+      await context.close();
+    }
+  });
+
+  test("pages work with the keyboard alone", async () => {
+    const server = await startServer();
+    const { page, context } = await openPage();
+    try {
+      await page.goto(`${server.base}/`);
+      await page.getByTestId("wallet-option").waitFor();
+      await page.keyboard.press("Tab");
+      const focused = await page.evaluate(() => document.activeElement && document.activeElement.textContent.trim());
+      assert.equal(focused, "Test Wallet");
+      await page.keyboard.press("Enter");
+      await page.waitForURL(`${server.base}/account`);
+    } finally {
+      await context.close();
+      server.stop();
+    }
+  });
+});
