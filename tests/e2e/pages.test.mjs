@@ -334,6 +334,41 @@ describe("sign-in and account pages", () => {
     }
   });
 
+  test("a cookie the browser does not keep is explained", async () => {
+    // A cookie for another domain is refused by the browser, as some in-app browsers refuse ours.
+    const server = await startServer({ SIWE_SESSION__DOMAIN: ".example.org" });
+    const { page, context } = await openPage();
+    try {
+      await page.goto(`${server.base}/`);
+      await page.getByRole("button", { name: "Test Wallet" }).click();
+      await page.getByTestId("notice").filter({ hasText: "did not keep the sign-in cookie" }).waitFor();
+    } finally {
+      await context.close();
+      server.stop();
+    }
+  });
+
+  test("branding comes from the [ui] settings", async () => {
+    const server = await startServer({
+      SIWE_UI__APP_NAME: "Acme Login",
+      SIWE_UI__ACCENT_COLOR: "#aa3300",
+      SIWE_UI__LOGO_URL: "/assets/favicon.svg",
+    });
+    const { page, context } = await openPage();
+    try {
+      await page.goto(`${server.base}/`);
+      await page.getByRole("heading", { name: "Sign in to Acme Login" }).waitFor();
+      const logo = page.locator("#logo");
+      await logo.waitFor();
+      assert.equal(await logo.getAttribute("alt"), "Acme Login");
+      const accent = await page.evaluate(() => getComputedStyle(document.documentElement).getPropertyValue("--accent").trim());
+      assert.equal(accent, "#aa3300");
+    } finally {
+      await context.close();
+      server.stop();
+    }
+  });
+
   test("pages work with the keyboard alone", async () => {
     const server = await startServer();
     const { page, context } = await openPage();
