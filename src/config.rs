@@ -32,6 +32,7 @@ pub struct Settings {
     pub email: EmailSettings,
     pub audit: AuditSettings,
     pub ui: UiSettings,
+    pub forward_auth: ForwardAuthSettings,
     pub log: LogSettings,
 }
 
@@ -273,6 +274,24 @@ impl Default for EmailSettings {
     }
 }
 
+/// Forward-auth for reverse proxies (`GET /api/auth/forward`).
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct ForwardAuthSettings {
+    /// Origins of the apps behind the proxy: signed-out browsers are sent to the login page and
+    /// back to these after signing in.
+    pub origins: Vec<String>,
+    /// Per-host allow-lists of addresses; hosts without a rule admit every signed-in wallet.
+    pub rules: Vec<ForwardAuthRule>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ForwardAuthRule {
+    pub host: String,
+    pub addresses: Vec<String>,
+}
+
 /// Branding of the built-in pages.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -480,6 +499,25 @@ impl Settings {
         if self.email.link_ttl_secs == 0 {
             bail!("email.link_ttl_secs must be at least 1");
         }
+        for origin in &self.forward_auth.origins {
+            parse_origin(origin).with_context(|| format!("forward_auth.origins: {origin:?}"))?;
+        }
+        for rule in &self.forward_auth.rules {
+            if rule.host.is_empty() || rule.host.contains(['/', ' ']) {
+                bail!(
+                    "forward_auth.rules: host {:?} must be a host name such as admin.example.org",
+                    rule.host
+                );
+            }
+            for address in &rule.addresses {
+                crate::domain::siwe::parse_address(address).map_err(|_| {
+                    anyhow::anyhow!(
+                        "forward_auth.rules ({}): {address:?} is not an address",
+                        rule.host
+                    )
+                })?;
+            }
+        }
         let ui = &self.ui;
         if ui.app_name.trim().is_empty()
             || ui.app_name.chars().count() > 64
@@ -555,6 +593,40 @@ impl Settings {
             }
         }
         origins
+    }
+
+    /// Origins the login page may send people to after sign-in: CORS origins and forward-auth
+    /// origins.
+    pub fn return_origins(&self) -> Vec<String> {
+        let mut origins: Vec<String> = self.allowed_origins().into_iter().skip(1).collect();
+        for origin in &self.forward_auth.origins {
+            if let Ok(o) = parse_origin(origin) {
+                if !origins.contains(&o) {
+                    origins.push(o);
+                }
+            }
+        }
+        origins
+    }
+
+    pub fn forward_auth_policy(&self) -> crate::domain::forward_auth::ForwardAuthPolicy {
+        use crate::domain::forward_auth::{ForwardAuthPolicy, HostRule};
+        ForwardAuthPolicy {
+            rules: self
+                .forward_auth
+                .rules
+                .iter()
+                .map(|rule| HostRule {
+                    host: rule.host.to_ascii_lowercase(),
+                    addresses: rule
+                        .addresses
+                        .iter()
+                        .filter_map(|a| crate::domain::siwe::parse_address(a).ok())
+                        .collect(),
+                })
+                .collect(),
+            return_origins: self.return_origins(),
+        }
     }
 
     pub fn trusted_proxies(&self) -> Vec<ipnet::IpNet> {

@@ -76,9 +76,11 @@ impl Application {
                 logo_url: settings.ui.logo_url.clone(),
                 accent_color: settings.ui.accent_color.clone(),
                 chain_ids: settings.siwe.chain_ids.clone(),
-                redirect_origins: settings.allowed_origins().into_iter().skip(1).collect(),
+                redirect_origins: settings.return_origins(),
                 email_enabled: settings.email.smtp_host.is_some(),
             },
+            forward: settings.forward_auth_policy(),
+            public_origin: public_url.origin().ascii_serialization(),
         });
         let bind = settings.bind_addr()?;
         let acceptor = TcpListener::bind(bind)

@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
-# Installs what the tests need beyond Rust: Debian's Chromium (browser tests), the Python tools
-# in tests/requirements.txt, and the npm packages of tests/e2e (from its lock file).
+# Installs what the tests need beyond Rust: Debian's Chromium (browser tests) and nginx
+# (forward-auth tests), the Python tools in tests/requirements.txt, and the npm packages of
+# tests/e2e (from its lock file).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if ! command -v chromium > /dev/null; then
+missing=()
+command -v chromium > /dev/null || missing+=(chromium)
+[ -x /usr/sbin/nginx ] || command -v nginx > /dev/null || missing+=(nginx)
+if [ ${#missing[@]} -gt 0 ]; then
   sudo=""
   [ "$(id -u)" = 0 ] || sudo="sudo"
   $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium > /dev/null
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" > /dev/null
 fi
 python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore -r tests/requirements.txt
 (cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error)

@@ -72,7 +72,7 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         | MessageExpired | MessageNotYetValid | IssuedAtInvalid | Unauthenticated => {
             StatusCode::UNAUTHORIZED
         }
-        CsrfInvalid | OriginNotAllowed => StatusCode::FORBIDDEN,
+        CsrfInvalid | OriginNotAllowed | AccessDenied => StatusCode::FORBIDDEN,
         RateLimited => StatusCode::TOO_MANY_REQUESTS,
         NotFound | WalletNotFound | SessionNotFound => StatusCode::NOT_FOUND,
         WalletAlreadyLinked | WalletAlreadyYours | LastSignInMethod | EmailInUse => {

@@ -5,6 +5,7 @@ mod auth;
 pub mod cookie;
 pub mod dto;
 pub mod error;
+mod forward;
 mod health;
 pub mod security;
 mod ui;
@@ -26,6 +27,9 @@ pub struct AppState {
     pub cookie: SessionCookie,
     pub http: HttpPolicy,
     pub ui: dto::UiConfigBody,
+    pub forward: crate::domain::forward_auth::ForwardAuthPolicy,
+    /// The origin of public_url, without trailing slash.
+    pub public_origin: String,
 }
 
 #[derive(Tags)]
@@ -44,6 +48,7 @@ pub enum ApiTags {
 
 pub type Api = (
     auth::AuthApi,
+    forward::ForwardApi,
     wallets::WalletsApi,
     account::AccountApi,
     ui::UiApi,
@@ -56,6 +61,7 @@ pub fn service() -> OpenApiService<Api, ()> {
     OpenApiService::new(
         (
             auth::AuthApi,
+            forward::ForwardApi,
             wallets::WalletsApi,
             account::AccountApi,
             ui::UiApi,

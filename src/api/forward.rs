@@ -1,0 +1,172 @@
+//! /api/auth/forward: forward-auth for nginx `auth_request`, Caddy `forward_auth` and Traefik
+//! `forwardAuth`.
+
+use std::sync::Arc;
+
+use poem::{web::Data, Request};
+use poem_openapi::{param::Query, payload::Json, ApiResponse, OpenApi};
+
+use super::{error::ErrorBody, security::SessionAuth, ApiTags, AppState};
+use crate::error::{AppError, ErrorCode};
+
+pub struct ForwardApi;
+
+#[derive(ApiResponse)]
+pub enum ForwardResponse {
+    /// Signed in and allowed. The identity headers are for the proxy to pass upstream.
+    #[oai(status = 200)]
+    Allowed(
+        /// The account id.
+        #[oai(header = "X-Auth-User-Id")]
+        String,
+        /// The wallet of this session (EIP-55).
+        #[oai(header = "X-Auth-Address")]
+        String,
+        /// All the account's wallets, comma-separated.
+        #[oai(header = "X-Auth-Wallets")]
+        String,
+    ),
+    /// Not signed in, from a browser, and the proxy passed the original URL: to the login page,
+    /// with `next=` back when the original origin is allowed (Caddy, Traefik).
+    #[oai(status = 302)]
+    ToLogin(#[oai(header = "Location")] String),
+    /// Not signed in (`unauthenticated`). `X-Auth-Login-Url` is where to send a browser (for
+    /// nginx, which cannot pass a 302 through: `auth_request_set` + `error_page 401`).
+    #[oai(status = 401)]
+    Unauthenticated(
+        Json<ErrorBody>,
+        #[oai(header = "X-Auth-Login-Url")] Option<String>,
+    ),
+    /// Signed in, but this wallet is not on the protected host's list (`access_denied`).
+    #[oai(status = 403)]
+    Forbidden(Json<ErrorBody>),
+    /// The server failed (`internal`).
+    #[oai(status = 500)]
+    Internal(Json<ErrorBody>),
+}
+
+fn body(err: &AppError) -> Json<ErrorBody> {
+    Json(ErrorBody {
+        error: err.code(),
+        message: err.public_message().to_string(),
+    })
+}
+
+/// The URL the client asked the proxy for, as the proxy tells it.
+fn original_url(req: &Request) -> Option<String> {
+    let header = |name: &str| req.header(name).map(str::trim).filter(|v| !v.is_empty());
+    if let Some(url) = header("x-original-url") {
+        return Some(url.to_string());
+    }
+    let host = header("x-forwarded-host")?;
+    let proto = header("x-forwarded-proto").unwrap_or("https");
+    let uri = header("x-forwarded-uri").unwrap_or("/");
+    Some(format!("{proto}://{host}{uri}"))
+}
+
+/// The protected host: X-Forwarded-Host, or the host of X-Original-URL.
+fn protected_host(req: &Request) -> Option<String> {
+    req.header("x-forwarded-host")
+        .map(|h| h.trim().to_string())
+        .or_else(|| {
+            let url = url::Url::parse(req.header("x-original-url")?).ok()?;
+            let host = url.host_str()?.to_string();
+            Some(match url.port() {
+                Some(port) => format!("{host}:{port}"),
+                None => host,
+            })
+        })
+}
+
+#[OpenApi(prefix_path = "/api/auth", tag = "ApiTags::Auth")]
+impl ForwardApi {
+    /// Forward-auth check for reverse proxies
+    ///
+    /// 200 with `X-Auth-User-Id`, `X-Auth-Address` and `X-Auth-Wallets` when the cookie or
+    /// bearer token is valid (and, with `[[forward_auth.rules]]`, the wallet may reach the
+    /// protected host); otherwise 401, or 302 to the login page for browsers when the proxy
+    /// passes the original URL (`X-Forwarded-Proto`/`-Host`/`-Uri` or `X-Original-URL`).
+    /// Answers HEAD too. Not rate limited: the proxy asks once per request it serves.
+    #[oai(path = "/forward", method = "get", operation_id = "forwardAuth")]
+    async fn forward(
+        &self,
+        state: Data<&Arc<AppState>>,
+        req: &Request,
+        /// `false` never answers 302 (nginx `auth_request` turns a 302 into a 500).
+        redirect: Query<Option<bool>>,
+    ) -> ForwardResponse {
+        decide(&state, req, redirect.0).await
+    }
+
+    /// Forward-auth check for reverse proxies (HEAD)
+    ///
+    /// The same as GET, without a body.
+    #[oai(path = "/forward", method = "head", operation_id = "forwardAuthHead")]
+    async fn forward_head(
+        &self,
+        state: Data<&Arc<AppState>>,
+        req: &Request,
+        /// `false` never answers 302.
+        redirect: Query<Option<bool>>,
+    ) -> ForwardResponse {
+        decide(&state, req, redirect.0).await
+    }
+}
+
+async fn decide(state: &AppState, req: &Request, redirect: Option<bool>) -> ForwardResponse {
+    let host = protected_host(req);
+    match SessionAuth::from_request(req).await {
+        Ok(auth) => {
+            let current = auth.current;
+            let address = current.session.address.clone();
+            if !state.forward.allows(host.as_deref(), &address) {
+                let err = AppError::new(
+                    ErrorCode::AccessDenied,
+                    "This wallet may not use this site. Sign in with another wallet.",
+                );
+                return ForwardResponse::Forbidden(body(&err));
+            }
+            let wallets: Vec<&str> = current
+                .account
+                .wallets
+                .iter()
+                .map(|w| w.address.as_str())
+                .collect();
+            ForwardResponse::Allowed(current.account.user.id.clone(), address, wallets.join(","))
+        }
+        Err(err @ AppError::Client { .. }) => {
+            let original = original_url(req);
+            let wants_html = req
+                .header("accept")
+                .is_some_and(|a| a.contains("text/html"));
+            let login = (wants_html && original.is_some()).then(|| {
+                state
+                    .forward
+                    .login_url(&state.public_origin, original.as_deref())
+            });
+            match login {
+                Some(location) if redirect != Some(false) => ForwardResponse::ToLogin(location),
+                login => {
+                    ForwardResponse::Unauthenticated(body(&AppError::unauthenticated()), login)
+                }
+            }
+            .tap_err(&err)
+        }
+        Err(err) => {
+            tracing::error!(error = %err, "forward-auth check failed");
+            ForwardResponse::Internal(body(&err))
+        }
+    }
+}
+
+trait TapErr {
+    fn tap_err(self, err: &AppError) -> Self;
+}
+
+impl TapErr for ForwardResponse {
+    /// Logs why a forward-auth check did not pass, at debug level (proxies ask constantly).
+    fn tap_err(self, err: &AppError) -> Self {
+        tracing::debug!(reason = err.code().as_str(), "forward-auth refused");
+        self
+    }
+}

@@ -1,0 +1,350 @@
+//! Forward-auth: the endpoint as Caddy and Traefik call it, and a real nginx (`auth_request`)
+//! in front of a protected location, all on loopback ports.
+
+mod common;
+
+use std::{
+    path::Path,
+    process::{Child, Command, Stdio},
+    time::Duration,
+};
+
+use common::*;
+use reqwest::{Client, Method, StatusCode};
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+async fn forward(app: &TestApp, client: &Client, headers: &[(&str, &str)]) -> reqwest::Response {
+    let mut req = client.get(app.url("/api/auth/forward"));
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    req.send().await.unwrap()
+}
+
+#[tokio::test]
+async fn signed_in_requests_get_identity_headers() {
+    let app = TestApp::spawn().await;
+    let (w1, w2) = (Wallet::random(), Wallet::random());
+    let me = app.sign_in(&w1).await;
+    app.link(me["csrfToken"].as_str().unwrap(), &w2).await;
+
+    let resp = forward(&app, &app.client, &[]).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let h = resp.headers();
+    assert_eq!(h["x-auth-user-id"], me["user"]["id"].as_str().unwrap());
+    assert_eq!(h["x-auth-address"], w1.address.as_str());
+    let wallets = h["x-auth-wallets"].to_str().unwrap();
+    assert!(
+        wallets.split(',').any(|w| w == w1.address) && wallets.split(',').any(|w| w == w2.address),
+        "{wallets}"
+    );
+
+    // HEAD answers the same, and bearer tokens count.
+    let head = app
+        .client
+        .head(app.url("/api/auth/forward"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head.status(), StatusCode::OK);
+    assert!(head.headers().contains_key("x-auth-user-id"));
+    let bearer = Client::new()
+        .get(app.url("/api/auth/forward"))
+        .bearer_auth(me["token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bearer.headers()["x-auth-address"], w1.address.as_str());
+}
+
+#[tokio::test]
+async fn signed_out_browsers_are_sent_to_login_with_a_safe_next() {
+    let app =
+        TestApp::spawn_with(|s| s.forward_auth.origins = vec!["https://app.example.org".into()])
+            .await;
+    let client = Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let traefik = [
+        ("x-forwarded-proto", "https"),
+        ("x-forwarded-host", "app.example.org"),
+        ("x-forwarded-uri", "/reports?q=1"),
+        ("accept", "text/html,application/xhtml+xml"),
+    ];
+    let resp = forward(&app, &client, &traefik).await;
+    assert_eq!(resp.status(), StatusCode::FOUND);
+    assert_eq!(
+        resp.headers()["location"],
+        "http://localhost:8080/login?next=https%3A%2F%2Fapp.example.org%2Freports%3Fq%3D1"
+    );
+    // Not a browser: 401.
+    let resp = forward(&app, &client, &traefik[..3]).await;
+    expect_error(resp, StatusCode::UNAUTHORIZED, "unauthenticated").await;
+    // An origin nobody configured gets no next=.
+    let resp = forward(
+        &app,
+        &client,
+        &[
+            ("x-original-url", "https://evil.example/x"),
+            ("accept", "text/html"),
+        ],
+    )
+    .await;
+    assert_eq!(resp.headers()["location"], "http://localhost:8080/login");
+    // redirect=false (nginx) answers 401 and says where to go.
+    let resp = client
+        .get(app.url("/api/auth/forward?redirect=false"))
+        .header("x-original-url", "https://app.example.org/")
+        .header("accept", "text/html")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        resp.headers()["x-auth-login-url"],
+        "http://localhost:8080/login?next=https%3A%2F%2Fapp.example.org%2F"
+    );
+    // A stale cookie is the same as none.
+    let resp = client
+        .get(app.url("/api/auth/forward"))
+        .header("cookie", format!("siwe_session={}", "A".repeat(43)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn host_rules_admit_listed_wallets_only() {
+    let allowed = Wallet::random();
+    let address = allowed.address.to_lowercase();
+    let app = TestApp::spawn_with(move |s| {
+        s.forward_auth.rules = vec![siwe_server::config::ForwardAuthRule {
+            host: "admin.example.org".into(),
+            addresses: vec![address],
+        }]
+    })
+    .await;
+    let other = TestApp::spawn_in(app.dir.clone(), app.settings_clone()).await;
+    app.sign_in(&allowed).await;
+    other.sign_in(&Wallet::random()).await;
+    let admin = [("x-forwarded-host", "admin.example.org")];
+    assert_eq!(
+        forward(&app, &app.client, &admin).await.status(),
+        StatusCode::OK
+    );
+    expect_error(
+        forward(&other, &other.client, &admin).await,
+        StatusCode::FORBIDDEN,
+        "access_denied",
+    )
+    .await;
+    let open = [("x-forwarded-host", "wiki.example.org")];
+    assert_eq!(
+        forward(&other, &other.client, &open).await.status(),
+        StatusCode::OK
+    );
+    other.stop().await;
+}
+
+#[tokio::test]
+async fn forward_auth_is_not_rate_limited() {
+    let app = TestApp::spawn_with(|s| {
+        s.rate_limit.read_per_minute = 60;
+        s.rate_limit.read_burst = 1;
+    })
+    .await;
+    for _ in 0..20 {
+        assert_eq!(
+            forward(&app, &app.client, &[]).await.status(),
+            StatusCode::UNAUTHORIZED
+        );
+    }
+}
+
+struct Nginx(Child);
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// nginx with a protected location in front of a backend that echoes the identity headers.
+fn start_nginx(dir: &Path, app_port: u16) -> (Nginx, u16) {
+    let (proxy, backend) = (free_port(), free_port());
+    let d = dir.display();
+    let conf = format!(
+        r#"
+worker_processes 1;
+pid {d}/nginx.pid;
+error_log {d}/error.log warn;
+events {{ worker_connections 64; }}
+http {{
+    access_log off;
+    client_body_temp_path {d}/body;
+    proxy_temp_path {d}/proxy;
+    fastcgi_temp_path {d}/fastcgi;
+    uwsgi_temp_path {d}/uwsgi;
+    scgi_temp_path {d}/scgi;
+
+    server {{
+        listen 127.0.0.1:{backend};
+        location / {{
+            default_type text/plain;
+            return 200 "user=$http_x_auth_user_id address=$http_x_auth_address wallets=$http_x_auth_wallets";
+        }}
+    }}
+
+    server {{
+        listen 127.0.0.1:{proxy};
+
+        location = /_siwe_auth {{
+            internal;
+            proxy_pass http://127.0.0.1:{app_port}/api/auth/forward?redirect=false;
+            proxy_pass_request_body off;
+            proxy_set_header Content-Length "";
+            proxy_set_header X-Original-URL $scheme://$http_host$request_uri;
+        }}
+
+        location / {{
+            auth_request /_siwe_auth;
+            auth_request_set $auth_user $upstream_http_x_auth_user_id;
+            auth_request_set $auth_address $upstream_http_x_auth_address;
+            auth_request_set $auth_wallets $upstream_http_x_auth_wallets;
+            auth_request_set $auth_login $upstream_http_x_auth_login_url;
+            proxy_set_header X-Auth-User-Id $auth_user;
+            proxy_set_header X-Auth-Address $auth_address;
+            proxy_set_header X-Auth-Wallets $auth_wallets;
+            proxy_pass http://127.0.0.1:{backend};
+            error_page 401 = @login;
+        }}
+
+        location @login {{
+            if ($auth_login) {{
+                return 302 $auth_login;
+            }}
+            return 401;
+        }}
+    }}
+}}
+"#
+    );
+    for sub in ["body", "proxy", "fastcgi", "uwsgi", "scgi"] {
+        std::fs::create_dir_all(dir.join(sub)).unwrap();
+    }
+    let path = dir.join("nginx.conf");
+    std::fs::write(&path, conf).unwrap();
+    let nginx = ["/usr/sbin/nginx", "nginx"]
+        .into_iter()
+        .find(|p| {
+            Command::new(p)
+                .arg("-v")
+                .stderr(Stdio::null())
+                .status()
+                .is_ok()
+        })
+        .expect("nginx is installed (bash tests/setup.sh)");
+    let child = Command::new(nginx)
+        .args(["-e", &format!("{d}/error.log"), "-p", &d.to_string(), "-c"])
+        .arg(&path)
+        .args(["-g", "daemon off; master_process off;"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let guard = Nginx(child);
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", proxy)).is_ok() {
+            return (guard, proxy);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!(
+        "nginx did not start: {}",
+        std::fs::read_to_string(dir.join("error.log")).unwrap_or_default()
+    );
+}
+
+#[tokio::test]
+async fn nginx_auth_request_protects_a_location() {
+    let app = TestApp::spawn_with(|s| {
+        // The protected site is nginx on 127.0.0.1; its origin may be returned to.
+        s.forward_auth.origins = vec!["http://127.0.0.1".into()];
+    })
+    .await;
+    let app_port: u16 = app.base.rsplit(':').next().unwrap().parse().unwrap();
+    let dir = tempfile::TempDir::new().unwrap();
+    let (_nginx, proxy) = start_nginx(dir.path(), app_port);
+    let protected = format!("http://127.0.0.1:{proxy}/private/page?x=1");
+    let browser = Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+
+    // Signed out: API clients are refused, browsers redirected to the login page.
+    let resp = browser.get(&protected).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    let resp = browser
+        .get(&protected)
+        .header("accept", "text/html")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::FOUND);
+    let location = resp.headers()["location"].to_str().unwrap();
+    assert!(
+        location.starts_with("http://localhost:8080/login"),
+        "{location}"
+    );
+
+    // Signed in (the cookie is for 127.0.0.1, which nginx shares): served, with identity.
+    let wallet = Wallet::random();
+    let message = MessageSpec::new(&wallet, &app.nonce().await).render();
+    let resp = browser
+        .post(app.url("/api/auth/verify"))
+        .json(&serde_json::json!({"message": message, "signature": wallet.sign(&message)}))
+        .send()
+        .await
+        .unwrap();
+    let me: serde_json::Value = resp.json().await.unwrap();
+    let resp = browser
+        .get(&protected)
+        .header("accept", "text/html")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let text = resp.text().await.unwrap();
+    assert!(
+        text.contains(&format!("user={}", me["user"]["id"].as_str().unwrap())),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("address={}", wallet.address)),
+        "{text}"
+    );
+
+    // Signed out again: refused again.
+    let resp = browser
+        .request(Method::POST, app.url("/api/auth/logout"))
+        .header("x-csrf-token", me["csrfToken"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        browser.get(&protected).send().await.unwrap().status(),
+        StatusCode::UNAUTHORIZED
+    );
+}
