@@ -33,6 +33,7 @@ pub struct Settings {
     pub audit: AuditSettings,
     pub ui: UiSettings,
     pub forward_auth: ForwardAuthSettings,
+    pub tokens: TokenSettings,
     pub log: LogSettings,
 }
 
@@ -270,6 +271,24 @@ impl Default for EmailSettings {
             smtp_password: None,
             from: "siwe-server <noreply@localhost>".into(),
             link_ttl_secs: 3600,
+        }
+    }
+}
+
+/// Short-lived JWTs for other services (`POST /api/auth/token`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TokenSettings {
+    pub ttl_secs: u64,
+    /// Allowed `aud` values; the first is the default. Empty: only public_url's origin.
+    pub audiences: Vec<String>,
+}
+
+impl Default for TokenSettings {
+    fn default() -> Self {
+        Self {
+            ttl_secs: 300,
+            audiences: Vec::new(),
         }
     }
 }
@@ -517,6 +536,12 @@ impl Settings {
                     )
                 })?;
             }
+        }
+        if self.tokens.ttl_secs == 0 {
+            bail!("tokens.ttl_secs must be at least 1");
+        }
+        if self.tokens.audiences.iter().any(|a| a.trim().is_empty()) {
+            bail!("tokens.audiences may not contain empty values");
         }
         let ui = &self.ui;
         if ui.app_name.trim().is_empty()

@@ -12,6 +12,7 @@ pub mod db;
 pub mod domain;
 pub mod error;
 pub mod http;
+pub mod jwt;
 pub mod mail;
 pub mod service;
 pub mod startup;

@@ -26,6 +26,19 @@ enum Command {
     Serve,
     /// Print the OpenAPI document (JSON) to stdout.
     Openapi,
+    /// Check the configuration and the database; exits non-zero on problems.
+    Check,
+    /// Manage the keys that sign tokens.
+    Keys {
+        #[command(subcommand)]
+        action: KeysAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysAction {
+    /// Start signing with a new key; the old one stays published until its tokens expire.
+    Rotate,
 }
 
 fn main() -> ExitCode {
@@ -35,14 +48,43 @@ fn main() -> ExitCode {
             print!("{}", api::spec_json());
             ExitCode::SUCCESS
         }
-        Command::Serve => match serve(cli.config) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(err) => {
-                eprintln!("siwe-server: {err:#}");
-                ExitCode::FAILURE
-            }
-        },
+        Command::Serve => report(serve(cli.config)),
+        Command::Check => report(check(cli.config)),
+        Command::Keys {
+            action: KeysAction::Rotate,
+        } => report(rotate_keys(cli.config)),
     }
+}
+
+fn report(result: anyhow::Result<()>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("siwe-server: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn check(config: Option<PathBuf>) -> anyhow::Result<()> {
+    let loaded = Settings::load(config.as_deref())?;
+    for warning in &loaded.warnings {
+        println!("warning: {warning}");
+    }
+    for line in siwe_server::startup::check(&loaded.settings)? {
+        println!("ok: {line}");
+    }
+    Ok(())
+}
+
+fn rotate_keys(config: Option<PathBuf>) -> anyhow::Result<()> {
+    let settings = Settings::load(config.as_deref())?.settings;
+    let kid = siwe_server::jwt::JwtKeys::rotate(&settings.data_dir(), settings.tokens.ttl_secs)?;
+    println!(
+        "now signing with key {kid}; the previous key stays published for {} s",
+        settings.tokens.ttl_secs
+    );
+    Ok(())
 }
 
 fn serve(config: Option<PathBuf>) -> anyhow::Result<()> {

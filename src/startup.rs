@@ -19,6 +19,7 @@ use crate::{
     db::Db,
     domain::{siwe::SiwePolicy, token::Keys},
     http::{self, AllowedMethods, ClientIpResolver, HttpPolicy, RateLimiter, SecurityHeaders},
+    jwt::JwtKeys,
     mail::Mailer,
     service::{Identity, Service, ServiceConfig},
 };
@@ -58,6 +59,13 @@ impl Application {
                 mailer: Mailer::from_settings(&settings.email)?,
                 email_link_ttl: time::Duration::seconds(settings.email.link_ttl_secs as i64),
                 event_retention: time::Duration::days(i64::from(settings.audit.retention_days)),
+                jwt: JwtKeys::open(&settings.data_dir(), settings.tokens.ttl_secs)?,
+                token_ttl: time::Duration::seconds(settings.tokens.ttl_secs as i64),
+                token_audiences: if settings.tokens.audiences.is_empty() {
+                    vec![public_url.origin().ascii_serialization()]
+                } else {
+                    settings.tokens.audiences.clone()
+                },
             },
         );
         let state = Arc::new(AppState {
@@ -130,7 +138,8 @@ fn routes(state: Arc<AppState>) -> impl Endpoint {
     let api = Arc::new(api.into_endpoint());
     let routes = Route::new()
         .nest_no_strip("/api", Arc::clone(&api))
-        .at("/healthz", api)
+        .at("/healthz", Arc::clone(&api))
+        .at("/.well-known/jwks.json", api)
         .at(
             "/openapi.json",
             get(make_sync(move |_| {
@@ -185,6 +194,47 @@ async fn shutdown_signal() {
         _ = terminate => {},
     }
     tracing::info!("shutting down");
+}
+
+/// Checks settings, secret, signing keys and database without changing anything; returns what
+/// was checked.
+pub fn check(settings: &Settings) -> anyhow::Result<Vec<String>> {
+    settings.validate()?;
+    let mut done = vec![format!(
+        "configuration (public_url {})",
+        settings.server.public_url
+    )];
+    if settings.security.secret.is_none() {
+        let path = settings.data_dir().join("secret.key");
+        if path.exists() {
+            load_or_create_secret(settings)?;
+            done.push(format!("secret {}", path.display()));
+        } else {
+            done.push(format!(
+                "secret {} will be generated on first start",
+                path.display()
+            ));
+        }
+    }
+    let keys = settings.data_dir().join("jwt-keys.json");
+    if keys.exists() {
+        JwtKeys::open(&settings.data_dir(), settings.tokens.ttl_secs)?;
+        done.push(format!("token signing keys {}", keys.display()));
+    }
+    let path = &settings.database.path;
+    if path.exists() {
+        done.push(format!("database {}: {}", path.display(), Db::check(path)?));
+    } else {
+        done.push(format!(
+            "database {} will be created on first start",
+            path.display()
+        ));
+    }
+    if let Some(mailer) = Mailer::from_settings(&settings.email)? {
+        drop(mailer);
+        done.push("email settings".into());
+    }
+    Ok(done)
 }
 
 /// host[:port] of a URL, as a message's domain line carries it.

@@ -13,7 +13,7 @@ use super::{
     client_info,
     dto::{
         ChallengeBody, ChallengeRequest, CsrfBody, EmailSentBody, NonceBody, SessionBody,
-        SessionInfo, SignInBody, VerifyRequest,
+        SessionInfo, SignInBody, TokenBody, TokenRequest, VerifyRequest,
     },
     error::ApiError,
     security::SessionAuth,
@@ -57,6 +57,13 @@ pub enum EmailLinkResponse {
         #[oai(header = "Location")] String,
         #[oai(header = "Set-Cookie")] String,
     ),
+}
+
+#[derive(ApiResponse)]
+pub enum TokenResponse {
+    /// A signed, short-lived JWT.
+    #[oai(status = 200)]
+    Ok(Json<TokenBody>),
 }
 
 #[derive(ApiResponse)]
@@ -276,6 +283,29 @@ impl AuthApi {
             .sign_out(&auth.current, client_info(req))
             .await?;
         Ok(LogoutResponse::SignedOut(state.cookie.clear()))
+    }
+
+    /// Get a short-lived token for another service
+    ///
+    /// A JWT (EdDSA, `tokens.ttl_secs`, 5 minutes by default) saying who is signed in, for
+    /// APIs and sockets that trust this server: verify it with `/.well-known/jwks.json`, the
+    /// issuer and your audience. Errors: 400 `invalid_audience`; 401 `unauthenticated`; 403
+    /// `csrf_invalid`.
+    #[oai(path = "/token", method = "post", operation_id = "issueToken")]
+    async fn token(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: SessionAuth,
+        /// The session's CSRF token; required with cookie authentication.
+        #[oai(name = "X-CSRF-Token")]
+        _csrf: Header<Option<String>>,
+        body: Json<TokenRequest>,
+    ) -> Result<TokenResponse, ApiError> {
+        let (token, expires_at) = state.service.issue_token(&auth.current, body.0.audience)?;
+        Ok(TokenResponse::Ok(Json(TokenBody {
+            token,
+            expires_at: from_unix_ms(expires_at * 1000),
+        })))
     }
 
     /// List sessions

@@ -306,3 +306,40 @@ pub struct UiConfigBody {
     /// Whether the server can send email (verification links).
     pub email_enabled: bool,
 }
+
+/// Ask for a short-lived token for another service.
+#[derive(Debug, Clone, Object)]
+pub struct TokenRequest {
+    /// The `aud` claim: one of `tokens.audiences` (default: the first; without configuration,
+    /// this server's origin).
+    pub audience: Option<String>,
+}
+
+/// A signed JWT (EdDSA) with `sub` (account id), `addr` (session wallet), `wallets`, `iat`,
+/// `exp`, `iss` (this server's origin), `aud` and `jti`. Verify it with the keys at
+/// `/.well-known/jwks.json`.
+#[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct TokenBody {
+    pub token: String,
+    pub expires_at: OffsetDateTime,
+}
+
+/// A public key (RFC 8037 OKP, Ed25519).
+#[derive(Debug, Clone, Object, serde::Deserialize)]
+pub struct Jwk {
+    pub kty: String,
+    pub crv: String,
+    pub x: String,
+    pub kid: String,
+    pub alg: String,
+    #[oai(rename = "use")]
+    #[serde(rename = "use")]
+    pub use_: String,
+}
+
+/// The keys that verify this server's tokens (RFC 7517).
+#[derive(Debug, Clone, Object, serde::Deserialize)]
+pub struct Jwks {
+    pub keys: Vec<Jwk>,
+}

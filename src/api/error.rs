@@ -21,7 +21,7 @@ pub enum ApiError {
     /// The request is malformed: `invalid_request` (not JSON, fields missing or of the wrong type,
     /// wrong Content-Type, invalid values), `invalid_message` (not an EIP-4361 message),
     /// `invalid_signature_format` (not 65 bytes of hex), `invalid_address`, `invalid_token`
-    /// (an emailed link that is used, expired or mistyped).
+    /// (an emailed link that is used, expired or mistyped), `invalid_audience`.
     #[oai(status = 400)]
     BadRequest(Json<ErrorBody>),
     /// Not signed in (`unauthenticated`), or the signed message was not acceptable:
@@ -67,7 +67,8 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         | InvalidMessage
         | InvalidSignatureFormat
         | InvalidAddress
-        | InvalidToken => StatusCode::BAD_REQUEST,
+        | InvalidToken
+        | InvalidAudience => StatusCode::BAD_REQUEST,
         InvalidSignature | InvalidNonce | DomainMismatch | UriMismatch | ChainNotAllowed
         | MessageExpired | MessageNotYetValid | IssuedAtInvalid | Unauthenticated => {
             StatusCode::UNAUTHORIZED

@@ -30,6 +30,9 @@ pub enum ForwardResponse {
     /// with `next=` back when the original origin is allowed (Caddy, Traefik).
     #[oai(status = 302)]
     ToLogin(#[oai(header = "Location")] String),
+    /// The query is malformed (`invalid_request`), e.g. `redirect` is not true or false.
+    #[oai(status = 400)]
+    BadRequest(Json<ErrorBody>),
     /// Not signed in (`unauthenticated`). `X-Auth-Login-Url` is where to send a browser (for
     /// nginx, which cannot pass a 302 through: `auth_request_set` + `error_page 401`).
     #[oai(status = 401)]

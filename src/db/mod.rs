@@ -63,6 +63,30 @@ impl Db {
         Ok(Self { pool })
     }
 
+    /// Opens the file read-only and checks its schema version and integrity.
+    pub fn check(path: &Path) -> anyhow::Result<String> {
+        let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .with_context(|| format!("cannot open the database {}", path.display()))?;
+        let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        if version > SCHEMA_VERSION {
+            anyhow::bail!(
+                "schema version {version} is newer than this binary knows ({SCHEMA_VERSION})"
+            );
+        }
+        let integrity: String = conn.query_row("PRAGMA quick_check", [], |r| r.get(0))?;
+        if integrity != "ok" {
+            anyhow::bail!("integrity check failed: {integrity}");
+        }
+        let pending = SCHEMA_VERSION - version;
+        Ok(if pending > 0 {
+            format!(
+                "schema version {version}, {pending} migration(s) to apply on start, integrity ok"
+            )
+        } else {
+            format!("schema version {version}, integrity ok")
+        })
+    }
+
     pub fn conn(&self) -> AppResult<Conn> {
         Ok(self.pool.get()?)
     }

@@ -1,0 +1,245 @@
+//! Short-lived JWTs and the JWKS, verified with PyJWT (tests/requirements.txt); key rotation and
+//! `siwe-server check` with the real binary.
+
+mod common;
+
+use std::{process::Command, time::Duration};
+
+use common::*;
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+const BIN: &str = env!("CARGO_BIN_EXE_siwe-server");
+
+/// PyJWT's verdict: the claims, or the error text. (Async: the server runs on this runtime.)
+async fn verify(app: &TestApp, token: &str, audience: &str) -> Result<Value, String> {
+    let out = tokio::process::Command::new("python3")
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/verify_jwt.py"))
+        .args([
+            &app.url("/.well-known/jwks.json"),
+            token,
+            audience,
+            "http://localhost:8080",
+        ])
+        .output()
+        .await
+        .expect("python3 runs (bash tests/setup.sh installs PyJWT)");
+    let text = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    if out.status.success() {
+        Ok(serde_json::from_str(&text).unwrap())
+    } else {
+        Err(format!("{text}{}", String::from_utf8_lossy(&out.stderr)))
+    }
+}
+
+async fn token(app: &TestApp, csrf: &str, body: Value) -> reqwest::Response {
+    app.call(Method::POST, "/api/auth/token", Some(csrf), Some(body))
+        .await
+}
+
+fn kid(token: &str) -> String {
+    use base64::Engine;
+    let header = token.split('.').next().unwrap();
+    let header: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(header)
+            .unwrap(),
+    )
+    .unwrap();
+    header["kid"].as_str().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn tokens_verify_independently_against_the_jwks() {
+    let app = TestApp::spawn_with(|s| {
+        s.tokens.audiences = vec!["api.example.org".into(), "ws.example.org".into()]
+    })
+    .await;
+    let (w1, w2) = (Wallet::random(), Wallet::random());
+    let me = app.sign_in(&w1).await;
+    let csrf = me["csrfToken"].as_str().unwrap().to_string();
+    app.link(&csrf, &w2).await;
+
+    let resp = token(&app, &csrf, json!({})).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let body: Value = resp.json().await.unwrap();
+    let jwt = body["token"].as_str().unwrap();
+    assert!(body["expiresAt"].is_string());
+    let claims = verify(&app, jwt, "api.example.org")
+        .await
+        .expect("PyJWT verifies the token");
+    assert_eq!(claims["sub"], me["user"]["id"]);
+    assert_eq!(claims["addr"], w1.address.as_str());
+    assert_eq!(claims["wallets"].as_array().unwrap().len(), 2);
+    assert_eq!(claims["iss"], "http://localhost:8080");
+    assert_eq!(
+        claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(),
+        300
+    );
+
+    let err = verify(&app, jwt, "ws.example.org").await.unwrap_err();
+    assert!(err.contains("Audience"), "{err}");
+    let ws: Value = token(&app, &csrf, json!({"audience": "ws.example.org"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    verify(&app, ws["token"].as_str().unwrap(), "ws.example.org")
+        .await
+        .expect("the asked audience");
+    expect_error(
+        token(&app, &csrf, json!({"audience": "evil.example"})).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_audience",
+    )
+    .await;
+
+    // Cookie requests need the CSRF token; bearer ones do not.
+    expect_error(
+        app.call(Method::POST, "/api/auth/token", None, Some(json!({})))
+            .await,
+        StatusCode::FORBIDDEN,
+        "csrf_invalid",
+    )
+    .await;
+    let resp = reqwest::Client::new()
+        .post(app.url("/api/auth/token"))
+        .bearer_auth(me["token"].as_str().unwrap())
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    expect_error(
+        reqwest::Client::new()
+            .post(app.url("/api/auth/token"))
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::UNAUTHORIZED,
+        "unauthenticated",
+    )
+    .await;
+
+    // A tampered token fails.
+    let mut parts: Vec<String> = jwt.split('.').map(str::to_string).collect();
+    parts[1] = parts[1].chars().rev().collect();
+    assert!(verify(&app, &parts.join("."), "api.example.org")
+        .await
+        .is_err());
+}
+
+#[tokio::test]
+async fn tokens_expire() {
+    let app = TestApp::spawn_with(|s| s.tokens.ttl_secs = 4).await;
+    let me = app.sign_in(&Wallet::random()).await;
+    let body: Value = token(&app, me["csrfToken"].as_str().unwrap(), json!({}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let jwt = body["token"].as_str().unwrap();
+    verify(&app, jwt, "http://localhost:8080")
+        .await
+        .expect("fresh");
+    tokio::time::sleep(Duration::from_millis(5200)).await;
+    let err = verify(&app, jwt, "http://localhost:8080")
+        .await
+        .unwrap_err();
+    assert!(err.contains("expired"), "{err}");
+}
+
+#[tokio::test]
+async fn rotation_keeps_old_tokens_verifiable() {
+    let app = TestApp::spawn().await;
+    let me = app.sign_in(&Wallet::random()).await;
+    let csrf = me["csrfToken"].as_str().unwrap().to_string();
+    let before: Value = token(&app, &csrf, json!({})).await.json().await.unwrap();
+    let old = before["token"].as_str().unwrap().to_string();
+    let jwks: Value = app
+        .get("/.well-known/jwks.json")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(jwks["keys"].as_array().unwrap().len(), 1);
+    assert_eq!(jwks["keys"][0]["kty"], "OKP");
+    assert_eq!(jwks["keys"][0]["crv"], "Ed25519");
+    assert_eq!(jwks["keys"][0]["alg"], "EdDSA");
+
+    let out = Command::new(BIN)
+        .args(["keys", "rotate"])
+        .env("SIWE_DATABASE__PATH", app.db_path())
+        .env_remove("SIWE_CONFIG")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // The running server signs with the new key and still publishes the old one.
+    let after: Value = token(&app, &csrf, json!({})).await.json().await.unwrap();
+    let new = after["token"].as_str().unwrap();
+    assert_ne!(kid(&old), kid(new));
+    let jwks: Value = app
+        .get("/.well-known/jwks.json")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(jwks["keys"].as_array().unwrap().len(), 2);
+    verify(&app, &old, "http://localhost:8080")
+        .await
+        .expect("old tokens still verify");
+    verify(&app, new, "http://localhost:8080")
+        .await
+        .expect("new tokens verify");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let keys = app.db_path().with_file_name("jwt-keys.json");
+        assert_eq!(
+            std::fs::metadata(keys).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+    }
+}
+
+#[tokio::test]
+async fn check_reports_problems_and_exits_non_zero() {
+    let app = TestApp::spawn().await;
+    app.sign_in(&Wallet::random()).await;
+    let check = |extra: &[(&str, &str)]| {
+        let mut cmd = Command::new(BIN);
+        cmd.arg("check")
+            .env("SIWE_DATABASE__PATH", app.db_path())
+            .env_remove("SIWE_CONFIG");
+        for (k, v) in extra {
+            cmd.env(k, v);
+        }
+        cmd.output().unwrap()
+    };
+    let out = check(&[]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("integrity ok") && text.contains("secret"),
+        "{text}"
+    );
+    let out = check(&[("SIWE_SESSION__SAME_SITE", "none")]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("same_site"));
+    let out = check(&[("SIWE_DATABASE__PATH", "/nonexistent/dir/x.db")]);
+    assert!(out.status.success(), "a database still to create is fine");
+    let garbage = app.dir.path().join("garbage.db");
+    std::fs::write(&garbage, vec![7u8; 4096]).unwrap();
+    let out = check(&[("SIWE_DATABASE__PATH", garbage.to_str().unwrap())]);
+    assert!(!out.status.success());
+}
