@@ -34,6 +34,7 @@ pub struct Settings {
     pub ui: UiSettings,
     pub forward_auth: ForwardAuthSettings,
     pub tokens: TokenSettings,
+    pub metrics: MetricsSettings,
     pub log: LogSettings,
 }
 
@@ -271,6 +272,24 @@ impl Default for EmailSettings {
             smtp_password: None,
             from: "siwe-server <noreply@localhost>".into(),
             link_ttl_secs: 3600,
+        }
+    }
+}
+
+/// Prometheus metrics at `/metrics`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsSettings {
+    pub enabled: bool,
+    /// Serve `/metrics` on this address only (e.g. 127.0.0.1:9100) instead of the main one.
+    pub bind: Option<String>,
+}
+
+impl Default for MetricsSettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            bind: None,
         }
     }
 }
@@ -536,6 +555,11 @@ impl Settings {
                     )
                 })?;
             }
+        }
+        if let Some(bind) = &self.metrics.bind {
+            bind.parse::<SocketAddr>().with_context(|| {
+                format!("metrics.bind {bind:?} must be an address and port such as 127.0.0.1:9100")
+            })?;
         }
         if self.tokens.ttl_secs == 0 {
             bail!("tokens.ttl_secs must be at least 1");

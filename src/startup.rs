@@ -7,7 +7,7 @@ use poem::{
     endpoint::{make_sync, EmbeddedFileEndpoint, EmbeddedFilesEndpoint},
     get,
     listener::{Acceptor, Listener, TcpAcceptor, TcpListener},
-    Endpoint, IntoEndpoint, Response, Route, Server,
+    Endpoint, EndpointExt, IntoEndpoint, Response, Route, Server,
 };
 use rand::Rng;
 use url::Url;
@@ -30,6 +30,9 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 pub struct Application {
     acceptor: TcpAcceptor,
     local_addr: SocketAddr,
+    /// A separate listener for /metrics (`metrics.bind`).
+    metrics: Option<(TcpAcceptor, SocketAddr)>,
+    metrics_on_main: bool,
     state: Arc<AppState>,
     cleanup_interval: Duration,
 }
@@ -100,9 +103,27 @@ impl Application {
             .first()
             .and_then(|a| a.as_socket_addr().copied())
             .context("the listener has no address")?;
+        let metrics = match (&settings.metrics.bind, settings.metrics.enabled) {
+            (Some(bind), true) => {
+                let addr: SocketAddr = bind.parse()?;
+                let acceptor = TcpListener::bind(addr)
+                    .into_acceptor()
+                    .await
+                    .with_context(|| format!("cannot listen on {addr} (metrics.bind)"))?;
+                let local = acceptor
+                    .local_addr()
+                    .first()
+                    .and_then(|a| a.as_socket_addr().copied())
+                    .context("the metrics listener has no address")?;
+                Some((acceptor, local))
+            }
+            _ => None,
+        };
         Ok(Self {
             acceptor,
             local_addr,
+            metrics_on_main: settings.metrics.enabled && settings.metrics.bind.is_none(),
+            metrics,
             state,
             cleanup_interval: Duration::from_secs(settings.database.cleanup_interval_secs),
         })
@@ -110,6 +131,11 @@ impl Application {
 
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// The address of the separate metrics listener, if configured.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics.as_ref().map(|(_, addr)| *addr)
     }
 
     /// Serves until SIGINT or SIGTERM, then lets in-flight requests finish.
@@ -120,16 +146,27 @@ impl Application {
     pub async fn run_until(self, stop: impl Future<Output = ()> + Send) -> std::io::Result<()> {
         let cleanup = tokio::spawn(cleanup_loop(Arc::clone(&self.state), self.cleanup_interval));
         tracing::info!(address = %self.local_addr, "listening");
-        let app = routes(Arc::clone(&self.state));
+        let metrics_server = self.metrics.map(|(acceptor, addr)| {
+            tracing::info!(address = %addr, "metrics listening");
+            let api = api::service().into_endpoint();
+            let app = Route::new()
+                .at("/metrics", api)
+                .data(Arc::clone(&self.state));
+            tokio::spawn(Server::new_with_acceptor(acceptor).run(app))
+        });
+        let app = routes(Arc::clone(&self.state), self.metrics_on_main);
         let result = Server::new_with_acceptor(self.acceptor)
             .run_with_graceful_shutdown(app, stop, Some(SHUTDOWN_GRACE))
             .await;
         cleanup.abort();
+        if let Some(server) = metrics_server {
+            server.abort();
+        }
         result
     }
 }
 
-fn routes(state: Arc<AppState>) -> impl Endpoint {
+fn routes(state: Arc<AppState>, metrics: bool) -> impl Endpoint {
     let api = api::service();
     let spec_yaml = api.spec_endpoint_yaml();
     let swagger = api.swagger_ui();
@@ -139,7 +176,7 @@ fn routes(state: Arc<AppState>) -> impl Endpoint {
     let routes = Route::new()
         .nest_no_strip("/api", Arc::clone(&api))
         .at("/healthz", Arc::clone(&api))
-        .at("/.well-known/jwks.json", api)
+        .at("/.well-known/jwks.json", Arc::clone(&api))
         .at(
             "/openapi.json",
             get(make_sync(move |_| {
@@ -157,6 +194,11 @@ fn routes(state: Arc<AppState>) -> impl Endpoint {
             EmbeddedFileEndpoint::<Assets>::new("account.html"),
         )
         .nest("/assets", EmbeddedFilesEndpoint::<Assets>::new());
+    let routes = if metrics {
+        routes.at("/metrics", api)
+    } else {
+        routes
+    };
     http::wrap(routes, state)
 }
 

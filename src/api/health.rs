@@ -3,9 +3,16 @@
 use std::sync::Arc;
 
 use poem::web::Data;
-use poem_openapi::{payload::Json, ApiResponse, OpenApi};
+use poem_openapi::{
+    payload::{Json, PlainText},
+    ApiResponse, OpenApi,
+};
 
-use super::{dto::HealthBody, error::ErrorBody, ApiTags, AppState};
+use super::{
+    dto::HealthBody,
+    error::{ApiError, ErrorBody},
+    ApiTags, AppState,
+};
 use crate::error::ErrorCode;
 
 pub struct HealthApi;
@@ -20,8 +27,30 @@ pub enum HealthResponse {
     Unavailable(Json<ErrorBody>),
 }
 
+#[derive(ApiResponse)]
+pub enum MetricsResponse {
+    /// Prometheus text format.
+    #[oai(
+        status = 200,
+        content_type = "text/plain; version=0.0.4; charset=utf-8"
+    )]
+    Ok(PlainText<String>),
+}
+
 #[OpenApi(tag = "ApiTags::Health")]
 impl HealthApi {
+    /// Prometheus metrics
+    ///
+    /// Requests by route and status, sign-ins by result, rate-limited requests, active
+    /// sessions, nonce table size and SQLite latency. Served here unless `metrics.bind` moves
+    /// it to its own address, or `metrics.enabled = false`.
+    #[oai(path = "/metrics", method = "get", operation_id = "metrics")]
+    async fn metrics(&self, state: Data<&Arc<AppState>>) -> Result<MetricsResponse, ApiError> {
+        Ok(MetricsResponse::Ok(PlainText(
+            state.service.metrics_text().await?,
+        )))
+    }
+
     /// Health check
     ///
     /// 200 when the database answers, 503 otherwise. For load balancers and orchestrators.

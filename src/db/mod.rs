@@ -102,6 +102,7 @@ impl Db {
         let span = tracing::Span::current();
         tokio::task::spawn_blocking(move || {
             let _entered = span.enter();
+            let _timer = crate::metrics::metrics().map(|m| m.db_seconds.start_timer());
             let mut conn = pool.get()?;
             work(&mut conn)
         })
@@ -113,6 +114,19 @@ impl Db {
     pub fn ping(conn: &Connection) -> AppResult<()> {
         conn.query_row("SELECT count(*) FROM sqlite_schema", [], |_| Ok(()))?;
         Ok(())
+    }
+
+    /// Live sessions and nonce rows, for the metrics.
+    pub fn counts(conn: &Connection, now_ms: i64) -> AppResult<(i64, i64)> {
+        let sessions = conn
+            .prepare_cached(
+                "SELECT count(*) FROM sessions WHERE revoked_at IS NULL AND expires_at > ?1",
+            )?
+            .query_row([now_ms], |r| r.get(0))?;
+        let nonces = conn
+            .prepare_cached("SELECT count(*) FROM nonces")?
+            .query_row([], |r| r.get(0))?;
+        Ok((sessions, nonces))
     }
 
     /// Deletes expired nonces, sessions and email tokens, and events older than

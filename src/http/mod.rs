@@ -57,7 +57,14 @@ pub struct HttpPolicy {
 /// The methods of every path template of an OpenAPI document (`/api/wallets/{address}`).
 #[derive(Debug, Default)]
 pub struct AllowedMethods {
-    templates: Vec<(Vec<String>, String)>,
+    templates: Vec<PathTemplate>,
+}
+
+#[derive(Debug)]
+struct PathTemplate {
+    path: String,
+    segments: Vec<String>,
+    methods: String,
 }
 
 impl AllowedMethods {
@@ -73,13 +80,16 @@ impl AllowedMethods {
                             .as_object()
                             .map(|ops| ops.keys().map(|m| m.to_ascii_uppercase()).collect())
                             .unwrap_or_default();
-                        if methods.iter().any(|m| m == "GET") {
+                        if methods.iter().any(|m| m == "GET")
+                            && !methods.iter().any(|m| m == "HEAD")
+                        {
                             methods.push("HEAD".into());
                         }
-                        (
-                            path.split('/').map(str::to_string).collect(),
-                            methods.join(", "),
-                        )
+                        PathTemplate {
+                            path: path.clone(),
+                            segments: path.split('/').map(str::to_string).collect(),
+                            methods: methods.join(", "),
+                        }
                     })
                     .collect()
             })
@@ -89,16 +99,22 @@ impl AllowedMethods {
 
     /// `Allow` for a request path; a `{name}` segment matches any one segment.
     pub fn for_path(&self, path: &str) -> Option<&str> {
+        self.find(path).map(|t| t.methods.as_str())
+    }
+
+    /// The spec's path template a request path matches, e.g. `/api/wallets/{address}`.
+    pub fn template_for(&self, path: &str) -> Option<&str> {
+        self.find(path).map(|t| t.path.as_str())
+    }
+
+    fn find(&self, path: &str) -> Option<&PathTemplate> {
         let segments: Vec<&str> = path.split('/').collect();
-        self.templates
-            .iter()
-            .find(|(template, _)| {
-                template.len() == segments.len()
-                    && template.iter().zip(&segments).all(|(t, s)| {
-                        t == s || (t.starts_with('{') && t.ends_with('}') && !s.is_empty())
-                    })
-            })
-            .map(|(_, methods)| methods.as_str())
+        self.templates.iter().find(|template| {
+            template.segments.len() == segments.len()
+                && template.segments.iter().zip(&segments).all(|(t, s)| {
+                    t == s || (t.starts_with('{') && t.ends_with('}') && !s.is_empty())
+                })
+        })
     }
 }
 
@@ -186,7 +202,8 @@ async fn request_context<E: Endpoint>(next: E, mut req: Request) -> poem::Result
         .as_socket_addr()
         .map(|a| a.ip())
         .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
-    let (client_ip, id, https) = match state(&req) {
+    let state_opt = state(&req);
+    let (client_ip, id, https) = match &state_opt {
         Some(state) => {
             let resolver = &state.http.client_ip;
             let id = resolver
@@ -214,6 +231,22 @@ async fn request_context<E: Endpoint>(next: E, mut req: Request) -> poem::Result
         .into_response();
     if let Ok(value) = HeaderValue::from_str(&id) {
         resp.headers_mut().insert(REQUEST_ID_HEADER, value);
+    }
+    if let (Some(m), Some(state)) = (crate::metrics::metrics(), state_opt.as_ref()) {
+        let route = state
+            .http
+            .allowed_methods
+            .template_for(&path)
+            .unwrap_or(match path.as_str() {
+                "/" | "/login" | "/account" | "/healthz" | "/metrics" | "/openapi.json"
+                | "/openapi.yaml" => path.as_str(),
+                p if p.starts_with("/assets/") => "/assets",
+                p if p.starts_with("/docs") => "/docs",
+                _ => "other",
+            });
+        m.requests
+            .with_label_values(&[route, method.as_str(), resp.status().as_str()])
+            .inc();
     }
     span.in_scope(|| {
         tracing::info!(
@@ -352,6 +385,14 @@ async fn rate_limit<E: Endpoint>(next: E, req: Request) -> poem::Result<Response
         if let Err(wait) = state.http.limiter.check(policy, ip) {
             let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
             tracing::info!(client_ip = %ip, ?policy, retry_after = secs, "rate limited");
+            if let Some(m) = crate::metrics::metrics() {
+                let name = if policy == Policy::Auth {
+                    "auth"
+                } else {
+                    "read"
+                };
+                m.rate_limited.with_label_values(&[name]).inc();
+            }
             let mut resp = error_response(
                 ErrorCode::RateLimited,
                 format!("Too many requests from your address; try again in {secs} seconds."),

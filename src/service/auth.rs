@@ -159,7 +159,14 @@ impl Service {
         let decided = self
             .db
             .run(move |conn| service.sign_in_blocking(conn, request))
-            .await?;
+            .await;
+        if let Some(m) = crate::metrics::metrics() {
+            let result = decided
+                .as_ref()
+                .map_or_else(|e| e.code().as_str(), |_| "ok");
+            m.sign_ins.with_label_values(&[result]).inc();
+        }
+        let decided = decided?;
         match decided {
             Decided::SignedIn(signed_in, pending) => {
                 tracing::info!(

@@ -182,6 +182,16 @@ impl Service {
         self.mailer.is_some()
     }
 
+    /// Updates the gauges counted from the database, then renders all metrics.
+    pub async fn metrics_text(&self) -> AppResult<String> {
+        let (sessions, nonces) = self.db.run(|conn| Db::counts(conn, now_ms())).await?;
+        if let Some(m) = crate::metrics::metrics() {
+            m.active_sessions.set(sessions);
+            m.nonces.set(nonces);
+        }
+        Ok(crate::metrics::render())
+    }
+
     /// Succeeds when the database answers.
     pub async fn check_health(&self) -> AppResult<()> {
         self.db.run(|conn| Db::ping(conn)).await

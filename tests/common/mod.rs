@@ -18,6 +18,8 @@ pub const URI: &str = "http://localhost:8080";
 
 pub struct TestApp {
     pub base: String,
+    /// The separate metrics listener, when `metrics.bind` is set.
+    pub metrics_base: Option<String>,
     pub settings: Settings,
     pub client: Client,
     pub dir: Arc<TempDir>,
@@ -63,6 +65,7 @@ impl TestApp {
             .await
             .expect("application builds");
         let base = format!("http://{}", app.local_addr());
+        let metrics_base = app.metrics_addr().map(|a| format!("http://{a}"));
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             app.run_until(async {
@@ -73,6 +76,7 @@ impl TestApp {
         });
         Self {
             base,
+            metrics_base,
             settings,
             client: cookie_client(),
             dir,

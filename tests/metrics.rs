@@ -1,0 +1,77 @@
+//! Prometheus metrics over HTTP.
+
+mod common;
+
+use common::*;
+use reqwest::StatusCode;
+
+/// The value of the first sample line starting with `prefix`.
+fn sample(text: &str, prefix: &str) -> Option<f64> {
+    text.lines()
+        .find(|l| l.starts_with(prefix))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+}
+
+#[tokio::test]
+async fn metrics_count_requests_sign_ins_limits_and_sessions() {
+    let app = TestApp::spawn_with(|s| {
+        s.rate_limit.auth_per_minute = 30;
+        s.rate_limit.auth_burst = 6;
+    })
+    .await;
+    let wallet = Wallet::random();
+    app.sign_in(&wallet).await;
+    let message = MessageSpec::new(&wallet, &app.nonce().await).render();
+    app.verify(&message, &Wallet::random().sign(&message)).await;
+    for _ in 0..4 {
+        app.get("/api/auth/nonce").await;
+    }
+
+    let resp = app.get("/metrics").await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert!(resp.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/plain"));
+    let text = resp.text().await.unwrap();
+    let at_least = |prefix: &str, n: f64| {
+        let v = sample(&text, prefix).unwrap_or_else(|| panic!("{prefix} missing in\n{text}"));
+        assert!(v >= n, "{prefix} = {v} < {n}");
+    };
+    at_least(
+        r#"siwe_http_requests_total{method="GET",route="/api/auth/nonce",status="200"}"#,
+        2.0,
+    );
+    at_least(
+        r#"siwe_http_requests_total{method="POST",route="/api/auth/verify",status="401"}"#,
+        1.0,
+    );
+    at_least(r#"siwe_sign_ins_total{result="ok"}"#, 1.0);
+    at_least(r#"siwe_sign_ins_total{result="invalid_signature"}"#, 1.0);
+    at_least(r#"siwe_rate_limited_total{policy="auth"}"#, 1.0);
+    at_least("siwe_sqlite_seconds_count", 3.0);
+    assert_eq!(sample(&text, "siwe_active_sessions"), Some(1.0));
+    assert!(sample(&text, "siwe_nonces").is_some());
+}
+
+#[tokio::test]
+async fn metrics_can_move_to_their_own_address() {
+    let app = TestApp::spawn_with(|s| s.metrics.bind = Some("127.0.0.1:0".into())).await;
+    expect_error(
+        app.get("/metrics").await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
+    let base = app.metrics_base.clone().expect("a metrics listener");
+    let text = reqwest::get(format!("{base}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(text.contains("siwe_active_sessions"), "{text}");
+    let off = TestApp::spawn_with(|s| s.metrics.enabled = false).await;
+    assert_eq!(off.get("/metrics").await.status(), StatusCode::NOT_FOUND);
+}
