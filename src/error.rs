@@ -5,7 +5,8 @@ use std::borrow::Cow;
 
 use poem_openapi::Enum;
 
-/// Every error code a client can receive. The HTTP status for each lives in `api::error`.
+/// A stable code to branch on; every error code a client can receive. (The HTTP status for
+/// each lives in `api::error`.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
 #[oai(rename_all = "snake_case")]
 pub enum ErrorCode {

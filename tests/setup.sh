@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the tests need beyond Rust: Debian's Chromium (browser tests) and nginx
 # (forward-auth tests), the Python tools in tests/requirements.txt, and the npm packages of
-# tests/e2e (from its lock file).
+# tests/e2e and tests/sdk (from their lock files).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,3 +16,4 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore -r tests/requirements.txt
 (cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error)
+(cd tests/sdk && npm ci --no-audit --no-fund --loglevel=error)

@@ -9,7 +9,7 @@ use crate::error::{AppError, ErrorCode};
 /// The body of every error response.
 #[derive(Debug, Clone, Object)]
 pub struct ErrorBody {
-    /// A stable code to branch on.
+    // No doc comment here: it would wrap the reference in allOf, which some generators refuse.
     pub error: ErrorCode,
     /// A sentence for people; wording may change.
     pub message: String,
