@@ -77,6 +77,17 @@ fn every_operation_is_documented() {
     ] {
         assert!(paths.contains_key(path), "{path} is in the spec");
     }
+    for schema in [
+        "VerifyRequest",
+        "NonceBody",
+        "ErrorBody",
+        "ChallengeRequest",
+    ] {
+        assert!(
+            spec["components"]["schemas"][schema]["example"].is_object(),
+            "{schema} has an example"
+        );
+    }
     let codes = &spec["components"]["schemas"]["ErrorCode"]["enum"];
     for code in [
         "invalid_nonce",

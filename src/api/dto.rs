@@ -1,6 +1,6 @@
 //! The JSON shapes of requests and responses, and their conversion from service records.
 
-use poem_openapi::Object;
+use poem_openapi::{types::Example, Object};
 use time::OffsetDateTime;
 
 use crate::{
@@ -54,7 +54,7 @@ pub struct Session {
 
 /// A nonce and the values a message must carry for this server to accept it.
 #[derive(Debug, Clone, Object)]
-#[oai(rename_all = "camelCase")]
+#[oai(rename_all = "camelCase", example)]
 pub struct NonceBody {
     /// Single-use; put it in the message's `Nonce:` line.
     pub nonce: String,
@@ -85,7 +85,7 @@ pub struct SignedMessage {
 
 /// A signed EIP-4361 message, and what to do with a wallet that has no account yet.
 #[derive(Debug, Clone, Object)]
-#[oai(rename_all = "camelCase")]
+#[oai(rename_all = "camelCase", example)]
 pub struct VerifyRequest {
     /// The exact message text that was signed (lines separated by `\n`, no trailing newline).
     pub message: String,
@@ -130,7 +130,7 @@ pub struct SessionInfo {
 
 /// Ask for a server-built message for `address`.
 #[derive(Debug, Clone, Object)]
-#[oai(rename_all = "camelCase")]
+#[oai(rename_all = "camelCase", example)]
 pub struct ChallengeRequest {
     /// The wallet: 0x and 40 hex digits.
     pub address: String,
@@ -342,4 +342,48 @@ pub struct Jwk {
 #[derive(Debug, Clone, Object, serde::Deserialize)]
 pub struct Jwks {
     pub keys: Vec<Jwk>,
+}
+
+const EXAMPLE_ADDRESS: &str = "0xC02aaA39b223FE8D0A0e5C4F27eAD9083C756Cc2";
+
+fn example_time() -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp(1_795_000_000).unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
+impl Example for NonceBody {
+    fn example() -> Self {
+        Self {
+            nonce: "g5VuQVxffzjz5KpvRtbUg6".into(),
+            expires_at: example_time(),
+            domain: "login.example.org".into(),
+            uri: "https://login.example.org".into(),
+            version: "1".into(),
+            chain_ids: vec![1],
+            statement: Some("Sign in with Ethereum to this server.".into()),
+        }
+    }
+}
+
+impl Example for VerifyRequest {
+    fn example() -> Self {
+        Self {
+            message: format!(
+                "login.example.org wants you to sign in with your Ethereum account:\n{EXAMPLE_ADDRESS}\n\n\
+                 Sign in with Ethereum to this server.\n\nURI: https://login.example.org\nVersion: 1\n\
+                 Chain ID: 1\nNonce: g5VuQVxffzjz5KpvRtbUg6\nIssued At: 2026-11-18T08:13:20.000Z"
+            ),
+            signature: format!("0x{}1b", "ab".repeat(64)),
+            link: None,
+            email: None,
+        }
+    }
+}
+
+impl Example for ChallengeRequest {
+    fn example() -> Self {
+        Self {
+            address: EXAMPLE_ADDRESS.into(),
+            chain_id: Some(1),
+        }
+    }
 }

@@ -8,6 +8,7 @@ use crate::error::{AppError, ErrorCode};
 
 /// The body of every error response.
 #[derive(Debug, Clone, Object)]
+#[oai(example)]
 pub struct ErrorBody {
     // No doc comment here: it would wrap the reference in allOf, which some generators refuse.
     pub error: ErrorCode,
@@ -58,6 +59,17 @@ pub enum ApiError {
     /// The database (`unavailable`) or the mail server (`email_unavailable`) is unavailable.
     #[oai(status = 503)]
     Unavailable(Json<ErrorBody>),
+}
+
+impl poem_openapi::types::Example for ErrorBody {
+    fn example() -> Self {
+        Self {
+            error: ErrorCode::InvalidNonce,
+            message:
+                "The nonce is unknown, already used or expired; fetch a new nonce and sign again."
+                    .into(),
+        }
+    }
 }
 
 pub fn status_of(code: ErrorCode) -> StatusCode {
