@@ -1,0 +1,358 @@
+//! A load generator for SIWE servers: this one or any other that issues nonces and verifies
+//! EIP-4361 messages.
+//!
+//! cargo run --release --example loadgen -- --url http://127.0.0.1:8080 --scenario session \
+//!     --connections 64 --duration 10s [--json]
+//!
+//! Scenarios: `nonce` (GET nonce), `login` (verify pre-signed messages: nonces are fetched and
+//! signed before the clock starts, so the generator measures the server, not its own signing),
+//! `session` and `forward` (GET with a valid cookie), `floor` (GET /healthz: the HTTP floor to
+//! compare with), `mixed` (90% session, 9% nonce, 1% login).
+
+use std::{
+    collections::BTreeMap,
+    sync::{
+        atomic::{AtomicUsize, Ordering},
+        Arc,
+    },
+    time::{Duration, Instant},
+};
+
+use clap::{Parser, ValueEnum};
+use k256::ecdsa::SigningKey;
+use serde_json::{json, Value};
+use sha3::{Digest, Keccak256};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Scenario {
+    Nonce,
+    Login,
+    Session,
+    Forward,
+    Floor,
+    Mixed,
+}
+
+#[derive(Parser, Debug)]
+#[command(about = "Load generator for Sign-In with Ethereum servers")]
+struct Args {
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    url: String,
+    #[arg(long, value_enum, default_value = "session")]
+    scenario: Scenario,
+    #[arg(long, default_value_t = 64)]
+    connections: usize,
+    /// e.g. 10s, 500ms, 1m
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    duration: Duration,
+    #[arg(long, default_value = "/api/auth/nonce")]
+    nonce_path: String,
+    #[arg(long, default_value = "/api/auth/verify")]
+    verify_path: String,
+    #[arg(long, default_value = "/api/auth/session")]
+    session_path: String,
+    #[arg(long, default_value = "/api/auth/forward")]
+    forward_path: String,
+    #[arg(long, default_value = "/healthz")]
+    floor_path: String,
+    /// How the nonce comes back: `json:<field>` or `text`.
+    #[arg(long, default_value = "json:nonce")]
+    nonce_format: String,
+    /// Message domain and URI (default: from the nonce response's `domain`/`uri`, else the URL).
+    #[arg(long)]
+    domain: Option<String>,
+    #[arg(long)]
+    uri: Option<String>,
+    /// Messages to pre-sign for `login`/`mixed` (default: enough for the run at 2,000/s).
+    #[arg(long)]
+    presign: Option<usize>,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let (number, unit) = text.split_at(
+        text.find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(text.len()),
+    );
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("bad duration {text:?}"))?;
+    Ok(match unit {
+        "ms" => Duration::from_millis(n),
+        "s" | "" => Duration::from_secs(n),
+        "m" => Duration::from_secs(n * 60),
+        _ => return Err(format!("bad duration unit in {text:?}")),
+    })
+}
+
+/// CPU seconds this process has used (user + system), from /proc.
+fn cpu_seconds() -> f64 {
+    std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| {
+            let after = s.rsplit_once(')')?.1;
+            let fields: Vec<&str> = after.split_whitespace().collect();
+            let ticks: f64 =
+                fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+            Some(ticks / 100.0)
+        })
+        .unwrap_or(0.0)
+}
+
+struct Target {
+    args: Args,
+    client: reqwest::Client,
+}
+
+impl Target {
+    fn url(&self, path: &str) -> String {
+        format!("{}{}", self.args.url.trim_end_matches('/'), path)
+    }
+
+    async fn nonce(&self) -> anyhow::Result<(String, Option<Value>)> {
+        let resp = self
+            .client
+            .get(self.url(&self.args.nonce_path))
+            .send()
+            .await?;
+        let text = resp.text().await?;
+        match self.args.nonce_format.strip_prefix("json:") {
+            Some(field) => {
+                let body: Value = serde_json::from_str(&text)?;
+                let nonce = body[field]
+                    .as_str()
+                    .ok_or_else(|| anyhow::anyhow!("no {field} in {text}"))?
+                    .to_string();
+                Ok((nonce, Some(body)))
+            }
+            None => Ok((text.trim().to_string(), None)),
+        }
+    }
+
+    /// A signed message on a fresh nonce with a fresh key.
+    async fn signed_login(&self) -> anyhow::Result<Value> {
+        let (nonce, body) = self.nonce().await?;
+        let default_host = self
+            .args
+            .url
+            .split("://")
+            .nth(1)
+            .unwrap_or("localhost")
+            .trim_end_matches('/')
+            .to_string();
+        let domain = self
+            .args
+            .domain
+            .clone()
+            .or_else(|| body.as_ref()?["domain"].as_str().map(str::to_string))
+            .unwrap_or(default_host);
+        let uri = self
+            .args
+            .uri
+            .clone()
+            .or_else(|| body.as_ref()?["uri"].as_str().map(str::to_string))
+            .unwrap_or_else(|| self.args.url.clone());
+        tokio::task::spawn_blocking(move || {
+            let key = SigningKey::random(&mut rand_core::OsRng);
+            let point = key.verifying_key().to_encoded_point(false);
+            let hash = Keccak256::digest(&point.as_bytes()[1..]);
+            let address = format!("0x{}", hex::encode(&hash[12..]));
+            let issued = time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339)?;
+            let message = format!(
+                "{domain} wants you to sign in with your Ethereum account:\n{address}\n\nLoad test.\n\n\
+                 URI: {uri}\nVersion: 1\nChain ID: 1\nNonce: {nonce}\nIssued At: {issued}"
+            );
+            let mut hasher = Keccak256::new();
+            hasher.update(format!("\x19Ethereum Signed Message:\n{}", message.len()));
+            hasher.update(message.as_bytes());
+            let (sig, recid) = key.sign_prehash_recoverable(&hasher.finalize())?;
+            let mut bytes = sig.to_bytes().to_vec();
+            bytes.push(27 + recid.to_byte());
+            Ok(json!({ "message": message, "signature": format!("0x{}", hex::encode(bytes)) }))
+        })
+        .await?
+    }
+}
+
+#[derive(Default)]
+struct Stats {
+    latencies_us: Vec<u32>,
+    statuses: BTreeMap<u16, u64>,
+    errors: u64,
+}
+
+fn percentile(sorted: &[u32], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    f64::from(sorted[i]) / 1000.0
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(args.connections)
+        .cookie_store(true)
+        .build()?;
+    let target = Arc::new(Target { args, client });
+    let scenario = target.args.scenario;
+
+    // Warm-up: a signed-in cookie for session checks, and pre-signed logins.
+    if matches!(
+        scenario,
+        Scenario::Session | Scenario::Forward | Scenario::Mixed
+    ) {
+        let login = target.signed_login().await?;
+        let resp = target
+            .client
+            .post(target.url(&target.args.verify_path))
+            .json(&login)
+            .send()
+            .await?;
+        anyhow::ensure!(
+            resp.status().is_success(),
+            "warm-up sign-in failed: {}",
+            resp.text().await?
+        );
+    }
+    let logins: Arc<Vec<Value>> =
+        Arc::new(if matches!(scenario, Scenario::Login | Scenario::Mixed) {
+            let wanted = target.args.presign.unwrap_or_else(|| {
+                let per_sec = if scenario == Scenario::Login {
+                    2000
+                } else {
+                    200
+                };
+                (target.args.duration.as_secs_f64() * per_sec as f64) as usize + 100
+            });
+            eprintln!("pre-signing {wanted} logins...");
+            let mut tasks = Vec::new();
+            for _ in 0..wanted {
+                let t = Arc::clone(&target);
+                tasks.push(tokio::spawn(async move { t.signed_login().await }));
+            }
+            let mut out = Vec::with_capacity(wanted);
+            for task in tasks {
+                out.push(task.await??);
+            }
+            out
+        } else {
+            Vec::new()
+        });
+    let next_login = Arc::new(AtomicUsize::new(0));
+
+    let cpu_before = cpu_seconds();
+    let started = Instant::now();
+    let deadline = started + target.args.duration;
+    let mut workers = Vec::new();
+    for worker in 0..target.args.connections {
+        let (t, logins, next_login) = (
+            Arc::clone(&target),
+            Arc::clone(&logins),
+            Arc::clone(&next_login),
+        );
+        workers.push(tokio::spawn(async move {
+            let mut stats = Stats::default();
+            let mut i = worker;
+            while Instant::now() < deadline {
+                i += 1;
+                let pick = match scenario {
+                    Scenario::Mixed => match i % 100 {
+                        0 => Scenario::Login,
+                        1..=9 => Scenario::Nonce,
+                        _ => Scenario::Session,
+                    },
+                    s => s,
+                };
+                let request = match pick {
+                    Scenario::Nonce => t.client.get(t.url(&t.args.nonce_path)),
+                    Scenario::Session => t.client.get(t.url(&t.args.session_path)),
+                    Scenario::Forward => t.client.get(t.url(&t.args.forward_path)),
+                    Scenario::Floor => t.client.get(t.url(&t.args.floor_path)),
+                    Scenario::Login | Scenario::Mixed => {
+                        let n = next_login.fetch_add(1, Ordering::Relaxed);
+                        match logins.get(n) {
+                            Some(body) => t.client.post(t.url(&t.args.verify_path)).json(body),
+                            None => break, // ran out of pre-signed logins
+                        }
+                    }
+                };
+                let sent = Instant::now();
+                match request.send().await {
+                    Ok(resp) => {
+                        let status = resp.status().as_u16();
+                        let _ = resp.bytes().await;
+                        stats
+                            .latencies_us
+                            .push(sent.elapsed().as_micros().min(u32::MAX as u128) as u32);
+                        *stats.statuses.entry(status).or_default() += 1;
+                    }
+                    Err(_) => stats.errors += 1,
+                }
+            }
+            stats
+        }));
+    }
+    let mut all = Stats::default();
+    for worker in workers {
+        let stats = worker.await?;
+        all.latencies_us.extend(stats.latencies_us);
+        for (status, n) in stats.statuses {
+            *all.statuses.entry(status).or_default() += n;
+        }
+        all.errors += stats.errors;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let cpu = cpu_seconds() - cpu_before;
+    all.latencies_us.sort_unstable();
+    let lat = &all.latencies_us;
+    let report = json!({
+        "scenario": format!("{scenario:?}").to_lowercase(),
+        "connections": target.args.connections,
+        "seconds": elapsed,
+        "requests": lat.len(),
+        "requests_per_sec": lat.len() as f64 / elapsed,
+        "latency_ms": {
+            "p50": percentile(lat, 0.50),
+            "p90": percentile(lat, 0.90),
+            "p99": percentile(lat, 0.99),
+            "max": lat.last().map_or(0.0, |v| f64::from(*v) / 1000.0),
+        },
+        "statuses": all.statuses.iter().map(|(k, v)| (k.to_string(), json!(v))).collect::<serde_json::Map<_, _>>(),
+        "errors": all.errors,
+        "generator_cpu_seconds": cpu,
+        "generator_cpu_share_of_one_core": cpu / elapsed,
+    });
+    if target.args.json {
+        println!("{report}");
+    } else {
+        println!(
+            "scenario      {}",
+            report["scenario"].as_str().unwrap_or_default()
+        );
+        println!("connections   {}", target.args.connections);
+        println!("requests      {} in {:.1} s", lat.len(), elapsed);
+        println!(
+            "throughput    {:.0} req/s",
+            report["requests_per_sec"].as_f64().unwrap_or(0.0)
+        );
+        println!(
+            "latency ms    p50 {:.2}  p90 {:.2}  p99 {:.2}  max {:.2}",
+            percentile(lat, 0.5),
+            percentile(lat, 0.9),
+            percentile(lat, 0.99),
+            report["latency_ms"]["max"].as_f64().unwrap_or(0.0)
+        );
+        println!("statuses      {:?}  errors {}", all.statuses, all.errors);
+        println!(
+            "generator cpu {:.1} s ({:.0}% of one core)",
+            cpu,
+            100.0 * cpu / elapsed
+        );
+    }
+    Ok(())
+}
