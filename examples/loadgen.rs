@@ -230,16 +230,17 @@ async fn main() -> anyhow::Result<()> {
                 (target.args.duration.as_secs_f64() * per_sec as f64) as usize + 100
             });
             eprintln!("pre-signing {wanted} logins...");
-            let mut tasks = Vec::new();
-            for _ in 0..wanted {
-                let t = Arc::clone(&target);
-                tasks.push(tokio::spawn(async move { t.signed_login().await }));
-            }
-            let mut out = Vec::with_capacity(wanted);
-            for task in tasks {
-                out.push(task.await??);
-            }
-            out
+            // No more requests in flight than the run itself will use.
+            use futures_util::StreamExt;
+            let results: Vec<anyhow::Result<Value>> = futures_util::stream::iter(0..wanted)
+                .map(|_| {
+                    let t = Arc::clone(&target);
+                    async move { t.signed_login().await }
+                })
+                .buffer_unordered(target.args.connections)
+                .collect()
+                .await;
+            results.into_iter().collect::<anyhow::Result<Vec<_>>>()?
         } else {
             Vec::new()
         });

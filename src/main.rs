@@ -93,7 +93,12 @@ fn serve(config: Option<PathBuf>) -> anyhow::Result<()> {
     for warning in &loaded.warnings {
         tracing::warn!("{warning}");
     }
-    let runtime = tokio::runtime::Runtime::new()?;
+    // Database work runs on blocking threads; more of them than pooled connections would only
+    // wait, each with its own stack and allocator arena.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .max_blocking_threads(loaded.settings.database.pool_size as usize + 8)
+        .build()?;
     runtime.block_on(async {
         let app = Application::build(loaded.settings).await?;
         app.run_until_stopped().await?;
