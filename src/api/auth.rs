@@ -12,7 +12,7 @@ use poem_openapi::{
 use super::{
     client_info,
     dto::{
-        ChallengeBody, ChallengeRequest, CsrfBody, EmailSentBody, NonceBody, SessionBody,
+        ChallengeRequest, ChallengeResponse, CsrfBody, EmailSentBody, NonceBody, SessionBody,
         SessionInfo, SignInBody, TokenBody, TokenRequest, VerifyRequest,
     },
     error::ApiError,
@@ -40,13 +40,6 @@ pub enum VerifyResponse {
     /// attaches this wallet to it was sent to that address (`email_verification_sent`).
     #[oai(status = 202)]
     EmailSent(Json<EmailSentBody>),
-}
-
-#[derive(ApiResponse)]
-pub enum ChallengeResponse {
-    /// The message to sign.
-    #[oai(status = 200)]
-    Ok(Json<ChallengeBody>),
 }
 
 #[derive(ApiResponse)]
@@ -144,11 +137,7 @@ impl AuthApi {
             .service
             .sign_in_challenge(&body.address, body.chain_id)
             .await?;
-        Ok(ChallengeResponse::Ok(Json(ChallengeBody {
-            message: challenge.message,
-            nonce: challenge.nonce,
-            expires_at: from_unix_ms(challenge.expires_at),
-        })))
+        Ok(ChallengeResponse::Ok(Json(challenge.into())))
     }
 
     /// Sign in with a signed message

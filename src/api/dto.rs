@@ -5,7 +5,7 @@ use time::OffsetDateTime;
 
 use crate::{
     db::{sessions::SessionRecord, users::WalletRecord},
-    service::{from_unix_ms, Account, Event, NonceIssued},
+    service::{from_unix_ms, Account, Challenge, Event, NonceIssued},
 };
 
 /// A wallet linked to an account.
@@ -386,4 +386,22 @@ impl Example for ChallengeRequest {
             chain_id: Some(1),
         }
     }
+}
+
+impl From<Challenge> for ChallengeBody {
+    fn from(c: Challenge) -> Self {
+        Self {
+            message: c.message,
+            nonce: c.nonce,
+            expires_at: from_unix_ms(c.expires_at),
+        }
+    }
+}
+
+/// The answer of both challenge endpoints (sign-in and wallet linking).
+#[derive(poem_openapi::ApiResponse)]
+pub enum ChallengeResponse {
+    /// The message to sign with the wallet.
+    #[oai(status = 200)]
+    Ok(poem_openapi::payload::Json<ChallengeBody>),
 }

@@ -7,21 +7,13 @@ use poem_openapi::{param::Header, param::Path, payload::Json, ApiResponse, OpenA
 
 use super::{
     client_info,
-    dto::{ChallengeBody, ChallengeRequest, SignedMessage, Wallet},
+    dto::{ChallengeRequest, ChallengeResponse, SignedMessage, Wallet},
     error::ApiError,
     security::SessionAuth,
     ApiTags, AppState,
 };
-use crate::service::from_unix_ms;
 
 pub struct WalletsApi;
-
-#[derive(ApiResponse)]
-pub enum ChallengeResponse {
-    /// The message to sign with the wallet.
-    #[oai(status = 200)]
-    Ok(Json<ChallengeBody>),
-}
 
 #[derive(ApiResponse)]
 pub enum LinkResponse {
@@ -71,11 +63,7 @@ impl WalletsApi {
             .service
             .link_challenge(&auth.current, &body.address, body.chain_id)
             .await?;
-        Ok(ChallengeResponse::Ok(Json(ChallengeBody {
-            message: challenge.message,
-            nonce: challenge.nonce,
-            expires_at: from_unix_ms(challenge.expires_at),
-        })))
+        Ok(ChallengeResponse::Ok(Json(challenge.into())))
     }
 
     /// Link a wallet
