@@ -93,11 +93,13 @@ pub struct VerifyRequest {
     pub signature: String,
     /// With a valid session (cookie + CSRF token, or bearer): attach this wallet to the
     /// signed-in account instead of signing in to the wallet's own.
+    #[oai(nullable)]
     pub link: Option<bool>,
     /// For a wallet without an account: create the account with this (unverified) email. If
     /// another account has the email, nothing is created: with email configured and that
     /// address verified, a link that attaches the wallet is sent there (202); otherwise 409
     /// `email_in_use`.
+    #[oai(nullable)]
     pub email: Option<String>,
 }
 
@@ -135,6 +137,7 @@ pub struct ChallengeRequest {
     /// The wallet: 0x and 40 hex digits.
     pub address: String,
     /// The chain to name in the message; default: the first allowed chain, else 1.
+    #[oai(nullable)]
     pub chain_id: Option<u64>,
 }
 
@@ -152,6 +155,7 @@ pub struct ChallengeBody {
 #[oai(rename_all = "camelCase")]
 pub struct ProfileRequest {
     /// Display name, 1 to 64 characters.
+    #[oai(nullable)]
     pub name: Option<String>,
     /// Contact email; null or "" removes it. A new email is unverified until its link is opened.
     pub email: poem_openapi::types::MaybeUndefined<String>,
@@ -312,6 +316,7 @@ pub struct UiConfigBody {
 pub struct TokenRequest {
     /// The `aud` claim: one of `tokens.audiences` (default: the first; without configuration,
     /// this server's origin).
+    #[oai(nullable)]
     pub audience: Option<String>,
 }
 
