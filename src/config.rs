@@ -848,6 +848,39 @@ mod tests {
     }
 
     #[test]
+    fn the_example_config_loads_and_names_every_key() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config.toml.example");
+        let text = std::fs::read_to_string(&path).unwrap();
+        figment::Jail::expect_with(|_| {
+            let loaded = Settings::load(Some(&path)).map_err(|e| e.to_string())?;
+            let defaults = serde_json::to_value(Settings::default()).unwrap();
+            assert_eq!(
+                serde_json::to_value(loaded.settings).unwrap(),
+                defaults,
+                "its values are the defaults"
+            );
+            Ok(())
+        });
+        for key in known_keys() {
+            let leaf = key.rsplit('.').next().unwrap();
+            let section = key.split('.').next().unwrap();
+            if key.contains('.') {
+                let documented = text.lines().any(|l| {
+                    let l = l.trim_start_matches("# ").trim_start_matches('#').trim();
+                    l.starts_with(&format!("{leaf} ="))
+                        || l.starts_with(&format!("[[{section}.{leaf}]]"))
+                });
+                assert!(documented, "config.toml.example documents {key}");
+            } else {
+                assert!(
+                    text.contains(&format!("[{key}]")),
+                    "config.toml.example has [{key}]"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn secret_is_not_printed() {
         let secret = Secret("x".repeat(40));
         assert!(!format!("{secret:?}").contains("xxxx"));

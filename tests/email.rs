@@ -103,6 +103,23 @@ fn link_in(message: &str) -> String {
     text[start..].split_whitespace().next().unwrap().to_string()
 }
 
+/// The account's email and whether it is verified.
+async fn email_state(app: &TestApp) -> (Option<String>, Option<bool>) {
+    let account: Value = app.get("/api/account").await.json().await.unwrap();
+    (
+        account["email"].as_str().map(str::to_string),
+        account["emailVerified"].as_bool(),
+    )
+}
+
+/// A mail sink and a server that sends through it (keep the folder alive as long as both).
+async fn with_email() -> (tempfile::TempDir, SmtpSink, TestApp) {
+    let dir = tempfile::TempDir::new().unwrap();
+    let sink = SmtpSink::start(dir.path());
+    let app = spawn_with_email(&sink).await;
+    (dir, sink, app)
+}
+
 async fn spawn_with_email(sink: &SmtpSink) -> TestApp {
     let port = sink.port;
     TestApp::spawn_with(move |s| {
@@ -116,9 +133,7 @@ async fn spawn_with_email(sink: &SmtpSink) -> TestApp {
 
 #[tokio::test]
 async fn setting_an_email_sends_a_link_that_verifies_it_once() {
-    let dir = tempfile::TempDir::new().unwrap();
-    let sink = SmtpSink::start(dir.path());
-    let app = spawn_with_email(&sink).await;
+    let (_dir, sink, app) = with_email().await;
     let me = app.sign_in(&Wallet::random()).await;
     let csrf = me["csrfToken"].as_str().unwrap();
     let user: Value = app
@@ -183,21 +198,15 @@ async fn setting_an_email_sends_a_link_that_verifies_it_once() {
     .await;
     let resp = cookie_client().get(app.url(&stale)).send().await.unwrap();
     assert_eq!(error_code(resp).await.1, "invalid_token");
-    let account: Value = app.get("/api/account").await.json().await.unwrap();
     assert_eq!(
-        (
-            account["email"].as_str(),
-            account["emailVerified"].as_bool()
-        ),
-        (Some("carol@example.org"), Some(false))
+        email_state(&app).await,
+        (Some("carol@example.org".to_string()), Some(false))
     );
 }
 
 #[tokio::test]
 async fn a_new_wallet_giving_a_verified_accounts_email_gets_a_link_to_join_it() {
-    let dir = tempfile::TempDir::new().unwrap();
-    let sink = SmtpSink::start(dir.path());
-    let app = spawn_with_email(&sink).await;
+    let (_dir, sink, app) = with_email().await;
     let (owner_wallet, new_wallet) = (Wallet::random(), Wallet::random());
     let owner = app.sign_in(&owner_wallet).await;
     let csrf = owner["csrfToken"].as_str().unwrap();
@@ -260,9 +269,7 @@ async fn a_new_wallet_giving_a_verified_accounts_email_gets_a_link_to_join_it() 
 
 #[tokio::test]
 async fn an_unverified_email_claim_never_attaches_a_wallet() {
-    let dir = tempfile::TempDir::new().unwrap();
-    let sink = SmtpSink::start(dir.path());
-    let app = spawn_with_email(&sink).await;
+    let (_dir, sink, app) = with_email().await;
     let first = Wallet::random();
     // A new account with an email: created, and a verification email sent.
     let resp = app.verify_with_email(&first, "squat@example.org").await;
@@ -301,21 +308,15 @@ async fn an_unreachable_mail_server_is_a_clear_503() {
         .await;
     expect_error(resp, StatusCode::SERVICE_UNAVAILABLE, "email_unavailable").await;
     // The address was kept (unverified); saving it again retries the link.
-    let account: Value = app.get("/api/account").await.json().await.unwrap();
     assert_eq!(
-        (
-            account["email"].as_str(),
-            account["emailVerified"].as_bool()
-        ),
-        (Some("x@example.org"), Some(false))
+        email_state(&app).await,
+        (Some("x@example.org".to_string()), Some(false))
     );
 }
 
 #[tokio::test]
 async fn saving_the_same_unverified_email_sends_a_new_link() {
-    let dir = tempfile::TempDir::new().unwrap();
-    let sink = SmtpSink::start(dir.path());
-    let app = spawn_with_email(&sink).await;
+    let (_dir, sink, app) = with_email().await;
     let me = app.sign_in(&Wallet::random()).await;
     let csrf = me["csrfToken"].as_str();
     for _ in 0..2 {
