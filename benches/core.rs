@@ -2,34 +2,72 @@
 
 use std::sync::Arc;
 
-use criterion::{criterion_group, criterion_main, Criterion};
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use k256::ecdsa::SigningKey;
 use sha3::{Digest, Keccak256};
 use siwe_server::{
-    db::{nonces, Db},
     domain::{siwe, token::Keys},
+    open_service,
+    service::{ClientInfo, Service, SignInOutcome, SignInRequest},
+    Settings,
 };
+use tokio::runtime::Runtime;
 
-fn signed_message() -> (String, String) {
-    let key = SigningKey::from_slice(&[7u8; 32]).unwrap();
+/// The EIP-55 address of a key.
+fn address_of(key: &SigningKey) -> String {
     let point = key.verifying_key().to_encoded_point(false);
-    let address = signinwithethereum::eip55(
+    signinwithethereum::eip55(
         &Keccak256::digest(&point.as_bytes()[1..])[12..]
             .try_into()
             .unwrap(),
-    );
-    let message = format!(
-        "localhost:8080 wants you to sign in with your Ethereum account:\n{address}\n\nBench.\n\n\
-         URI: http://localhost:8080\nVersion: 1\nChain ID: 1\nNonce: abcdefghijkl12345678\n\
-         Issued At: 2026-11-23T00:00:00.000Z"
-    );
+    )
+}
+
+/// An EIP-191 personal_sign signature of `message`, as a wallet returns it.
+fn sign(key: &SigningKey, message: &str) -> String {
     let mut hasher = Keccak256::new();
     hasher.update(format!("\x19Ethereum Signed Message:\n{}", message.len()));
     hasher.update(message.as_bytes());
     let (sig, recid) = key.sign_prehash_recoverable(&hasher.finalize()).unwrap();
     let mut bytes = sig.to_bytes().to_vec();
     bytes.push(27 + recid.to_byte());
-    (message, format!("0x{}", hex::encode(bytes)))
+    format!("0x{}", hex::encode(bytes))
+}
+
+fn signed_message() -> (String, String) {
+    let key = SigningKey::from_slice(&[7u8; 32]).unwrap();
+    let message = format!(
+        "localhost:8080 wants you to sign in with your Ethereum account:\n{}\n\nBench.\n\n\
+         URI: http://localhost:8080\nVersion: 1\nChain ID: 1\nNonce: abcdefghijkl12345678\n\
+         Issued At: 2026-11-23T00:00:00.000Z",
+        address_of(&key)
+    );
+    let signature = sign(&key, &message);
+    (message, signature)
+}
+
+/// A sign-in request on a fresh nonce, signed by a fresh key (a new account each time).
+fn fresh_sign_in(rt: &Runtime, service: &Service) -> SignInRequest {
+    let issued = rt.block_on(service.issue_nonce()).unwrap();
+    let key = SigningKey::random(&mut rand_core::OsRng);
+    let message = siwe::build_message(&siwe::MessageParts {
+        domain: &issued.domain,
+        address: &address_of(&key),
+        statement: "Bench.",
+        uri: &issued.uri,
+        chain_id: 1,
+        nonce: &issued.nonce,
+        issued_at: time::OffsetDateTime::now_utc(),
+        expiration_time: None,
+    })
+    .unwrap();
+    SignInRequest {
+        signature: sign(&key, &message),
+        message,
+        link_to: None,
+        email: None,
+        client: ClientInfo::default(),
+    }
 }
 
 fn benches(c: &mut Criterion) {
@@ -61,22 +99,37 @@ fn benches(c: &mut Criterion) {
         b.iter(|| keys.session_token_hash(std::hint::black_box(&token)))
     });
 
+    // The service layer on a real SQLite file, as the server runs it, without HTTP.
     let dir = tempfile::TempDir::new().unwrap();
-    let db = Arc::new(Db::open(&dir.path().join("bench.db"), 4).unwrap());
-    let conn = db.conn().unwrap();
-    let mut n = 0u64;
-    c.bench_function("nonce issue + consume (SQLite, WAL)", |b| {
+    let mut settings = Settings::default();
+    settings.database.path = dir.path().join("bench.db");
+    let rt = Runtime::new().unwrap();
+    let service = Arc::new(rt.block_on(open_service(&settings)).unwrap());
+
+    c.bench_function("nonce issue (stored, committed)", |b| {
+        b.iter(|| rt.block_on(service.issue_nonce()).unwrap())
+    });
+    c.bench_function(
+        "verify: a whole sign-in through the service (new account)",
+        |b| {
+            b.iter_batched(
+                || fresh_sign_in(&rt, &service),
+                |request| rt.block_on(service.sign_in(request)).unwrap(),
+                BatchSize::SmallInput,
+            )
+        },
+    );
+    let token = match rt
+        .block_on(service.sign_in(fresh_sign_in(&rt, &service)))
+        .unwrap()
+    {
+        SignInOutcome::SignedIn(signed_in) => signed_in.token,
+        SignInOutcome::EmailLinkSent { .. } => unreachable!("no email given"),
+    };
+    c.bench_function("session check (cookie token -> session and account)", |b| {
         b.iter(|| {
-            n += 1;
-            let nonce = format!("benchnonce{n:012}");
-            let record = nonces::NonceRecord {
-                expires_at: i64::MAX,
-                purpose: nonces::SIGN_IN.into(),
-                user_id: None,
-                address: None,
-            };
-            nonces::insert(&conn, &nonce, 0, &record).unwrap();
-            nonces::consume(&conn, &nonce).unwrap().unwrap();
+            rt.block_on(service.authenticate(std::hint::black_box(&token)))
+                .unwrap()
         })
     });
 }

@@ -20,4 +20,4 @@ pub mod startup;
 pub mod telemetry;
 
 pub use config::Settings;
-pub use startup::Application;
+pub use startup::{open_service, Application};

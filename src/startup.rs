@@ -37,40 +37,47 @@ pub struct Application {
     cleanup_interval: Duration,
 }
 
+/// Opens the database, loads or creates the secret and signing keys, and builds the service
+/// (what the server runs, without HTTP; also used by the benches and the seeding tool).
+pub async fn open_service(settings: &Settings) -> anyhow::Result<Service> {
+    let public_url = settings.public_url()?;
+    let keys = Keys::from_secret(&load_or_create_secret(settings)?);
+    let db_settings = settings.database.clone();
+    let db =
+        tokio::task::spawn_blocking(move || Db::open(&db_settings.path, db_settings.pool_size))
+            .await
+            .context("database start-up task failed")??;
+    Ok(Service::new(
+        db,
+        ServiceConfig {
+            policy: policy_from(settings, &public_url)?,
+            keys,
+            session_ttl: time::Duration::seconds(settings.session.ttl_secs as i64),
+            identity: Identity {
+                domain: domain_of(&public_url),
+                origin: public_url.origin().ascii_serialization(),
+                statement: settings.siwe.statement.clone(),
+            },
+            mailer: Mailer::from_settings(&settings.email)?,
+            email_link_ttl: time::Duration::seconds(settings.email.link_ttl_secs as i64),
+            event_retention: time::Duration::days(i64::from(settings.audit.retention_days)),
+            jwt: JwtKeys::open(&settings.data_dir(), settings.tokens.ttl_secs)?,
+            token_ttl: time::Duration::seconds(settings.tokens.ttl_secs as i64),
+            token_audiences: if settings.tokens.audiences.is_empty() {
+                vec![public_url.origin().ascii_serialization()]
+            } else {
+                settings.tokens.audiences.clone()
+            },
+        },
+    ))
+}
+
 impl Application {
     /// Opens the database, loads or creates the secret, and binds the listener.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         settings.validate()?;
         let public_url = settings.public_url()?;
-        let keys = Keys::from_secret(&load_or_create_secret(&settings)?);
-        let db_settings = settings.database.clone();
-        let db =
-            tokio::task::spawn_blocking(move || Db::open(&db_settings.path, db_settings.pool_size))
-                .await
-                .context("database start-up task failed")??;
-        let service = Service::new(
-            db,
-            ServiceConfig {
-                policy: policy_from(&settings, &public_url)?,
-                keys,
-                session_ttl: time::Duration::seconds(settings.session.ttl_secs as i64),
-                identity: Identity {
-                    domain: domain_of(&public_url),
-                    origin: public_url.origin().ascii_serialization(),
-                    statement: settings.siwe.statement.clone(),
-                },
-                mailer: Mailer::from_settings(&settings.email)?,
-                email_link_ttl: time::Duration::seconds(settings.email.link_ttl_secs as i64),
-                event_retention: time::Duration::days(i64::from(settings.audit.retention_days)),
-                jwt: JwtKeys::open(&settings.data_dir(), settings.tokens.ttl_secs)?,
-                token_ttl: time::Duration::seconds(settings.tokens.ttl_secs as i64),
-                token_audiences: if settings.tokens.audiences.is_empty() {
-                    vec![public_url.origin().ascii_serialization()]
-                } else {
-                    settings.tokens.audiences.clone()
-                },
-            },
-        );
+        let service = open_service(&settings).await?;
         let state = Arc::new(AppState {
             service: Arc::new(service),
             cookie: SessionCookie::from_settings(&settings),

@@ -6,19 +6,20 @@ mod migrations;
 pub mod nonces;
 pub mod sessions;
 pub mod users;
+mod writer;
+
+pub use writer::atomically;
 
 use std::{path::Path, time::Duration};
 
 use anyhow::Context;
-use r2d2::{CustomizeConnection, Pool, PooledConnection};
+use r2d2::{CustomizeConnection, Pool};
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::Connection;
 
 use crate::error::{AppError, AppResult};
 
 pub use migrations::SCHEMA_VERSION;
-
-pub type Conn = PooledConnection<SqliteConnectionManager>;
 
 /// Rows deleted per statement by the cleanup task, so it never holds the write lock for long.
 const CLEANUP_BATCH: u32 = 1000;
@@ -28,19 +29,28 @@ struct Pragmas;
 
 impl CustomizeConnection<Connection, rusqlite::Error> for Pragmas {
     fn on_acquire(&self, conn: &mut Connection) -> Result<(), rusqlite::Error> {
-        conn.busy_timeout(Duration::from_secs(5))?;
-        conn.execute_batch(
-            "PRAGMA journal_mode = WAL;
-             PRAGMA synchronous = NORMAL;
-             PRAGMA foreign_keys = ON;",
-        )
+        configure(conn)?;
+        // Pool connections only read: all writes go through the one writer.
+        conn.execute_batch("PRAGMA query_only = ON;")
     }
 }
 
-/// A handle to the SQLite file. Cheap to clone.
+fn configure(conn: &Connection) -> Result<(), rusqlite::Error> {
+    conn.busy_timeout(Duration::from_secs(5))?;
+    conn.set_prepared_statement_cache_capacity(64);
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL;
+         PRAGMA synchronous = NORMAL;
+         PRAGMA foreign_keys = ON;",
+    )
+}
+
+/// A handle to the SQLite file: a pool of read-only connections, used in place for short
+/// indexed reads, and one writer thread that commits queued writes in batches. Cheap to clone.
 #[derive(Clone)]
 pub struct Db {
-    pool: Pool<SqliteConnectionManager>,
+    readers: Pool<SqliteConnectionManager>,
+    writer: writer::Writer,
 }
 
 impl Db {
@@ -50,17 +60,19 @@ impl Db {
             std::fs::create_dir_all(parent)
                 .with_context(|| format!("cannot create the folder {}", parent.display()))?;
         }
-        let manager = SqliteConnectionManager::file(path);
-        let pool = Pool::builder()
+        let open_error = || format!("cannot open the database {}", path.display());
+        let mut conn = Connection::open(path).with_context(open_error)?;
+        configure(&conn).with_context(open_error)?;
+        migrations::apply(&mut conn)
+            .with_context(|| format!("cannot migrate the database {}", path.display()))?;
+        let writer = writer::Writer::start(conn).with_context(open_error)?;
+        let readers = Pool::builder()
             .max_size(pool_size)
             .connection_timeout(Duration::from_secs(10))
             .connection_customizer(Box::new(Pragmas))
-            .build(manager)
-            .with_context(|| format!("cannot open the database {}", path.display()))?;
-        let mut conn = pool.get()?;
-        migrations::apply(&mut conn)
-            .with_context(|| format!("cannot migrate the database {}", path.display()))?;
-        Ok(Self { pool })
+            .build(SqliteConnectionManager::file(path))
+            .with_context(open_error)?;
+        Ok(Self { readers, writer })
     }
 
     /// Opens the file read-only and checks its schema version and integrity.
@@ -87,27 +99,56 @@ impl Db {
         })
     }
 
-    pub fn conn(&self) -> AppResult<Conn> {
-        Ok(self.pool.get()?)
+    /// Runs short reads (a few indexed lookups) in one read transaction on the calling thread:
+    /// they take microseconds, less than handing them to another thread would cost.
+    pub fn read<T>(&self, work: impl FnOnce(&Connection) -> AppResult<T>) -> AppResult<T> {
+        let _timer = crate::metrics::metrics().map(|m| m.db_seconds.start_timer());
+        let conn = self.readers.get()?;
+        // One transaction: one snapshot, and one lock of the WAL index instead of one per query.
+        let tx = conn.unchecked_transaction()?;
+        let result = work(&tx)?;
+        tx.finish()?;
+        Ok(result)
     }
 
-    /// Runs blocking database work on the blocking thread pool, never on the async workers.
-    pub async fn run<T, F>(&self, work: F) -> AppResult<T>
+    /// Runs reads that may scan many rows on the blocking thread pool.
+    pub async fn read_blocking<T, F>(&self, work: F) -> AppResult<T>
     where
         T: Send + 'static,
-        F: FnOnce(&mut Conn) -> AppResult<T> + Send + 'static,
+        F: FnOnce(&Connection) -> AppResult<T> + Send + 'static,
     {
-        let pool = self.pool.clone();
-        // Keep the request's span (and its request id) on logs written by the work.
+        let db = self.clone();
         let span = tracing::Span::current();
         tokio::task::spawn_blocking(move || {
             let _entered = span.enter();
-            let _timer = crate::metrics::metrics().map(|m| m.db_seconds.start_timer());
-            let mut conn = pool.get()?;
-            work(&mut conn)
+            db.read(work)
         })
         .await
         .map_err(|e| AppError::Internal(anyhow::Error::new(e).context("database task failed")))?
+    }
+
+    /// Queues `work` for the writer, which runs it atomically (it sees its own writes; an
+    /// error undoes all of them) and answers once the batch it ran in is committed.
+    pub async fn write<T, F>(&self, work: F) -> AppResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> AppResult<T> + Send + 'static,
+    {
+        let _timer = crate::metrics::metrics().map(|m| m.db_seconds.start_timer());
+        self.writer
+            .submit(work)?
+            .await
+            .map_err(|_| writer::stopped())?
+    }
+
+    /// Queues `work` for the writer without waiting for it; failures are logged.
+    pub fn write_later<F>(&self, work: F)
+    where
+        F: FnOnce(&Connection) -> AppResult<()> + Send + 'static,
+    {
+        if let Err(err) = self.writer.submit(work) {
+            tracing::error!(error = %err, "database write dropped");
+        }
     }
 
     /// Succeeds when the database file can be read.
@@ -129,24 +170,17 @@ impl Db {
         Ok((sessions, nonces))
     }
 
-    /// Deletes expired nonces, sessions and email tokens, and events older than
-    /// `events_before_ms`, in small batches; returns how many rows went.
-    pub fn delete_expired(
+    /// Deletes up to a small batch each of expired nonces, sessions and email tokens, and of
+    /// events older than `events_before_ms`; returns how many rows went.
+    pub fn delete_expired_batch(
         conn: &Connection,
         now_ms: i64,
         events_before_ms: i64,
     ) -> AppResult<usize> {
-        let mut total = 0;
-        loop {
-            let n = nonces::delete_expired(conn, now_ms, CLEANUP_BATCH)?
-                + sessions::delete_expired(conn, now_ms, CLEANUP_BATCH)?
-                + email_tokens::delete_expired(conn, now_ms, CLEANUP_BATCH)?
-                + events::delete_older_than(conn, events_before_ms, CLEANUP_BATCH)?;
-            total += n;
-            if n == 0 {
-                return Ok(total);
-            }
-        }
+        Ok(nonces::delete_expired(conn, now_ms, CLEANUP_BATCH)?
+            + sessions::delete_expired(conn, now_ms, CLEANUP_BATCH)?
+            + email_tokens::delete_expired(conn, now_ms, CLEANUP_BATCH)?
+            + events::delete_older_than(conn, events_before_ms, CLEANUP_BATCH)?)
     }
 }
 

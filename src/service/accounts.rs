@@ -3,7 +3,6 @@
 
 use std::sync::Arc;
 
-use rusqlite::TransactionBehavior;
 use time::OffsetDateTime;
 
 use super::{
@@ -12,7 +11,7 @@ use super::{
 };
 use crate::{
     db::{
-        email_tokens,
+        self, email_tokens,
         events::{self, EventRecord},
         nonces::{self, NonceRecord},
         sessions::{self, SessionRecord},
@@ -129,7 +128,7 @@ impl Service {
         };
         let stored = nonce.clone();
         self.db
-            .run(move |conn| nonces::insert(conn, &stored, unix_ms(now), &record))
+            .write(move |conn| nonces::insert(conn, &stored, unix_ms(now), &record))
             .await?;
         Ok(Challenge {
             message,
@@ -147,34 +146,36 @@ impl Service {
         signature: String,
         client: ClientInfo,
     ) -> AppResult<WalletRecord> {
+        let mut checked = self.check_message(message, signature).await?;
         let service = Arc::clone(self);
         let user_id = current.account.user.id.clone();
-        self.db
-            .run(move |conn| {
-                let (parsed, address) = service.check_signed_message(
-                    conn,
-                    &message,
-                    &signature,
-                    Some(&user_id),
-                    &client,
-                )?;
-                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-                wallet_taken(&tx, &address, &user_id)?;
-                service.attach_wallet(&tx, &user_id, &address, parsed.message.chain_id, &client)?;
-                let wallet = users::find_wallet(&tx, &address)?
-                    .ok_or_else(|| AppError::Internal(anyhow::anyhow!("linked wallet vanished")))?;
-                tx.commit()?;
-                tracing::info!(%address, %user_id, "wallet linked");
-                Ok(wallet)
+        let wallet = self
+            .db
+            .write(move |conn| {
+                if let Err(refusal) =
+                    service.spend_nonce(conn, &mut checked, Some(&user_id), &client)?
+                {
+                    return Ok(Err(refusal));
+                }
+                let address = checked.address;
+                // The spent nonce stays spent whatever happens to the rest.
+                Ok(db::atomically(conn, |conn| {
+                    wallet_taken(conn, &address, &user_id)?;
+                    let chain_id = checked.parsed.message.chain_id;
+                    service.attach_wallet(conn, &user_id, &address, chain_id, &client)?;
+                    users::find_wallet(conn, &address)?.ok_or_else(|| {
+                        AppError::Internal(anyhow::anyhow!("linked wallet vanished"))
+                    })
+                }))
             })
-            .await
+            .await??;
+        tracing::info!(address = %wallet.address, user_id = %wallet.user_id, "wallet linked");
+        Ok(wallet)
     }
 
     pub async fn wallets(&self, current: &Authenticated) -> AppResult<Vec<WalletRecord>> {
         let user_id = current.account.user.id.clone();
-        self.db
-            .run(move |conn| users::wallets_of(conn, &user_id))
-            .await
+        self.db.read(|conn| users::wallets_of(conn, &user_id))
     }
 
     /// Removes a wallet unless it is the account's last; a removed primary passes to the
@@ -189,9 +190,8 @@ impl Service {
         let user_id = current.account.user.id.clone();
         let current_session = current.session.id.clone();
         self.db
-            .run(move |conn| {
-                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-                let wallets = users::wallets_of(&tx, &user_id)?;
+            .write(move |conn| {
+                let wallets = users::wallets_of(conn, &user_id)?;
                 let wallet = wallets
                     .iter()
                     .find(|w| w.address == address)
@@ -202,32 +202,31 @@ impl Service {
                         "This is the account's only wallet; link another before removing it.",
                     ));
                 }
-                users::delete_wallet(&tx, &user_id, &address)?;
+                users::delete_wallet(conn, &user_id, &address)?;
                 if wallet.is_primary {
                     if let Some(next) = wallets
                         .iter()
                         .filter(|w| w.address != address)
                         .min_by_key(|w| w.linked_at)
                     {
-                        users::set_primary(&tx, &user_id, &next.address)?;
+                        users::set_primary(conn, &user_id, &next.address)?;
                     }
                 }
                 let ended = sessions::revoke_all(
-                    &tx,
+                    conn,
                     &user_id,
                     Some(&address),
                     Some(&current_session),
                     now_ms(),
                 )?;
                 record_event(
-                    &tx,
+                    conn,
                     event_kind::WALLET_UNLINKED,
                     Some(&user_id),
                     Some(&address),
                     &client,
                     Some(&format!("{ended} sessions ended")),
                 )?;
-                tx.commit()?;
                 Ok(())
             })
             .await
@@ -242,20 +241,18 @@ impl Service {
         let address = siwe::parse_address(address).map_err(|_| wallet_not_found())?;
         let user_id = current.account.user.id.clone();
         self.db
-            .run(move |conn| {
-                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-                if !users::set_primary(&tx, &user_id, &address)? {
+            .write(move |conn| {
+                if !users::set_primary(conn, &user_id, &address)? {
                     return Err(wallet_not_found());
                 }
                 record_event(
-                    &tx,
+                    conn,
                     event_kind::PRIMARY_WALLET_CHANGED,
                     Some(&user_id),
                     Some(&address),
                     &client,
                     None,
                 )?;
-                tx.commit()?;
                 Ok(())
             })
             .await
@@ -298,26 +295,26 @@ impl Service {
         let user_id = current.account.user.id.clone();
         let (account, pending) = self
             .db
-            .run(move |conn| {
-                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            .write(move |conn| {
                 if let Some(name) = &update.name {
-                    users::set_name(&tx, &user_id, name.trim())?;
+                    users::set_name(conn, &user_id, name.trim())?;
                 }
                 let mut pending = None;
                 if let Some(email) = &email {
-                    let before = users::find_user(&tx, &user_id)?;
+                    let before = users::find_user(conn, &user_id)?;
                     let verified = before.as_ref().is_some_and(|u| u.email_verified);
                     let changed = before.and_then(|u| u.email).map(|e| e.to_lowercase())
                         != email.as_deref().map(str::to_lowercase);
                     if !changed && !verified {
                         // Saving the same unverified email again sends a new link.
                         if let Some(same) = email {
-                            pending = service.verification_email(&tx, &user_id, same)?;
+                            pending = service.verification_email(conn, &user_id, same)?;
                         }
                     }
                     if changed {
                         if let Some(new) = email {
-                            if users::find_user_by_email(&tx, new)?.is_some_and(|u| u.id != user_id)
+                            if users::find_user_by_email(conn, new)?
+                                .is_some_and(|u| u.id != user_id)
                             {
                                 return Err(AppError::new(
                                     ErrorCode::EmailInUse,
@@ -325,9 +322,9 @@ impl Service {
                                 ));
                             }
                         }
-                        users::set_email(&tx, &user_id, email.as_deref())?;
+                        users::set_email(conn, &user_id, email.as_deref())?;
                         record_event(
-                            &tx,
+                            conn,
                             event_kind::EMAIL_CHANGED,
                             Some(&user_id),
                             None,
@@ -335,12 +332,11 @@ impl Service {
                             None,
                         )?;
                         if let Some(new) = email {
-                            pending = service.verification_email(&tx, &user_id, new)?;
+                            pending = service.verification_email(conn, &user_id, new)?;
                         }
                     }
                 }
-                let account = load_account(&tx, &user_id)?;
-                tx.commit()?;
+                let account = load_account(conn, &user_id)?;
                 Ok((account, pending))
             })
             .await?;
@@ -364,14 +360,15 @@ impl Service {
     ) -> AppResult<String> {
         let service = Arc::clone(self);
         self.db
-            .run(move |conn| {
+            .write(move |conn| {
                 let record =
                     service.consume_email_token(conn, &token, email_tokens::VERIFY_EMAIL)?;
                 if !users::mark_email_verified(conn, &record.user_id, &record.email)? {
-                    return Err(AppError::new(
+                    // The link is spent all the same.
+                    return Ok(Err(AppError::new(
                         ErrorCode::InvalidToken,
                         "The account's email has changed since this link was sent.",
-                    ));
+                    )));
                 }
                 record_event(
                     conn,
@@ -381,16 +378,15 @@ impl Service {
                     &client,
                     None,
                 )?;
-                Ok(record.email)
+                Ok(Ok(record.email))
             })
-            .await
+            .await?
     }
 
     pub async fn sessions(&self, current: &Authenticated) -> AppResult<Vec<SessionRecord>> {
         let user_id = current.account.user.id.clone();
         self.db
-            .run(move |conn| sessions::live_of_user(conn, &user_id, now_ms()))
-            .await
+            .read(|conn| sessions::live_of_user(conn, &user_id, now_ms()))
     }
 
     /// Ends one of the account's sessions.
@@ -402,7 +398,7 @@ impl Service {
     ) -> AppResult<()> {
         let user_id = current.account.user.id.clone();
         self.db
-            .run(move |conn| {
+            .write(move |conn| {
                 if !sessions::revoke(conn, &user_id, &session_id, now_ms())? {
                     return Err(AppError::new(
                         ErrorCode::SessionNotFound,
@@ -431,7 +427,7 @@ impl Service {
         let user_id = current.account.user.id.clone();
         let keep = keep_current.then(|| current.session.id.clone());
         self.db
-            .run(move |conn| {
+            .write(move |conn| {
                 let ended = sessions::revoke_all(conn, &user_id, None, keep.as_deref(), now_ms())?;
                 record_event(
                     conn,
@@ -449,7 +445,6 @@ impl Service {
     pub async fn events(&self, current: &Authenticated, limit: u32) -> AppResult<Vec<Event>> {
         let user_id = current.account.user.id.clone();
         self.db
-            .run(move |conn| events::recent_of_user(conn, &user_id, limit.clamp(1, 200)))
-            .await
+            .read(|conn| events::recent_of_user(conn, &user_id, limit.clamp(1, 200)))
     }
 }

@@ -2,7 +2,6 @@
 
 use std::sync::Arc;
 
-use rusqlite::TransactionBehavior;
 use time::OffsetDateTime;
 
 use super::{
@@ -80,6 +79,14 @@ pub struct Authenticated {
     pub session: SessionRecord,
 }
 
+/// A signed message that parsed, its signer, and whether it passed the policy.
+pub(super) struct CheckedMessage {
+    pub parsed: SiweMessage,
+    /// The signer's EIP-55 address, as named in the message.
+    pub address: String,
+    pub verdict: AppResult<()>,
+}
+
 /// How often a session's last use is written at most.
 const LAST_SEEN_EVERY_MS: i64 = 60_000;
 /// Longest User-Agent kept with a session.
@@ -130,7 +137,7 @@ impl Service {
         };
         let (stored, expires_at) = (nonce.clone(), record.expires_at);
         self.db
-            .run(move |conn| nonces::insert(conn, &stored, unix_ms(now), &record))
+            .write(move |conn| nonces::insert(conn, &stored, unix_ms(now), &record))
             .await?;
         Ok(NonceIssued {
             nonce,
@@ -155,11 +162,15 @@ impl Service {
                 ));
             }
         }
+        let checked = self
+            .check_message(request.message.clone(), request.signature.clone())
+            .await?;
         let service = Arc::clone(self);
         let decided = self
             .db
-            .run(move |conn| service.sign_in_blocking(conn, request))
-            .await;
+            .write(move |conn| service.sign_in_write(conn, checked, &request))
+            .await
+            .and_then(|decided| decided);
         if let Some(m) = crate::metrics::metrics() {
             let result = decided
                 .as_ref()
@@ -188,25 +199,49 @@ impl Service {
         }
     }
 
-    /// Parses and checks a signed message and spends its nonce; `link_for` is the account a
-    /// link nonce must belong to. Returns the message and the wallet's EIP-55 address.
-    pub(super) fn check_signed_message(
+    /// Parses a signed message and checks it against the policy, recovering the signer on the
+    /// blocking pool so that the async workers keep serving. A message that does not parse is
+    /// refused here; any other failure is returned inside [`CheckedMessage`] to be reported
+    /// once the nonce is spent.
+    pub(super) async fn check_message(
+        self: &Arc<Self>,
+        text: String,
+        signature: String,
+    ) -> AppResult<CheckedMessage> {
+        let service = Arc::clone(self);
+        tokio::task::spawn_blocking(move || {
+            let parsed = siwe::parse_message(&text)
+                .and_then(|parsed| Ok((parsed, siwe::parse_signature(&signature)?)))
+                .inspect_err(|err| tracing::info!(reason = err.code().as_str(), "sign-in refused"));
+            let (parsed, signature) = parsed?;
+            let verdict =
+                service
+                    .policy
+                    .check(&parsed, &text, &signature, OffsetDateTime::now_utc());
+            Ok(CheckedMessage {
+                address: siwe::checksum_address(&parsed.message.address),
+                parsed,
+                verdict,
+            })
+        })
+        .await
+        .map_err(|e| AppError::Internal(anyhow::Error::new(e).context("signature check failed")))?
+    }
+
+    /// Spends the nonce of a checked message (whatever the outcome, so it can never be tried
+    /// again); `link_for` is the account a link nonce must belong to. A refusal is recorded as
+    /// a security event and returned in the inner result, to be kept with the spent nonce.
+    pub(super) fn spend_nonce(
         &self,
-        conn: &db::Conn,
-        text: &str,
-        signature: &str,
+        conn: &rusqlite::Connection,
+        checked: &mut CheckedMessage,
         link_for: Option<&str>,
         client: &ClientInfo,
-    ) -> AppResult<(SiweMessage, String)> {
-        let parsed = siwe::parse_message(text)
-            .and_then(|parsed| Ok((parsed, siwe::parse_signature(signature)?)))
-            .inspect_err(|err| tracing::info!(reason = err.code().as_str(), "sign-in refused"));
-        let (parsed, signature) = parsed?;
-        let address = siwe::checksum_address(&parsed.message.address);
-        let now = OffsetDateTime::now_utc();
-        let checked = (|| {
-            let nonce = nonces::consume(conn, &parsed.message.nonce)?.ok_or_else(invalid_nonce)?;
-            let usable = nonce.expires_at > unix_ms(now)
+    ) -> AppResult<AppResult<()>> {
+        let address = checked.address.clone();
+        let nonce = nonces::consume(conn, &checked.parsed.message.nonce)?;
+        let usable = nonce.is_some_and(|nonce| {
+            nonce.expires_at > now_ms()
                 && match nonce.purpose.as_str() {
                     nonces::SIGN_IN => true,
                     // A link challenge works only for its account and address.
@@ -216,66 +251,79 @@ impl Service {
                             && nonce.address.as_deref() == Some(address.as_str())
                     }
                     _ => false,
-                };
-            if !usable {
-                return Err(invalid_nonce());
+                }
+        });
+        let refusal = if usable {
+            match std::mem::replace(&mut checked.verdict, Ok(())) {
+                Ok(()) => return Ok(Ok(())),
+                Err(err) => err,
             }
-            self.policy.check(&parsed, text, &signature, now)
-        })();
-        if let Err(err) = checked {
-            let reason = err.code().as_str();
-            tracing::info!(%address, reason, "sign-in refused");
-            let kind = if link_for.is_some() {
-                event_kind::WALLET_LINK_FAILED
-            } else {
-                event_kind::SIGN_IN_FAILED
-            };
-            record_event(conn, kind, link_for, Some(&address), client, Some(reason))?;
-            return Err(err);
-        }
-        Ok((parsed, address))
+        } else {
+            invalid_nonce()
+        };
+        let reason = refusal.code().as_str();
+        tracing::info!(%address, reason, "sign-in refused");
+        let kind = if link_for.is_some() {
+            event_kind::WALLET_LINK_FAILED
+        } else {
+            event_kind::SIGN_IN_FAILED
+        };
+        record_event(conn, kind, link_for, Some(&address), client, Some(reason))?;
+        Ok(Err(refusal))
     }
 
-    fn sign_in_blocking(&self, conn: &mut db::Conn, request: SignInRequest) -> AppResult<Decided> {
-        let link_for = request.link_to.as_ref().map(|a| a.account.user.id.clone());
-        let (parsed, address) = self.check_signed_message(
-            conn,
-            &request.message,
-            &request.signature,
-            link_for.as_deref(),
-            &request.client,
-        )?;
-        let chain_id = parsed.message.chain_id;
-        let now = now_ms();
+    /// The writes of a sign-in: spend the nonce, then apply the identity rules.
+    fn sign_in_write(
+        &self,
+        conn: &rusqlite::Connection,
+        mut checked: CheckedMessage,
+        request: &SignInRequest,
+    ) -> AppResult<AppResult<Decided>> {
+        let link_for = request.link_to.as_ref().map(|a| a.account.user.id.as_str());
+        if let Err(refusal) = self.spend_nonce(conn, &mut checked, link_for, &request.client)? {
+            return Ok(Err(refusal));
+        }
+        // The spent nonce stays spent whatever happens to the rest.
+        Ok(db::atomically(conn, |conn| {
+            self.decide_sign_in(conn, &checked, request)
+        }))
+    }
 
-        // IMMEDIATE takes the write lock first, so the find-or-create below cannot race.
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    fn decide_sign_in(
+        &self,
+        conn: &rusqlite::Connection,
+        checked: &CheckedMessage,
+        request: &SignInRequest,
+    ) -> AppResult<Decided> {
+        let address = checked.address.as_str();
+        let chain_id = checked.parsed.message.chain_id;
+        let now = now_ms();
         let mut pending = None;
-        let (user_id, created, detail) = if let Some(user_id) = link_for {
-            wallet_taken(&tx, &address, &user_id)?;
-            self.attach_wallet(&tx, &user_id, &address, chain_id, &request.client)?;
+        let (user_id, created, detail) = if let Some(current) = &request.link_to {
+            let user_id = current.account.user.id.clone();
+            wallet_taken(conn, address, &user_id)?;
+            self.attach_wallet(conn, &user_id, address, chain_id, &request.client)?;
             (user_id, false, "linked")
-        } else if let Some(wallet) = users::find_wallet(&tx, &address)? {
+        } else if let Some(wallet) = users::find_wallet(conn, address)? {
             (wallet.user_id, false, "existing")
         } else if let Some(email) = &request.email {
-            match users::find_user_by_email(&tx, email)? {
+            match users::find_user_by_email(conn, email)? {
                 None => {
-                    let user_id = self.create_account(&tx, &address, chain_id, Some(email))?;
-                    pending = self.verification_email(&tx, &user_id, email)?;
+                    let user_id = self.create_account(conn, address, chain_id, Some(email))?;
+                    pending = self.verification_email(conn, &user_id, email)?;
                     (user_id, true, "created")
                 }
                 // Only a verified owner can receive the wallet: never attach on a mere claim.
                 Some(owner) if self.mailer.is_some() && owner.email_verified => {
-                    let pending = self.wallet_link_email(&tx, &owner, &address, chain_id)?;
+                    let pending = self.wallet_link_email(conn, &owner, address, chain_id)?;
                     record_event(
-                        &tx,
+                        conn,
                         event_kind::EMAIL_LINK_SENT,
                         Some(&owner.id),
-                        Some(&address),
+                        Some(address),
                         &request.client,
                         None,
                     )?;
-                    tx.commit()?;
                     return Ok(Decided::EmailLink {
                         email: owner.email.clone().unwrap_or_default(),
                         pending,
@@ -290,27 +338,26 @@ impl Service {
                 }
             }
         } else {
-            let user_id = self.create_account(&tx, &address, chain_id, None)?;
+            let user_id = self.create_account(conn, address, chain_id, None)?;
             (user_id, true, "created")
         };
         let signed_in = self.open_session(
-            &tx,
+            conn,
             &user_id,
-            &address,
+            address,
             chain_id,
             created,
             &request.client,
             now,
         )?;
         record_event(
-            &tx,
+            conn,
             event_kind::SIGN_IN,
             Some(&user_id),
-            Some(&address),
+            Some(address),
             &request.client,
             Some(detail),
         )?;
-        tx.commit()?;
         Ok(Decided::SignedIn(Box::new(signed_in), pending))
     }
 
@@ -510,55 +557,63 @@ impl Service {
     ) -> AppResult<SignIn> {
         let service = Arc::clone(self);
         self.db
-            .run(move |conn| {
+            .write(move |conn| {
+                // A used link stays used, whatever happens to the rest.
                 let record =
-                    service.consume_email_token(conn, &token, email_tokens::LINK_WALLET)?;
+                    match service.consume_email_token(conn, &token, email_tokens::LINK_WALLET) {
+                        Ok(record) => record,
+                        Err(refusal) => return Ok(Err(refusal)),
+                    };
                 let address = record.address.clone().unwrap_or_default();
                 let chain_id = record.chain_id.unwrap_or(1);
-                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-                match users::find_wallet(&tx, &address)? {
-                    Some(w) if w.user_id == record.user_id => {}
-                    Some(_) => {
-                        return Err(AppError::new(
-                            ErrorCode::WalletAlreadyLinked,
-                            "This wallet was linked to another account in the meantime.",
-                        ))
+                Ok(db::atomically(conn, |tx| {
+                    match users::find_wallet(tx, &address)? {
+                        Some(w) if w.user_id == record.user_id => {}
+                        Some(_) => {
+                            return Err(AppError::new(
+                                ErrorCode::WalletAlreadyLinked,
+                                "This wallet was linked to another account in the meantime.",
+                            ))
+                        }
+                        None => service.attach_wallet(
+                            tx,
+                            &record.user_id,
+                            &address,
+                            chain_id,
+                            &client,
+                        )?,
                     }
-                    None => {
-                        service.attach_wallet(&tx, &record.user_id, &address, chain_id, &client)?
+                    if users::mark_email_verified(tx, &record.user_id, &record.email)? {
+                        record_event(
+                            tx,
+                            event_kind::EMAIL_VERIFIED,
+                            Some(&record.user_id),
+                            None,
+                            &client,
+                            None,
+                        )?;
                     }
-                }
-                if users::mark_email_verified(&tx, &record.user_id, &record.email)? {
-                    record_event(
-                        &tx,
-                        event_kind::EMAIL_VERIFIED,
-                        Some(&record.user_id),
-                        None,
+                    let signed_in = service.open_session(
+                        tx,
+                        &record.user_id,
+                        &address,
+                        chain_id,
+                        false,
                         &client,
-                        None,
+                        now_ms(),
                     )?;
-                }
-                let signed_in = service.open_session(
-                    &tx,
-                    &record.user_id,
-                    &address,
-                    chain_id,
-                    false,
-                    &client,
-                    now_ms(),
-                )?;
-                record_event(
-                    &tx,
-                    event_kind::SIGN_IN,
-                    Some(&record.user_id),
-                    Some(&address),
-                    &client,
-                    Some("email_link"),
-                )?;
-                tx.commit()?;
-                Ok(signed_in)
+                    record_event(
+                        tx,
+                        event_kind::SIGN_IN,
+                        Some(&record.user_id),
+                        Some(&address),
+                        &client,
+                        Some("email_link"),
+                    )?;
+                    Ok(signed_in)
+                }))
             })
-            .await
+            .await?
     }
 
     /// Spends an email token of the given purpose; refuses unknown, used and expired ones.
@@ -591,20 +646,21 @@ impl Service {
             return Err(AppError::unauthenticated());
         }
         let hash = self.keys.session_token_hash(token);
-        self.db
-            .run(move |conn| {
-                let now = now_ms();
-                let session =
-                    sessions::find_live(conn, &hash, now)?.ok_or_else(AppError::unauthenticated)?;
-                if session.last_seen_at <= now - LAST_SEEN_EVERY_MS {
-                    sessions::touch(conn, &session.id, now, LAST_SEEN_EVERY_MS)?;
-                }
-                Ok(Authenticated {
-                    account: load_account(conn, &session.user_id)?,
-                    session,
-                })
+        let now = now_ms();
+        let authenticated = self.db.read(|conn| {
+            let session =
+                sessions::find_live(conn, &hash, now)?.ok_or_else(AppError::unauthenticated)?;
+            Ok(Authenticated {
+                account: load_account(conn, &session.user_id)?,
+                session,
             })
-            .await
+        })?;
+        if authenticated.session.last_seen_at <= now - LAST_SEEN_EVERY_MS {
+            let id = authenticated.session.id.clone();
+            self.db
+                .write_later(move |conn| sessions::touch(conn, &id, now, LAST_SEEN_EVERY_MS));
+        }
+        Ok(authenticated)
     }
 
     pub fn csrf_token(&self, session_id: &str) -> String {
@@ -630,7 +686,7 @@ impl Service {
             current.session.address.clone(),
         );
         self.db
-            .run(move |conn| {
+            .write(move |conn| {
                 sessions::revoke(conn, &user_id, &session_id, now_ms())?;
                 record_event(
                     conn,

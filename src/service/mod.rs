@@ -184,7 +184,10 @@ impl Service {
 
     /// Updates the gauges counted from the database, then renders all metrics.
     pub async fn metrics_text(&self) -> AppResult<String> {
-        let (sessions, nonces) = self.db.run(|conn| Db::counts(conn, now_ms())).await?;
+        let (sessions, nonces) = self
+            .db
+            .read_blocking(|conn| Db::counts(conn, now_ms()))
+            .await?;
         if let Some(m) = crate::metrics::metrics() {
             m.active_sessions.set(sessions);
             m.nonces.set(nonces);
@@ -194,18 +197,27 @@ impl Service {
 
     /// Succeeds when the database answers.
     pub async fn check_health(&self) -> AppResult<()> {
-        self.db.run(|conn| Db::ping(conn)).await
+        self.db.read(Db::ping)
     }
 
-    /// Deletes expired nonces, sessions and email links, and events past their retention.
+    /// Deletes expired nonces, sessions and email links, and events past their retention, a
+    /// small batch per write so that requests queued behind it wait only a moment.
     pub async fn delete_expired(&self) -> AppResult<usize> {
         let retention = self.event_retention;
-        self.db
-            .run(move |conn| {
-                let now = OffsetDateTime::now_utc();
-                Db::delete_expired(conn, unix_ms(now), unix_ms(now - retention))
-            })
-            .await
+        let mut total = 0;
+        loop {
+            let deleted = self
+                .db
+                .write(move |conn| {
+                    let now = OffsetDateTime::now_utc();
+                    Db::delete_expired_batch(conn, unix_ms(now), unix_ms(now - retention))
+                })
+                .await?;
+            if deleted == 0 {
+                return Ok(total);
+            }
+            total += deleted;
+        }
     }
 
     /// Sends an email if email is configured; a failure is the caller's to report or ignore.

@@ -1,0 +1,105 @@
+//! The one writer: a thread that owns the only writing connection and commits queued writes
+//! in batches. SQLite allows one writer at a time anyway; one thread that never waits for the
+//! lock, and one commit for many small writes, is what makes writes fast.
+
+use std::{panic::AssertUnwindSafe, sync::mpsc};
+
+use rusqlite::Connection;
+use tokio::sync::oneshot;
+
+use crate::error::{AppError, AppResult};
+
+/// Most writes committed together; a batch never waits to fill up.
+const MAX_BATCH: usize = 256;
+
+/// Reports how the batch a job ran in ended: `Err` when it could not be committed.
+type Finish = Box<dyn FnOnce(Result<(), &rusqlite::Error>) + Send>;
+/// Runs one job's work inside its own savepoint and returns how to report its result.
+type Job = Box<dyn FnOnce(&Connection) -> Finish + Send>;
+
+#[derive(Clone)]
+pub(super) struct Writer {
+    jobs: mpsc::Sender<Job>,
+}
+
+pub(super) fn stopped() -> AppError {
+    AppError::Internal(anyhow::anyhow!("the database writer has stopped"))
+}
+
+impl Writer {
+    /// Starts the writer thread on `conn`; it ends when the last handle is dropped.
+    pub(super) fn start(conn: Connection) -> std::io::Result<Self> {
+        let (jobs, queue) = mpsc::channel();
+        std::thread::Builder::new()
+            .name("db-writer".into())
+            .spawn(move || run(&conn, &queue))?;
+        Ok(Self { jobs })
+    }
+
+    /// Queues `work`; the receiver gets its result once its batch is committed.
+    pub(super) fn submit<T, F>(&self, work: F) -> AppResult<oneshot::Receiver<AppResult<T>>>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> AppResult<T> + Send + 'static,
+    {
+        let (reply, receiver) = oneshot::channel();
+        // Keep the request's span (and its request id) on logs written by the work.
+        let span = tracing::Span::current();
+        let job: Job = Box::new(move |conn| {
+            let result = span.in_scope(|| atomically(conn, work));
+            Box::new(move |committed| {
+                let result = match (result, committed) {
+                    (Ok(_), Err(err)) => Err(AppError::Internal(
+                        anyhow::Error::msg(err.to_string()).context("commit failed"),
+                    )),
+                    (result, _) => result,
+                };
+                // The requester may have gone away (client disconnected); nothing to tell.
+                let _ = reply.send(result);
+            })
+        });
+        self.jobs.send(job).map_err(|_| stopped())?;
+        Ok(receiver)
+    }
+}
+
+/// Runs `work` so that an error (or a panic) undoes its writes and leaves the rest of the
+/// transaction alone. Savepoints nest, so work may call this again for a part of itself.
+pub fn atomically<T>(
+    conn: &Connection,
+    work: impl FnOnce(&Connection) -> AppResult<T>,
+) -> AppResult<T> {
+    conn.execute_batch("SAVEPOINT work")?;
+    let result = std::panic::catch_unwind(AssertUnwindSafe(|| work(conn))).unwrap_or_else(|_| {
+        Err(AppError::Internal(anyhow::anyhow!(
+            "database work panicked"
+        )))
+    });
+    if result.is_err() {
+        conn.execute_batch("ROLLBACK TO work")?;
+    }
+    conn.execute_batch("RELEASE work")?;
+    result
+}
+
+fn run(conn: &Connection, queue: &mpsc::Receiver<Job>) {
+    while let Ok(first) = queue.recv() {
+        let mut batch = vec![first];
+        batch.extend(queue.try_iter().take(MAX_BATCH - 1));
+        // Should BEGIN fail, each job's savepoint is then its own transaction.
+        let in_batch = conn.execute_batch("BEGIN IMMEDIATE").is_ok();
+        let finishes: Vec<Finish> = batch.into_iter().map(|job| job(conn)).collect();
+        let committed = if in_batch {
+            conn.execute_batch("COMMIT")
+        } else {
+            Ok(())
+        };
+        if let Err(err) = &committed {
+            tracing::error!(error = %err, jobs = finishes.len(), "database commit failed");
+            let _ = conn.execute_batch("ROLLBACK");
+        }
+        for finish in finishes {
+            finish(committed.as_ref().map(|_| ()));
+        }
+    }
+}
