@@ -246,10 +246,7 @@ async fn main() -> anyhow::Result<()> {
         });
     let next_login = Arc::new(AtomicUsize::new(0));
 
-    eprintln!(
-        "running for {:.1} s...",
-        target.args.duration.as_secs_f64()
-    );
+    eprintln!("running for {:.1} s...", target.args.duration.as_secs_f64());
     let cpu_before = cpu_seconds();
     let started = Instant::now();
     let deadline = started + target.args.duration;

@@ -47,6 +47,8 @@ pub struct ServerSettings {
     pub public_url: String,
     /// Reverse proxies (CIDRs) whose X-Forwarded-For / Forwarded headers are believed.
     pub trusted_proxies: Vec<String>,
+    /// Most connections open at once; more clients wait until one closes.
+    pub max_connections: usize,
 }
 
 impl Default for ServerSettings {
@@ -55,6 +57,7 @@ impl Default for ServerSettings {
             bind: "127.0.0.1:8080".into(),
             public_url: "http://localhost:8080".into(),
             trusted_proxies: Vec::new(),
+            max_connections: 4096,
         }
     }
 }
@@ -593,6 +596,9 @@ impl Settings {
         }
         if self.audit.retention_days == 0 {
             bail!("audit.retention_days must be at least 1");
+        }
+        if self.server.max_connections == 0 {
+            bail!("server.max_connections must be at least 1");
         }
         if self.database.pool_size == 0 {
             bail!("database.pool_size must be at least 1");

@@ -18,7 +18,10 @@ use crate::{
     config::Settings,
     db::Db,
     domain::{siwe::SiwePolicy, token::Keys},
-    http::{self, AllowedMethods, ClientIpResolver, HttpPolicy, RateLimiter, SecurityHeaders},
+    http::{
+        self, connections::LimitedAcceptor, AllowedMethods, ClientIpResolver, HttpPolicy,
+        RateLimiter, SecurityHeaders,
+    },
     jwt::JwtKeys,
     mail::Mailer,
     service::{Identity, Service, ServiceConfig},
@@ -28,7 +31,7 @@ use crate::{
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 pub struct Application {
-    acceptor: TcpAcceptor,
+    acceptor: LimitedAcceptor<TcpAcceptor>,
     local_addr: SocketAddr,
     /// A separate listener for /metrics (`metrics.bind`).
     metrics: Option<(TcpAcceptor, SocketAddr)>,
@@ -127,7 +130,7 @@ impl Application {
             _ => None,
         };
         Ok(Self {
-            acceptor,
+            acceptor: LimitedAcceptor::new(acceptor, settings.server.max_connections),
             local_addr,
             metrics_on_main: settings.metrics.enabled && settings.metrics.bind.is_none(),
             metrics,
@@ -211,7 +214,8 @@ fn routes(state: Arc<AppState>, metrics: bool) -> impl Endpoint {
 
 /// Deletes expired rows and forgets rate-limit state of clients that have recovered.
 async fn cleanup_loop(state: Arc<AppState>, every: Duration) {
-    let mut ticker = tokio::time::interval(every);
+    // The first round comes one interval after start, so start-up does no bulk deletes.
+    let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
     loop {
         ticker.tick().await;
         state.http.limiter.purge();

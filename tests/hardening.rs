@@ -608,3 +608,47 @@ async fn half_sent_bodies_time_out() {
     assert_eq!(code, 408);
     assert_eq!(app.get("/healthz").await.status(), StatusCode::OK);
 }
+
+/// Sends one keep-alive request on a raw connection and returns what came back within `wait`.
+async fn keep_alive_request(stream: &mut tokio::net::TcpStream, wait: Duration) -> Option<String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .await
+        .unwrap();
+    let mut buf = vec![0u8; 4096];
+    match tokio::time::timeout(wait, stream.read(&mut buf)).await {
+        Ok(Ok(n)) if n > 0 => Some(String::from_utf8_lossy(&buf[..n]).into_owned()),
+        _ => None,
+    }
+}
+
+#[tokio::test]
+async fn connections_past_the_cap_wait_until_one_closes() {
+    let app = TestApp::spawn_with(|s| s.server.max_connections = 2).await;
+    let addr = app.base.trim_start_matches("http://").to_string();
+    let mut first = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let mut second = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    for stream in [&mut first, &mut second] {
+        let answer = keep_alive_request(stream, Duration::from_secs(10))
+            .await
+            .unwrap();
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    }
+    // Both connections stay open (keep-alive): a third client is not taken on...
+    let mut third = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    assert_eq!(
+        keep_alive_request(&mut third, Duration::from_millis(300)).await,
+        None
+    );
+    // ...until one of them closes; then it is served.
+    drop(first);
+    let mut buf = vec![0u8; 4096];
+    let n = tokio::time::timeout(Duration::from_secs(10), async {
+        use tokio::io::AsyncReadExt;
+        third.read(&mut buf).await.unwrap()
+    })
+    .await
+    .expect("the waiting connection is served once another closes");
+    assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+}

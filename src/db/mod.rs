@@ -41,6 +41,7 @@ fn configure(conn: &Connection) -> Result<(), rusqlite::Error> {
     conn.execute_batch(
         "PRAGMA journal_mode = WAL;
          PRAGMA synchronous = NORMAL;
+         PRAGMA mmap_size = 1073741824;
          PRAGMA foreign_keys = ON;",
     )
 }
@@ -65,7 +66,9 @@ impl Db {
         configure(&conn).with_context(open_error)?;
         migrations::apply(&mut conn)
             .with_context(|| format!("cannot migrate the database {}", path.display()))?;
-        let writer = writer::Writer::start(conn).with_context(open_error)?;
+        let checkpoints = Connection::open(path).with_context(open_error)?;
+        configure(&checkpoints).with_context(open_error)?;
+        let writer = writer::Writer::start(conn, checkpoints).with_context(open_error)?;
         let readers = Pool::builder()
             .max_size(pool_size)
             .connection_timeout(Duration::from_secs(10))

@@ -11,6 +11,8 @@ use crate::error::{AppError, AppResult};
 
 /// Most writes committed together; a batch never waits to fill up.
 const MAX_BATCH: usize = 256;
+/// WAL pages after which the writer checkpoints itself (SQLite's default is 1,000).
+const WRITER_CHECKPOINT_PAGES: i64 = 20_000;
 
 /// Reports how the batch a job ran in ended: `Err` when it could not be committed.
 type Finish = Box<dyn FnOnce(Result<(), &rusqlite::Error>) + Send>;
@@ -27,12 +29,29 @@ pub(super) fn stopped() -> AppError {
 }
 
 impl Writer {
-    /// Starts the writer thread on `conn`; it ends when the last handle is dropped.
-    pub(super) fn start(conn: Connection) -> std::io::Result<Self> {
+    /// Starts the writer thread on `conn`, and a checkpointer thread on `checkpoints` that
+    /// copies committed pages from the WAL into the database file (and waits for the disk)
+    /// so that the writer does not have to. Both end when the last handle is dropped.
+    pub(super) fn start(conn: Connection, checkpoints: Connection) -> std::io::Result<Self> {
+        // The writer checkpoints only if the checkpointer falls far behind.
+        conn.pragma_update(None, "wal_autocheckpoint", WRITER_CHECKPOINT_PAGES)
+            .map_err(std::io::Error::other)?;
+        let (nudge, nudges) = mpsc::sync_channel::<()>(1);
+        std::thread::Builder::new()
+            .name("db-checkpoint".into())
+            .spawn(move || {
+                while nudges.recv().is_ok() {
+                    let done =
+                        checkpoints.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+                    if let Err(err) = done {
+                        tracing::warn!(error = %err, "WAL checkpoint failed");
+                    }
+                }
+            })?;
         let (jobs, queue) = mpsc::channel();
         std::thread::Builder::new()
             .name("db-writer".into())
-            .spawn(move || run(&conn, &queue))?;
+            .spawn(move || run(&conn, &queue, &nudge))?;
         Ok(Self { jobs })
     }
 
@@ -82,7 +101,7 @@ pub fn atomically<T>(
     result
 }
 
-fn run(conn: &Connection, queue: &mpsc::Receiver<Job>) {
+fn run(conn: &Connection, queue: &mpsc::Receiver<Job>, checkpoint: &mpsc::SyncSender<()>) {
     while let Ok(first) = queue.recv() {
         let mut batch = vec![first];
         batch.extend(queue.try_iter().take(MAX_BATCH - 1));
@@ -101,5 +120,7 @@ fn run(conn: &Connection, queue: &mpsc::Receiver<Job>) {
         for finish in finishes {
             finish(committed.as_ref().map(|_| ()));
         }
+        // One pending nudge is enough: a checkpoint takes everything committed before it.
+        let _ = checkpoint.try_send(());
     }
 }

@@ -6,6 +6,7 @@
 //! can send.
 
 pub mod client_ip;
+pub mod connections;
 pub mod ratelimit;
 mod security_headers;
 

@@ -306,19 +306,19 @@ impl Service {
         let chain_id = checked.parsed.message.chain_id;
         let now = now_ms();
         let mut pending = None;
-        let (user_id, created, detail) = if let Some(current) = &request.link_to {
+        let (user_id, new_account, detail) = if let Some(current) = &request.link_to {
             let user_id = current.account.user.id.clone();
             wallet_taken(conn, address, &user_id)?;
             self.attach_wallet(conn, &user_id, address, chain_id, &request.client)?;
-            (user_id, false, "linked")
+            (user_id, None, "linked")
         } else if let Some(wallet) = users::find_wallet(conn, address)? {
-            (wallet.user_id, false, "existing")
+            (wallet.user_id, None, "existing")
         } else if let Some(email) = &request.email {
             match users::find_user_by_email(conn, email)? {
                 None => {
-                    let user_id = self.create_account(conn, address, chain_id, Some(email))?;
-                    pending = self.verification_email(conn, &user_id, email)?;
-                    (user_id, true, "created")
+                    let account = self.create_account(conn, address, chain_id, Some(email))?;
+                    pending = self.verification_email(conn, &account.user.id, email)?;
+                    (account.user.id.clone(), Some(account), "created")
                 }
                 // Only a verified owner can receive the wallet: never attach on a mere claim.
                 Some(owner) if self.mailer.is_some() && owner.email_verified => {
@@ -345,15 +345,15 @@ impl Service {
                 }
             }
         } else {
-            let user_id = self.create_account(conn, address, chain_id, None)?;
-            (user_id, true, "created")
+            let account = self.create_account(conn, address, chain_id, None)?;
+            (account.user.id.clone(), Some(account), "created")
         };
         let signed_in = self.open_session(
             conn,
             &user_id,
             address,
             chain_id,
-            created,
+            new_account,
             &request.client,
             now,
         )?;
@@ -368,14 +368,14 @@ impl Service {
         Ok(Decided::SignedIn(Box::new(signed_in), pending))
     }
 
-    /// A new account whose first (primary) wallet is `address`.
+    /// A new account whose first (primary) wallet is `address`, signing in now.
     fn create_account(
         &self,
         conn: &rusqlite::Connection,
         address: &str,
         chain_id: u64,
         email: Option<&str>,
-    ) -> AppResult<String> {
+    ) -> AppResult<Account> {
         let user = UserRecord {
             id: new_row_id(),
             name: siwe::short_address(address),
@@ -383,19 +383,20 @@ impl Service {
             email_verified: false,
             created_at: now_ms(),
         };
+        let wallet = WalletRecord {
+            address: address.to_string(),
+            user_id: user.id.clone(),
+            chain_id,
+            linked_at: user.created_at,
+            last_sign_in_at: Some(user.created_at),
+            is_primary: true,
+        };
         users::insert_user(conn, &user)?;
-        users::insert_wallet(
-            conn,
-            &WalletRecord {
-                address: address.to_string(),
-                user_id: user.id.clone(),
-                chain_id,
-                linked_at: user.created_at,
-                last_sign_in_at: None,
-                is_primary: true,
-            },
-        )?;
-        Ok(user.id)
+        users::insert_wallet(conn, &wallet)?;
+        Ok(Account {
+            user,
+            wallets: vec![wallet],
+        })
     }
 
     /// Links a wallet that no account has to `user_id`.
@@ -442,11 +443,19 @@ impl Service {
         user_id: &str,
         address: &str,
         chain_id: u64,
-        created: bool,
+        new_account: Option<Account>,
         client: &ClientInfo,
         now: i64,
     ) -> AppResult<SignIn> {
-        users::record_sign_in(conn, address, chain_id, now)?;
+        let created = new_account.is_some();
+        let account = match new_account {
+            // Just stored, with this sign-in's time: nothing to update or read back.
+            Some(account) => account,
+            None => {
+                users::record_sign_in(conn, address, chain_id, now)?;
+                load_account(conn, user_id)?
+            }
+        };
         let token = Keys::new_session_token();
         let session = SessionRecord {
             id: new_row_id(),
@@ -465,7 +474,7 @@ impl Service {
         sessions::insert(conn, &session, &self.keys.session_token_hash(&token))?;
         Ok(SignIn {
             csrf_token: self.keys.csrf_token(&session.id),
-            account: load_account(conn, user_id)?,
+            account,
             session,
             token,
             created,
@@ -605,7 +614,7 @@ impl Service {
                         &record.user_id,
                         &address,
                         chain_id,
-                        false,
+                        None,
                         &client,
                         now_ms(),
                     )?;

@@ -1,0 +1,107 @@
+//! Fills a database with synthetic accounts for the data-growth benchmarks (BENCHMARKS.md):
+//! N users, each with one wallet and one live session, and N expired nonces, written through
+//! the server's own storage layer.
+//!
+//! `cargo run --release --example seed -- --db data/siwe.db --rows 1000000`
+//!
+//! The sessions' tokens are thrown away (only their MACs are stored), so the seeded sessions
+//! cannot be used; they are there to make the tables and indexes as big as a real deployment's.
+
+use std::{path::PathBuf, time::Instant};
+
+use clap::Parser;
+use rand::RngExt;
+use rusqlite::Connection;
+use siwe_server::{
+    db::{
+        nonces::{self, NonceRecord},
+        sessions::{self, SessionRecord},
+        users::{self, UserRecord, WalletRecord},
+        Db,
+    },
+    domain::{siwe, token},
+};
+
+#[derive(Parser)]
+struct Args {
+    /// The database file (created and migrated if needed).
+    #[arg(long, default_value = "data/siwe.db")]
+    db: PathBuf,
+    /// Users, wallets, sessions and expired nonces to add, of each.
+    #[arg(long, default_value_t = 1_000_000)]
+    rows: u64,
+}
+
+/// Rows of each kind per transaction.
+const BATCH: u64 = 20_000;
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    // Creates and migrates the file, as the server would.
+    drop(Db::open(&args.db, 1)?);
+    let mut conn = Connection::open(&args.db)?;
+    // A one-off bulk load: durability of every batch does not matter here.
+    conn.execute_batch("PRAGMA synchronous = OFF; PRAGMA cache_size = -200000;")?;
+    let started = Instant::now();
+    let now = siwe_server::service::unix_ms(time::OffsetDateTime::now_utc());
+    let mut rng = rand::rng();
+    let mut done = 0;
+    while done < args.rows {
+        let tx = conn.transaction()?;
+        for _ in done..(done + BATCH).min(args.rows) {
+            let address = siwe::checksum_address(&rng.random());
+            let user = UserRecord {
+                id: uuid::Uuid::now_v7().to_string(),
+                name: siwe::short_address(&address),
+                email: None,
+                email_verified: false,
+                created_at: now,
+            };
+            users::insert_user(&tx, &user)?;
+            users::insert_wallet(
+                &tx,
+                &WalletRecord {
+                    address: address.clone(),
+                    user_id: user.id.clone(),
+                    chain_id: 1,
+                    linked_at: now,
+                    last_sign_in_at: Some(now),
+                    is_primary: true,
+                },
+            )?;
+            let session = SessionRecord {
+                id: uuid::Uuid::now_v7().to_string(),
+                user_id: user.id,
+                address,
+                chain_id: 1,
+                created_at: now,
+                expires_at: now + 86_400_000,
+                last_seen_at: now,
+                ip: Some("127.0.0.1".into()),
+                user_agent: Some("seed".into()),
+            };
+            sessions::insert(&tx, &session, &rng.random::<[u8; 32]>())?;
+            nonces::insert(
+                &tx,
+                &token::new_nonce(),
+                now - 600_000,
+                &NonceRecord {
+                    expires_at: now - 300_000,
+                    purpose: nonces::SIGN_IN.into(),
+                    user_id: None,
+                    address: None,
+                },
+            )?;
+        }
+        tx.commit()?;
+        done = (done + BATCH).min(args.rows);
+        eprint!("\r{done} of {} rows of each kind", args.rows);
+    }
+    conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")?;
+    eprintln!(
+        "\nseeded {} in {:.1} s",
+        args.db.display(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
