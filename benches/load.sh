@@ -99,7 +99,7 @@ run() {
         --duration "$DURATION" --json "$@" 2>/dev/null |
         python3 -c 'import json, sys; r = json.load(sys.stdin); r["label"] = sys.argv[1]; print(json.dumps(r))' "$label" \
             >>"$RESULTS"
-    tail -n 1 "$RESULTS" | python3 -c 'import json, sys; r = json.load(sys.stdin); print(f"  {r[\"label\"]:<28} {r[\"requests_per_sec\"]:>9.0f} req/s  p99 {r[\"latency_ms\"][\"p99\"]:.2f} ms")'
+    tail -n 1 "$RESULTS" | python3 -c 'import json, sys; r = json.load(sys.stdin); print("  %-28s %9.0f req/s  p99 %.2f ms" % (r["label"], r["requests_per_sec"], r["latency_ms"]["p99"]))'
 }
 
 note() { echo "{\"label\": \"$1\", \"value\": $2}" >>"$RESULTS"; echo "  $1: $2"; }

@@ -9,11 +9,6 @@ use std::{path::PathBuf, process::ExitCode};
 use clap::{Parser, Subcommand};
 use siwe_server::{api, telemetry, Application, Settings};
 
-// Many small short-lived allocations per request (headers, futures, JSON): mimalloc serves
-// them with less locking and copying than the system allocator (see BENCHMARKS.md).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 /// Sign-In with Ethereum (EIP-4361) server.
 #[derive(Parser)]
 #[command(version, about)]
