@@ -215,6 +215,13 @@ impl Service {
         text: String,
         signature: String,
     ) -> AppResult<CheckedMessage> {
+        // Signature recovery is pure CPU: leave a core to the async workers, or session checks
+        // would queue behind a burst of sign-ins.
+        let _slot = self
+            .recovery_slots
+            .acquire()
+            .await
+            .map_err(|e| AppError::Internal(anyhow::Error::new(e)))?;
         let service = Arc::clone(self);
         tokio::task::spawn_blocking(move || {
             let parsed = siwe::parse_message(&text)
