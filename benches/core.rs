@@ -6,6 +6,7 @@ use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use k256::ecdsa::SigningKey;
 use sha3::{Digest, Keccak256};
 use siwe_server::{
+    db::nonces,
     domain::{siwe, token::Keys},
     open_service,
     service::{ClientInfo, Service, SignInOutcome, SignInRequest},
@@ -106,8 +107,22 @@ fn benches(c: &mut Criterion) {
     let rt = Runtime::new().unwrap();
     let service = Arc::new(rt.block_on(open_service(&settings)).unwrap());
 
-    c.bench_function("nonce issue (stored, committed)", |b| {
+    c.bench_function("nonce issue (HMAC; nothing stored)", |b| {
         b.iter(|| rt.block_on(service.issue_nonce()).unwrap())
+    });
+    c.bench_function("nonce spend (one queued write, committed)", |b| {
+        b.iter_batched(
+            || rt.block_on(service.issue_nonce()).unwrap().nonce,
+            |nonce| {
+                let spent = rt.block_on(
+                    service
+                        .db()
+                        .write(move |conn| nonces::spend(conn, &nonce, i64::MAX)),
+                );
+                assert!(spent.unwrap());
+            },
+            BatchSize::SmallInput,
+        )
     });
     c.bench_function(
         "verify: a whole sign-in through the service (new account)",

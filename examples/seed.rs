@@ -1,6 +1,6 @@
 //! Fills a database with synthetic accounts for the data-growth benchmarks (BENCHMARKS.md):
-//! N users, each with one wallet and one live session, and N expired nonces, written through
-//! the server's own storage layer.
+//! N users, each with one wallet and one live session, and N used nonces past their expiry
+//! (what the cleanup task deletes), written through the server's own storage layer.
 //!
 //! `cargo run --release --example seed -- --db data/siwe.db --rows 1000000`
 //!
@@ -14,12 +14,15 @@ use rand::RngExt;
 use rusqlite::Connection;
 use siwe_server::{
     db::{
-        nonces::{self, NonceRecord},
+        nonces,
         sessions::{self, SessionRecord},
         users::{self, UserRecord, WalletRecord},
         Db,
     },
-    domain::{siwe, token},
+    domain::{
+        siwe,
+        token::{Keys, NonceFor},
+    },
 };
 
 #[derive(Parser)]
@@ -45,6 +48,7 @@ fn main() -> anyhow::Result<()> {
     let started = Instant::now();
     let now = siwe_server::service::unix_ms(time::OffsetDateTime::now_utc());
     let mut rng = rand::rng();
+    let keys = Keys::from_secret(&rng.random::<[u8; 32]>());
     let mut done = 0;
     while done < args.rows {
         let tx = conn.transaction()?;
@@ -81,17 +85,8 @@ fn main() -> anyhow::Result<()> {
                 user_agent: Some("seed".into()),
             };
             sessions::insert(&tx, &session, &rng.random::<[u8; 32]>())?;
-            nonces::insert(
-                &tx,
-                &token::new_nonce(),
-                now - 600_000,
-                &NonceRecord {
-                    expires_at: now - 300_000,
-                    purpose: nonces::SIGN_IN.into(),
-                    user_id: None,
-                    address: None,
-                },
-            )?;
+            let used = keys.new_nonce(now - 600_000, NonceFor::SignIn);
+            nonces::spend(&tx, &used, now - 300_000)?;
         }
         tx.commit()?;
         done = (done + BATCH).min(args.rows);

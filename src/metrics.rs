@@ -53,7 +53,7 @@ fn build() -> prometheus::Result<Metrics> {
         IntGauge::new("active_sessions", "Sessions neither expired nor revoked.")?;
     let nonces = IntGauge::new(
         "nonces",
-        "Rows in the nonce table (issued, unused, not yet cleaned up).",
+        "Used nonces remembered until they expire, so that each works once.",
     )?;
     registry.register(Box::new(requests.clone()))?;
     registry.register(Box::new(sign_ins.clone()))?;

@@ -647,11 +647,11 @@ async fn expired_rows_are_cleaned_up() {
         })
         .unwrap()
     };
-    assert_eq!((count("nonces"), count("sessions")), (1, 1));
+    assert_eq!((count("spent_nonces"), count("sessions")), (1, 1));
     let mut gone = false;
     for _ in 0..40 {
         tokio::time::sleep(Duration::from_millis(250)).await;
-        if count("nonces") == 0 && count("sessions") == 0 {
+        if count("spent_nonces") == 0 && count("sessions") == 0 {
             gone = true;
             break;
         }
@@ -748,4 +748,51 @@ async fn health_is_503_when_the_database_is_broken() {
     std::fs::write(&shm, vec![0u8; shm_len]).unwrap();
     let resp = app.get("/healthz").await;
     expect_error(resp, StatusCode::SERVICE_UNAVAILABLE, "unavailable").await;
+}
+
+#[tokio::test]
+async fn nonces_are_stored_only_when_used_and_cannot_be_forged() {
+    let app = TestApp::spawn().await;
+    let spent = || {
+        let conn = rusqlite::Connection::open(app.db_path()).unwrap();
+        conn.query_row("SELECT count(*) FROM spent_nonces", [], |r| {
+            r.get::<_, i64>(0)
+        })
+        .unwrap()
+    };
+    let mut nonces = Vec::new();
+    for _ in 0..20 {
+        nonces.push(app.nonce().await);
+    }
+    assert_eq!(spent(), 0, "issuing nonces writes nothing");
+
+    // The right shape and time, a tag this server did not make: refused.
+    let wallet = Wallet::random();
+    let real = nonces.pop().unwrap();
+    let mut forged = real.clone();
+    let last = if forged.ends_with('a') { 'b' } else { 'a' };
+    forged.pop();
+    forged.push(last);
+    let message = MessageSpec::new(&wallet, &forged).render();
+    expect_error(
+        app.verify(&message, &wallet.sign(&message)).await,
+        StatusCode::UNAUTHORIZED,
+        "invalid_nonce",
+    )
+    .await;
+
+    // The real one works once; the record of its use is the only row.
+    let message = MessageSpec::new(&wallet, &real).render();
+    assert_eq!(
+        app.verify(&message, &wallet.sign(&message)).await.status(),
+        StatusCode::OK
+    );
+    expect_error(
+        app.verify(&message, &wallet.sign(&message)).await,
+        StatusCode::UNAUTHORIZED,
+        "invalid_nonce",
+    )
+    .await;
+    // The forged attempt was recorded as spent too (it had our shape), and nothing else.
+    assert_eq!(spent(), 2);
 }

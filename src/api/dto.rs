@@ -358,7 +358,7 @@ fn example_time() -> OffsetDateTime {
 impl Example for NonceBody {
     fn example() -> Self {
         Self {
-            nonce: "g5VuQVxffzjz5KpvRtbUg6".into(),
+            nonce: "0jLmQ3Vbg5VuQVxffzjzK2mXqXyU7bQ4nT8pLdWe1R".into(),
             expires_at: example_time(),
             domain: "login.example.org".into(),
             uri: "https://login.example.org".into(),
@@ -375,7 +375,7 @@ impl Example for VerifyRequest {
             message: format!(
                 "login.example.org wants you to sign in with your Ethereum account:\n{EXAMPLE_ADDRESS}\n\n\
                  Sign in with Ethereum to this server.\n\nURI: https://login.example.org\nVersion: 1\n\
-                 Chain ID: 1\nNonce: g5VuQVxffzjz5KpvRtbUg6\nIssued At: 2026-11-18T08:13:20.000Z"
+                 Chain ID: 1\nNonce: 0jLmQ3Vbg5VuQVxffzjzK2mXqXyU7bQ4nT8pLdWe1R\nIssued At: 2026-11-18T08:13:20.000Z"
             ),
             signature: format!("0x{}1b", "ab".repeat(64)),
             link: None,

@@ -160,16 +160,14 @@ impl Db {
         Ok(())
     }
 
-    /// Live sessions and nonce rows, for the metrics.
+    /// Live sessions and remembered spent nonces, for the metrics.
     pub fn counts(conn: &Connection, now_ms: i64) -> AppResult<(i64, i64)> {
         let sessions = conn
             .prepare_cached(
                 "SELECT count(*) FROM sessions WHERE revoked_at IS NULL AND expires_at > ?1",
             )?
             .query_row([now_ms], |r| r.get(0))?;
-        let nonces = conn
-            .prepare_cached("SELECT count(*) FROM nonces")?
-            .query_row([], |r| r.get(0))?;
+        let nonces = nonces::count(conn)?;
         Ok((sessions, nonces))
     }
 

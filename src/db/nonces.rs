@@ -1,66 +1,34 @@
-//! One-time nonces: for sign-in, or for linking one address to one account.
+//! Spent nonces. Nonces are issued without storage (they carry their issue time and a MAC; see
+//! `domain::token`); one is recorded here when used, until it expires, so it works only once.
 
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, Connection};
 
 use crate::error::AppResult;
 
-pub const SIGN_IN: &str = "sign_in";
-pub const LINK: &str = "link";
-
-/// What a nonce was issued for.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NonceRecord {
-    pub expires_at: i64,
-    pub purpose: String,
-    /// For link nonces: the account and the address it may link.
-    pub user_id: Option<String>,
-    pub address: Option<String>,
-}
-
-pub fn insert(
-    conn: &Connection,
-    nonce: &str,
-    issued_at: i64,
-    record: &NonceRecord,
-) -> AppResult<()> {
-    conn.prepare_cached(
-        "INSERT INTO nonces (nonce, issued_at, expires_at, purpose, user_id, address)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    )?
-    .execute(params![
-        nonce,
-        issued_at,
-        record.expires_at,
-        record.purpose,
-        record.user_id,
-        record.address
-    ])?;
-    Ok(())
-}
-
-/// Removes the nonce in one statement and returns what it was for, so that of any number of
-/// racing requests exactly one gets `Some`.
-pub fn consume(conn: &Connection, nonce: &str) -> AppResult<Option<NonceRecord>> {
+/// Records `nonce` as used; false when it was used before. Of any number of racing requests
+/// with one nonce, exactly one gets true.
+pub fn spend(conn: &Connection, nonce: &str, expires_at: i64) -> AppResult<bool> {
     Ok(conn
         .prepare_cached(
-            "DELETE FROM nonces WHERE nonce = ?1 RETURNING expires_at, purpose, user_id, address",
+            "INSERT INTO spent_nonces (nonce, expires_at) VALUES (?1, ?2)
+             ON CONFLICT (nonce) DO NOTHING",
         )?
-        .query_row(params![nonce], |row| {
-            Ok(NonceRecord {
-                expires_at: row.get(0)?,
-                purpose: row.get(1)?,
-                user_id: row.get(2)?,
-                address: row.get(3)?,
-            })
-        })
-        .optional()?)
+        .execute(params![nonce, expires_at])?
+        == 1)
+}
+
+/// Spent nonces that have not expired yet (older ones could not be used anyway).
+pub fn count(conn: &Connection) -> AppResult<i64> {
+    Ok(conn
+        .prepare_cached("SELECT count(*) FROM spent_nonces")?
+        .query_row([], |r| r.get(0))?)
 }
 
 pub fn delete_expired(conn: &Connection, now_ms: i64, batch: u32) -> AppResult<usize> {
     Ok(conn
         .prepare_cached(
-            "DELETE FROM nonces WHERE nonce IN
-               (SELECT nonce FROM nonces WHERE expires_at <= ?1 LIMIT ?2)",
+            "DELETE FROM spent_nonces WHERE nonce IN
+               (SELECT nonce FROM spent_nonces WHERE expires_at <= ?1 LIMIT ?2)",
         )?
         .execute(params![now_ms, batch])?)
 }

@@ -6,14 +6,13 @@ use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use hmac::{Hmac, Mac};
 use rand::{distr::Alphanumeric, Rng, RngExt};
 use sha2::Sha256;
+use subtle::ConstantTimeEq;
 
 type HmacSha256 = Hmac<Sha256>;
 
 const TOKEN_BYTES: usize = 32;
 /// Length of a session token in base64url without padding.
 pub const TOKEN_LEN: usize = 43;
-/// Length of a sign-in nonce: 22 alphanumerics carry about 131 bits.
-pub const NONCE_LEN: usize = 22;
 
 /// Keys derived from the server secret, one per purpose.
 #[derive(Clone)]
@@ -21,6 +20,7 @@ pub struct Keys {
     session: [u8; 32],
     csrf: [u8; 32],
     email: [u8; 32],
+    nonce: [u8; 32],
 }
 
 impl std::fmt::Debug for Keys {
@@ -46,6 +46,7 @@ impl Keys {
             session: derive(b"siwe-server session token v1"),
             csrf: derive(b"siwe-server csrf token v1"),
             email: derive(b"siwe-server email token v1"),
+            nonce: derive(b"siwe-server nonce v1"),
         }
     }
 
@@ -103,26 +104,103 @@ pub fn looks_like_session_token(token: &str) -> bool {
 const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 /// Base-62 digits of the time prefix: milliseconds for the next 6,000 years.
 const NONCE_TIME_DIGITS: usize = 8;
+/// Random alphanumerics after the time (71 bits): nonces are unique without any storage.
+const NONCE_RANDOM_LEN: usize = 12;
+/// Alphanumerics of the MAC tag (about 125 bits): what makes a nonce impossible to forge.
+const NONCE_TAG_LEN: usize = 22;
 
-/// A sign-in nonce: the issue time in milliseconds (8 base-62 digits), then 22 random
-/// alphanumerics. Only the random part is secret; the time prefix makes nonces sort by age,
-/// so new ones are appended to the end of the table's B-tree instead of being scattered
-/// through it, which keeps each insert to a page or two of writes.
-pub fn new_nonce() -> String {
-    let mut millis = time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
-    let mut prefix = [b'0'; NONCE_TIME_DIGITS];
-    for digit in prefix.iter_mut().rev() {
-        *digit = BASE62[(millis % 62) as usize];
-        millis /= 62;
+/// The issue time written in a nonce of our shape (whoever made it: see [`Keys::nonce_matches`]).
+pub fn nonce_time(nonce: &str) -> Option<i64> {
+    let bytes = nonce.as_bytes();
+    if bytes.len() != NONCE_TIME_DIGITS + NONCE_RANDOM_LEN + NONCE_TAG_LEN
+        || !bytes.iter().all(u8::is_ascii_alphanumeric)
+    {
+        return None;
     }
-    let mut nonce: String = prefix.iter().copied().map(char::from).collect();
-    nonce.extend(
-        rand::rng()
-            .sample_iter(&Alphanumeric)
-            .take(NONCE_LEN)
-            .map(char::from),
-    );
-    nonce
+    bytes[..NONCE_TIME_DIGITS]
+        .iter()
+        .try_fold(0i64, |millis, digit| {
+            let value = BASE62.iter().position(|d| d == digit)?;
+            Some(millis * 62 + value as i64)
+        })
+}
+
+/// What a nonce was issued for; the MAC binds it, so it is accepted for nothing else.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NonceFor<'a> {
+    SignIn,
+    /// Linking `address` to the account `user_id`.
+    Link {
+        user_id: &'a str,
+        address: &'a str,
+    },
+}
+
+impl Keys {
+    /// A nonce issued at `issued_at_ms`: 8 base-62 digits of the time, 12 random
+    /// alphanumerics, and a 22-character tag, a MAC of the rest and of what it is for. Nothing
+    /// is stored: [`Keys::nonce_matches`] recognises it, and the time prefix makes used
+    /// nonces, which are stored, sort by age (appends to the end of their B-tree).
+    pub fn new_nonce(&self, issued_at_ms: i64, purpose: NonceFor<'_>) -> String {
+        let mut millis = issued_at_ms.max(0);
+        let mut body = [b'0'; NONCE_TIME_DIGITS + NONCE_RANDOM_LEN];
+        for digit in body[..NONCE_TIME_DIGITS].iter_mut().rev() {
+            *digit = BASE62[(millis % 62) as usize];
+            millis /= 62;
+        }
+        for (slot, random) in body[NONCE_TIME_DIGITS..]
+            .iter_mut()
+            .zip(rand::rng().sample_iter(&Alphanumeric))
+        {
+            *slot = random;
+        }
+        let mut nonce = String::with_capacity(body.len() + NONCE_TAG_LEN);
+        nonce.extend(body.iter().copied().map(char::from));
+        nonce.extend(
+            self.nonce_tag(&body, purpose)
+                .iter()
+                .copied()
+                .map(char::from),
+        );
+        nonce
+    }
+
+    /// Whether this server issued `nonce` for `purpose`; checked in constant time. Says
+    /// nothing about expiry or earlier use.
+    pub fn nonce_matches(&self, nonce: &str, purpose: NonceFor<'_>) -> bool {
+        nonce_time(nonce).is_some() && {
+            let (body, tag) = nonce
+                .as_bytes()
+                .split_at(NONCE_TIME_DIGITS + NONCE_RANDOM_LEN);
+            self.nonce_tag(body, purpose).ct_eq(tag).into()
+        }
+    }
+
+    fn nonce_tag(&self, body: &[u8], purpose: NonceFor<'_>) -> [u8; NONCE_TAG_LEN] {
+        let (kind, user_id, address): (&[u8], &str, &str) = match purpose {
+            NonceFor::SignIn => (b"sign_in", "", ""),
+            NonceFor::Link { user_id, address } => (b"link", user_id, address),
+        };
+        let mac = mac(
+            &self.nonce,
+            &[
+                body,
+                b"\0",
+                kind,
+                b"\0",
+                user_id.as_bytes(),
+                b"\0",
+                address.as_bytes(),
+            ],
+        )
+        .finalize()
+        .into_bytes();
+        let mut tag = [0u8; NONCE_TAG_LEN];
+        for (slot, byte) in tag.iter_mut().zip(mac.iter()) {
+            *slot = BASE62[usize::from(*byte) % 62];
+        }
+        tag
+    }
 }
 
 #[cfg(test)]
@@ -135,19 +213,61 @@ mod tests {
         let b = Keys::new_session_token();
         assert_ne!(a, b);
         assert!(looks_like_session_token(&a));
-        let n = new_nonce();
-        assert_eq!(n.len(), NONCE_TIME_DIGITS + NONCE_LEN);
-        assert!(n.bytes().all(|b| b.is_ascii_alphanumeric()));
-        assert_ne!(n[NONCE_TIME_DIGITS..], new_nonce()[NONCE_TIME_DIGITS..]);
+    }
+
+    #[test]
+    fn nonces_are_recognised_only_for_what_they_were_issued_for() {
+        let keys = Keys::from_secret(b"one secret that is long enough....");
+        let at = 1_795_000_000_123;
+        let sign_in = keys.new_nonce(at, NonceFor::SignIn);
+        assert_eq!(sign_in.len(), 42);
+        assert!(sign_in.bytes().all(|b| b.is_ascii_alphanumeric()));
+        assert_ne!(sign_in, keys.new_nonce(at, NonceFor::SignIn));
+        assert_eq!(nonce_time(&sign_in), Some(at));
+        assert!(keys.nonce_matches(&sign_in, NonceFor::SignIn));
+
+        let link = NonceFor::Link {
+            user_id: "u1",
+            address: "0xAb",
+        };
+        let linking = keys.new_nonce(at, link);
+        assert!(keys.nonce_matches(&linking, link));
+        assert!(!keys.nonce_matches(&linking, NonceFor::SignIn));
+        assert!(!keys.nonce_matches(&sign_in, link));
+        for other in [
+            NonceFor::Link {
+                user_id: "u2",
+                address: "0xAb",
+            },
+            NonceFor::Link {
+                user_id: "u1",
+                address: "0xAc",
+            },
+        ] {
+            assert!(!keys.nonce_matches(&linking, other));
+        }
+        // Another server's, a changed time, a changed tag, junk.
+        let other = Keys::from_secret(b"another secret that is long enough");
+        assert!(!other.nonce_matches(&sign_in, NonceFor::SignIn));
+        let mut later = sign_in.clone().into_bytes();
+        later[7] = if later[7] == b'z' { b'y' } else { b'z' };
+        let mut tag = sign_in.clone().into_bytes();
+        tag[41] = if tag[41] == b'a' { b'b' } else { b'a' };
+        for forged in [later, tag] {
+            let forged = String::from_utf8(forged).unwrap();
+            assert!(!keys.nonce_matches(&forged, NonceFor::SignIn));
+        }
+        for junk in ["", "abcdefgh", &"a".repeat(42), &format!("{sign_in}0")] {
+            assert!(!keys.nonce_matches(junk, NonceFor::SignIn));
+        }
     }
 
     #[test]
     fn nonces_sort_by_issue_time() {
-        let first = new_nonce();
-        std::thread::sleep(std::time::Duration::from_millis(2));
-        let second = new_nonce();
+        let keys = Keys::from_secret(b"one secret that is long enough....");
+        let first = keys.new_nonce(1_795_000_000_123, NonceFor::SignIn);
+        let second = keys.new_nonce(1_795_000_000_124, NonceFor::SignIn);
         assert!(first < second, "{first} then {second}");
-        assert!(first[..NONCE_TIME_DIGITS] < second[..NONCE_TIME_DIGITS]);
     }
 
     #[test]

@@ -13,11 +13,10 @@ use crate::{
     db::{
         self, email_tokens,
         events::{self, EventRecord},
-        nonces::{self, NonceRecord},
         sessions::{self, SessionRecord},
         users::{self, WalletRecord},
     },
-    domain::{siwe, token},
+    domain::{siwe, token::NonceFor},
     error::{AppError, AppResult, ErrorCode},
     mail,
 };
@@ -81,7 +80,7 @@ impl Service {
         self.challenge(address, chain_id, &statement, None).await
     }
 
-    /// A server-built message and its stored nonce: a link nonce when `link_for` is given.
+    /// A server-built message and its nonce: a link nonce when `link_for` is given.
     async fn challenge(
         &self,
         address: &str,
@@ -102,8 +101,15 @@ impl Service {
                 ),
             ));
         }
-        let nonce = token::new_nonce();
         let now = OffsetDateTime::now_utc();
+        let purpose = match &link_for {
+            Some(user_id) => NonceFor::Link {
+                user_id,
+                address: &address,
+            },
+            None => NonceFor::SignIn,
+        };
+        let nonce = self.keys.new_nonce(unix_ms(now), purpose);
         let expires = now + self.policy.nonce_ttl;
         let message = siwe::build_message(&siwe::MessageParts {
             domain: &self.identity.domain,
@@ -115,21 +121,6 @@ impl Service {
             issued_at: now,
             expiration_time: Some(expires),
         })?;
-        let record = NonceRecord {
-            expires_at: unix_ms(expires),
-            purpose: if link_for.is_some() {
-                nonces::LINK
-            } else {
-                nonces::SIGN_IN
-            }
-            .into(),
-            address: link_for.is_some().then(|| address.clone()),
-            user_id: link_for,
-        };
-        let stored = nonce.clone();
-        self.db
-            .write(move |conn| nonces::insert(conn, &stored, unix_ms(now), &record))
-            .await?;
         Ok(Challenge {
             message,
             nonce,

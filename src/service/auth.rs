@@ -4,20 +4,18 @@ use std::sync::Arc;
 
 use time::OffsetDateTime;
 
-use super::{
-    event_kind, load_account, now_ms, record_event, unix_ms, ClientInfo, PendingEmail, Service,
-};
+use super::{event_kind, load_account, now_ms, record_event, ClientInfo, PendingEmail, Service};
 use crate::{
     db::{
         self,
         email_tokens::{self, EmailTokenRecord},
-        nonces::{self, NonceRecord},
+        nonces,
         sessions::{self, SessionRecord},
         users::{self, UserRecord, WalletRecord},
     },
     domain::{
         siwe::{self, SiweMessage},
-        token::{self, Keys},
+        token::{self, Keys, NonceFor},
     },
     error::{AppError, AppResult, ErrorCode},
     mail,
@@ -94,6 +92,9 @@ fn new_row_id() -> String {
     uuid::Uuid::now_v7().to_string()
 }
 
+/// How far in the future a nonce's issue time may be: none of ours is, but clocks step back.
+const NONCE_CLOCK_SLACK_MS: i64 = 60_000;
+
 /// How often a session's last use is written at most.
 const LAST_SEEN_EVERY_MS: i64 = 60_000;
 /// Longest User-Agent kept with a session.
@@ -133,19 +134,12 @@ enum Decided {
 }
 
 impl Service {
+    /// A fresh sign-in nonce. Nothing is stored until it is used (see `token::Keys::new_nonce`),
+    /// so asking for nonces costs no database write.
     pub async fn issue_nonce(&self) -> AppResult<NonceIssued> {
-        let nonce = token::new_nonce();
-        let now = OffsetDateTime::now_utc();
-        let record = NonceRecord {
-            expires_at: unix_ms(now + self.policy.nonce_ttl),
-            purpose: nonces::SIGN_IN.into(),
-            user_id: None,
-            address: None,
-        };
-        let (stored, expires_at) = (nonce.clone(), record.expires_at);
-        self.db
-            .write(move |conn| nonces::insert(conn, &stored, unix_ms(now), &record))
-            .await?;
+        let issued_at = now_ms();
+        let nonce = self.keys.new_nonce(issued_at, NonceFor::SignIn);
+        let expires_at = issued_at + self.policy.nonce_ttl.whole_milliseconds() as i64;
         Ok(NonceIssued {
             nonce,
             expires_at,
@@ -253,20 +247,29 @@ impl Service {
         client: &ClientInfo,
     ) -> AppResult<AppResult<()>> {
         let address = checked.address.clone();
-        let nonce = nonces::consume(conn, &checked.parsed.message.nonce)?;
-        let usable = nonce.is_some_and(|nonce| {
-            nonce.expires_at > now_ms()
-                && match nonce.purpose.as_str() {
-                    nonces::SIGN_IN => true,
-                    // A link challenge works only for its account and address.
-                    nonces::LINK => {
-                        link_for.is_some()
-                            && nonce.user_id.as_deref() == link_for
-                            && nonce.address.as_deref() == Some(address.as_str())
-                    }
-                    _ => false,
-                }
-        });
+        let nonce = checked.parsed.message.nonce.as_str();
+        // A sign-in nonce serves for linking too; a link nonce only for its account and address.
+        let recognised = self.keys.nonce_matches(nonce, NonceFor::SignIn)
+            || link_for.is_some_and(|user_id| {
+                let purpose = NonceFor::Link {
+                    user_id,
+                    address: &address,
+                };
+                self.keys.nonce_matches(nonce, purpose)
+            });
+        let now = now_ms();
+        let usable = match token::nonce_time(nonce) {
+            Some(issued_at) => {
+                let expires_at = issued_at + self.policy.nonce_ttl.whole_milliseconds() as i64;
+                // Spent whatever the outcome, even when it is not valid here (another account's
+                // link challenge): a message that failed once never works later.
+                let first_use = issued_at <= now + NONCE_CLOCK_SLACK_MS
+                    && expires_at > now
+                    && nonces::spend(conn, nonce, expires_at)?;
+                first_use && recognised
+            }
+            None => false,
+        };
         let refusal = if usable {
             match std::mem::replace(&mut checked.verdict, Ok(())) {
                 Ok(()) => return Ok(Ok(())),
