@@ -38,10 +38,14 @@ impl CustomizeConnection<Connection, rusqlite::Error> for Pragmas {
 fn configure(conn: &Connection) -> Result<(), rusqlite::Error> {
     conn.busy_timeout(Duration::from_secs(5))?;
     conn.set_prepared_statement_cache_capacity(64);
+    // journal_size_limit: once a checkpoint lets the WAL start over, its file is cut back to
+    // 32 MB rather than keeping the largest size a burst of writes gave it. temp_store: each
+    // write runs in a savepoint, whose undo copies of pages must not go to temporary files.
     conn.execute_batch(
         "PRAGMA journal_mode = WAL;
          PRAGMA synchronous = NORMAL;
-         PRAGMA mmap_size = 1073741824;
+         PRAGMA journal_size_limit = 33554432;
+         PRAGMA temp_store = MEMORY;
          PRAGMA foreign_keys = ON;",
     )
 }
@@ -108,10 +112,15 @@ impl Db {
         let _timer = crate::metrics::metrics().map(|m| m.db_seconds.start_timer());
         let conn = self.readers.get()?;
         // One transaction: one snapshot, and one lock of the WAL index instead of one per query.
-        let tx = conn.unchecked_transaction()?;
-        let result = work(&tx)?;
-        tx.finish()?;
-        Ok(result)
+        // (Cached statements: `Connection::transaction` would parse BEGIN and COMMIT each time.)
+        conn.prepare_cached("BEGIN")?.execute([])?;
+        let result = work(&conn);
+        let ended = conn
+            .prepare_cached("COMMIT")
+            .and_then(|mut end| end.execute([]));
+        let value = result?;
+        ended?;
+        Ok(value)
     }
 
     /// Runs reads that may scan many rows on the blocking thread pool.

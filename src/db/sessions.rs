@@ -1,7 +1,10 @@
 //! Sessions: one row per sign-in, found by the keyed MAC of its token.
 
+use std::sync::LazyLock;
+
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
+use super::users::{self, UserRecord};
 use crate::error::AppResult;
 
 #[derive(Debug, Clone)]
@@ -19,6 +22,7 @@ pub struct SessionRecord {
 
 const COLUMNS: &str =
     "id, user_id, address, chain_id, created_at, expires_at, last_seen_at, ip, user_agent";
+const COLUMN_COUNT: usize = 9;
 
 fn from_row(row: &Row<'_>) -> rusqlite::Result<SessionRecord> {
     Ok(SessionRecord {
@@ -53,18 +57,33 @@ pub fn insert(conn: &Connection, session: &SessionRecord, token_hash: &[u8]) -> 
     Ok(())
 }
 
-/// The live (not revoked, not expired) session whose token has this MAC.
+/// The live (not revoked, not expired) session whose token has this MAC, and its user, in
+/// one statement (this runs on every authenticated request).
 pub fn find_live(
     conn: &Connection,
     token_hash: &[u8],
     now_ms: i64,
-) -> AppResult<Option<SessionRecord>> {
+) -> AppResult<Option<(SessionRecord, UserRecord)>> {
+    static SQL: LazyLock<String> = LazyLock::new(|| {
+        let prefixed = |table: &str, columns: &str| {
+            columns
+                .split(", ")
+                .map(|c| format!("{table}.{c}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        format!(
+            "SELECT {}, {} FROM sessions s JOIN users u ON u.id = s.user_id
+              WHERE s.token_hash = ?1 AND s.revoked_at IS NULL AND s.expires_at > ?2",
+            prefixed("s", COLUMNS),
+            prefixed("u", users::USER_COLUMNS)
+        )
+    });
     Ok(conn
-        .prepare_cached(&format!(
-            "SELECT {COLUMNS} FROM sessions
-              WHERE token_hash = ?1 AND revoked_at IS NULL AND expires_at > ?2"
-        ))?
-        .query_row(params![token_hash, now_ms], from_row)
+        .prepare_cached(&SQL)?
+        .query_row(params![token_hash, now_ms], |row| {
+            Ok((from_row(row)?, users::user_from_row_at(row, COLUMN_COUNT)?))
+        })
         .optional()?)
 }
 

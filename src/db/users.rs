@@ -23,16 +23,21 @@ pub struct WalletRecord {
     pub is_primary: bool,
 }
 
-const USER_COLUMNS: &str = "id, name, email, email_verified, created_at";
+pub(super) const USER_COLUMNS: &str = "id, name, email, email_verified, created_at";
 const WALLET_COLUMNS: &str = "address, user_id, chain_id, linked_at, last_sign_in_at, is_primary";
 
 fn user_from_row(row: &Row<'_>) -> rusqlite::Result<UserRecord> {
+    user_from_row_at(row, 0)
+}
+
+/// A user from `USER_COLUMNS` starting at column `first` (for joins).
+pub(super) fn user_from_row_at(row: &Row<'_>, first: usize) -> rusqlite::Result<UserRecord> {
     Ok(UserRecord {
-        id: row.get(0)?,
-        name: row.get(1)?,
-        email: row.get(2)?,
-        email_verified: row.get(3)?,
-        created_at: row.get(4)?,
+        id: row.get(first)?,
+        name: row.get(first + 1)?,
+        email: row.get(first + 2)?,
+        email_verified: row.get(first + 3)?,
+        created_at: row.get(first + 4)?,
     })
 }
 

@@ -211,13 +211,14 @@ impl Service {
     ) -> AppResult<CheckedMessage> {
         // Signature recovery is pure CPU: leave a core to the async workers, or session checks
         // would queue behind a burst of sign-ins.
-        let _slot = self
-            .recovery_slots
-            .acquire()
+        let slot = Arc::clone(&self.recovery_slots)
+            .acquire_owned()
             .await
             .map_err(|e| AppError::Internal(anyhow::Error::new(e)))?;
         let service = Arc::clone(self);
         tokio::task::spawn_blocking(move || {
+            // Freed as soon as the work is done, not when this request is next polled.
+            let _slot = slot;
             let parsed = siwe::parse_message(&text)
                 .and_then(|parsed| Ok((parsed, siwe::parse_signature(&signature)?)))
                 .inspect_err(|err| tracing::info!(reason = err.code().as_str(), "sign-in refused"));
@@ -674,10 +675,11 @@ impl Service {
         let hash = self.keys.session_token_hash(token);
         let now = now_ms();
         let authenticated = self.db.read(|conn| {
-            let session =
+            let (session, user) =
                 sessions::find_live(conn, &hash, now)?.ok_or_else(AppError::unauthenticated)?;
+            let wallets = users::wallets_of(conn, &user.id)?;
             Ok(Authenticated {
-                account: load_account(conn, &session.user_id)?,
+                account: Account { user, wallets },
                 session,
             })
         })?;

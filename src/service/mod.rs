@@ -68,7 +68,7 @@ pub struct Service {
     token_ttl: Duration,
     token_audiences: Vec<String>,
     /// Signature checks that may run at once: one fewer than the cores (at least one).
-    recovery_slots: tokio::sync::Semaphore,
+    recovery_slots: Arc<tokio::sync::Semaphore>,
 }
 
 /// Kinds of security events, as stored and shown.
@@ -128,10 +128,10 @@ impl Service {
             jwt: config.jwt,
             token_ttl: config.token_ttl,
             token_audiences: config.token_audiences,
-            recovery_slots: tokio::sync::Semaphore::new(
+            recovery_slots: Arc::new(tokio::sync::Semaphore::new(
                 std::thread::available_parallelism()
                     .map_or(1, |n| n.get().saturating_sub(1).max(1)),
-            ),
+            )),
         }
     }
 
