@@ -24,7 +24,7 @@ use crate::{
     },
     jwt::JwtKeys,
     mail::Mailer,
-    service::{Identity, Service, ServiceConfig},
+    service::{CpuPool, Identity, Service, ServiceConfig},
 };
 
 /// How long in-flight requests get to finish on shutdown.
@@ -71,6 +71,7 @@ pub async fn open_service(settings: &Settings) -> anyhow::Result<Service> {
             } else {
                 settings.tokens.audiences.clone()
             },
+            cpu: CpuPool::new()?,
         },
     ))
 }

@@ -201,7 +201,7 @@ impl Service {
     }
 
     /// Parses a signed message and checks it against the policy, recovering the signer on the
-    /// blocking pool so that the async workers keep serving. A message that does not parse is
+    /// CPU pool so that the async workers keep serving. A message that does not parse is
     /// refused here; any other failure is returned inside [`CheckedMessage`] to be reported
     /// once the nonce is spent.
     pub(super) async fn check_message(
@@ -209,32 +209,26 @@ impl Service {
         text: String,
         signature: String,
     ) -> AppResult<CheckedMessage> {
-        // Signature recovery is pure CPU: leave a core to the async workers, or session checks
-        // would queue behind a burst of sign-ins.
-        let slot = Arc::clone(&self.recovery_slots)
-            .acquire_owned()
-            .await
-            .map_err(|e| AppError::Internal(anyhow::Error::new(e)))?;
         let service = Arc::clone(self);
-        tokio::task::spawn_blocking(move || {
-            // Freed as soon as the work is done, not when this request is next polled.
-            let _slot = slot;
-            let parsed = siwe::parse_message(&text)
-                .and_then(|parsed| Ok((parsed, siwe::parse_signature(&signature)?)))
-                .inspect_err(|err| tracing::info!(reason = err.code().as_str(), "sign-in refused"));
-            let (parsed, signature) = parsed?;
-            let verdict =
-                service
-                    .policy
-                    .check(&parsed, &text, &signature, OffsetDateTime::now_utc());
-            Ok(CheckedMessage {
-                address: siwe::checksum_address(&parsed.message.address),
-                parsed,
-                verdict,
+        self.cpu
+            .run(move || {
+                let parsed = siwe::parse_message(&text)
+                    .and_then(|parsed| Ok((parsed, siwe::parse_signature(&signature)?)))
+                    .inspect_err(|err| {
+                        tracing::info!(reason = err.code().as_str(), "sign-in refused")
+                    });
+                let (parsed, signature) = parsed?;
+                let verdict =
+                    service
+                        .policy
+                        .check(&parsed, &text, &signature, OffsetDateTime::now_utc());
+                Ok(CheckedMessage {
+                    address: siwe::checksum_address(&parsed.message.address),
+                    parsed,
+                    verdict,
+                })
             })
-        })
-        .await
-        .map_err(|e| AppError::Internal(anyhow::Error::new(e).context("signature check failed")))?
+            .await?
     }
 
     /// Spends the nonce of a checked message (whatever the outcome, so it can never be tried

@@ -3,6 +3,7 @@
 
 mod accounts;
 mod auth;
+mod cpu_pool;
 
 use std::sync::Arc;
 
@@ -11,6 +12,7 @@ use time::{Duration, OffsetDateTime};
 
 pub use accounts::{Challenge, Event, ProfileUpdate};
 pub use auth::{Account, Authenticated, NonceIssued, SignIn, SignInOutcome, SignInRequest};
+pub use cpu_pool::CpuPool;
 
 use crate::{
     db::{
@@ -67,8 +69,8 @@ pub struct Service {
     jwt: JwtKeys,
     token_ttl: Duration,
     token_audiences: Vec<String>,
-    /// Signature checks that may run at once: one fewer than the cores (at least one).
-    recovery_slots: Arc<tokio::sync::Semaphore>,
+    /// Where signatures are recovered.
+    cpu: cpu_pool::CpuPool,
 }
 
 /// Kinds of security events, as stored and shown.
@@ -99,6 +101,7 @@ pub struct ServiceConfig {
     pub token_ttl: Duration,
     /// Allowed `aud` values, the default first.
     pub token_audiences: Vec<String>,
+    pub cpu: CpuPool,
 }
 
 /// The claims of a short-lived token.
@@ -128,10 +131,7 @@ impl Service {
             jwt: config.jwt,
             token_ttl: config.token_ttl,
             token_audiences: config.token_audiences,
-            recovery_slots: Arc::new(tokio::sync::Semaphore::new(
-                std::thread::available_parallelism()
-                    .map_or(1, |n| n.get().saturating_sub(1).max(1)),
-            )),
+            cpu: config.cpu,
         }
     }
 
