@@ -93,8 +93,8 @@ fn serve(config: Option<PathBuf>) -> anyhow::Result<()> {
     for warning in &loaded.warnings {
         tracing::warn!("{warning}");
     }
-    // Database work runs on blocking threads; more of them than pooled connections would only
-    // wait, each with its own stack and allocator arena.
+    // Blocking threads run database scans and file work; more of them than pooled connections
+    // would only wait, each with its own stack and allocator arena.
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .max_blocking_threads(loaded.settings.database.pool_size as usize + 8)
