@@ -353,7 +353,10 @@ impl Service {
         self.db
             .write(move |conn| {
                 let record =
-                    service.consume_email_token(conn, &token, email_tokens::VERIFY_EMAIL)?;
+                    match service.consume_email_token(conn, &token, email_tokens::VERIFY_EMAIL)? {
+                        Ok(record) => record,
+                        Err(refusal) => return Ok(Err(refusal)),
+                    };
                 if !users::mark_email_verified(conn, &record.user_id, &record.email)? {
                     // The link is spent all the same.
                     return Ok(Err(AppError::new(

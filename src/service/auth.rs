@@ -82,7 +82,8 @@ pub(super) struct CheckedMessage {
     pub parsed: SiweMessage,
     /// The signer's EIP-55 address, as named in the message.
     pub address: String,
-    pub verdict: AppResult<()>,
+    /// Why the policy refused it (signature, domain, time window...), if it did.
+    pub refusal: Option<AppError>,
 }
 
 /// A new user or session id: a UUIDv7, which begins with its creation time, so that new rows
@@ -218,14 +219,14 @@ impl Service {
                         tracing::info!(reason = err.code().as_str(), "sign-in refused")
                     });
                 let (parsed, signature) = parsed?;
-                let verdict =
-                    service
-                        .policy
-                        .check(&parsed, &text, &signature, OffsetDateTime::now_utc());
+                let refusal = service
+                    .policy
+                    .check(&parsed, &text, &signature, OffsetDateTime::now_utc())
+                    .err();
                 Ok(CheckedMessage {
                     address: siwe::checksum_address(&parsed.message.address),
                     parsed,
-                    verdict,
+                    refusal,
                 })
             })
             .await?
@@ -241,14 +242,13 @@ impl Service {
         link_for: Option<&str>,
         client: &ClientInfo,
     ) -> AppResult<AppResult<()>> {
-        let address = checked.address.clone();
         let nonce = checked.parsed.message.nonce.as_str();
         // A sign-in nonce serves for linking too; a link nonce only for its account and address.
         let recognised = self.keys.nonce_matches(nonce, NonceFor::SignIn)
             || link_for.is_some_and(|user_id| {
                 let purpose = NonceFor::Link {
                     user_id,
-                    address: &address,
+                    address: &checked.address,
                 };
                 self.keys.nonce_matches(nonce, purpose)
             });
@@ -265,14 +265,12 @@ impl Service {
             }
             None => false,
         };
-        let refusal = if usable {
-            match std::mem::replace(&mut checked.verdict, Ok(())) {
-                Ok(()) => return Ok(Ok(())),
-                Err(err) => err,
-            }
-        } else {
-            invalid_nonce()
+        let refusal = match (usable, checked.refusal.take()) {
+            (true, None) => return Ok(Ok(())),
+            (true, Some(refusal)) => refusal,
+            (false, _) => invalid_nonce(),
         };
+        let address = checked.address.as_str();
         let reason = refusal.code().as_str();
         tracing::info!(%address, reason, "sign-in refused");
         let kind = if link_for.is_some() {
@@ -280,7 +278,7 @@ impl Service {
         } else {
             event_kind::SIGN_IN_FAILED
         };
-        record_event(conn, kind, link_for, Some(&address), client, Some(reason))?;
+        record_event(conn, kind, link_for, Some(address), client, Some(reason))?;
         Ok(Err(refusal))
     }
 
@@ -581,7 +579,7 @@ impl Service {
             .write(move |conn| {
                 // A used link stays used, whatever happens to the rest.
                 let record =
-                    match service.consume_email_token(conn, &token, email_tokens::LINK_WALLET) {
+                    match service.consume_email_token(conn, &token, email_tokens::LINK_WALLET)? {
                         Ok(record) => record,
                         Err(refusal) => return Ok(Err(refusal)),
                     };
@@ -638,12 +636,14 @@ impl Service {
     }
 
     /// Spends an email token of the given purpose; refuses unknown, used and expired ones.
+    /// Like nonces, a token presented is spent whatever the outcome: a refusal comes back in
+    /// the inner result, to be kept with the spent token.
     pub(super) fn consume_email_token(
         &self,
         conn: &rusqlite::Connection,
         token: &str,
         purpose: &str,
-    ) -> AppResult<EmailTokenRecord> {
+    ) -> AppResult<AppResult<EmailTokenRecord>> {
         let invalid = || {
             AppError::new(
                 ErrorCode::InvalidToken,
@@ -651,14 +651,16 @@ impl Service {
             )
         };
         if !token::looks_like_session_token(token) {
-            return Err(invalid());
+            return Ok(Err(invalid()));
         }
-        let record =
-            email_tokens::consume(conn, &self.keys.email_token_hash(token))?.ok_or_else(invalid)?;
-        if record.purpose != purpose || record.expires_at <= now_ms() {
-            return Err(invalid());
-        }
-        Ok(record)
+        Ok(
+            match email_tokens::consume(conn, &self.keys.email_token_hash(token))? {
+                Some(record) if record.purpose == purpose && record.expires_at > now_ms() => {
+                    Ok(record)
+                }
+                _ => Err(invalid()),
+            },
+        )
     }
 
     /// The live session for a token (from a cookie or bearer header) and its account.
