@@ -112,12 +112,9 @@ impl Db {
         let _timer = crate::metrics::metrics().map(|m| m.db_seconds.start_timer());
         let conn = self.readers.get()?;
         // One transaction: one snapshot, and one lock of the WAL index instead of one per query.
-        // (Cached statements: `Connection::transaction` would parse BEGIN and COMMIT each time.)
-        conn.prepare_cached("BEGIN")?.execute([])?;
+        exec(&conn, "BEGIN")?;
         let result = work(&conn);
-        let ended = conn
-            .prepare_cached("COMMIT")
-            .and_then(|mut end| end.execute([]));
+        let ended = exec(&conn, "COMMIT");
         let value = result?;
         ended?;
         Ok(value)
@@ -192,6 +189,12 @@ impl Db {
             + email_tokens::delete_expired(conn, now_ms, CLEANUP_BATCH)?
             + events::delete_older_than(conn, events_before_ms, CLEANUP_BATCH)?)
     }
+}
+
+/// Runs a statement without parameters or rows (BEGIN, SAVEPOINT, ...) from the statement
+/// cache: these run around every request's work, and `execute_batch` would parse them anew.
+fn exec(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(sql)?.execute([]).map(|_| ())
 }
 
 /// True when a statement failed on a UNIQUE or PRIMARY KEY constraint.

@@ -7,6 +7,7 @@ use std::{panic::AssertUnwindSafe, sync::mpsc};
 use rusqlite::Connection;
 use tokio::sync::oneshot;
 
+use super::exec;
 use crate::error::{AppError, AppResult};
 
 /// Most writes committed together; a batch never waits to fill up.
@@ -88,16 +89,16 @@ pub fn atomically<T>(
     conn: &Connection,
     work: impl FnOnce(&Connection) -> AppResult<T>,
 ) -> AppResult<T> {
-    conn.execute_batch("SAVEPOINT work")?;
+    exec(conn, "SAVEPOINT work")?;
     let result = std::panic::catch_unwind(AssertUnwindSafe(|| work(conn))).unwrap_or_else(|_| {
         Err(AppError::Internal(anyhow::anyhow!(
             "database work panicked"
         )))
     });
     if result.is_err() {
-        conn.execute_batch("ROLLBACK TO work")?;
+        exec(conn, "ROLLBACK TO work")?;
     }
-    conn.execute_batch("RELEASE work")?;
+    exec(conn, "RELEASE work")?;
     result
 }
 
@@ -106,16 +107,16 @@ fn run(conn: &Connection, queue: &mpsc::Receiver<Job>, checkpoint: &mpsc::SyncSe
         let mut batch = vec![first];
         batch.extend(queue.try_iter().take(MAX_BATCH - 1));
         // Should BEGIN fail, each job's savepoint is then its own transaction.
-        let in_batch = conn.execute_batch("BEGIN IMMEDIATE").is_ok();
+        let in_batch = exec(conn, "BEGIN IMMEDIATE").is_ok();
         let finishes: Vec<Finish> = batch.into_iter().map(|job| job(conn)).collect();
         let committed = if in_batch {
-            conn.execute_batch("COMMIT")
+            exec(conn, "COMMIT")
         } else {
             Ok(())
         };
         if let Err(err) = &committed {
             tracing::error!(error = %err, jobs = finishes.len(), "database commit failed");
-            let _ = conn.execute_batch("ROLLBACK");
+            let _ = exec(conn, "ROLLBACK");
         }
         for finish in finishes {
             finish(committed.as_ref().map(|_| ()));

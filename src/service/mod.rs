@@ -101,6 +101,7 @@ pub struct ServiceConfig {
     pub token_ttl: Duration,
     /// Allowed `aud` values, the default first.
     pub token_audiences: Vec<String>,
+    /// Threads for signature recovery.
     pub cpu: CpuPool,
 }
 
