@@ -4,7 +4,7 @@
 //!
 //! `cargo run --release --example seed -- --db data/siwe.db --rows 1000000`
 //!
-//! The sessions' tokens are thrown away (only their MACs are stored), so the seeded sessions
+//! The sessions' tokens are thrown away (only their keys are stored), so the seeded sessions
 //! cannot be used; they are there to make the tables and indexes as big as a real deployment's.
 
 use std::{path::PathBuf, time::Instant};
@@ -84,7 +84,11 @@ fn main() -> anyhow::Result<()> {
                 ip: Some("127.0.0.1".into()),
                 user_agent: Some("seed".into()),
             };
-            sessions::insert(&tx, &session, &rng.random::<[u8; 32]>())?;
+            sessions::insert(
+                &tx,
+                &session,
+                &keys.session_token_key(&Keys::new_token(now)),
+            )?;
             let used = keys.new_nonce(now - 600_000, NonceFor::SignIn);
             nonces::spend(&tx, &used, now - 300_000)?;
         }

@@ -7,6 +7,7 @@ use std::time::Duration;
 use common::*;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
+use siwe_server::domain::token::Keys;
 use time::OffsetDateTime;
 
 #[tokio::test]
@@ -479,12 +480,7 @@ async fn logout_needs_csrf_revokes_the_session_and_clears_the_cookie() {
         .await
         .unwrap();
     expect_error(copy, StatusCode::UNAUTHORIZED, "unauthenticated").await;
-    let bearer = cookie_client()
-        .get(app.url("/api/auth/session"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+    let bearer = app.session_with_bearer(&token).await;
     assert_eq!(bearer.status(), StatusCode::UNAUTHORIZED);
     other.stop().await;
 }
@@ -578,12 +574,7 @@ async fn bearer_tokens_work_without_cookies_or_csrf() {
     let token = body["token"].as_str().unwrap();
     let client = reqwest::Client::new();
 
-    let resp = client
-        .get(app.url("/api/auth/session"))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap();
+    let resp = app.session_with_bearer(token).await;
     assert_eq!(resp.status(), StatusCode::OK);
     let session: Value = resp.json().await.unwrap();
     assert_eq!(session["session"]["address"], wallet.address.as_str());
@@ -605,13 +596,64 @@ async fn bearer_tokens_work_without_cookies_or_csrf() {
         .await
         .unwrap();
     assert_eq!(resp.status(), StatusCode::NO_CONTENT);
-    let resp = client
-        .get(app.url("/api/auth/session"))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap();
+    let resp = app.session_with_bearer(token).await;
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn tokens_begin_with_their_time_and_untimed_ones_still_work() {
+    let app = TestApp::spawn().await;
+    let wallet = Wallet::random();
+    let body = app.sign_in(&wallet).await;
+    let token = body["token"].as_str().unwrap();
+    let secret = std::fs::read_to_string(app.dir.path().join("data").join("secret.key")).unwrap();
+    let keys = Keys::from_secret(&hex::decode(secret.trim()).unwrap());
+    let conn = rusqlite::Connection::open(app.db_path()).unwrap();
+    conn.busy_timeout(Duration::from_secs(5)).unwrap();
+
+    // Only the key is stored: the token's time prefix, so new keys append to the index, and a
+    // MAC of the whole token.
+    let stored: Vec<u8> = conn
+        .query_row("SELECT token_hash FROM sessions", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(token.len(), 51);
+    assert_eq!(stored, keys.session_token_key(token));
+    assert_eq!(&stored[..8], &token.as_bytes()[..8]);
+    assert!(!stored
+        .windows(9)
+        .any(|w| token.as_bytes().windows(9).any(|t| t == w)));
+
+    // A session whose 43-character token was issued before tokens carried their time.
+    let untimed = "Qm9yaW5nIG9sZCB0b2tlbnMgc3RpbGwgd29yayBoZXJl";
+    let untimed = &untimed[..43];
+    conn.execute(
+        "INSERT INTO sessions (id, token_hash, user_id, address, chain_id, created_at,
+                               expires_at, last_seen_at)
+         SELECT 'untimed', ?1, user_id, address, chain_id, created_at, expires_at, last_seen_at
+           FROM sessions",
+        [keys.session_token_key(untimed)],
+    )
+    .unwrap();
+    for (token, id) in [
+        (token, body["session"]["id"].as_str().unwrap()),
+        (untimed, "untimed"),
+    ] {
+        let resp = app.session_with_bearer(token).await;
+        assert_eq!(resp.status(), StatusCode::OK);
+        let session: Value = resp.json().await.unwrap();
+        assert_eq!(session["session"]["id"], id);
+        assert_eq!(session["user"]["id"], body["user"]["id"]);
+    }
+    // One character off, in the time or in the random part: refused.
+    let flip = |at: usize| {
+        let mut bytes = token.as_bytes().to_vec();
+        bytes[at] = if bytes[at] == b'A' { b'B' } else { b'A' };
+        String::from_utf8(bytes).unwrap()
+    };
+    for changed in [flip(7), flip(50)] {
+        let resp = app.session_with_bearer(&changed).await;
+        assert_eq!(resp.status(), StatusCode::UNAUTHORIZED, "{changed}");
+    }
 }
 
 #[tokio::test]

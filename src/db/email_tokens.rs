@@ -1,4 +1,4 @@
-//! Single-use tokens sent in email links, stored as keyed MACs.
+//! Single-use tokens sent in email links, stored by their keys (time prefix and keyed MAC).
 
 use rusqlite::{params, Connection, OptionalExtension};
 
@@ -19,13 +19,13 @@ pub struct EmailTokenRecord {
     pub expires_at: i64,
 }
 
-pub fn insert(conn: &Connection, token_hash: &[u8], token: &EmailTokenRecord) -> AppResult<()> {
+pub fn insert(conn: &Connection, token_key: &[u8], token: &EmailTokenRecord) -> AppResult<()> {
     conn.prepare_cached(
         "INSERT INTO email_tokens (token_hash, purpose, user_id, email, address, chain_id, created_at, expires_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     )?
     .execute(params![
-        token_hash,
+        token_key,
         token.purpose,
         token.user_id,
         token.email,
@@ -38,13 +38,13 @@ pub fn insert(conn: &Connection, token_hash: &[u8], token: &EmailTokenRecord) ->
 }
 
 /// Removes and returns the token in one statement: a link works once.
-pub fn consume(conn: &Connection, token_hash: &[u8]) -> AppResult<Option<EmailTokenRecord>> {
+pub fn consume(conn: &Connection, token_key: &[u8]) -> AppResult<Option<EmailTokenRecord>> {
     Ok(conn
         .prepare_cached(
             "DELETE FROM email_tokens WHERE token_hash = ?1
              RETURNING purpose, user_id, email, address, chain_id, created_at, expires_at",
         )?
-        .query_row(params![token_hash], |row| {
+        .query_row(params![token_key], |row| {
             Ok(EmailTokenRecord {
                 purpose: row.get(0)?,
                 user_id: row.get(1)?,

@@ -1,4 +1,5 @@
-//! Sessions: one row per sign-in, found by the keyed MAC of its token.
+//! Sessions: one row per sign-in, found by its token's key (a time prefix and a keyed MAC;
+//! see `domain::token::Keys::session_token_key`).
 
 use std::sync::LazyLock;
 
@@ -38,12 +39,12 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<SessionRecord> {
     })
 }
 
-pub fn insert(conn: &Connection, session: &SessionRecord, token_hash: &[u8]) -> AppResult<()> {
+pub fn insert(conn: &Connection, session: &SessionRecord, token_key: &[u8]) -> AppResult<()> {
     conn.prepare_cached(&format!(
         "INSERT INTO sessions (token_hash, {COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
     ))?
     .execute(params![
-        token_hash,
+        token_key,
         session.id,
         session.user_id,
         session.address,
@@ -61,7 +62,7 @@ pub fn insert(conn: &Connection, session: &SessionRecord, token_hash: &[u8]) -> 
 /// one statement (this runs on every authenticated request).
 pub fn find_live(
     conn: &Connection,
-    token_hash: &[u8],
+    token_key: &[u8],
     now_ms: i64,
 ) -> AppResult<Option<(SessionRecord, UserRecord)>> {
     static SQL: LazyLock<String> = LazyLock::new(|| {
@@ -81,7 +82,7 @@ pub fn find_live(
     });
     Ok(conn
         .prepare_cached(&SQL)?
-        .query_row(params![token_hash, now_ms], |row| {
+        .query_row(params![token_key, now_ms], |row| {
             Ok((from_row(row)?, users::user_from_row_at(row, COLUMN_COUNT)?))
         })
         .optional()?)

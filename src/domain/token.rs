@@ -1,6 +1,7 @@
-//! Session tokens and CSRF tokens. A session token is 256 random bits; the database keeps only its
-//! keyed MAC, so a copy of the database hands out no usable cookie. The CSRF token is a MAC of the
-//! session id, so it needs no storage and is checked in constant time.
+//! Session and email-link tokens, CSRF tokens and nonces. A token is its creation time and 256
+//! random bits; the database keeps only its time and a keyed MAC of it, so a copy of the
+//! database hands out no usable cookie. The CSRF token is a MAC of the session id, so it needs
+//! no storage and is checked in constant time.
 
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use hmac::{Hmac, Mac};
@@ -10,9 +11,11 @@ use subtle::ConstantTimeEq;
 
 type HmacSha256 = Hmac<Sha256>;
 
+/// Random bytes of a token, and their length in base64url without padding.
 const TOKEN_BYTES: usize = 32;
-/// Length of a session token in base64url without padding.
-pub const TOKEN_LEN: usize = 43;
+const TOKEN_RANDOM_LEN: usize = 43;
+/// Length of a token: its time prefix, then its random part.
+pub const TOKEN_LEN: usize = TIME_DIGITS + TOKEN_RANDOM_LEN;
 
 /// Keys derived from the server secret, one per purpose.
 #[derive(Clone)]
@@ -50,27 +53,25 @@ impl Keys {
         }
     }
 
-    /// A fresh session token for the cookie or bearer header.
-    pub fn new_session_token() -> String {
+    /// A fresh token (for a session cookie or bearer header, or an email link) created at
+    /// `now_ms`: 8 base-62 digits of the time, then 256 random bits in base64url.
+    pub fn new_token(now_ms: i64) -> String {
         let mut bytes = [0u8; TOKEN_BYTES];
         rand::rng().fill_bytes(&mut bytes);
-        URL_SAFE_NO_PAD.encode(bytes)
+        let mut token = String::with_capacity(TOKEN_LEN);
+        token.extend(time_digits(now_ms).iter().copied().map(char::from));
+        URL_SAFE_NO_PAD.encode_string(bytes, &mut token);
+        token
     }
 
-    /// What the database stores and looks sessions up by.
-    pub fn session_token_hash(&self, token: &str) -> [u8; 32] {
-        mac(&self.session, &[token.as_bytes()])
-            .finalize()
-            .into_bytes()
-            .into()
+    /// What the database stores and looks sessions up by (see [`token_key`]).
+    pub fn session_token_key(&self, token: &str) -> Vec<u8> {
+        token_key(&self.session, token)
     }
 
-    /// What the database stores for a token sent in an email link.
-    pub fn email_token_hash(&self, token: &str) -> [u8; 32] {
-        mac(&self.email, &[token.as_bytes()])
-            .finalize()
-            .into_bytes()
-            .into()
+    /// What the database stores and looks email-link tokens up by (see [`token_key`]).
+    pub fn email_token_key(&self, token: &str) -> Vec<u8> {
+        token_key(&self.email, token)
     }
 
     pub fn csrf_token(&self, session_id: &str) -> String {
@@ -92,18 +93,62 @@ impl Keys {
     }
 }
 
-/// Whether a string could be a session token at all (saves a database look-up for junk).
-pub fn looks_like_session_token(token: &str) -> bool {
-    token.len() == TOKEN_LEN
-        && token
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+/// A token's key in the database: its time prefix, then a MAC of the whole token under `key`.
+/// The prefix makes keys sort by creation time, so a new one is appended to its index instead
+/// of landing on a random page of it (one page write per insert on a large table). Tokens
+/// from before the prefix have none, and are found by their MAC alone.
+fn token_key(key: &[u8], token: &str) -> Vec<u8> {
+    let prefix = if token.len() == TOKEN_LEN {
+        &token.as_bytes()[..TIME_DIGITS]
+    } else {
+        &[]
+    };
+    let mut stored = Vec::with_capacity(TIME_DIGITS + 32);
+    stored.extend_from_slice(prefix);
+    stored.extend_from_slice(&mac(key, &[token.as_bytes()]).finalize().into_bytes());
+    stored
+}
+
+/// Length of a token issued before tokens began with their time (still accepted).
+const UNTIMED_TOKEN_LEN: usize = TOKEN_RANDOM_LEN;
+
+/// Whether a string could be a token at all (saves a database look-up for junk).
+pub fn looks_like_token(token: &str) -> bool {
+    let random = match token.len() {
+        TOKEN_LEN if time_of_digits(&token.as_bytes()[..TIME_DIGITS]).is_some() => {
+            &token[TIME_DIGITS..]
+        }
+        UNTIMED_TOKEN_LEN => token,
+        _ => return false,
+    };
+    random
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 /// Digits in byte order, so that base-62 numbers of one length sort like the numbers.
 const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-/// Base-62 digits of the time prefix: milliseconds for the next 6,000 years.
-const NONCE_TIME_DIGITS: usize = 8;
+/// Base-62 digits of a time prefix (nonces, tokens): milliseconds for the next 6,000 years.
+const TIME_DIGITS: usize = 8;
+
+/// `millis` (clamped at 0) as base-62 digits that sort like the times.
+fn time_digits(millis: i64) -> [u8; TIME_DIGITS] {
+    let mut millis = millis.max(0);
+    let mut digits = [b'0'; TIME_DIGITS];
+    for digit in digits.iter_mut().rev() {
+        *digit = BASE62[(millis % 62) as usize];
+        millis /= 62;
+    }
+    digits
+}
+
+/// The time written by [`time_digits`]; `None` if `digits` are not base-62.
+fn time_of_digits(digits: &[u8]) -> Option<i64> {
+    digits.iter().try_fold(0i64, |millis, digit| {
+        let value = BASE62.iter().position(|d| d == digit)?;
+        Some(millis * 62 + value as i64)
+    })
+}
 /// Random alphanumerics after the time (71 bits): nonces are unique without any storage.
 const NONCE_RANDOM_LEN: usize = 12;
 /// Alphanumerics of the MAC tag (about 125 bits): what makes a nonce impossible to forge.
@@ -112,17 +157,12 @@ const NONCE_TAG_LEN: usize = 22;
 /// The issue time written in a nonce of our shape (whoever made it: see [`Keys::nonce_matches`]).
 pub fn nonce_time(nonce: &str) -> Option<i64> {
     let bytes = nonce.as_bytes();
-    if bytes.len() != NONCE_TIME_DIGITS + NONCE_RANDOM_LEN + NONCE_TAG_LEN
+    if bytes.len() != TIME_DIGITS + NONCE_RANDOM_LEN + NONCE_TAG_LEN
         || !bytes.iter().all(u8::is_ascii_alphanumeric)
     {
         return None;
     }
-    bytes[..NONCE_TIME_DIGITS]
-        .iter()
-        .try_fold(0i64, |millis, digit| {
-            let value = BASE62.iter().position(|d| d == digit)?;
-            Some(millis * 62 + value as i64)
-        })
+    time_of_digits(&bytes[..TIME_DIGITS])
 }
 
 /// What a nonce was issued for; the MAC binds it, so it is accepted for nothing else.
@@ -142,13 +182,9 @@ impl Keys {
     /// is stored: [`Keys::nonce_matches`] recognises it, and the time prefix makes used
     /// nonces, which are stored, sort by age (appends to the end of their B-tree).
     pub fn new_nonce(&self, issued_at_ms: i64, purpose: NonceFor<'_>) -> String {
-        let mut millis = issued_at_ms.max(0);
-        let mut body = [b'0'; NONCE_TIME_DIGITS + NONCE_RANDOM_LEN];
-        for digit in body[..NONCE_TIME_DIGITS].iter_mut().rev() {
-            *digit = BASE62[(millis % 62) as usize];
-            millis /= 62;
-        }
-        for (slot, random) in body[NONCE_TIME_DIGITS..]
+        let mut body = [b'0'; TIME_DIGITS + NONCE_RANDOM_LEN];
+        body[..TIME_DIGITS].copy_from_slice(&time_digits(issued_at_ms));
+        for (slot, random) in body[TIME_DIGITS..]
             .iter_mut()
             .zip(rand::rng().sample_iter(&Alphanumeric))
         {
@@ -169,9 +205,7 @@ impl Keys {
     /// nothing about expiry or earlier use.
     pub fn nonce_matches(&self, nonce: &str, purpose: NonceFor<'_>) -> bool {
         nonce_time(nonce).is_some() && {
-            let (body, tag) = nonce
-                .as_bytes()
-                .split_at(NONCE_TIME_DIGITS + NONCE_RANDOM_LEN);
+            let (body, tag) = nonce.as_bytes().split_at(TIME_DIGITS + NONCE_RANDOM_LEN);
             self.nonce_tag(body, purpose).ct_eq(tag).into()
         }
     }
@@ -209,10 +243,38 @@ mod tests {
 
     #[test]
     fn tokens_are_random_and_well_formed() {
-        let a = Keys::new_session_token();
-        let b = Keys::new_session_token();
+        let a = Keys::new_token(1_795_000_000_123);
+        let b = Keys::new_token(1_795_000_000_123);
         assert_ne!(a, b);
-        assert!(looks_like_session_token(&a));
+        assert_eq!(a.len(), TOKEN_LEN);
+        assert!(looks_like_token(&a));
+        let untimed = URL_SAFE_NO_PAD.encode([7u8; TOKEN_BYTES]);
+        assert!(looks_like_token(&untimed));
+        for junk in ["", &a[1..], &format!("{a}A"), &format!("{}!", &a[..50])] {
+            assert!(!looks_like_token(junk), "{junk}");
+        }
+        // A bad time digit.
+        assert!(!looks_like_token(&format!("-{}", &a[1..])));
+    }
+
+    #[test]
+    fn token_keys_sort_by_creation_time_and_bind_the_secret() {
+        let keys = Keys::from_secret(b"one secret that is long enough....");
+        let other = Keys::from_secret(b"another secret that is long enough");
+        let first = Keys::new_token(1_795_000_000_123);
+        let second = Keys::new_token(1_795_000_000_124);
+        let (first_key, second_key) = (
+            keys.session_token_key(&first),
+            keys.session_token_key(&second),
+        );
+        assert_eq!(first_key.len(), TIME_DIGITS + 32);
+        assert!(first_key < second_key);
+        assert_eq!(&first_key[..TIME_DIGITS], &first.as_bytes()[..TIME_DIGITS]);
+        assert_ne!(first_key, other.session_token_key(&first));
+        assert_ne!(first_key, keys.email_token_key(&first));
+        // Untimed tokens (issued before the prefix) are keyed by their MAC alone.
+        let untimed = URL_SAFE_NO_PAD.encode([7u8; TOKEN_BYTES]);
+        assert_eq!(keys.session_token_key(&untimed).len(), 32);
     }
 
     #[test]
@@ -279,6 +341,6 @@ mod tests {
         assert!(!keys.csrf_token_matches("s2", &token));
         assert!(!other.csrf_token_matches("s1", &token));
         assert!(!keys.csrf_token_matches("s1", "not base64 !"));
-        assert_ne!(keys.session_token_hash("t"), other.session_token_hash("t"));
+        assert_ne!(keys.session_token_key("t"), other.session_token_key("t"));
     }
 }

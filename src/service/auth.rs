@@ -459,7 +459,7 @@ impl Service {
                 load_account(conn, user_id)?
             }
         };
-        let token = Keys::new_session_token();
+        let token = Keys::new_token(now);
         let session = SessionRecord {
             id: new_row_id(),
             user_id: user_id.to_string(),
@@ -474,7 +474,7 @@ impl Service {
                 ua
             }),
         };
-        sessions::insert(conn, &session, &self.keys.session_token_hash(&token))?;
+        sessions::insert(conn, &session, &self.keys.session_token_key(&token))?;
         Ok(SignIn {
             csrf_token: self.keys.csrf_token(&session.id),
             account,
@@ -490,8 +490,8 @@ impl Service {
         conn: &rusqlite::Connection,
         record: EmailTokenRecord,
     ) -> AppResult<String> {
-        let token = Keys::new_session_token();
-        email_tokens::insert(conn, &self.keys.email_token_hash(&token), &record)?;
+        let token = Keys::new_token(record.created_at);
+        email_tokens::insert(conn, &self.keys.email_token_key(&token), &record)?;
         Ok(token)
     }
 
@@ -650,11 +650,11 @@ impl Service {
                 "This link is not valid: it was used already, has expired, or was mistyped.",
             )
         };
-        if !token::looks_like_session_token(token) {
+        if !token::looks_like_token(token) {
             return Ok(Err(invalid()));
         }
         Ok(
-            match email_tokens::consume(conn, &self.keys.email_token_hash(token))? {
+            match email_tokens::consume(conn, &self.keys.email_token_key(token))? {
                 Some(record) if record.purpose == purpose && record.expires_at > now_ms() => {
                     Ok(record)
                 }
@@ -665,14 +665,14 @@ impl Service {
 
     /// The live session for a token (from a cookie or bearer header) and its account.
     pub async fn authenticate(&self, token: &str) -> AppResult<Authenticated> {
-        if !token::looks_like_session_token(token) {
+        if !token::looks_like_token(token) {
             return Err(AppError::unauthenticated());
         }
-        let hash = self.keys.session_token_hash(token);
+        let key = self.keys.session_token_key(token);
         let now = now_ms();
         let authenticated = self.db.read(|conn| {
             let (session, user) =
-                sessions::find_live(conn, &hash, now)?.ok_or_else(AppError::unauthenticated)?;
+                sessions::find_live(conn, &key, now)?.ok_or_else(AppError::unauthenticated)?;
             let wallets = users::wallets_of(conn, &user.id)?;
             Ok(Authenticated {
                 account: Account { user, wallets },

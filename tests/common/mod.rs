@@ -111,6 +111,16 @@ impl TestApp {
         self.client.get(self.url(path)).send().await.unwrap()
     }
 
+    /// `GET /api/auth/session` with `token` as a bearer token (and no cookie).
+    pub async fn session_with_bearer(&self, token: &str) -> Response {
+        Client::new()
+            .get(self.url("/api/auth/session"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+    }
+
     pub async fn nonce(&self) -> String {
         let body: Value = self.get("/api/auth/nonce").await.json().await.unwrap();
         body["nonce"].as_str().unwrap().to_string()
