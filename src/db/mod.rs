@@ -16,6 +16,7 @@ use anyhow::Context;
 use r2d2::{CustomizeConnection, Pool};
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::Connection;
+use tokio::sync::oneshot;
 
 use crate::error::{AppError, AppResult};
 
@@ -143,11 +144,27 @@ impl Db {
         T: Send + 'static,
         F: FnOnce(&Connection) -> AppResult<T> + Send + 'static,
     {
-        let _timer = crate::metrics::metrics().map(|m| m.db_seconds.start_timer());
-        self.writer
-            .submit(work)?
-            .await
-            .map_err(|_| writer::stopped())?
+        let (reply, result) = oneshot::channel();
+        self.write_then(work, move |result| {
+            // The requester may have gone away (client disconnected); nothing to tell.
+            let _ = reply.send(result);
+        })?;
+        result.await.map_err(|_| writer::stopped())?
+    }
+
+    /// Queues `work` like [`Db::write`], and hands its result to `answer` on the writer
+    /// thread once committed (`answer` is dropped unanswered if the writer has stopped).
+    pub fn write_then<T, F, A>(&self, work: F, answer: A) -> AppResult<()>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> AppResult<T> + Send + 'static,
+        A: FnOnce(AppResult<T>) + Send + 'static,
+    {
+        let timer = crate::metrics::metrics().map(|m| m.db_seconds.start_timer());
+        self.writer.submit(work, move |result| {
+            drop(timer);
+            answer(result);
+        })
     }
 
     /// Queues `work` for the writer without waiting for it; failures are logged.
@@ -155,7 +172,12 @@ impl Db {
     where
         F: FnOnce(&Connection) -> AppResult<()> + Send + 'static,
     {
-        if let Err(err) = self.writer.submit(work) {
+        let written = self.write_then(work, |result| {
+            if let Err(err) = result {
+                tracing::error!(error = %err, "database write failed");
+            }
+        });
+        if let Err(err) = written {
             tracing::error!(error = %err, "database write dropped");
         }
     }

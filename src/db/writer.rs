@@ -5,7 +5,6 @@
 use std::{panic::AssertUnwindSafe, sync::mpsc};
 
 use rusqlite::Connection;
-use tokio::sync::oneshot;
 
 use super::exec;
 use crate::error::{AppError, AppResult};
@@ -56,13 +55,14 @@ impl Writer {
         Ok(Self { jobs })
     }
 
-    /// Queues `work`; the receiver gets its result once its batch is committed.
-    pub(super) fn submit<T, F>(&self, work: F) -> AppResult<oneshot::Receiver<AppResult<T>>>
+    /// Queues `work`; `answer` gets its result, on the writer thread, once its batch is
+    /// committed (or is dropped unanswered if the writer has stopped).
+    pub(super) fn submit<T, F, A>(&self, work: F, answer: A) -> AppResult<()>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> AppResult<T> + Send + 'static,
+        A: FnOnce(AppResult<T>) + Send + 'static,
     {
-        let (reply, receiver) = oneshot::channel();
         // Keep the request's span (and its request id) on logs written by the work.
         let span = tracing::Span::current();
         let job: Job = Box::new(move |conn| {
@@ -74,12 +74,10 @@ impl Writer {
                     )),
                     (result, _) => result,
                 };
-                // The requester may have gone away (client disconnected); nothing to tell.
-                let _ = reply.send(result);
+                answer(result);
             })
         });
-        self.jobs.send(job).map_err(|_| stopped())?;
-        Ok(receiver)
+        self.jobs.send(job).map_err(|_| stopped())
     }
 }
 

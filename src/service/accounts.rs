@@ -137,12 +137,10 @@ impl Service {
         signature: String,
         client: ClientInfo,
     ) -> AppResult<WalletRecord> {
-        let mut checked = self.check_message(message, signature).await?;
         let service = Arc::clone(self);
         let user_id = current.account.user.id.clone();
         let wallet = self
-            .db
-            .write(move |conn| {
+            .check_then_write(message, signature, move |conn, mut checked| {
                 if let Err(refusal) =
                     service.spend_nonce(conn, &mut checked, Some(&user_id), &client)?
                 {

@@ -4,8 +4,6 @@
 
 use std::sync::{mpsc, Arc, Mutex};
 
-use tokio::sync::oneshot;
-
 use crate::error::{AppError, AppResult};
 
 type Job = Box<dyn FnOnce() + Send>;
@@ -40,25 +38,15 @@ impl CpuPool {
         Ok(Self { jobs })
     }
 
-    /// Runs `work` on the pool and returns its result.
-    pub async fn run<T, F>(&self, work: F) -> AppResult<T>
-    where
-        T: Send + 'static,
-        F: FnOnce() -> T + Send + 'static,
-    {
-        let (reply, result) = oneshot::channel();
+    /// Starts `work` on the pool, in the current tracing span, without waiting for it. A panic
+    /// ends only `work` (dropping what it holds, such as the sender of its answer).
+    pub fn spawn(&self, work: impl FnOnce() + Send + 'static) -> AppResult<()> {
         let span = tracing::Span::current();
         let job: Job = Box::new(move || {
-            let outcome =
-                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| span.in_scope(work)));
-            // The requester may have gone away; nothing to tell.
-            let _ = reply.send(outcome);
+            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| span.in_scope(work)));
         });
-        let stopped = || AppError::Internal(anyhow::anyhow!("the CPU pool has stopped"));
-        self.jobs.send(job).map_err(|_| stopped())?;
-        result
-            .await
-            .map_err(|_| stopped())?
-            .map_err(|_| AppError::Internal(anyhow::anyhow!("CPU work panicked")))
+        self.jobs
+            .send(job)
+            .map_err(|_| AppError::Internal(anyhow::anyhow!("the CPU pool has stopped")))
     }
 }
