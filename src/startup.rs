@@ -1,13 +1,20 @@
 //! Builds the application from settings: secret, database, services, routes and the listener.
 
-use std::{future::Future, io::Write, net::SocketAddr, path::Path, sync::Arc, time::Duration};
+use std::{
+    future::Future,
+    io::Write,
+    net::SocketAddr,
+    path::Path,
+    sync::{Arc, OnceLock},
+    time::Duration,
+};
 
 use anyhow::{bail, Context};
 use poem::{
-    endpoint::{make_sync, EmbeddedFileEndpoint, EmbeddedFilesEndpoint},
+    endpoint::{make_sync, BoxEndpoint, EmbeddedFileEndpoint, EmbeddedFilesEndpoint},
     get,
     listener::{Acceptor, Listener, TcpAcceptor, TcpListener},
-    Endpoint, EndpointExt, IntoEndpoint, Response, Route, Server,
+    Endpoint, EndpointExt, IntoEndpoint, Request, Response, Route, Server,
 };
 use rand::Rng;
 use url::Url;
@@ -90,7 +97,7 @@ impl Application {
                 limiter: RateLimiter::new(&settings.rate_limit),
                 cors_origins: settings.allowed_origins().into_iter().skip(1).collect(),
                 trusted_origins: settings.allowed_origins(),
-                headers: SecurityHeaders::new(&settings, &api::service().swagger_ui_html()),
+                headers: SecurityHeaders::new(&settings, || api::service().swagger_ui_html()),
                 allowed_methods: AllowedMethods::from_spec(&api::spec_json()),
             },
             ui: UiConfigBody {
@@ -177,10 +184,33 @@ impl Application {
     }
 }
 
+/// An endpoint made on its first request. The docs' endpoints hold megabytes (Swagger UI's page
+/// with the spec inline, the YAML spec) that most servers rarely serve; made at start-up, they
+/// would count in the memory of every idle server.
+struct BuiltOnFirstUse {
+    build: fn() -> BoxEndpoint<'static, Response>,
+    built: OnceLock<BoxEndpoint<'static, Response>>,
+}
+
+impl BuiltOnFirstUse {
+    fn new(build: fn() -> BoxEndpoint<'static, Response>) -> Self {
+        Self {
+            build,
+            built: OnceLock::new(),
+        }
+    }
+}
+
+impl Endpoint for BuiltOnFirstUse {
+    type Output = Response;
+
+    async fn call(&self, req: Request) -> poem::Result<Response> {
+        self.built.get_or_init(self.build).call(req).await
+    }
+}
+
 fn routes(state: Arc<AppState>, metrics: bool) -> impl Endpoint {
     let api = api::service();
-    let spec_yaml = api.spec_endpoint_yaml();
-    let swagger = api.swagger_ui();
     let spec_json = api::spec_json();
     // The OpenAPI service routes by its own full paths, so it gets them unstripped.
     let api = Arc::new(api.into_endpoint());
@@ -196,8 +226,19 @@ fn routes(state: Arc<AppState>, metrics: bool) -> impl Endpoint {
                     .body(spec_json.clone())
             })),
         )
-        .at("/openapi.yaml", spec_yaml)
-        .nest("/docs", swagger)
+        .at(
+            "/openapi.yaml",
+            BuiltOnFirstUse::new(|| {
+                api::service()
+                    .spec_endpoint_yaml()
+                    .map_to_response()
+                    .boxed()
+            }),
+        )
+        .nest(
+            "/docs",
+            BuiltOnFirstUse::new(|| api::service().swagger_ui().map_to_response().boxed()),
+        )
         .at("/", EmbeddedFileEndpoint::<Assets>::new("login.html"))
         .at("/login", EmbeddedFileEndpoint::<Assets>::new("login.html"))
         .at(

@@ -7,13 +7,17 @@ use poem::{
     Endpoint, IntoResponse, Request, Response,
 };
 use sha2::{Digest, Sha256};
+use std::sync::OnceLock;
 
 use super::{request_info, state};
 use crate::config::Settings;
 
 pub struct SecurityHeaders {
     page_csp: HeaderValue,
-    docs_csp: HeaderValue,
+    /// Made on first use: hashing Swagger UI's page means building it (megabytes).
+    docs_csp: OnceLock<HeaderValue>,
+    docs_html: fn() -> String,
+    frame_ancestors: String,
     frameable: bool,
     hsts: bool,
 }
@@ -53,7 +57,8 @@ fn inline_script_hashes(html: &str) -> Vec<String> {
 }
 
 impl SecurityHeaders {
-    pub fn new(settings: &Settings, docs_html: &str) -> Self {
+    /// `docs_html` makes the /docs page, whose inline scripts its policy allows.
+    pub fn new(settings: &Settings, docs_html: fn() -> String) -> Self {
         let security = &settings.security;
         let frame_ancestors = sources(&security.csp_frame_ancestors, true);
         let page = format!(
@@ -63,20 +68,30 @@ impl SecurityHeaders {
             connect = sources(&security.csp_connect_src, false),
             frame = sources(&security.csp_frame_src, true),
         );
-        let docs = format!(
-            "default-src 'none'; script-src {scripts}; style-src 'self' 'unsafe-inline'; \
-             img-src 'self' data:; font-src 'self' data:; connect-src 'self'; \
-             frame-ancestors {frame_ancestors}; base-uri 'none'; form-action 'self'; object-src 'none'",
-            scripts = inline_script_hashes(docs_html).join(" "),
-        );
         Self {
             page_csp: HeaderValue::from_str(page.trim())
                 .unwrap_or(HeaderValue::from_static("default-src 'self'")),
-            docs_csp: HeaderValue::from_str(&docs)
-                .unwrap_or(HeaderValue::from_static("default-src 'self'")),
+            docs_csp: OnceLock::new(),
+            docs_html,
+            frame_ancestors,
             frameable: !security.csp_frame_ancestors.is_empty(),
             hsts: settings.public_url().is_ok_and(|u| u.scheme() == "https"),
         }
+    }
+}
+
+impl SecurityHeaders {
+    fn docs_csp(&self) -> &HeaderValue {
+        self.docs_csp.get_or_init(|| {
+            let docs = format!(
+                "default-src 'none'; script-src {scripts}; style-src 'self' 'unsafe-inline'; \
+                 img-src 'self' data:; font-src 'self' data:; connect-src 'self'; \
+                 frame-ancestors {frame_ancestors}; base-uri 'none'; form-action 'self'; object-src 'none'",
+                scripts = inline_script_hashes(&(self.docs_html)()).join(" "),
+                frame_ancestors = self.frame_ancestors,
+            );
+            HeaderValue::from_str(&docs).unwrap_or(HeaderValue::from_static("default-src 'self'"))
+        })
     }
 }
 
@@ -114,7 +129,7 @@ pub async fn apply<E: Endpoint>(next: E, req: Request) -> poem::Result<Response>
         let policy = &state.http.headers;
         if is_html {
             let csp = if is_docs {
-                &policy.docs_csp
+                policy.docs_csp()
             } else {
                 &policy.page_csp
             };
