@@ -217,18 +217,18 @@ impl Service {
         let (reply, answer) = oneshot::channel();
         let service = Arc::clone(self);
         self.cpu.spawn(move || {
-            let answer = move |result| {
+            let tell = move |result| {
                 // The requester may have gone away; nothing to tell.
                 let _ = reply.send(result);
             };
             match service.check_message(&text, &signature) {
                 Ok(checked) => {
-                    // Should the writer have stopped, `answer` is dropped and the request told.
+                    // Should the writer have stopped, `tell` is dropped and the request told.
                     let _ = service
                         .db
-                        .write_then(move |conn| write(conn, checked), answer);
+                        .write_then(move |conn| write(conn, checked), tell);
                 }
-                Err(refused) => answer(Err(refused)),
+                Err(refused) => tell(Err(refused)),
             }
         })?;
         answer
