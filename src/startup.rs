@@ -98,7 +98,7 @@ impl Application {
                 cors_origins: settings.allowed_origins().into_iter().skip(1).collect(),
                 trusted_origins: settings.allowed_origins(),
                 headers: SecurityHeaders::new(&settings, || api::service().swagger_ui_html()),
-                allowed_methods: AllowedMethods::from_spec(&api::spec_json()),
+                allowed_methods: AllowedMethods::from_spec(api::spec_json()),
             },
             ui: UiConfigBody {
                 app_name: settings.ui.app_name.clone(),
@@ -223,7 +223,7 @@ fn routes(state: Arc<AppState>, metrics: bool) -> impl Endpoint {
             get(make_sync(move |_| {
                 Response::builder()
                     .content_type("application/json; charset=utf-8")
-                    .body(spec_json.clone())
+                    .body(spec_json)
             })),
         )
         .at(

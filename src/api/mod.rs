@@ -11,7 +11,7 @@ pub mod security;
 mod ui;
 mod wallets;
 
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use poem_openapi::{OpenApiService, Tags};
 
@@ -77,11 +77,15 @@ pub fn service() -> OpenApiService<Api, ()> {
     .license("MIT OR Apache-2.0")
 }
 
-/// The spec as pretty JSON with a trailing newline, exactly as served and committed.
-pub fn spec_json() -> String {
-    let mut json = service().spec();
-    json.push('\n');
-    json
+/// The spec as pretty JSON with a trailing newline, exactly as served and committed; made
+/// once (start-up needs it twice: for `/openapi.json` and for the methods of each path).
+pub fn spec_json() -> &'static str {
+    static SPEC: LazyLock<String> = LazyLock::new(|| {
+        let mut json = service().spec();
+        json.push('\n');
+        json
+    });
+    &SPEC
 }
 
 /// Where a request came from, for sessions and security events.
