@@ -304,6 +304,8 @@ pub struct TokenSettings {
     pub ttl_secs: u64,
     /// Allowed `aud` values; the first is the default. Empty: only public_url's origin.
     pub audiences: Vec<String>,
+    /// How long a rotated-in key is published before it signs (JWKS caches must learn it).
+    pub key_publish_secs: u64,
 }
 
 impl Default for TokenSettings {
@@ -311,6 +313,7 @@ impl Default for TokenSettings {
         Self {
             ttl_secs: 300,
             audiences: Vec::new(),
+            key_publish_secs: 900,
         }
     }
 }

@@ -1,7 +1,8 @@
 //! Signing keys for short-lived JWTs (EdDSA / Ed25519), kept in `<data folder>/jwt-keys.json`
-//! (mode 0600). The newest key signs; retired keys stay published in the JWKS until every token
-//! they signed has expired. `siwe-server keys rotate` adds a key; a running server notices the
-//! file changed.
+//! (mode 0600). `siwe-server keys rotate` adds a key that is published in the JWKS at once but
+//! signs only after `tokens.key_publish_secs`, so that relying parties with a cached JWKS know it
+//! before they meet it; the key it replaces stops signing then, and stays published until every
+//! token it signed has expired. A running server notices the file changed.
 
 use std::{
     path::{Path, PathBuf},
@@ -23,6 +24,12 @@ const FILE_NAME: &str = "jwt-keys.json";
 struct StoredKey {
     kid: String,
     created_at: i64,
+    /// When it starts signing; published from `created_at`. Absent in files from before keys
+    /// were published ahead of use: such a key signs from its creation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    activates_at: Option<i64>,
+    /// When it stops signing (the next key's activation); published until tokens signed just
+    /// before then have expired.
     retired_at: Option<i64>,
     /// The 32-byte Ed25519 seed, base64url.
     seed: String,
@@ -49,7 +56,7 @@ fn now_ms() -> i64 {
     crate::service::unix_ms(time::OffsetDateTime::now_utc())
 }
 
-fn new_key() -> StoredKey {
+fn new_key(activates_at: i64) -> StoredKey {
     let mut seed = [0u8; 32];
     rand::rng().fill_bytes(&mut seed);
     let mut kid = [0u8; 12];
@@ -57,8 +64,20 @@ fn new_key() -> StoredKey {
     StoredKey {
         kid: URL_SAFE_NO_PAD.encode(kid),
         created_at: now_ms(),
+        activates_at: Some(activates_at),
         retired_at: None,
         seed: URL_SAFE_NO_PAD.encode(seed),
+    }
+}
+
+impl StoredKey {
+    fn signs_at(&self, now: i64) -> bool {
+        self.activates_at.is_none_or(|at| at <= now) && self.retired_at.is_none_or(|at| at > now)
+    }
+
+    /// Published from creation until a token signed at retirement has expired.
+    fn published_at(&self, now: i64, token_ttl_ms: i64) -> bool {
+        self.retired_at.is_none_or(|at| at + token_ttl_ms > now)
     }
 }
 
@@ -107,7 +126,7 @@ impl JwtKeys {
             write(
                 &path,
                 &KeyFile {
-                    keys: vec![new_key()],
+                    keys: vec![new_key(now_ms())],
                 },
             )?;
             tracing::info!(path = %path.display(), "generated a JWT signing key");
@@ -120,22 +139,30 @@ impl JwtKeys {
         })
     }
 
-    /// Retires the signing key and adds a new one; forgets keys retired longer than a token
-    /// lives. Returns the new key id.
-    pub fn rotate(data_dir: &Path, token_ttl_secs: u64) -> anyhow::Result<String> {
+    /// Adds a key that signs from `publish_for` from now on (published in the JWKS at once),
+    /// and schedules the keys signing until then to stop at that moment; forgets keys whose
+    /// tokens have all expired. Returns the new key id and when it starts signing (Unix ms).
+    pub fn rotate(
+        data_dir: &Path,
+        token_ttl_secs: u64,
+        publish_for: std::time::Duration,
+    ) -> anyhow::Result<(String, i64)> {
         let keys = Self::open(data_dir, token_ttl_secs)?;
         let mut file = keys.current()?;
         let now = now_ms();
+        let activates_at = now + i64::try_from(publish_for.as_millis()).unwrap_or(i64::MAX / 2);
         for key in &mut file.keys {
-            key.retired_at.get_or_insert(now);
+            let stops = key
+                .retired_at
+                .map_or(activates_at, |at| at.min(activates_at));
+            key.retired_at = Some(stops);
         }
-        file.keys
-            .retain(|k| k.retired_at.is_none_or(|at| at + keys.token_ttl_ms > now));
-        let key = new_key();
+        file.keys.retain(|k| k.published_at(now, keys.token_ttl_ms));
+        let key = new_key(activates_at);
         let kid = key.kid.clone();
         file.keys.push(key);
         write(&keys.path, &file)?;
-        Ok(kid)
+        Ok((kid, activates_at))
     }
 
     /// The keys as on disk, re-read when the file changed (after `keys rotate`).
@@ -164,14 +191,15 @@ impl JwtKeys {
         Ok(file)
     }
 
-    /// Signs claims with the newest active key.
+    /// Signs claims with the newest key whose time to sign has come.
     pub fn sign<T: Serialize>(&self, claims: &T) -> AppResult<String> {
         let file = self.current()?;
+        let now = now_ms();
         let key = file
             .keys
             .iter()
             .rev()
-            .find(|k| k.retired_at.is_none())
+            .find(|k| k.signs_at(now))
             .ok_or_else(|| AppError::Internal(anyhow::anyhow!("no active JWT signing key")))?;
         let der = signing_key(key)?
             .to_pkcs8_der()
@@ -186,14 +214,14 @@ impl JwtKeys {
         .map_err(|e| AppError::Internal(anyhow::anyhow!("signing a token: {e}")))
     }
 
-    /// The public keys that verify current tokens, as a JWK Set.
+    /// The public keys that verify current tokens, and the next key, as a JWK Set.
     pub fn jwks(&self) -> AppResult<serde_json::Value> {
         let now = now_ms();
         let file = self.current()?;
         let keys: Vec<serde_json::Value> = file
             .keys
             .iter()
-            .filter(|k| k.retired_at.is_none_or(|at| at + self.token_ttl_ms > now))
+            .filter(|k| k.published_at(now, self.token_ttl_ms))
             .filter_map(|k| {
                 let public = signing_key(k).ok()?.verifying_key().to_bytes();
                 Some(serde_json::json!({

@@ -37,8 +37,13 @@ enum Command {
 
 #[derive(Subcommand)]
 enum KeysAction {
-    /// Start signing with a new key; the old one stays published until its tokens expire.
-    Rotate,
+    /// Publish a new key now and sign with it after `tokens.key_publish_secs`; the old key
+    /// stays published until its tokens expire.
+    Rotate {
+        /// Sign with the new key at once (when the old one may have leaked).
+        #[arg(long)]
+        now: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -51,8 +56,8 @@ fn main() -> ExitCode {
         Command::Serve => report(serve(cli.config)),
         Command::Check => report(check(cli.config)),
         Command::Keys {
-            action: KeysAction::Rotate,
-        } => report(rotate_keys(cli.config)),
+            action: KeysAction::Rotate { now },
+        } => report(rotate_keys(cli.config, now)),
     }
 }
 
@@ -77,11 +82,21 @@ fn check(config: Option<PathBuf>) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn rotate_keys(config: Option<PathBuf>) -> anyhow::Result<()> {
+fn rotate_keys(config: Option<PathBuf>, now: bool) -> anyhow::Result<()> {
     let settings = Settings::load(config.as_deref())?.settings;
-    let kid = siwe_server::jwt::JwtKeys::rotate(&settings.data_dir(), settings.tokens.ttl_secs)?;
+    let publish_for = if now {
+        0
+    } else {
+        settings.tokens.key_publish_secs
+    };
+    let (kid, _) = siwe_server::jwt::JwtKeys::rotate(
+        &settings.data_dir(),
+        settings.tokens.ttl_secs,
+        std::time::Duration::from_secs(publish_for),
+    )?;
     println!(
-        "now signing with key {kid}; the previous key stays published for {} s",
+        "published key {kid}; it signs tokens in {publish_for} s, and the previous key stays \
+         published {} s longer",
         settings.tokens.ttl_secs
     );
     Ok(())

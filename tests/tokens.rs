@@ -151,7 +151,7 @@ async fn tokens_expire() {
 }
 
 #[tokio::test]
-async fn rotation_keeps_old_tokens_verifiable() {
+async fn rotation_publishes_the_next_key_before_it_signs() {
     let app = TestApp::spawn().await;
     let me = app.sign_in(&Wallet::random()).await;
     let csrf = me["csrfToken"].as_str().unwrap().to_string();
@@ -168,35 +168,68 @@ async fn rotation_keeps_old_tokens_verifiable() {
     assert_eq!(jwks["keys"][0]["crv"], "Ed25519");
     assert_eq!(jwks["keys"][0]["alg"], "EdDSA");
 
-    let out = Command::new(BIN)
-        .args(["keys", "rotate"])
-        .env("SIWE_DATABASE__PATH", app.db_path())
-        .env_remove("SIWE_CONFIG")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let rotate = |extra: &[&str]| {
+        let out = Command::new(BIN)
+            .args(["keys", "rotate"])
+            .args(extra)
+            .env("SIWE_DATABASE__PATH", app.db_path())
+            .env("SIWE_TOKENS__KEY_PUBLISH_SECS", "2")
+            .env_remove("SIWE_CONFIG")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let published = || async {
+        let jwks: Value = app
+            .get("/.well-known/jwks.json")
+            .await
+            .json()
+            .await
+            .unwrap();
+        jwks["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k["kid"].as_str().unwrap().to_string())
+            .collect::<Vec<_>>()
+    };
+    let signing_kid = || async {
+        let body: Value = token(&app, &csrf, json!({})).await.json().await.unwrap();
+        kid(body["token"].as_str().unwrap())
+    };
+    rotate(&[]);
 
-    // The running server signs with the new key and still publishes the old one.
+    // The next key is published at once, but the old one keeps signing until JWKS caches had
+    // time to learn the new one (tokens.key_publish_secs).
+    let keys = published().await;
+    assert_eq!(keys.len(), 2, "{keys:?}");
+    assert_eq!(signing_kid().await, kid(&old));
+    let next = keys.into_iter().find(|k| *k != kid(&old)).unwrap();
+    tokio::time::sleep(Duration::from_millis(2300)).await;
     let after: Value = token(&app, &csrf, json!({})).await.json().await.unwrap();
     let new = after["token"].as_str().unwrap();
-    assert_ne!(kid(&old), kid(new));
-    let jwks: Value = app
-        .get("/.well-known/jwks.json")
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(jwks["keys"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        kid(new),
+        next,
+        "the published key signs once its time has come"
+    );
+    assert_eq!(published().await.len(), 2, "the old key stays published");
     verify(&app, &old, "http://localhost:8080")
         .await
         .expect("old tokens still verify");
     verify(&app, new, "http://localhost:8080")
         .await
         .expect("new tokens verify");
+
+    // --now (a leaked key): the new key signs at once.
+    rotate(&["--now"]);
+    let now_kid = signing_kid().await;
+    assert!(now_kid != next && now_kid != kid(&old));
+    assert!(published().await.contains(&now_kid));
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
