@@ -89,7 +89,7 @@ fn main() -> anyhow::Result<()> {
                 &session,
                 &keys.session_token_key(&Keys::new_token(now)),
             )?;
-            let used = keys.new_nonce(now - 600_000, NonceFor::SignIn);
+            let used = keys.new_nonce(now - 300_000, NonceFor::SignIn);
             nonces::spend(&tx, &used, now - 300_000)?;
         }
         tx.commit()?;

@@ -405,6 +405,28 @@ async fn expired_nonces_are_refused() {
     .await;
 }
 
+/// A nonce carries its expiry: a restart with a longer `nonce_ttl_secs` does not revive it.
+#[tokio::test]
+async fn a_longer_nonce_ttl_after_a_restart_does_not_revive_an_expired_nonce() {
+    let short = TestApp::spawn_with(|s| s.siwe.nonce_ttl_secs = 2).await;
+    let wallet = Wallet::random();
+    let nonce = short.nonce().await;
+    let (dir, mut settings) = (short.dir.clone(), short.settings_clone());
+    short.stop().await;
+    settings.siwe.nonce_ttl_secs = 300;
+    let long = TestApp::spawn_in(dir, settings).await;
+    tokio::time::sleep(Duration::from_millis(3000)).await;
+    expect_error(
+        long.verify_spec(&wallet, &MessageSpec::new(&wallet, &nonce))
+            .await,
+        StatusCode::UNAUTHORIZED,
+        "invalid_nonce",
+    )
+    .await;
+    // Its own nonces work.
+    long.sign_in(&wallet).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn fifty_racing_verifies_of_one_message_give_exactly_one_session() {
     let app = TestApp::spawn().await;

@@ -49,7 +49,8 @@ impl Keys {
             session: derive(b"siwe-server session token v1"),
             csrf: derive(b"siwe-server csrf token v1"),
             email: derive(b"siwe-server email token v1"),
-            nonce: derive(b"siwe-server nonce v1"),
+            // v2: the time in a nonce is its expiry; nonces of v1 (issue time) are unknown.
+            nonce: derive(b"siwe-server nonce v2"),
         }
     }
 
@@ -153,19 +154,22 @@ fn time_of_digits(digits: &[u8]) -> Option<i64> {
 const NONCE_RANDOM_LEN: usize = 12;
 /// Alphanumerics of the MAC tag (about 125 bits): what makes a nonce impossible to forge.
 const NONCE_TAG_LEN: usize = 22;
+/// Length of a nonce: its expiry, its random part, its tag.
+const NONCE_LEN: usize = TIME_DIGITS + NONCE_RANDOM_LEN + NONCE_TAG_LEN;
 
-/// The issue time written in a nonce of our shape (whoever made it: see [`Keys::nonce_matches`]).
-pub fn nonce_time(nonce: &str) -> Option<i64> {
+/// The expiry written in a nonce of our shape. Only a nonce that [`Keys::nonce_matches`]
+/// recognises says truly when it expires: the tag covers it.
+pub fn nonce_expiry(nonce: &str) -> Option<i64> {
     let bytes = nonce.as_bytes();
-    if bytes.len() != TIME_DIGITS + NONCE_RANDOM_LEN + NONCE_TAG_LEN
-        || !bytes.iter().all(u8::is_ascii_alphanumeric)
-    {
+    if bytes.len() != NONCE_LEN || !bytes.iter().all(u8::is_ascii_alphanumeric) {
         return None;
     }
     time_of_digits(&bytes[..TIME_DIGITS])
 }
 
-/// What a nonce was issued for; the MAC binds it, so it is accepted for nothing else.
+/// What a nonce was issued for; the MAC binds the purpose and its fields, so a nonce is
+/// accepted for nothing else. To add a purpose, add a variant and give it a name of its own
+/// and its fields in [`NonceFor::bound`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NonceFor<'a> {
     SignIn,
@@ -176,21 +180,32 @@ pub enum NonceFor<'a> {
     },
 }
 
+impl<'a> NonceFor<'a> {
+    /// The purpose's name (unique per variant) and the values the tag binds, in order.
+    fn bound(self) -> (&'static str, Vec<&'a str>) {
+        match self {
+            Self::SignIn => ("sign_in", Vec::new()),
+            Self::Link { user_id, address } => ("link", vec![user_id, address]),
+        }
+    }
+}
+
 impl Keys {
-    /// A nonce issued at `issued_at_ms`: 8 base-62 digits of the time, 12 random
-    /// alphanumerics, and a 22-character tag, a MAC of the rest and of what it is for. Nothing
+    /// A nonce that expires at `expires_at_ms`: 8 base-62 digits of that time, 12 random
+    /// alphanumerics, and a 22-character tag, a MAC of the rest and of what it is for. The
+    /// expiry is inside the MAC, so no change of settings can make a nonce live longer. Nothing
     /// is stored: [`Keys::nonce_matches`] recognises it, and the time prefix makes used
     /// nonces, which are stored, sort by age (appends to the end of their B-tree).
-    pub fn new_nonce(&self, issued_at_ms: i64, purpose: NonceFor<'_>) -> String {
+    pub fn new_nonce(&self, expires_at_ms: i64, purpose: NonceFor<'_>) -> String {
         let mut body = [b'0'; TIME_DIGITS + NONCE_RANDOM_LEN];
-        body[..TIME_DIGITS].copy_from_slice(&time_digits(issued_at_ms));
+        body[..TIME_DIGITS].copy_from_slice(&time_digits(expires_at_ms));
         for (slot, random) in body[TIME_DIGITS..]
             .iter_mut()
             .zip(rand::rng().sample_iter(&Alphanumeric))
         {
             *slot = random;
         }
-        let mut nonce = String::with_capacity(body.len() + NONCE_TAG_LEN);
+        let mut nonce = String::with_capacity(NONCE_LEN);
         nonce.extend(body.iter().copied().map(char::from));
         nonce.extend(
             self.nonce_tag(&body, purpose)
@@ -202,33 +217,23 @@ impl Keys {
     }
 
     /// Whether this server issued `nonce` for `purpose`; checked in constant time. Says
-    /// nothing about expiry or earlier use.
+    /// nothing about expiry (see [`nonce_expiry`]) or earlier use.
     pub fn nonce_matches(&self, nonce: &str, purpose: NonceFor<'_>) -> bool {
-        nonce_time(nonce).is_some() && {
+        nonce_expiry(nonce).is_some() && {
             let (body, tag) = nonce.as_bytes().split_at(TIME_DIGITS + NONCE_RANDOM_LEN);
             self.nonce_tag(body, purpose).ct_eq(tag).into()
         }
     }
 
     fn nonce_tag(&self, body: &[u8], purpose: NonceFor<'_>) -> [u8; NONCE_TAG_LEN] {
-        let (kind, user_id, address): (&[u8], &str, &str) = match purpose {
-            NonceFor::SignIn => (b"sign_in", "", ""),
-            NonceFor::Link { user_id, address } => (b"link", user_id, address),
-        };
-        let mac = mac(
-            &self.nonce,
-            &[
-                body,
-                b"\0",
-                kind,
-                b"\0",
-                user_id.as_bytes(),
-                b"\0",
-                address.as_bytes(),
-            ],
-        )
-        .finalize()
-        .into_bytes();
+        let (kind, fields) = purpose.bound();
+        let mut mac = mac(&self.nonce, &[body, kind.as_bytes()]);
+        // Each field with its length first, so no two lists of fields read the same.
+        for field in fields {
+            mac.update(&(field.len() as u64).to_be_bytes());
+            mac.update(field.as_bytes());
+        }
+        let mac = mac.finalize().into_bytes();
         let mut tag = [0u8; NONCE_TAG_LEN];
         for (slot, byte) in tag.iter_mut().zip(mac.iter()) {
             *slot = BASE62[usize::from(*byte) % 62];
@@ -285,7 +290,7 @@ mod tests {
         assert_eq!(sign_in.len(), 42);
         assert!(sign_in.bytes().all(|b| b.is_ascii_alphanumeric()));
         assert_ne!(sign_in, keys.new_nonce(at, NonceFor::SignIn));
-        assert_eq!(nonce_time(&sign_in), Some(at));
+        assert_eq!(nonce_expiry(&sign_in), Some(at));
         assert!(keys.nonce_matches(&sign_in, NonceFor::SignIn));
 
         let link = NonceFor::Link {
@@ -308,7 +313,7 @@ mod tests {
         ] {
             assert!(!keys.nonce_matches(&linking, other));
         }
-        // Another server's, a changed time, a changed tag, junk.
+        // Another server's, a changed expiry, a changed tag, junk.
         let other = Keys::from_secret(b"another secret that is long enough");
         assert!(!other.nonce_matches(&sign_in, NonceFor::SignIn));
         let mut later = sign_in.clone().into_bytes();
@@ -325,7 +330,7 @@ mod tests {
     }
 
     #[test]
-    fn nonces_sort_by_issue_time() {
+    fn nonces_sort_by_expiry() {
         let keys = Keys::from_secret(b"one secret that is long enough....");
         let first = keys.new_nonce(1_795_000_000_123, NonceFor::SignIn);
         let second = keys.new_nonce(1_795_000_000_124, NonceFor::SignIn);

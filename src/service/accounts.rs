@@ -109,8 +109,8 @@ impl Service {
             },
             None => NonceFor::SignIn,
         };
-        let nonce = self.keys.new_nonce(unix_ms(now), purpose);
         let expires = now + self.policy.nonce_ttl;
+        let nonce = self.keys.new_nonce(unix_ms(expires), purpose);
         let message = siwe::build_message(&siwe::MessageParts {
             domain: &self.identity.domain,
             address: &address,

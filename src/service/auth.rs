@@ -94,9 +94,6 @@ fn new_row_id() -> String {
     uuid::Uuid::now_v7().to_string()
 }
 
-/// How far in the future a nonce's issue time may be: none of ours is, but clocks step back.
-const NONCE_CLOCK_SLACK_MS: i64 = 60_000;
-
 /// How often a session's last use is written at most.
 const LAST_SEEN_EVERY_MS: i64 = 60_000;
 /// Longest User-Agent kept with a session.
@@ -139,9 +136,8 @@ impl Service {
     /// A fresh sign-in nonce. Nothing is stored until it is used (see `token::Keys::new_nonce`),
     /// so asking for nonces costs no database write.
     pub async fn issue_nonce(&self) -> AppResult<NonceIssued> {
-        let issued_at = now_ms();
-        let nonce = self.keys.new_nonce(issued_at, NonceFor::SignIn);
-        let expires_at = issued_at + self.policy.nonce_ttl.whole_milliseconds() as i64;
+        let expires_at = now_ms() + self.policy.nonce_ttl.whole_milliseconds() as i64;
+        let nonce = self.keys.new_nonce(expires_at, NonceFor::SignIn);
         Ok(NonceIssued {
             nonce,
             expires_at,
@@ -275,14 +271,12 @@ impl Service {
                 self.keys.nonce_matches(nonce, purpose)
             });
         let now = now_ms();
-        let usable = match token::nonce_time(nonce) {
-            Some(issued_at) => {
-                let expires_at = issued_at + self.policy.nonce_ttl.whole_milliseconds() as i64;
+        // The expiry comes from the nonce (the tag covers it), never from today's settings.
+        let usable = match token::nonce_expiry(nonce) {
+            Some(expires_at) => {
                 // Spent whatever the outcome, even when it is not valid here (another account's
                 // link challenge): a message that failed once never works later.
-                let first_use = issued_at <= now + NONCE_CLOCK_SLACK_MS
-                    && expires_at > now
-                    && nonces::spend(conn, nonce, expires_at)?;
+                let first_use = expires_at > now && nonces::spend(conn, nonce, expires_at)?;
                 first_use && recognised
             }
             None => false,
