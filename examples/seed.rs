@@ -83,6 +83,7 @@ fn main() -> anyhow::Result<()> {
                 last_seen_at: now,
                 ip: Some("127.0.0.1".into()),
                 user_agent: Some("seed".into()),
+                authenticated_at: Some(now),
             };
             sessions::insert(
                 &tx,

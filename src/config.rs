@@ -194,6 +194,9 @@ pub struct SessionSettings {
     /// Cookie Domain attribute, e.g. ".example.org" to share with subdomains; unset = host-only.
     pub domain: Option<String>,
     pub ttl_secs: u64,
+    /// How long after a signature a session may make sensitive changes (unlink or link a wallet,
+    /// change the email, sign out everywhere) without signing again.
+    pub reauth_window_secs: u64,
 }
 
 impl Default for SessionSettings {
@@ -204,6 +207,7 @@ impl Default for SessionSettings {
             secure: SecureCookie::Auto,
             domain: None,
             ttl_secs: 86_400,
+            reauth_window_secs: 300,
         }
     }
 }
@@ -475,6 +479,9 @@ impl Settings {
         if self.session.ttl_secs == 0 {
             bail!("session.ttl_secs must be at least 1");
         }
+        if self.session.reauth_window_secs == 0 {
+            bail!("session.reauth_window_secs must be at least 1");
+        }
         let name = &self.session.cookie_name;
         if name.is_empty()
             || !name
@@ -482,6 +489,13 @@ impl Settings {
                 .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
         {
             bail!("session.cookie_name {name:?} may only use letters, digits, '-', '_' and '.'");
+        }
+        let lower = name.to_ascii_lowercase();
+        if lower.starts_with("__host-") || lower.starts_with("__secure-") {
+            bail!(
+                "session.cookie_name {name:?} must not carry a cookie prefix: the server adds \
+                 __Host- itself when the cookie is Secure and session.domain is unset"
+            );
         }
         if self.session.same_site == SameSite::None && !self.cookie_secure_with(&public) {
             bail!(
@@ -852,6 +866,16 @@ mod tests {
             jail.set_env("SIWE_SERVER__PUBLIC_URL", "login.example.org");
             let err = Settings::load(None).err().unwrap().to_string();
             assert!(err.contains("server.public_url"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_zero_reauth_window_is_refused() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("SIWE_SESSION__REAUTH_WINDOW_SECS", "0");
+            let err = Settings::load(None).err().unwrap().to_string();
+            assert!(err.contains("session.reauth_window_secs"), "{err}");
             Ok(())
         });
     }

@@ -63,6 +63,7 @@ pub async fn open_service(settings: &Settings) -> anyhow::Result<Service> {
             policy: policy_from(settings, &public_url)?,
             keys,
             session_ttl: time::Duration::seconds(settings.session.ttl_secs as i64),
+            reauth_window: time::Duration::seconds(settings.session.reauth_window_secs as i64),
             identity: Identity {
                 domain: domain_of(&public_url),
                 origin: public_url.origin().ascii_serialization(),

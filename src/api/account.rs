@@ -55,9 +55,10 @@ impl AccountApi {
     /// Update the profile
     ///
     /// Changes the name and/or email. A new email is stored unverified; when the server has
-    /// email configured, a single-use verification link is sent to it. Errors: 400
-    /// `invalid_request`; 401 `unauthenticated`; 403 `csrf_invalid`; 409 `email_in_use`; 503
-    /// `email_unavailable`.
+    /// email configured, a single-use verification link is sent to it. Changing or removing the
+    /// email needs a recent signature (the name does not). Errors: 400 `invalid_request`; 401
+    /// `unauthenticated`; 403 `csrf_invalid`, `reauthentication_required`; 409 `email_in_use`;
+    /// 503 `email_unavailable`.
     #[oai(path = "/", method = "put", operation_id = "updateAccount")]
     async fn update(
         &self,

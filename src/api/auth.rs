@@ -150,7 +150,8 @@ impl AuthApi {
     /// spent); 401 `invalid_nonce`, `domain_mismatch`, `uri_mismatch`, `chain_not_allowed`,
     /// `message_expired`, `message_not_yet_valid`, `issued_at_invalid`, `invalid_signature` (the
     /// nonce is spent), `unauthenticated` (`link` without a session); 403 `csrf_invalid`,
-    /// `origin_not_allowed` (`link` with the cookie); 409 `wallet_already_linked`,
+    /// `origin_not_allowed` (`link` with the cookie), `reauthentication_required` (`link` from
+    /// a session without a recent signature; the nonce is not spent); 409 `wallet_already_linked`,
     /// `wallet_already_yours`, `email_in_use`; 413 `payload_too_large`; 429 `rate_limited`;
     /// 503 `email_unavailable`.
     #[oai(path = "/verify", method = "post", operation_id = "verify")]
@@ -344,8 +345,9 @@ impl AuthApi {
 
     /// Sign out everywhere
     ///
-    /// Ends all the account's sessions, or all but this one with `keepCurrent=true`. Errors:
-    /// 401 `unauthenticated`; 403 `csrf_invalid`.
+    /// Ends all the account's sessions, or all but this one with `keepCurrent=true`. Needs a
+    /// recent signature. Errors: 401 `unauthenticated`; 403 `csrf_invalid`,
+    /// `reauthentication_required`.
     #[oai(path = "/logout-all", method = "post", operation_id = "logoutAll")]
     async fn logout_all(
         &self,

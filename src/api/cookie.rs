@@ -1,4 +1,5 @@
-//! The session cookie: set and cleared with exactly the same attributes.
+//! The session cookie: set and cleared with exactly the same attributes, under one effective
+//! name that every reader uses.
 
 use poem::web::cookie::{Cookie, SameSite as CookieSameSite};
 
@@ -15,19 +16,22 @@ pub struct SessionCookie {
 
 impl SessionCookie {
     pub fn from_settings(settings: &Settings) -> Self {
+        let secure = settings.cookie_secure();
+        let domain = settings.session.domain.clone();
         Self {
-            name: settings.session.cookie_name.clone(),
+            name: effective_name(&settings.session.cookie_name, secure, domain.is_some()),
             same_site: match settings.session.same_site {
                 SameSite::Lax => CookieSameSite::Lax,
                 SameSite::Strict => CookieSameSite::Strict,
                 SameSite::None => CookieSameSite::None,
             },
-            secure: settings.cookie_secure(),
-            domain: settings.session.domain.clone(),
+            secure,
+            domain,
             max_age: std::time::Duration::from_secs(settings.session.ttl_secs),
         }
     }
 
+    /// The name the cookie is set and read under (see [`effective_name`]).
     pub fn name(&self) -> &str {
         &self.name
     }
@@ -53,5 +57,30 @@ impl SessionCookie {
     /// `Set-Cookie` value that removes the cookie.
     pub fn clear(&self) -> String {
         self.build("", std::time::Duration::ZERO)
+    }
+}
+
+/// `__Host-<name>` when the cookie is Secure and host-only: browsers then refuse such a cookie
+/// set by any other host (a sibling subdomain cannot plant or shadow it) or without Secure and
+/// `Path=/`. Browsers reject the prefix without Secure, so plain-http development and shared
+/// `session.domain` deployments keep the configured name.
+fn effective_name(configured: &str, secure: bool, has_domain: bool) -> String {
+    if secure && !has_domain {
+        format!("__Host-{configured}")
+    } else {
+        configured.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_prefix_only_for_secure_host_only_cookies() {
+        assert_eq!(effective_name("s", true, false), "__Host-s");
+        assert_eq!(effective_name("s", false, false), "s");
+        assert_eq!(effective_name("s", true, true), "s");
+        assert_eq!(effective_name("s", false, true), "s");
     }
 }

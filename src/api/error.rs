@@ -32,7 +32,8 @@ pub enum ApiError {
     Unauthorized(Json<ErrorBody>),
     /// Refused as a possible cross-site request: the session's CSRF token is missing or wrong
     /// (`csrf_invalid`), or a cookie-authenticated request came from a foreign Origin
-    /// (`origin_not_allowed`).
+    /// (`origin_not_allowed`); or a sensitive change needs a recent signature
+    /// (`reauthentication_required`).
     #[oai(status = 403)]
     Forbidden(Json<ErrorBody>),
     /// No such wallet (`wallet_not_found`) or session (`session_not_found`) on the account.
@@ -85,7 +86,9 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         | MessageExpired | MessageNotYetValid | IssuedAtInvalid | Unauthenticated => {
             StatusCode::UNAUTHORIZED
         }
-        CsrfInvalid | OriginNotAllowed | AccessDenied => StatusCode::FORBIDDEN,
+        CsrfInvalid | OriginNotAllowed | AccessDenied | ReauthenticationRequired => {
+            StatusCode::FORBIDDEN
+        }
         RateLimited => StatusCode::TOO_MANY_REQUESTS,
         NotFound | WalletNotFound | SessionNotFound => StatusCode::NOT_FOUND,
         WalletAlreadyLinked | WalletAlreadyYours | LastSignInMethod | EmailInUse => {

@@ -70,9 +70,10 @@ impl<'a> ApiExtractor<'a> for SessionAuth {
             MetaSecurityScheme {
                 ty: "apiKey",
                 description: Some(
-                    "The HttpOnly session cookie set by POST /api/auth/verify (its name is \
-                     `session.cookie_name`, `siwe_session` by default). State-changing requests \
-                     must also send the session's CSRF token in X-CSRF-Token.",
+                    "The HttpOnly session cookie set by POST /api/auth/verify. Its name is \
+                     `session.cookie_name` (`siwe_session` by default), prefixed with `__Host-` \
+                     when the cookie is Secure and `session.domain` is unset. State-changing \
+                     requests must also send the session's CSRF token in X-CSRF-Token.",
                 ),
                 name: Some("siwe_session"),
                 key_in: Some("cookie"),

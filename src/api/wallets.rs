@@ -43,8 +43,8 @@ impl WalletsApi {
     /// Builds the complete EIP-4361 message that, signed by `address`, links it to the
     /// signed-in account, and stores its nonce bound to both. Any wallet that can sign text
     /// works: copy the message, sign it, and POST it with the signature to /api/wallets.
-    /// Errors: 400 `invalid_address`; 401 `unauthenticated`, `chain_not_allowed`; 403
-    /// `csrf_invalid`.
+    /// Needs a recent signature, like linking itself. Errors: 400 `invalid_address`; 401
+    /// `unauthenticated`, `chain_not_allowed`; 403 `csrf_invalid`, `reauthentication_required`.
     #[oai(
         path = "/challenge",
         method = "post",
@@ -70,10 +70,12 @@ impl WalletsApi {
     ///
     /// Links the wallet that signed `message` (a link challenge of this account, or a message
     /// built on a sign-in nonce) to the signed-in account. A wallet is never moved from one
-    /// account to another. Errors: 400 `invalid_message`, `invalid_signature_format`; 401
-    /// `unauthenticated`, `invalid_nonce`, `invalid_signature`, `domain_mismatch`,
-    /// `uri_mismatch`, `chain_not_allowed`, `message_expired`, `message_not_yet_valid`,
-    /// `issued_at_invalid`; 403 `csrf_invalid`; 409 `wallet_already_linked`,
+    /// account to another. Needs a recent signature (see `session.reauth_window_secs`): without
+    /// one the nonce is not spent, so the same message works after re-authenticating.
+    /// Errors: 400 `invalid_message`, `invalid_signature_format`; 401 `unauthenticated`,
+    /// `invalid_nonce`, `invalid_signature`, `domain_mismatch`, `uri_mismatch`,
+    /// `chain_not_allowed`, `message_expired`, `message_not_yet_valid`, `issued_at_invalid`; 403
+    /// `csrf_invalid`, `reauthentication_required`; 409 `wallet_already_linked`,
     /// `wallet_already_yours`.
     #[oai(path = "/", method = "post", operation_id = "linkWallet")]
     async fn link(
@@ -113,8 +115,9 @@ impl WalletsApi {
     ///
     /// Removes the wallet from the account; it can no longer sign in to it, and other sessions
     /// it signed in are ended. The account's last wallet cannot be removed; if the primary goes,
-    /// the oldest remaining wallet becomes primary. Errors: 401 `unauthenticated`; 403
-    /// `csrf_invalid`; 404 `wallet_not_found`; 409 `last_sign_in_method`.
+    /// the oldest remaining wallet becomes primary. Needs a recent signature. Errors: 401
+    /// `unauthenticated`; 403 `csrf_invalid`, `reauthentication_required`; 404
+    /// `wallet_not_found`; 409 `last_sign_in_method`.
     #[oai(path = "/:address", method = "delete", operation_id = "unlinkWallet")]
     async fn unlink(
         &self,

@@ -19,11 +19,14 @@ pub struct SessionRecord {
     pub last_seen_at: i64,
     pub ip: Option<String>,
     pub user_agent: Option<String>,
+    /// When the session last proved a signature (sign-in or re-authentication); `None` for
+    /// sessions opened by an emailed link.
+    pub authenticated_at: Option<i64>,
 }
 
-const COLUMNS: &str =
-    "id, user_id, address, chain_id, created_at, expires_at, last_seen_at, ip, user_agent";
-const COLUMN_COUNT: usize = 9;
+const COLUMNS: &str = "id, user_id, address, chain_id, created_at, expires_at, last_seen_at, ip, \
+                       user_agent, authenticated_at";
+const COLUMN_COUNT: usize = 10;
 
 fn from_row(row: &Row<'_>) -> rusqlite::Result<SessionRecord> {
     Ok(SessionRecord {
@@ -36,12 +39,13 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<SessionRecord> {
         last_seen_at: row.get(6)?,
         ip: row.get(7)?,
         user_agent: row.get(8)?,
+        authenticated_at: row.get(9)?,
     })
 }
 
 pub fn insert(conn: &Connection, session: &SessionRecord, token_key: &[u8]) -> AppResult<()> {
     conn.prepare_cached(&format!(
-        "INSERT INTO sessions (token_hash, {COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
+        "INSERT INTO sessions (token_hash, {COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
     ))?
     .execute(params![
         token_key,
@@ -53,7 +57,8 @@ pub fn insert(conn: &Connection, session: &SessionRecord, token_key: &[u8]) -> A
         session.expires_at,
         session.last_seen_at,
         session.ip,
-        session.user_agent
+        session.user_agent,
+        session.authenticated_at
     ])?;
     Ok(())
 }
@@ -110,6 +115,23 @@ pub fn touch(conn: &Connection, session_id: &str, now_ms: i64, every_ms: i64) ->
     )?
     .execute(params![session_id, now_ms, every_ms])?;
     Ok(())
+}
+
+/// Records that a live session of the user proved a signature at `now_ms`; true when there was
+/// such a session.
+pub fn mark_authenticated(
+    conn: &Connection,
+    user_id: &str,
+    session_id: &str,
+    now_ms: i64,
+) -> AppResult<bool> {
+    Ok(conn
+        .prepare_cached(
+            "UPDATE sessions SET authenticated_at = ?3
+              WHERE id = ?2 AND user_id = ?1 AND revoked_at IS NULL AND expires_at > ?3",
+        )?
+        .execute(params![user_id, session_id, now_ms])?
+        > 0)
 }
 
 /// Revokes one of the user's live sessions; true when there was one.

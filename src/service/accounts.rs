@@ -56,6 +56,8 @@ impl Service {
         address: &str,
         chain_id: Option<u64>,
     ) -> AppResult<Challenge> {
+        // Asked here too, so that the pages get the signature before the wallet switches.
+        self.require_recent_signature(current)?;
         let user_id = current.account.user.id.clone();
         let statement = format!(
             "Link this wallet to account {user_id} on {}.",
@@ -137,6 +139,8 @@ impl Service {
         signature: String,
         client: ClientInfo,
     ) -> AppResult<WalletRecord> {
+        // Before the nonce is spent, so the same signed message works after re-authenticating.
+        self.require_recent_signature(current)?;
         let service = Arc::clone(self);
         let user_id = current.account.user.id.clone();
         let wallet = self
@@ -175,6 +179,7 @@ impl Service {
         address: &str,
         client: ClientInfo,
     ) -> AppResult<()> {
+        self.require_recent_signature(current)?;
         let address = siwe::parse_address(address).map_err(|_| wallet_not_found())?;
         let user_id = current.account.user.id.clone();
         let current_session = current.session.id.clone();
@@ -278,6 +283,12 @@ impl Service {
                     ErrorCode::InvalidRequest,
                     "The email address is not valid.",
                 ));
+            }
+        }
+        if let Some(email) = &email {
+            let lower = |e: &str| e.to_lowercase();
+            if current.account.user.email.as_deref().map(lower) != email.as_deref().map(lower) {
+                self.require_recent_signature(current)?;
             }
         }
         let service = Arc::clone(self);
@@ -416,6 +427,7 @@ impl Service {
         keep_current: bool,
         client: ClientInfo,
     ) -> AppResult<usize> {
+        self.require_recent_signature(current)?;
         let user_id = current.account.user.id.clone();
         let keep = keep_current.then(|| current.session.id.clone());
         self.db

@@ -161,6 +161,10 @@ impl Service {
                 ));
             }
         }
+        if let Some(current) = &request.link_to {
+            // Before the nonce is spent, so the same signed message works after re-authenticating.
+            self.require_recent_signature(current)?;
+        }
         let service = Arc::clone(self);
         let (message, signature) = (request.message.clone(), request.signature.clone());
         let decided = self
@@ -375,6 +379,7 @@ impl Service {
             new_account,
             &request.client,
             now,
+            true,
         )?;
         record_event(
             conn,
@@ -455,6 +460,8 @@ impl Service {
         )
     }
 
+    /// Opens a session; `signed` when it comes from a verified signature (see
+    /// `Service::require_recent_signature`).
     #[allow(clippy::too_many_arguments)]
     fn open_session(
         &self,
@@ -465,6 +472,7 @@ impl Service {
         new_account: Option<Account>,
         client: &ClientInfo,
         now: i64,
+        signed: bool,
     ) -> AppResult<SignIn> {
         let created = new_account.is_some();
         let account = match new_account {
@@ -489,6 +497,7 @@ impl Service {
                 ua.truncate(ua.floor_char_boundary(USER_AGENT_MAX));
                 ua
             }),
+            authenticated_at: signed.then_some(now),
         };
         sessions::insert(conn, &session, &self.keys.session_token_key(&token))?;
         Ok(SignIn {
@@ -636,6 +645,8 @@ impl Service {
                         None,
                         &client,
                         now_ms(),
+                        // An emailed link proves the mailbox, not the wallet: not recent.
+                        false,
                     )?;
                     record_event(
                         tx,

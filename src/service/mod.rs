@@ -4,6 +4,7 @@
 mod accounts;
 mod auth;
 mod cpu_pool;
+mod sessions;
 
 use std::sync::Arc;
 
@@ -62,6 +63,8 @@ pub struct Service {
     policy: SiwePolicy,
     keys: Keys,
     session_ttl: Duration,
+    /// How long after a signature a session may make sensitive changes.
+    reauth_window: Duration,
     identity: Identity,
     mailer: Option<Mailer>,
     email_link_ttl: Duration,
@@ -93,6 +96,7 @@ pub struct ServiceConfig {
     pub policy: SiwePolicy,
     pub keys: Keys,
     pub session_ttl: Duration,
+    pub reauth_window: Duration,
     pub identity: Identity,
     pub mailer: Option<Mailer>,
     pub email_link_ttl: Duration,
@@ -125,6 +129,7 @@ impl Service {
             policy: config.policy,
             keys: config.keys,
             session_ttl: config.session_ttl,
+            reauth_window: config.reauth_window,
             identity: config.identity,
             mailer: config.mailer,
             email_link_ttl: config.email_link_ttl,

@@ -1,0 +1,268 @@
+//! Sudo mode (sensitive changes need a recent signature) and the session cookie's name.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+fn csrf(body: &Value) -> String {
+    body["csrfToken"].as_str().unwrap().to_string()
+}
+
+/// Moves the time this session last proved a signature (`None`: never, as for a session
+/// opened by an emailed link) in the database.
+fn set_authenticated_at(app: &TestApp, session_id: &str, at: Option<i64>) {
+    let conn = rusqlite::Connection::open(app.db_path()).unwrap();
+    conn.busy_timeout(Duration::from_secs(5)).unwrap();
+    let changed = conn
+        .execute(
+            "UPDATE sessions SET authenticated_at = ?2 WHERE id = ?1",
+            rusqlite::params![session_id, at],
+        )
+        .unwrap();
+    assert_eq!(changed, 1);
+}
+
+/// Ten minutes ago, in Unix milliseconds: outside the default 5-minute window.
+fn ten_minutes_ago() -> i64 {
+    (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64 - 600_000
+}
+
+/// A message for `wallet` on a fresh sign-in nonce, signed, as a verify body with `link: true`.
+async fn link_by_verify(app: &TestApp, csrf: &str, wallet: &Wallet) -> reqwest::Response {
+    let message = MessageSpec::new(wallet, &app.nonce().await).render();
+    let body = json!({ "message": message, "signature": wallet.sign(&message), "link": true });
+    app.call(Method::POST, "/api/auth/verify", Some(csrf), Some(body))
+        .await
+}
+
+/// Every guarded change, tried with a session that is not recent: each is refused with 403
+/// `reauthentication_required` and changes nothing.
+async fn all_guarded_changes_are_refused(app: &TestApp, token: &str, linked: &Wallet) {
+    let refused = |resp: reqwest::Response, what: &'static str| async move {
+        let (status, code) = error_code(resp).await;
+        assert_eq!(
+            (status, code.as_str()),
+            (StatusCode::FORBIDDEN, "reauthentication_required"),
+            "{what}"
+        );
+    };
+    let unlink = format!("/api/wallets/{}", linked.address);
+    refused(
+        app.call(Method::DELETE, &unlink, Some(token), None).await,
+        "unlink",
+    )
+    .await;
+    let newcomer = Wallet::random();
+    refused(
+        app.call(
+            Method::POST,
+            "/api/wallets/challenge",
+            Some(token),
+            Some(json!({ "address": newcomer.address })),
+        )
+        .await,
+        "link challenge",
+    )
+    .await;
+    let message = MessageSpec::new(&newcomer, &app.nonce().await).render();
+    refused(
+        app.call(
+            Method::POST,
+            "/api/wallets",
+            Some(token),
+            Some(json!({ "message": message, "signature": newcomer.sign(&message) })),
+        )
+        .await,
+        "link",
+    )
+    .await;
+    refused(
+        link_by_verify(app, token, &newcomer).await,
+        "verify with link",
+    )
+    .await;
+    refused(
+        app.call(
+            Method::PUT,
+            "/api/account",
+            Some(token),
+            Some(json!({ "email": "thief@example.org" })),
+        )
+        .await,
+        "email change",
+    )
+    .await;
+    for path in [
+        "/api/auth/logout-all",
+        "/api/auth/logout-all?keepCurrent=true",
+    ] {
+        refused(app.call(Method::POST, path, Some(token), None).await, path).await;
+    }
+    let wallets: Value = app.get("/api/wallets").await.json().await.unwrap();
+    assert_eq!(
+        wallets.as_array().unwrap().len(),
+        2,
+        "nothing was linked or unlinked"
+    );
+    let account: Value = app.get("/api/account").await.json().await.unwrap();
+    assert!(
+        account["email"].is_null(),
+        "the email did not change: {account}"
+    );
+    assert_eq!(app.get("/api/auth/session").await.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn sensitive_changes_need_a_recent_signature() {
+    let app = TestApp::spawn().await;
+    let (w1, w2) = (Wallet::random(), Wallet::random());
+    let me = app.sign_in(&w1).await;
+    let token = csrf(&me);
+    // Within the window (just signed in), linking works.
+    assert_eq!(app.link(&token, &w2).await.status(), StatusCode::CREATED);
+
+    let session_id = me["session"]["id"].as_str().unwrap();
+    set_authenticated_at(&app, session_id, Some(ten_minutes_ago()));
+    all_guarded_changes_are_refused(&app, &token, &w2).await;
+
+    // What is not sensitive still works: the name, the primary wallet, ending one session.
+    let resp = app
+        .call(
+            Method::PUT,
+            "/api/account",
+            Some(&token),
+            Some(json!({ "name": "Still me" })),
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let primary = format!("/api/wallets/{}/primary", w2.address);
+    let resp = app.call(Method::POST, &primary, Some(&token), None).await;
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+
+    // A session that never signed (opened by an emailed link) is not recent either, and it
+    // stays signed in.
+    set_authenticated_at(&app, session_id, None);
+    all_guarded_changes_are_refused(&app, &token, &w2).await;
+
+    // Signing in again gives a recent session: every change works.
+    let me = app.sign_in(&w1).await;
+    let token = csrf(&me);
+    let resp = app
+        .call(
+            Method::PUT,
+            "/api/account",
+            Some(&token),
+            Some(json!({ "email": "me@example.org" })),
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let w3 = Wallet::random();
+    let resp = link_by_verify(&app, &token, &w3).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    // Verify with link signs the new wallet in: its session is the cookie's now.
+    let token = csrf(&resp.json().await.unwrap());
+    let unlink = format!("/api/wallets/{}", w2.address);
+    let resp = app.call(Method::DELETE, &unlink, Some(&token), None).await;
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    let resp = app
+        .call(Method::POST, "/api/auth/logout-all", Some(&token), None)
+        .await;
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+}
+
+#[tokio::test]
+async fn bearer_sessions_are_guarded_too() {
+    let app = TestApp::spawn().await;
+    let me = app.sign_in(&Wallet::random()).await;
+    let bearer = me["token"].as_str().unwrap();
+    let session_id = me["session"]["id"].as_str().unwrap();
+    set_authenticated_at(&app, session_id, Some(ten_minutes_ago()));
+    let resp = reqwest::Client::new()
+        .post(app.url("/api/auth/logout-all"))
+        .bearer_auth(bearer)
+        .send()
+        .await
+        .unwrap();
+    expect_error(resp, StatusCode::FORBIDDEN, "reauthentication_required").await;
+}
+
+#[tokio::test]
+async fn the_window_follows_the_setting_in_real_time() {
+    let app = TestApp::spawn_with(|s| s.session.reauth_window_secs = 1).await;
+    let me = app.sign_in(&Wallet::random()).await;
+    let token = csrf(&me);
+    let keep = "/api/auth/logout-all?keepCurrent=true";
+    let resp = app.call(Method::POST, keep, Some(&token), None).await;
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT, "within the window");
+    tokio::time::sleep(Duration::from_millis(1_300)).await;
+    expect_error(
+        app.call(Method::POST, keep, Some(&token), None).await,
+        StatusCode::FORBIDDEN,
+        "reauthentication_required",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn the_cookie_is_host_prefixed_when_secure_and_host_only() {
+    let app = TestApp::spawn_with(|s| s.server.public_url = "https://localhost:8080".into()).await;
+    let wallet = Wallet::random();
+    let mut spec = MessageSpec::new(&wallet, &app.nonce().await);
+    spec.uri = "https://localhost:8080".into();
+    let resp = app.verify_spec(&wallet, &spec).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let set = set_cookie(resp.headers());
+    assert!(set.starts_with("__Host-siwe_session="), "{set}");
+    for attr in ["Secure", "Path=/", "HttpOnly"] {
+        assert!(set.contains(attr), "{attr} missing in {set}");
+    }
+    assert!(!set.contains("Domain="), "{set}");
+    let body: Value = resp.json().await.unwrap();
+    let token = body["token"].as_str().unwrap();
+
+    // Read under the same name; the unprefixed name (which a sibling host could set) is not.
+    let session_with = |cookie: String| {
+        let request = cookie_client()
+            .get(app.url("/api/auth/session"))
+            .header("cookie", cookie);
+        async move { request.send().await.unwrap().status() }
+    };
+    assert_eq!(
+        session_with(format!("__Host-siwe_session={token}")).await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        session_with(format!("siwe_session={token}")).await,
+        StatusCode::UNAUTHORIZED
+    );
+    // Logging out clears the cookie under the same name.
+    let resp = cookie_client()
+        .post(app.url("/api/auth/logout"))
+        .header("cookie", format!("__Host-siwe_session={token}"))
+        .header("x-csrf-token", csrf(&body))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    let cleared = set_cookie(resp.headers());
+    assert!(
+        cleared.starts_with("__Host-siwe_session=") && cleared.contains("Max-Age=0"),
+        "{cleared}"
+    );
+}
+
+#[tokio::test]
+async fn over_plain_http_the_cookie_keeps_its_name() {
+    let app = TestApp::spawn().await;
+    let wallet = Wallet::random();
+    let resp = app
+        .verify_spec(&wallet, &MessageSpec::new(&wallet, &app.nonce().await))
+        .await;
+    let set = set_cookie(resp.headers());
+    assert!(set.starts_with("siwe_session="), "{set}");
+    assert!(!set.contains("Secure"), "{set}");
+}
