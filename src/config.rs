@@ -267,6 +267,9 @@ pub struct EmailSettings {
     pub from: String,
     /// How long links sent by email work, in seconds.
     pub link_ttl_secs: u64,
+    /// Let a new wallet join an account through a link mailed to the account's verified
+    /// address: account recovery by mailbox, off by default.
+    pub wallet_attach: bool,
 }
 
 impl Default for EmailSettings {
@@ -279,6 +282,7 @@ impl Default for EmailSettings {
             smtp_password: None,
             from: "siwe-server <noreply@localhost>".into(),
             link_ttl_secs: 3600,
+            wallet_attach: false,
         }
     }
 }

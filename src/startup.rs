@@ -71,6 +71,7 @@ pub async fn open_service(settings: &Settings) -> anyhow::Result<Service> {
             },
             mailer: Mailer::from_settings(&settings.email)?,
             email_link_ttl: time::Duration::seconds(settings.email.link_ttl_secs as i64),
+            email_wallet_attach: settings.email.wallet_attach,
             event_retention: time::Duration::days(i64::from(settings.audit.retention_days)),
             jwt: JwtKeys::open(&settings.data_dir(), settings.tokens.ttl_secs)?,
             token_ttl: time::Duration::seconds(settings.tokens.ttl_secs as i64),

@@ -103,6 +103,54 @@ fn link_in(message: &str) -> String {
     text[start..].split_whitespace().next().unwrap().to_string()
 }
 
+/// A hidden field's value in a link page's form.
+fn form_field(page: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = page.find(&marker).expect("the field") + marker.len();
+    page[start..].split('"').next().unwrap().to_string()
+}
+
+/// Opens an emailed link in `client` (GET, as a browser does) and returns the page's form:
+/// its action and its fields.
+async fn open_link(
+    app: &TestApp,
+    client: &reqwest::Client,
+    link: &str,
+) -> (String, Vec<(String, String)>) {
+    let resp = client
+        .get(app.url(link))
+        .header("Accept", "text/html")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert!(resp.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
+    let page = resp.text().await.unwrap();
+    let action_start = page.find("action=\"").expect("a form") + "action=\"".len();
+    let action = page[action_start..].split('"').next().unwrap().to_string();
+    let fields = ["token", "csrf"]
+        .into_iter()
+        .map(|name| (name.to_string(), form_field(&page, name)))
+        .collect();
+    (action, fields)
+}
+
+/// Opens an emailed link in `client` and presses its page's button, as a browser does.
+async fn confirm_link(app: &TestApp, client: &reqwest::Client, link: &str) -> reqwest::Response {
+    let (action, fields) = open_link(app, client, link).await;
+    client
+        .post(app.url(&action))
+        .header("Origin", URI)
+        .header("Sec-Fetch-Site", "same-origin")
+        .form(&fields)
+        .send()
+        .await
+        .unwrap()
+}
+
 /// The account's email and whether it is verified.
 async fn email_state(app: &TestApp) -> (Option<String>, Option<bool>) {
     let account: Value = app.get("/api/account").await.json().await.unwrap();
@@ -121,14 +169,30 @@ async fn with_email() -> (tempfile::TempDir, SmtpSink, TestApp) {
 }
 
 async fn spawn_with_email(sink: &SmtpSink) -> TestApp {
+    spawn_with_email_and(sink, |_| {}).await
+}
+
+async fn spawn_with_email_and(
+    sink: &SmtpSink,
+    configure: impl FnOnce(&mut siwe_server::Settings),
+) -> TestApp {
     let port = sink.port;
     TestApp::spawn_with(move |s| {
         s.email.smtp_host = Some("127.0.0.1".into());
         s.email.smtp_port = port;
         s.email.smtp_tls = SmtpTls::None;
         s.email.from = "Sign-in <login@example.org>".into();
+        configure(s);
     })
     .await
+}
+
+/// A mail sink and a server that lets wallets join accounts by email (`email.wallet_attach`).
+async fn with_email_attach() -> (tempfile::TempDir, SmtpSink, TestApp) {
+    let dir = tempfile::TempDir::new().unwrap();
+    let sink = SmtpSink::start(dir.path());
+    let app = spawn_with_email_and(&sink, |s| s.email.wallet_attach = true).await;
+    (dir, sink, app)
 }
 
 #[tokio::test]
@@ -168,8 +232,9 @@ async fn setting_an_email_sends_a_link_that_verifies_it_once() {
         .unwrap();
     assert_eq!(stored, 0, "the token is stored hashed");
 
-    let resp = cookie_client().get(app.url(&link)).send().await.unwrap();
+    let resp = confirm_link(&app, &cookie_client(), &link).await;
     assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    assert_eq!(resp.headers()["location"], "/?email_verified=1");
     let account: Value = app.get("/api/account").await.json().await.unwrap();
     assert_eq!(account["emailVerified"], true);
     let resp = cookie_client().get(app.url(&link)).send().await.unwrap();
@@ -206,7 +271,7 @@ async fn setting_an_email_sends_a_link_that_verifies_it_once() {
 
 #[tokio::test]
 async fn a_new_wallet_giving_a_verified_accounts_email_gets_a_link_to_join_it() {
-    let (_dir, sink, app) = with_email().await;
+    let (_dir, sink, app) = with_email_attach().await;
     let (owner_wallet, new_wallet) = (Wallet::random(), Wallet::random());
     let owner = app.sign_in(&owner_wallet).await;
     let csrf = owner["csrfToken"].as_str().unwrap();
@@ -217,11 +282,8 @@ async fn a_new_wallet_giving_a_verified_accounts_email_gets_a_link_to_join_it() 
         Some(json!({"email": "owner@example.org"})),
     )
     .await;
-    cookie_client()
-        .get(app.url(&link_in(&sink.message(1).await)))
-        .send()
-        .await
-        .unwrap();
+    let resp = confirm_link(&app, &cookie_client(), &link_in(&sink.message(1).await)).await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
 
     // The new wallet, in another browser, claims the owner's email.
     let browser = TestApp::spawn_in(app.dir.clone(), app.settings_clone()).await;
@@ -247,7 +309,7 @@ async fn a_new_wallet_giving_a_verified_accounts_email_gets_a_link_to_join_it() 
     );
     let link = link_in(&mail);
     assert!(link.starts_with("/api/auth/email-link?token="), "{link}");
-    let resp = browser.get(&link).await;
+    let resp = confirm_link(&browser, &browser.client, &link).await;
     assert_eq!(resp.status(), StatusCode::SEE_OTHER);
     assert!(set_cookie(resp.headers()).starts_with("siwe_session="));
     let session: Value = browser.get("/api/auth/session").await.json().await.unwrap();
@@ -257,6 +319,28 @@ async fn a_new_wallet_giving_a_verified_accounts_email_gets_a_link_to_join_it() 
     assert_eq!(
         error_code(browser.get(&link).await).await.1,
         "invalid_token"
+    );
+    // The account's address is told, and the security log has it.
+    let notice = decoded(&sink.message(3).await);
+    assert!(
+        notice.contains("To: owner@example.org")
+            && notice.contains("was added")
+            && notice.contains(&new_wallet.address),
+        "{notice}"
+    );
+    let events: Value = browser
+        .get("/api/account/events")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        events
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["kind"] == "wallet_linked" && e["address"] == new_wallet.address.as_str()),
+        "{events}"
     );
 
     // From now on the wallet signs in to the owner's account directly.
@@ -334,12 +418,7 @@ async fn saving_the_same_unverified_email_sends_a_new_link() {
     );
     assert_ne!(first, second);
     assert_eq!(
-        cookie_client()
-            .get(app.url(&second))
-            .send()
-            .await
-            .unwrap()
-            .status(),
+        confirm_link(&app, &cookie_client(), &second).await.status(),
         StatusCode::SEE_OTHER
     );
     // Once verified, saving it again sends nothing.
@@ -352,4 +431,227 @@ async fn saving_the_same_unverified_email_sends_a_new_link() {
     .await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(sink.count(), 2);
+}
+
+/// The account's wallet addresses.
+async fn wallets_of(app: &TestApp) -> Vec<String> {
+    let account: Value = app.get("/api/account").await.json().await.unwrap();
+    account["wallets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["address"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// What a mail scanner does with every link: GET and HEAD, without cookies, twice.
+async fn scan(app: &TestApp, link: &str) {
+    let scanner = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    for _ in 0..2 {
+        for method in [Method::GET, Method::HEAD] {
+            let resp = scanner
+                .request(method.clone(), app.url(link))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(resp.status(), StatusCode::OK, "{method}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn opening_a_verification_link_changes_nothing_until_its_page_is_confirmed() {
+    let (_dir, sink, app) = with_email().await;
+    let wallet = Wallet::random();
+    let me = app.sign_in(&wallet).await;
+    app.call(
+        Method::PUT,
+        "/api/account",
+        me["csrfToken"].as_str(),
+        Some(json!({"email": "scan@example.org"})),
+    )
+    .await;
+    let link = link_in(&sink.message(1).await);
+    scan(&app, &link).await;
+    let unverified = (Some("scan@example.org".to_string()), Some(false));
+    assert_eq!(email_state(&app).await, unverified);
+
+    // The page says which address is confirmed, for which account.
+    let page = cookie_client()
+        .get(app.url(&link))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("scan@example.org") && page.contains(&wallet.address),
+        "{page}"
+    );
+
+    // Posts that are not from the page in this browser are refused and spend nothing.
+    let browser = cookie_client();
+    let (action, fields) = open_link(&app, &browser, &link).await;
+    assert_eq!(action, "/api/account/verify-email");
+    let post = |client: &reqwest::Client| {
+        client
+            .post(app.url(&action))
+            .header("Origin", URI)
+            .form(&fields)
+    };
+    let no_cookie = post(&reqwest::Client::new()).send().await.unwrap();
+    expect_error(no_cookie, StatusCode::FORBIDDEN, "csrf_invalid").await;
+    let other_browser = cookie_client();
+    open_link(&app, &other_browser, &link).await;
+    let resp = post(&other_browser).send().await.unwrap();
+    expect_error(resp, StatusCode::FORBIDDEN, "csrf_invalid").await;
+    let resp = browser
+        .post(app.url(&action))
+        .header("Origin", "https://evil.example")
+        .form(&fields)
+        .send()
+        .await
+        .unwrap();
+    expect_error(resp, StatusCode::FORBIDDEN, "origin_not_allowed").await;
+    let resp = post(&browser)
+        .header("Sec-Fetch-Site", "cross-site")
+        .send()
+        .await
+        .unwrap();
+    expect_error(resp, StatusCode::FORBIDDEN, "origin_not_allowed").await;
+    // A browser is told in a page, not JSON.
+    let resp = post(&reqwest::Client::new())
+        .header("Accept", "text/html,*/*")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    assert!(resp.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
+    assert!(resp.text().await.unwrap().contains("csrf_invalid"));
+    assert_eq!(email_state(&app).await, unverified);
+
+    // From the page, in the browser that opened it: verified.
+    let resp = post(&browser).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        email_state(&app).await,
+        (Some("scan@example.org".to_string()), Some(true))
+    );
+}
+
+#[tokio::test]
+async fn opening_a_wallet_link_changes_nothing_until_its_page_is_confirmed() {
+    let (_dir, sink, app) = with_email_attach().await;
+    let (owner_wallet, new_wallet) = (Wallet::random(), Wallet::random());
+    let owner = app.sign_in(&owner_wallet).await;
+    app.call(
+        Method::PUT,
+        "/api/account",
+        owner["csrfToken"].as_str(),
+        Some(json!({"email": "joined@example.org"})),
+    )
+    .await;
+    let resp = confirm_link(&app, &cookie_client(), &link_in(&sink.message(1).await)).await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+
+    let resp = app
+        .verify_with_email(&new_wallet, "joined@example.org")
+        .await;
+    assert_eq!(resp.status(), StatusCode::ACCEPTED);
+    let link = link_in(&sink.message(2).await);
+    scan(&app, &link).await;
+    assert_eq!(wallets_of(&app).await, vec![owner_wallet.address.clone()]);
+
+    // The page names the wallet and the account it joins.
+    let browser = cookie_client();
+    let page = browser
+        .get(app.url(&link))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for needed in [
+        new_wallet.address.as_str(),
+        owner_wallet.address.as_str(),
+        owner["user"]["name"].as_str().unwrap(),
+        "joined@example.org",
+    ] {
+        assert!(page.contains(needed), "{needed} in {page}");
+    }
+    let (action, fields) = open_link(&app, &browser, &link).await;
+    let resp = reqwest::Client::new()
+        .post(app.url(&action))
+        .form(&fields)
+        .send()
+        .await
+        .unwrap();
+    expect_error(resp, StatusCode::FORBIDDEN, "csrf_invalid").await;
+    assert_eq!(wallets_of(&app).await.len(), 1);
+
+    let resp = confirm_link(&app, &browser, &link).await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    assert_eq!(wallets_of(&app).await.len(), 2);
+    let notice = decoded(&sink.message(3).await);
+    assert!(
+        notice.contains("To: joined@example.org") && notice.contains(&new_wallet.address),
+        "{notice}"
+    );
+}
+
+#[tokio::test]
+async fn without_wallet_attach_an_accounts_email_never_attaches_a_wallet() {
+    let (_dir, sink, app) = with_email().await;
+    let owner_wallet = Wallet::random();
+    let owner = app.sign_in(&owner_wallet).await;
+    app.call(
+        Method::PUT,
+        "/api/account",
+        owner["csrfToken"].as_str(),
+        Some(json!({"email": "mine@example.org"})),
+    )
+    .await;
+    let resp = confirm_link(&app, &cookie_client(), &link_in(&sink.message(1).await)).await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+
+    let stranger = TestApp::spawn_in(app.dir.clone(), app.settings_clone()).await;
+    let resp = stranger
+        .verify_with_email(&Wallet::random(), "mine@example.org")
+        .await;
+    assert_ne!(resp.status(), StatusCode::ACCEPTED);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(sink.count(), 1, "no link is mailed");
+    assert_eq!(wallets_of(&app).await, vec![owner_wallet.address.clone()]);
+    stranger.stop().await;
+}
+
+#[tokio::test]
+async fn linking_a_wallet_to_an_account_with_a_verified_email_sends_a_notice() {
+    let (_dir, sink, app) = with_email().await;
+    let me = app.sign_in(&Wallet::random()).await;
+    let csrf = me["csrfToken"].as_str().unwrap();
+    app.call(
+        Method::PUT,
+        "/api/account",
+        Some(csrf),
+        Some(json!({"email": "notice@example.org"})),
+    )
+    .await;
+    let resp = confirm_link(&app, &cookie_client(), &link_in(&sink.message(1).await)).await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    let second = Wallet::random();
+    assert_eq!(app.link(csrf, &second).await.status(), StatusCode::CREATED);
+    let notice = decoded(&sink.message(2).await);
+    assert!(
+        notice.contains("To: notice@example.org") && notice.contains(&second.address),
+        "{notice}"
+    );
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use poem::{web::Data, Request};
 use poem_openapi::{
     param::{Header, Query},
-    payload::Json,
+    payload::{Form, Json},
     types::MaybeUndefined,
     ApiResponse, OpenApi,
 };
@@ -14,10 +14,11 @@ use super::{
     client_info,
     dto::{EventBody, ProfileRequest, User},
     error::ApiError,
+    link_page::{self, LinkError, LinkForm, LinkPageResponse},
     security::SessionAuth,
     ApiTags, AppState,
 };
-use crate::service::ProfileUpdate;
+use crate::service::{EmailLinkKind, ProfileUpdate};
 
 pub struct AccountApi;
 
@@ -87,22 +88,63 @@ impl AccountApi {
         Ok(AccountResponse::Ok(Json((&account).into())))
     }
 
-    /// Verify an email address
+    /// Show what an emailed verification link does
     ///
-    /// The link sent by email. Marks the email verified and sends the browser to the start
-    /// page. Errors: 400 `invalid_token` (used, expired, or the email changed since).
-    #[oai(path = "/verify-email", method = "get", operation_id = "verifyEmail")]
-    async fn verify_email(
+    /// The link sent by email opens this page: it names the address that will be confirmed
+    /// and has a button that confirms it (a form POST to this path). Opening it (GET or HEAD,
+    /// as mail scanners do) changes nothing and does not spend the link. Errors (a page for
+    /// browsers, JSON otherwise): 400 `invalid_token` (used, expired, or the email changed
+    /// since).
+    #[oai(
+        path = "/verify-email",
+        method = "get",
+        operation_id = "showVerifyEmail"
+    )]
+    async fn verify_email_page(
         &self,
         state: Data<&Arc<AppState>>,
         req: &Request,
         /// The token from the emailed link.
         token: Query<String>,
-    ) -> Result<VerifyEmailResponse, ApiError> {
+    ) -> Result<LinkPageResponse, LinkError> {
+        let kind = EmailLinkKind::VerifyEmail;
+        let preview = state
+            .service
+            .preview_email_link(&token.0, kind)
+            .await
+            .map_err(|e| LinkError::new(req, e))?;
+        Ok(link_page::page(
+            &state,
+            req,
+            kind,
+            "/api/account/verify-email",
+            &token.0,
+            &preview,
+        ))
+    }
+
+    /// Verify an email address
+    ///
+    /// The form of the verification link's page: marks the email verified and sends the
+    /// browser to the start page. Only a POST from that page in the same browser works (the
+    /// form carries a MAC of the page's cookie; a foreign `Origin` or `Sec-Fetch-Site:
+    /// cross-site` is refused). Errors (a page for browsers, JSON otherwise): 400
+    /// `invalid_token` (used, expired, or the email changed since), `invalid_request`; 403
+    /// `csrf_invalid`, `origin_not_allowed`; 409 `email_in_use` (another account confirmed the
+    /// address meanwhile).
+    #[oai(path = "/verify-email", method = "post", operation_id = "verifyEmail")]
+    async fn verify_email(
+        &self,
+        state: Data<&Arc<AppState>>,
+        req: &Request,
+        form: Form<LinkForm>,
+    ) -> Result<VerifyEmailResponse, LinkError> {
+        link_page::check_form_post(&state, req, &form).map_err(|e| LinkError::new(req, e))?;
         state
             .service
-            .verify_email(token.0, client_info(req))
-            .await?;
+            .verify_email(form.0.token, client_info(req))
+            .await
+            .map_err(|e| LinkError::new(req, e))?;
         Ok(VerifyEmailResponse::Verified("/?email_verified=1".into()))
     }
 

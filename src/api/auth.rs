@@ -5,7 +5,7 @@ use std::sync::Arc;
 use poem::{web::Data, Request};
 use poem_openapi::{
     param::{Header, Path, Query},
-    payload::Json,
+    payload::{Form, Json},
     ApiResponse, OpenApi,
 };
 
@@ -16,10 +16,11 @@ use super::{
         SessionInfo, SignInBody, TokenBody, TokenRequest, VerifyRequest,
     },
     error::ApiError,
+    link_page::{self, LinkError, LinkForm, LinkPageResponse},
     security::SessionAuth,
     ApiTags, AppState,
 };
-use crate::service::{from_unix_ms, SignIn, SignInOutcome, SignInRequest};
+use crate::service::{from_unix_ms, EmailLinkKind, SignIn, SignInOutcome, SignInRequest};
 
 pub struct AuthApi;
 
@@ -198,23 +199,59 @@ impl AuthApi {
         })
     }
 
-    /// Open an emailed wallet link
+    /// Show what an emailed wallet link does
     ///
-    /// The link sent when a new wallet gave the email of an existing account: attaches the
-    /// wallet to that account, marks the email verified, signs the browser in and sends it to
-    /// the start page. Errors: 400 `invalid_token`; 409 `wallet_already_linked`.
-    #[oai(path = "/email-link", method = "get", operation_id = "openEmailLink")]
-    async fn email_link(
+    /// The link sent when a new wallet asked to join the account with this email address
+    /// (`email.wallet_attach`) opens this page: it names the wallet and the account it will be
+    /// added to, and has a button that does it (a form POST to this path). Opening it (GET or
+    /// HEAD, as mail scanners do) changes nothing and does not spend the link. Errors (a page
+    /// for browsers, JSON otherwise): 400 `invalid_token`.
+    #[oai(path = "/email-link", method = "get", operation_id = "showEmailLink")]
+    async fn email_link_page(
         &self,
         state: Data<&Arc<AppState>>,
         req: &Request,
         /// The token from the emailed link.
         token: Query<String>,
-    ) -> Result<EmailLinkResponse, ApiError> {
+    ) -> Result<LinkPageResponse, LinkError> {
+        let kind = EmailLinkKind::AttachWallet;
+        let preview = state
+            .service
+            .preview_email_link(&token.0, kind)
+            .await
+            .map_err(|e| LinkError::new(req, e))?;
+        Ok(link_page::page(
+            &state,
+            req,
+            kind,
+            "/api/auth/email-link",
+            &token.0,
+            &preview,
+        ))
+    }
+
+    /// Add a wallet through an emailed link
+    ///
+    /// The form of the wallet link's page: attaches the wallet to the account, marks the email
+    /// verified, mails the account's address a notice, signs the browser in and sends it to
+    /// the start page. Only a POST from that page in the same browser works (the form carries
+    /// a MAC of the page's cookie; a foreign `Origin` or `Sec-Fetch-Site: cross-site` is
+    /// refused). Errors (a page for browsers, JSON otherwise): 400 `invalid_token`,
+    /// `invalid_request`; 403 `csrf_invalid`, `origin_not_allowed`; 409
+    /// `wallet_already_linked`.
+    #[oai(path = "/email-link", method = "post", operation_id = "openEmailLink")]
+    async fn email_link(
+        &self,
+        state: Data<&Arc<AppState>>,
+        req: &Request,
+        form: Form<LinkForm>,
+    ) -> Result<EmailLinkResponse, LinkError> {
+        link_page::check_form_post(&state, req, &form).map_err(|e| LinkError::new(req, e))?;
         let signed_in = state
             .service
-            .complete_email_link(token.0, client_info(req))
-            .await?;
+            .complete_email_link(form.0.token, client_info(req))
+            .await
+            .map_err(|e| LinkError::new(req, e))?;
         Ok(EmailLinkResponse::SignedIn(
             "/?signed_in=1".into(),
             state.cookie.set(&signed_in.token),

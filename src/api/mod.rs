@@ -7,6 +7,7 @@ pub mod dto;
 pub mod error;
 mod forward;
 mod health;
+mod link_page;
 pub mod security;
 mod ui;
 mod wallets;

@@ -37,6 +37,29 @@ pub fn insert(conn: &Connection, token_key: &[u8], token: &EmailTokenRecord) -> 
     Ok(())
 }
 
+/// The token, left in place: what a link's page shows before anything is done.
+pub fn find(conn: &Connection, token_key: &[u8]) -> AppResult<Option<EmailTokenRecord>> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT purpose, user_id, email, address, chain_id, created_at, expires_at
+               FROM email_tokens WHERE token_hash = ?1",
+        )?
+        .query_row(params![token_key], record_from_row)
+        .optional()?)
+}
+
+fn record_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<EmailTokenRecord> {
+    Ok(EmailTokenRecord {
+        purpose: row.get(0)?,
+        user_id: row.get(1)?,
+        email: row.get(2)?,
+        address: row.get(3)?,
+        chain_id: row.get(4)?,
+        created_at: row.get(5)?,
+        expires_at: row.get(6)?,
+    })
+}
+
 /// Removes and returns the token in one statement: a link works once.
 pub fn consume(conn: &Connection, token_key: &[u8]) -> AppResult<Option<EmailTokenRecord>> {
     Ok(conn
@@ -44,17 +67,7 @@ pub fn consume(conn: &Connection, token_key: &[u8]) -> AppResult<Option<EmailTok
             "DELETE FROM email_tokens WHERE token_hash = ?1
              RETURNING purpose, user_id, email, address, chain_id, created_at, expires_at",
         )?
-        .query_row(params![token_key], |row| {
-            Ok(EmailTokenRecord {
-                purpose: row.get(0)?,
-                user_id: row.get(1)?,
-                email: row.get(2)?,
-                address: row.get(3)?,
-                chain_id: row.get(4)?,
-                created_at: row.get(5)?,
-                expires_at: row.get(6)?,
-            })
-        })
+        .query_row(params![token_key], record_from_row)
         .optional()?)
 }
 

@@ -92,6 +92,42 @@ impl Keys {
             Err(_) => false,
         }
     }
+
+    /// What the form of an emailed link's page carries: a MAC of the link's token and of a
+    /// random value kept in that browser's cookie, so only a POST from that page completes it.
+    pub fn link_form_token(&self, browser: &str, link_token: &str) -> String {
+        URL_SAFE_NO_PAD.encode(
+            self.link_form_mac(browser, link_token)
+                .finalize()
+                .into_bytes(),
+        )
+    }
+
+    /// Constant-time check of a link page's form token.
+    pub fn link_form_token_matches(
+        &self,
+        browser: &str,
+        link_token: &str,
+        presented: &str,
+    ) -> bool {
+        match URL_SAFE_NO_PAD.decode(presented) {
+            Ok(bytes) => self
+                .link_form_mac(browser, link_token)
+                .verify_slice(&bytes)
+                .is_ok(),
+            Err(_) => false,
+        }
+    }
+
+    fn link_form_mac(&self, browser: &str, link_token: &str) -> HmacSha256 {
+        let parts: [&[u8]; 4] = [
+            b"link form\0",
+            browser.as_bytes(),
+            b"\0",
+            link_token.as_bytes(),
+        ];
+        mac(&self.csrf, &parts)
+    }
 }
 
 /// A token's key in the database: its time prefix, then a MAC of the whole token under `key`.

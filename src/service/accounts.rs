@@ -11,7 +11,7 @@ use super::{
 };
 use crate::{
     db::{
-        self, email_tokens,
+        self,
         events::{self, EventRecord},
         sessions::{self, SessionRecord},
         users::{self, WalletRecord},
@@ -143,7 +143,7 @@ impl Service {
         self.require_recent_signature(current)?;
         let service = Arc::clone(self);
         let user_id = current.account.user.id.clone();
-        let wallet = self
+        let (wallet, notice) = self
             .check_then_write(message, signature, move |conn, mut checked| {
                 if let Err(refusal) =
                     service.spend_nonce(conn, &mut checked, Some(&user_id), &client)?
@@ -156,13 +156,19 @@ impl Service {
                     wallet_taken(conn, &address, &user_id)?;
                     let chain_id = checked.parsed.message.chain_id;
                     service.attach_wallet(conn, &user_id, &address, chain_id, &client)?;
-                    users::find_wallet(conn, &address)?.ok_or_else(|| {
+                    let notice = service.wallet_added_notice(conn, &user_id, &address)?;
+                    let wallet = users::find_wallet(conn, &address)?.ok_or_else(|| {
                         AppError::Internal(anyhow::anyhow!("linked wallet vanished"))
-                    })
+                    })?;
+                    Ok((wallet, notice))
                 }))
             })
             .await??;
         tracing::info!(address = %wallet.address, user_id = %wallet.user_id, "wallet linked");
+        if let Some(notice) = notice {
+            // The wallet is linked either way; a failure is logged by the mailer.
+            let _ = self.send_email(notice).await;
+        }
         Ok(wallet)
     }
 
@@ -350,40 +356,6 @@ impl Service {
             })?;
         }
         Ok(account)
-    }
-
-    /// Opens an emailed verification link.
-    pub async fn verify_email(
-        self: &Arc<Self>,
-        token: String,
-        client: ClientInfo,
-    ) -> AppResult<String> {
-        let service = Arc::clone(self);
-        self.db
-            .write(move |conn| {
-                let record =
-                    match service.consume_email_token(conn, &token, email_tokens::VERIFY_EMAIL)? {
-                        Ok(record) => record,
-                        Err(refusal) => return Ok(Err(refusal)),
-                    };
-                if !users::mark_email_verified(conn, &record.user_id, &record.email)? {
-                    // The link is spent all the same.
-                    return Ok(Err(AppError::new(
-                        ErrorCode::InvalidToken,
-                        "The account's email has changed since this link was sent.",
-                    )));
-                }
-                record_event(
-                    conn,
-                    event_kind::EMAIL_VERIFIED,
-                    Some(&record.user_id),
-                    None,
-                    &client,
-                    None,
-                )?;
-                Ok(Ok(record.email))
-            })
-            .await?
     }
 
     pub async fn sessions(&self, current: &Authenticated) -> AppResult<Vec<SessionRecord>> {

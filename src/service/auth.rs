@@ -8,9 +8,7 @@ use tokio::sync::oneshot;
 use super::{event_kind, load_account, now_ms, record_event, ClientInfo, PendingEmail, Service};
 use crate::{
     db::{
-        self,
-        email_tokens::{self, EmailTokenRecord},
-        nonces,
+        self, nonces,
         sessions::{self, SessionRecord},
         users::{self, UserRecord, WalletRecord},
     },
@@ -333,6 +331,7 @@ impl Service {
             let user_id = current.account.user.id.clone();
             wallet_taken(conn, address, &user_id)?;
             self.attach_wallet(conn, &user_id, address, chain_id, &request.client)?;
+            pending = self.wallet_added_notice(conn, &user_id, address)?;
             (user_id, None, "linked")
         } else if let Some(wallet) = users::find_wallet(conn, address)? {
             (wallet.user_id, None, "existing")
@@ -344,7 +343,7 @@ impl Service {
                     (account.user.id.clone(), Some(account), "created")
                 }
                 // Only a verified owner can receive the wallet: never attach on a mere claim.
-                Some(owner) if self.mailer.is_some() && owner.email_verified => {
+                Some(owner) if self.email_wallet_attach() && owner.email_verified => {
                     let pending = self.wallet_link_email(conn, &owner, address, chain_id)?;
                     record_event(
                         conn,
@@ -463,7 +462,7 @@ impl Service {
     /// Opens a session; `signed` when it comes from a verified signature (see
     /// `Service::require_recent_signature`).
     #[allow(clippy::too_many_arguments)]
-    fn open_session(
+    pub(super) fn open_session(
         &self,
         conn: &rusqlite::Connection,
         user_id: &str,
@@ -507,187 +506,6 @@ impl Service {
             token,
             created,
         })
-    }
-
-    /// Stores a single-use email token and returns it (for the link).
-    fn email_token(
-        &self,
-        conn: &rusqlite::Connection,
-        record: EmailTokenRecord,
-    ) -> AppResult<String> {
-        let token = Keys::new_token(record.created_at);
-        email_tokens::insert(conn, &self.keys.email_token_key(&token), &record)?;
-        Ok(token)
-    }
-
-    /// The verification email for a newly set address, when email is configured.
-    pub(super) fn verification_email(
-        &self,
-        conn: &rusqlite::Connection,
-        user_id: &str,
-        email: &str,
-    ) -> AppResult<Option<PendingEmail>> {
-        if self.mailer.is_none() {
-            return Ok(None);
-        }
-        let now = now_ms();
-        let token = self.email_token(
-            conn,
-            EmailTokenRecord {
-                purpose: email_tokens::VERIFY_EMAIL.into(),
-                user_id: user_id.to_string(),
-                email: email.to_string(),
-                address: None,
-                chain_id: None,
-                created_at: now,
-                expires_at: now + self.email_link_ttl.whole_milliseconds() as i64,
-            },
-        )?;
-        Ok(Some(PendingEmail {
-            to: email.to_string(),
-            subject: format!("Confirm your email for {}", self.identity.domain),
-            body: format!(
-                "Open this link to confirm that this is your email address:\n\n\
-                 {}/api/account/verify-email?token={token}\n\n\
-                 It works once and expires in {} minutes. If you did not ask for this, ignore it.\n",
-                self.identity.origin,
-                self.email_link_ttl.whole_minutes()
-            ),
-        }))
-    }
-
-    fn wallet_link_email(
-        &self,
-        conn: &rusqlite::Connection,
-        owner: &UserRecord,
-        address: &str,
-        chain_id: u64,
-    ) -> AppResult<PendingEmail> {
-        let email = owner.email.clone().unwrap_or_default();
-        let now = now_ms();
-        let token = self.email_token(
-            conn,
-            EmailTokenRecord {
-                purpose: email_tokens::LINK_WALLET.into(),
-                user_id: owner.id.clone(),
-                email: email.clone(),
-                address: Some(address.to_string()),
-                chain_id: Some(chain_id),
-                created_at: now,
-                expires_at: now + self.email_link_ttl.whole_milliseconds() as i64,
-            },
-        )?;
-        Ok(PendingEmail {
-            to: email,
-            subject: format!("Add a wallet to your account on {}", self.identity.domain),
-            body: format!(
-                "Someone signed a sign-in message with the wallet {address} and gave this email \
-                 address. Open this link to add that wallet to your account and sign in:\n\n\
-                 {}/api/auth/email-link?token={token}\n\n\
-                 It works once and expires in {} minutes. If this was not you, ignore this email: \
-                 nothing changes without the link.\n",
-                self.identity.origin,
-                self.email_link_ttl.whole_minutes()
-            ),
-        })
-    }
-
-    /// Opens an emailed wallet link: attaches the wallet, marks the email verified (the link
-    /// proves it), and signs the person in.
-    pub async fn complete_email_link(
-        self: &Arc<Self>,
-        token: String,
-        client: ClientInfo,
-    ) -> AppResult<SignIn> {
-        let service = Arc::clone(self);
-        self.db
-            .write(move |conn| {
-                // A used link stays used, whatever happens to the rest.
-                let record =
-                    match service.consume_email_token(conn, &token, email_tokens::LINK_WALLET)? {
-                        Ok(record) => record,
-                        Err(refusal) => return Ok(Err(refusal)),
-                    };
-                let address = record.address.clone().unwrap_or_default();
-                let chain_id = record.chain_id.unwrap_or(1);
-                Ok(db::atomically(conn, |tx| {
-                    match users::find_wallet(tx, &address)? {
-                        Some(w) if w.user_id == record.user_id => {}
-                        Some(_) => {
-                            return Err(AppError::new(
-                                ErrorCode::WalletAlreadyLinked,
-                                "This wallet was linked to another account in the meantime.",
-                            ))
-                        }
-                        None => service.attach_wallet(
-                            tx,
-                            &record.user_id,
-                            &address,
-                            chain_id,
-                            &client,
-                        )?,
-                    }
-                    if users::mark_email_verified(tx, &record.user_id, &record.email)? {
-                        record_event(
-                            tx,
-                            event_kind::EMAIL_VERIFIED,
-                            Some(&record.user_id),
-                            None,
-                            &client,
-                            None,
-                        )?;
-                    }
-                    let signed_in = service.open_session(
-                        tx,
-                        &record.user_id,
-                        &address,
-                        chain_id,
-                        None,
-                        &client,
-                        now_ms(),
-                        // An emailed link proves the mailbox, not the wallet: not recent.
-                        false,
-                    )?;
-                    record_event(
-                        tx,
-                        event_kind::SIGN_IN,
-                        Some(&record.user_id),
-                        Some(&address),
-                        &client,
-                        Some("email_link"),
-                    )?;
-                    Ok(signed_in)
-                }))
-            })
-            .await?
-    }
-
-    /// Spends an email token of the given purpose; refuses unknown, used and expired ones.
-    /// Like nonces, a token presented is spent whatever the outcome: a refusal comes back in
-    /// the inner result, to be kept with the spent token.
-    pub(super) fn consume_email_token(
-        &self,
-        conn: &rusqlite::Connection,
-        token: &str,
-        purpose: &str,
-    ) -> AppResult<AppResult<EmailTokenRecord>> {
-        let invalid = || {
-            AppError::new(
-                ErrorCode::InvalidToken,
-                "This link is not valid: it was used already, has expired, or was mistyped.",
-            )
-        };
-        if !token::looks_like_token(token) {
-            return Ok(Err(invalid()));
-        }
-        Ok(
-            match email_tokens::consume(conn, &self.keys.email_token_key(token))? {
-                Some(record) if record.purpose == purpose && record.expires_at > now_ms() => {
-                    Ok(record)
-                }
-                _ => Err(invalid()),
-            },
-        )
     }
 
     /// The live session for a token (from a cookie or bearer header) and its account.

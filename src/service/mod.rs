@@ -4,6 +4,7 @@
 mod accounts;
 mod auth;
 mod cpu_pool;
+mod email;
 mod sessions;
 
 use std::sync::Arc;
@@ -14,6 +15,7 @@ use time::{Duration, OffsetDateTime};
 pub use accounts::{Challenge, Event, ProfileUpdate};
 pub use auth::{Account, Authenticated, NonceIssued, SignIn, SignInOutcome, SignInRequest};
 pub use cpu_pool::CpuPool;
+pub use email::{EmailLinkKind, EmailLinkPreview};
 
 use crate::{
     db::{
@@ -68,6 +70,8 @@ pub struct Service {
     identity: Identity,
     mailer: Option<Mailer>,
     email_link_ttl: Duration,
+    /// `email.wallet_attach`: a wallet may join an account by a link mailed to it.
+    email_wallet_attach: bool,
     event_retention: Duration,
     jwt: JwtKeys,
     token_ttl: Duration,
@@ -100,6 +104,7 @@ pub struct ServiceConfig {
     pub identity: Identity,
     pub mailer: Option<Mailer>,
     pub email_link_ttl: Duration,
+    pub email_wallet_attach: bool,
     pub event_retention: Duration,
     pub jwt: JwtKeys,
     pub token_ttl: Duration,
@@ -133,6 +138,7 @@ impl Service {
             identity: config.identity,
             mailer: config.mailer,
             email_link_ttl: config.email_link_ttl,
+            email_wallet_attach: config.email_wallet_attach,
             event_retention: config.event_retention,
             jwt: config.jwt,
             token_ttl: config.token_ttl,

@@ -1,0 +1,261 @@
+//! The pages of emailed links. Mail scanners open every link with GET and HEAD, so opening a
+//! link only shows a page saying what it will do; a POST from that page does it. The POST must
+//! come from this server's origin and carry a MAC of the link's token and of a random value
+//! the GET put in a short-lived SameSite=Strict cookie (double submit), so a cross-site form
+//! or a replayed request without that browser's cookie is refused.
+
+use poem::{http::header, web::cookie::Cookie, Request};
+use poem_openapi::{
+    payload::{Html, Json},
+    ApiResponse, Object, ResponseContent,
+};
+
+use super::{error::ErrorBody, AppState};
+use crate::{
+    domain::token::Keys,
+    error::{AppError, ErrorCode},
+    service::{EmailLinkKind, EmailLinkPreview},
+};
+
+/// The cookie holding this browser's random value for link pages.
+const LINK_COOKIE: &str = "siwe_link_form";
+/// How long a link page's form can be sent, in seconds.
+const LINK_COOKIE_SECS: u64 = 30 * 60;
+
+/// The form on a link's page.
+#[derive(Debug, Clone, Object, serde::Deserialize)]
+pub struct LinkForm {
+    /// The token from the emailed link.
+    pub token: String,
+    /// The form token of the page (binds the form to the browser that opened the link).
+    pub csrf: String,
+}
+
+#[derive(ApiResponse)]
+pub enum LinkPageResponse {
+    /// A page saying what the link will do, with a button that does it (a form POST to this
+    /// path). Opening the link changes nothing. Sets a short-lived cookie the form is bound to.
+    #[oai(status = 200)]
+    Page(
+        Html<String>,
+        #[oai(header = "Set-Cookie")] String,
+        #[oai(header = "Cache-Control")] String,
+    ),
+}
+
+/// An error as a page for browsers (`Accept: text/html`) or as JSON for other clients.
+#[derive(ResponseContent)]
+pub enum LinkErrorContent {
+    Json(Json<ErrorBody>),
+    Html(Html<String>),
+}
+
+/// Errors of link pages: HTML for browsers, the usual JSON error otherwise.
+#[derive(ApiResponse)]
+pub enum LinkError {
+    /// The link is used, expired or mistyped, or the email changed since (`invalid_token`),
+    /// or the form is malformed (`invalid_request`).
+    #[oai(status = 400)]
+    BadRequest(LinkErrorContent),
+    /// The form was not posted from the link's page in this browser (`csrf_invalid`), or came
+    /// from another site (`origin_not_allowed`).
+    #[oai(status = 403)]
+    Forbidden(LinkErrorContent),
+    /// The wallet belongs to another account by now (`wallet_already_linked`), or another
+    /// account has confirmed this email meanwhile (`email_in_use`).
+    #[oai(status = 409)]
+    Conflict(LinkErrorContent),
+    /// The server failed (`internal`); the cause is logged.
+    #[oai(status = 500)]
+    Internal(LinkErrorContent),
+    /// The database is unavailable (`unavailable`).
+    #[oai(status = 503)]
+    Unavailable(LinkErrorContent),
+}
+
+impl LinkError {
+    /// The error for this request: a page when the client asked for HTML.
+    pub fn new(req: &Request, err: AppError) -> Self {
+        if let AppError::Internal(cause) = &err {
+            tracing::error!(error = format!("{cause:#}"), "request failed");
+        }
+        let code = err.code();
+        let wants_html = req
+            .header(header::ACCEPT)
+            .is_some_and(|accept| accept.contains("text/html"));
+        let content = if wants_html {
+            LinkErrorContent::Html(Html(error_page(code, err.public_message())))
+        } else {
+            LinkErrorContent::Json(Json(ErrorBody {
+                error: code,
+                message: err.public_message().to_string(),
+            }))
+        };
+        match super::error::status_of(code).as_u16() {
+            400 => Self::BadRequest(content),
+            403 => Self::Forbidden(content),
+            409 => Self::Conflict(content),
+            503 => Self::Unavailable(content),
+            _ => Self::Internal(content),
+        }
+    }
+}
+
+/// Refuses a link form that another site posted, or that was not made by this browser's page.
+pub fn check_form_post(state: &AppState, req: &Request, form: &LinkForm) -> Result<(), AppError> {
+    let cross_site = req
+        .header("sec-fetch-site")
+        .is_some_and(|site| site.eq_ignore_ascii_case("cross-site"));
+    let foreign_origin = req
+        .header(header::ORIGIN)
+        .is_some_and(|origin| origin != state.public_origin);
+    if cross_site || foreign_origin {
+        return Err(AppError::new(
+            ErrorCode::OriginNotAllowed,
+            "This form was sent from another site. Open the link from the email and confirm on \
+             this server's page.",
+        ));
+    }
+    let browser = req.cookie().get(LINK_COOKIE);
+    state.service.check_link_form(
+        browser.as_ref().map(|c| c.value_str()),
+        &form.token,
+        &form.csrf,
+    )
+}
+
+/// The page of a valid link: what it will do, and the form that does it.
+pub fn page(
+    state: &AppState,
+    req: &Request,
+    kind: EmailLinkKind,
+    action: &str,
+    token: &str,
+    preview: &EmailLinkPreview,
+) -> LinkPageResponse {
+    // Reuse this browser's value, so that two links opened in two tabs both work.
+    let browser = req
+        .cookie()
+        .get(LINK_COOKIE)
+        .map(|c| c.value_str().to_string())
+        .filter(|v| crate::domain::token::looks_like_token(v))
+        .unwrap_or_else(|| {
+            Keys::new_token(crate::service::unix_ms(time::OffsetDateTime::now_utc()))
+        });
+    let form_token = state.service.link_form_token(&browser, token);
+    let domain = state
+        .public_origin
+        .split_once("://")
+        .map_or(state.public_origin.as_str(), |(_, host)| host);
+    let account = match &preview.primary_address {
+        Some(primary) => format!(
+            "your account <strong>{}</strong> (primary wallet <span class=\"mono\">{}</span>)",
+            escape(&preview.account_name),
+            escape(primary)
+        ),
+        None => format!(
+            "your account <strong>{}</strong>",
+            escape(&preview.account_name)
+        ),
+    };
+    let (title, what, button) = match kind {
+        EmailLinkKind::VerifyEmail => (
+            "Confirm your email address",
+            format!(
+                "Confirm that <strong>{}</strong> is the email address of {account} on {}.",
+                escape(&preview.email),
+                escape(domain)
+            ),
+            "Confirm this email address",
+        ),
+        EmailLinkKind::AttachWallet => (
+            "Add a wallet to your account",
+            format!(
+                "Add the wallet <span class=\"mono\">{}</span> to {account} on {}, whose email \
+                 is <strong>{}</strong>, and sign in with it in this browser. Whoever holds that \
+                 wallet will be able to sign in to your account.",
+                escape(preview.wallet.as_deref().unwrap_or_default()),
+                escape(domain),
+                escape(&preview.email)
+            ),
+            "Add this wallet and sign in",
+        ),
+    };
+    let body = format!(
+        "<section class=\"card\">\n<p>{what}</p>\n\
+         <p class=\"muted\">Nothing changes unless you press the button. If you did not ask for \
+         this, close this page.</p>\n\
+         <form method=\"post\" action=\"{action}\">\n\
+         <input type=\"hidden\" name=\"token\" value=\"{token}\">\n\
+         <input type=\"hidden\" name=\"csrf\" value=\"{form_token}\">\n\
+         <div class=\"row\"><button type=\"submit\">{button}</button></div>\n\
+         </form>\n</section>",
+        action = escape(action),
+        token = escape(token),
+        form_token = escape(&form_token),
+    );
+    let mut cookie = Cookie::new_with_str(LINK_COOKIE, &browser);
+    cookie.set_path("/api/");
+    cookie.set_http_only(true);
+    cookie.set_secure(state.public_origin.starts_with("https://"));
+    cookie.set_same_site(poem::web::cookie::SameSite::Strict);
+    cookie.set_max_age(std::time::Duration::from_secs(LINK_COOKIE_SECS));
+    LinkPageResponse::Page(
+        Html(document(title, &body)),
+        cookie.to_string(),
+        "no-store".into(),
+    )
+}
+
+fn error_page(code: ErrorCode, message: &str) -> String {
+    let body = format!(
+        "<div class=\"notice error\" role=\"alert\">{}</div>\n\
+         <p class=\"muted\">Error code: <span class=\"mono\" data-error=\"{code}\">{code}</span>. \
+         <a href=\"/\">Go to the sign-in page</a>.</p>",
+        escape(message),
+        code = code.as_str(),
+    );
+    document("This link cannot be used", &body)
+}
+
+fn document(title: &str, body: &str) -> String {
+    format!(
+        "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+         <meta name=\"robots\" content=\"noindex\">\n\
+         <title>{title}</title>\n\
+         <link rel=\"icon\" href=\"/assets/favicon.svg\" type=\"image/svg+xml\">\n\
+         <link rel=\"stylesheet\" href=\"/assets/app.css\">\n</head>\n<body>\n<main>\n\
+         <header class=\"brand\"><h1>{title}</h1></header>\n{body}\n</main>\n</body>\n</html>\n",
+        title = escape(title),
+    )
+}
+
+/// Text for HTML content and quoted attribute values.
+fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escape_leaves_no_markup() {
+        assert_eq!(
+            escape(r#"<a href="x">'&'</a>"#),
+            "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
+        );
+    }
+}

@@ -1,0 +1,402 @@
+//! Email: verification links, emailed wallet links (account recovery by mailbox, off unless
+//! `email.wallet_attach`), and security notices. An emailed link changes nothing when it is
+//! opened: its page shows what it will do ([`Service::preview_email_link`]) and a POST from that
+//! page does it, so mail scanners that open every link spend and change nothing.
+
+use std::sync::Arc;
+
+use super::{event_kind, now_ms, record_event, ClientInfo, PendingEmail, Service, SignIn};
+use crate::{
+    db::{
+        self,
+        email_tokens::{self, EmailTokenRecord},
+        users::{self, UserRecord},
+    },
+    domain::token::{self, Keys},
+    error::{AppError, AppResult, ErrorCode},
+};
+
+/// What an emailed link is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EmailLinkKind {
+    /// Confirms the account's email address.
+    VerifyEmail,
+    /// Adds a wallet to the account and signs in with it.
+    AttachWallet,
+}
+
+impl EmailLinkKind {
+    fn purpose(self) -> &'static str {
+        match self {
+            Self::VerifyEmail => email_tokens::VERIFY_EMAIL,
+            Self::AttachWallet => email_tokens::LINK_WALLET,
+        }
+    }
+}
+
+/// What a link will do, for its page.
+#[derive(Debug, Clone)]
+pub struct EmailLinkPreview {
+    /// The address the link was sent to (and verifies).
+    pub email: String,
+    /// The account's name.
+    pub account_name: String,
+    /// The account's primary wallet.
+    pub primary_address: Option<String>,
+    /// For a wallet link: the wallet that will be added.
+    pub wallet: Option<String>,
+}
+
+fn invalid_link() -> AppError {
+    AppError::new(
+        ErrorCode::InvalidToken,
+        "This link is not valid: it was used already, has expired, or was mistyped.",
+    )
+}
+
+impl Service {
+    /// Whether a wallet may join an account through a link mailed to its verified address.
+    pub fn email_wallet_attach(&self) -> bool {
+        self.mailer.is_some() && self.email_wallet_attach
+    }
+
+    /// The token a link page's form must carry for `browser` (the random value in that
+    /// browser's cookie) and the emailed `link_token`.
+    pub fn link_form_token(&self, browser: &str, link_token: &str) -> String {
+        self.keys.link_form_token(browser, link_token)
+    }
+
+    /// Fails with `csrf_invalid` unless `presented` is the form token of this browser and link.
+    pub fn check_link_form(
+        &self,
+        browser: Option<&str>,
+        link_token: &str,
+        presented: &str,
+    ) -> AppResult<()> {
+        match browser {
+            Some(browser)
+                if self
+                    .keys
+                    .link_form_token_matches(browser, link_token, presented) =>
+            {
+                Ok(())
+            }
+            _ => Err(AppError::new(
+                ErrorCode::CsrfInvalid,
+                "This form was not sent from the page of this link in this browser, or the page \
+                 is too old. Open the link from the email again and confirm there.",
+            )),
+        }
+    }
+
+    /// What an emailed link will do, without doing it or spending it (GET and HEAD).
+    pub async fn preview_email_link(
+        &self,
+        token: &str,
+        kind: EmailLinkKind,
+    ) -> AppResult<EmailLinkPreview> {
+        if !token::looks_like_token(token) {
+            return Err(invalid_link());
+        }
+        let key = self.keys.email_token_key(token);
+        let now = now_ms();
+        self.db.read(|conn| {
+            let record = match email_tokens::find(conn, &key)? {
+                Some(record) if record.purpose == kind.purpose() && record.expires_at > now => {
+                    record
+                }
+                _ => return Err(invalid_link()),
+            };
+            let user = users::find_user(conn, &record.user_id)?.ok_or_else(invalid_link)?;
+            if kind == EmailLinkKind::VerifyEmail && !same_email(&user, &record.email) {
+                return Err(email_changed());
+            }
+            let primary_address = users::wallets_of(conn, &user.id)?
+                .into_iter()
+                .find(|w| w.is_primary)
+                .map(|w| w.address);
+            Ok(EmailLinkPreview {
+                email: record.email,
+                account_name: user.name,
+                primary_address,
+                wallet: record.address,
+            })
+        })
+    }
+
+    /// Stores a single-use email token and returns it (for the link).
+    fn email_token(
+        &self,
+        conn: &rusqlite::Connection,
+        record: EmailTokenRecord,
+    ) -> AppResult<String> {
+        let token = Keys::new_token(record.created_at);
+        email_tokens::insert(conn, &self.keys.email_token_key(&token), &record)?;
+        Ok(token)
+    }
+
+    /// The verification email for a newly set address, when email is configured.
+    pub(super) fn verification_email(
+        &self,
+        conn: &rusqlite::Connection,
+        user_id: &str,
+        email: &str,
+    ) -> AppResult<Option<PendingEmail>> {
+        if self.mailer.is_none() {
+            return Ok(None);
+        }
+        let now = now_ms();
+        let token = self.email_token(
+            conn,
+            EmailTokenRecord {
+                purpose: email_tokens::VERIFY_EMAIL.into(),
+                user_id: user_id.to_string(),
+                email: email.to_string(),
+                address: None,
+                chain_id: None,
+                created_at: now,
+                expires_at: now + self.email_link_ttl.whole_milliseconds() as i64,
+            },
+        )?;
+        Ok(Some(PendingEmail {
+            to: email.to_string(),
+            subject: format!("Confirm your email for {}", self.identity.domain),
+            body: format!(
+                "Open this link to confirm that this is your email address:\n\n\
+                 {}/api/account/verify-email?token={token}\n\n\
+                 The page asks you to confirm; nothing changes until you do. The link works once \
+                 and expires in {} minutes. If you did not ask for this, ignore it.\n",
+                self.identity.origin,
+                self.email_link_ttl.whole_minutes()
+            ),
+        }))
+    }
+
+    pub(super) fn wallet_link_email(
+        &self,
+        conn: &rusqlite::Connection,
+        owner: &UserRecord,
+        address: &str,
+        chain_id: u64,
+    ) -> AppResult<PendingEmail> {
+        let email = owner.email.clone().unwrap_or_default();
+        let now = now_ms();
+        let token = self.email_token(
+            conn,
+            EmailTokenRecord {
+                purpose: email_tokens::LINK_WALLET.into(),
+                user_id: owner.id.clone(),
+                email: email.clone(),
+                address: Some(address.to_string()),
+                chain_id: Some(chain_id),
+                created_at: now,
+                expires_at: now + self.email_link_ttl.whole_milliseconds() as i64,
+            },
+        )?;
+        Ok(PendingEmail {
+            to: email,
+            subject: format!("Add a wallet to your account on {}", self.identity.domain),
+            body: format!(
+                "Someone signed a message with the wallet {address} asking to add it to the \
+                 account with this email address. Open this link to see the request and, if it \
+                 was you, add that wallet to your account and sign in:\n\n\
+                 {}/api/auth/email-link?token={token}\n\n\
+                 Whoever holds that wallet will be able to sign in to your account. The link \
+                 works once and expires in {} minutes. If this was not you, ignore this email: \
+                 nothing changes unless you confirm on that page.\n",
+                self.identity.origin,
+                self.email_link_ttl.whole_minutes()
+            ),
+        })
+    }
+
+    /// The notice sent to an account's verified address when a wallet is added to it, so that
+    /// an attach the owner did not make does not go unseen.
+    pub(super) fn wallet_added_notice(
+        &self,
+        conn: &rusqlite::Connection,
+        user_id: &str,
+        address: &str,
+    ) -> AppResult<Option<PendingEmail>> {
+        if self.mailer.is_none() {
+            return Ok(None);
+        }
+        let Some(user) = users::find_user(conn, user_id)? else {
+            return Ok(None);
+        };
+        let Some(email) = user.email.filter(|_| user.email_verified) else {
+            return Ok(None);
+        };
+        Ok(Some(PendingEmail {
+            to: email,
+            subject: format!(
+                "A wallet was added to your account on {}",
+                self.identity.domain
+            ),
+            body: format!(
+                "The wallet {address} was added to your account \"{}\" on {}. It can now sign \
+                 in to your account.\n\n\
+                 If this was not you, sign in with another of your wallets at {}/account, remove \
+                 that wallet and end the sessions you do not recognise.\n",
+                user.name, self.identity.domain, self.identity.origin
+            ),
+        }))
+    }
+
+    /// Completes an emailed verification link (a POST from its page).
+    pub async fn verify_email(
+        self: &Arc<Self>,
+        token: String,
+        client: ClientInfo,
+    ) -> AppResult<String> {
+        let service = Arc::clone(self);
+        self.db
+            .write(move |conn| {
+                let record =
+                    match service.consume_email_token(conn, &token, EmailLinkKind::VerifyEmail)? {
+                        Ok(record) => record,
+                        Err(refusal) => return Ok(Err(refusal)),
+                    };
+                if !users::mark_email_verified(conn, &record.user_id, &record.email)? {
+                    // The link is spent all the same.
+                    return Ok(Err(email_changed()));
+                }
+                record_event(
+                    conn,
+                    event_kind::EMAIL_VERIFIED,
+                    Some(&record.user_id),
+                    None,
+                    &client,
+                    None,
+                )?;
+                Ok(Ok(record.email))
+            })
+            .await?
+    }
+
+    /// Completes an emailed wallet link (a POST from its page): attaches the wallet, marks the
+    /// email verified (the link proves it), signs the person in, and notifies the address.
+    pub async fn complete_email_link(
+        self: &Arc<Self>,
+        token: String,
+        client: ClientInfo,
+    ) -> AppResult<SignIn> {
+        let service = Arc::clone(self);
+        let (signed_in, notice) = self
+            .db
+            .write(move |conn| {
+                // A used link stays used, whatever happens to the rest.
+                let record =
+                    match service.consume_email_token(conn, &token, EmailLinkKind::AttachWallet)? {
+                        Ok(record) => record,
+                        Err(refusal) => return Ok(Err(refusal)),
+                    };
+                if !service.email_wallet_attach() {
+                    // Switched off since the link was sent.
+                    return Ok(Err(invalid_link()));
+                }
+                let address = record.address.clone().unwrap_or_default();
+                let chain_id = record.chain_id.unwrap_or(1);
+                Ok(db::atomically(conn, |tx| {
+                    let mut attached = false;
+                    match users::find_wallet(tx, &address)? {
+                        Some(w) if w.user_id == record.user_id => {}
+                        Some(_) => {
+                            return Err(AppError::new(
+                                ErrorCode::WalletAlreadyLinked,
+                                "This wallet was linked to another account in the meantime.",
+                            ))
+                        }
+                        None => {
+                            service.attach_wallet(
+                                tx,
+                                &record.user_id,
+                                &address,
+                                chain_id,
+                                &client,
+                            )?;
+                            attached = true;
+                        }
+                    }
+                    if users::mark_email_verified(tx, &record.user_id, &record.email)? {
+                        record_event(
+                            tx,
+                            event_kind::EMAIL_VERIFIED,
+                            Some(&record.user_id),
+                            None,
+                            &client,
+                            None,
+                        )?;
+                    }
+                    let notice = if attached {
+                        service.wallet_added_notice(tx, &record.user_id, &address)?
+                    } else {
+                        None
+                    };
+                    let signed_in = service.open_session(
+                        tx,
+                        &record.user_id,
+                        &address,
+                        chain_id,
+                        None,
+                        &client,
+                        now_ms(),
+                        // An emailed link proves the mailbox, not the wallet: not recent.
+                        false,
+                    )?;
+                    record_event(
+                        tx,
+                        event_kind::SIGN_IN,
+                        Some(&record.user_id),
+                        Some(&address),
+                        &client,
+                        Some("email_link"),
+                    )?;
+                    Ok((signed_in, notice))
+                }))
+            })
+            .await??;
+        if let Some(notice) = notice {
+            // The wallet is attached either way; a failure is logged by the mailer.
+            let _ = self.send_email(notice).await;
+        }
+        Ok(signed_in)
+    }
+
+    /// Spends an email token of the given kind; refuses unknown, used and expired ones.
+    /// Like nonces, a token presented is spent whatever the outcome: a refusal comes back in
+    /// the inner result, to be kept with the spent token.
+    fn consume_email_token(
+        &self,
+        conn: &rusqlite::Connection,
+        token: &str,
+        kind: EmailLinkKind,
+    ) -> AppResult<AppResult<EmailTokenRecord>> {
+        if !token::looks_like_token(token) {
+            return Ok(Err(invalid_link()));
+        }
+        Ok(
+            match email_tokens::consume(conn, &self.keys.email_token_key(token))? {
+                Some(record)
+                    if record.purpose == kind.purpose() && record.expires_at > now_ms() =>
+                {
+                    Ok(record)
+                }
+                _ => Err(invalid_link()),
+            },
+        )
+    }
+}
+
+fn same_email(user: &UserRecord, email: &str) -> bool {
+    user.email
+        .as_deref()
+        .is_some_and(|e| e.eq_ignore_ascii_case(email))
+}
+
+fn email_changed() -> AppError {
+    AppError::new(
+        ErrorCode::InvalidToken,
+        "The account's email has changed since this link was sent.",
+    )
+}
