@@ -266,3 +266,221 @@ async fn over_plain_http_the_cookie_keeps_its_name() {
     assert!(set.starts_with("siwe_session="), "{set}");
     assert!(!set.contains("Secure"), "{set}");
 }
+
+/// The re-authentication challenge for this app's session (for `address`, if given).
+async fn reauth_challenge(app: &TestApp, token: &str, address: Option<&str>) -> reqwest::Response {
+    app.call(
+        Method::POST,
+        "/api/auth/reauthenticate/challenge",
+        Some(token),
+        Some(json!({ "address": address })),
+    )
+    .await
+}
+
+async fn reauth_message(app: &TestApp, token: &str, address: Option<&str>) -> String {
+    let resp = reauth_challenge(app, token, address).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let body: Value = resp.json().await.unwrap();
+    body["message"].as_str().unwrap().to_string()
+}
+
+async fn reauthenticate(
+    app: &TestApp,
+    token: &str,
+    message: &str,
+    signature: &str,
+) -> reqwest::Response {
+    app.call(
+        Method::POST,
+        "/api/auth/reauthenticate",
+        Some(token),
+        Some(json!({ "message": message, "signature": signature })),
+    )
+    .await
+}
+
+async fn logout_others(app: &TestApp, token: &str) -> reqwest::Response {
+    let keep = "/api/auth/logout-all?keepCurrent=true";
+    app.call(Method::POST, keep, Some(token), None).await
+}
+
+#[tokio::test]
+async fn a_signed_challenge_makes_the_session_recent_again() {
+    let app = TestApp::spawn().await;
+    let (w1, w2, w3) = (Wallet::random(), Wallet::random(), Wallet::random());
+    let me = app.sign_in(&w1).await;
+    let token = csrf(&me);
+    assert_eq!(app.link(&token, &w2).await.status(), StatusCode::CREATED);
+    // A link message for w3, signed while the session was recent.
+    let challenge: Value = app
+        .call(
+            Method::POST,
+            "/api/wallets/challenge",
+            Some(&token),
+            Some(json!({ "address": w3.address })),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let link_message = challenge["message"].as_str().unwrap().to_string();
+    let link_body = json!({ "message": link_message, "signature": w3.sign(&link_message) });
+
+    let session_id = me["session"]["id"].as_str().unwrap();
+    set_authenticated_at(&app, session_id, Some(ten_minutes_ago()));
+    all_guarded_changes_are_refused(&app, &token, &w2).await;
+    let resp = app
+        .call(
+            Method::POST,
+            "/api/wallets",
+            Some(&token),
+            Some(link_body.clone()),
+        )
+        .await;
+    expect_error(resp, StatusCode::FORBIDDEN, "reauthentication_required").await;
+
+    // The challenge: the session's own wallet by default, saying what it is for.
+    let message = reauth_message(&app, &token, None).await;
+    assert!(
+        message.contains(&format!("\n{}\n", w1.address)),
+        "{message}"
+    );
+    assert!(message.contains("Confirm a sensitive change"), "{message}");
+    assert!(
+        message.contains(me["user"]["id"].as_str().unwrap()),
+        "{message}"
+    );
+    // Signed by another wallet, it is refused (and the session stays not recent).
+    expect_error(
+        reauthenticate(&app, &token, &message, &w2.sign(&message)).await,
+        StatusCode::UNAUTHORIZED,
+        "invalid_signature",
+    )
+    .await;
+    expect_error(
+        logout_others(&app, &token).await,
+        StatusCode::FORBIDDEN,
+        "reauthentication_required",
+    )
+    .await;
+
+    // Another of the account's wallets can re-authenticate too.
+    let message = reauth_message(&app, &token, Some(&w2.address.to_lowercase())).await;
+    assert!(
+        message.contains(&format!("\n{}\n", w2.address)),
+        "{message}"
+    );
+    let signature = w2.sign(&message);
+    let resp = reauthenticate(&app, &token, &message, &signature).await;
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    // Once only.
+    expect_error(
+        reauthenticate(&app, &token, &message, &signature).await,
+        StatusCode::UNAUTHORIZED,
+        "invalid_nonce",
+    )
+    .await;
+
+    // The link message refused before was not spent: it works now.
+    let resp = app
+        .call(Method::POST, "/api/wallets", Some(&token), Some(link_body))
+        .await;
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    let unlink = format!("/api/wallets/{}", w2.address);
+    let resp = app.call(Method::DELETE, &unlink, Some(&token), None).await;
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        logout_others(&app, &token).await.status(),
+        StatusCode::NO_CONTENT
+    );
+    let events: Value = app.get("/api/account/events").await.json().await.unwrap();
+    let kinds: Vec<&str> = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert!(kinds.contains(&"reauthenticated"), "{kinds:?}");
+    assert!(kinds.contains(&"reauthentication_failed"), "{kinds:?}");
+}
+
+#[tokio::test]
+async fn only_this_sessions_challenge_re_authenticates() {
+    let app = TestApp::spawn().await;
+    let (w1, w2) = (Wallet::random(), Wallet::random());
+    let me = app.sign_in(&w1).await;
+    let token = csrf(&me);
+    assert_eq!(app.link(&token, &w2).await.status(), StatusCode::CREATED);
+    // A challenge for w2 signed while it was on the account, then w2 is unlinked.
+    let w2_message = reauth_message(&app, &token, Some(&w2.address)).await;
+    let unlink = format!("/api/wallets/{}", w2.address);
+    let resp = app.call(Method::DELETE, &unlink, Some(&token), None).await;
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+
+    let session_id = me["session"]["id"].as_str().unwrap();
+    set_authenticated_at(&app, session_id, Some(ten_minutes_ago()));
+
+    // A sign-in message (a sign-in nonce) is refused.
+    let sign_in = MessageSpec::new(&w1, &app.nonce().await).render();
+    expect_error(
+        reauthenticate(&app, &token, &sign_in, &w1.sign(&sign_in)).await,
+        StatusCode::UNAUTHORIZED,
+        "invalid_nonce",
+    )
+    .await;
+    // So is another session's challenge, even of the same account and wallet.
+    let elsewhere = TestApp::spawn_in(app.dir.clone(), test_settings(&app.dir)).await;
+    let other_token = csrf(&elsewhere.sign_in(&w1).await);
+    let other_message = reauth_message(&elsewhere, &other_token, None).await;
+    let other_signature = w1.sign(&other_message);
+    expect_error(
+        reauthenticate(&app, &token, &other_message, &other_signature).await,
+        StatusCode::UNAUTHORIZED,
+        "invalid_nonce",
+    )
+    .await;
+    // A wallet that has left the account cannot re-authenticate it.
+    expect_error(
+        reauthenticate(&app, &token, &w2_message, &w2.sign(&w2_message)).await,
+        StatusCode::NOT_FOUND,
+        "wallet_not_found",
+    )
+    .await;
+    // Nor can a challenge be had for a wallet that is not the account's.
+    let stranger = Wallet::random();
+    expect_error(
+        reauth_challenge(&app, &token, Some(&stranger.address)).await,
+        StatusCode::NOT_FOUND,
+        "wallet_not_found",
+    )
+    .await;
+    expect_error(
+        logout_others(&app, &token).await,
+        StatusCode::FORBIDDEN,
+        "reauthentication_required",
+    )
+    .await;
+    // The other session's challenge was not spent by the refusal: it still works there.
+    let resp = reauthenticate(&elsewhere, &other_token, &other_message, &other_signature).await;
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+
+    // Without a session, or without the CSRF token, there is no challenge.
+    let anonymous = cookie_client()
+        .post(app.url("/api/auth/reauthenticate/challenge"))
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    expect_error(anonymous, StatusCode::UNAUTHORIZED, "unauthenticated").await;
+    let resp = app
+        .call(
+            Method::POST,
+            "/api/auth/reauthenticate/challenge",
+            None,
+            Some(json!({})),
+        )
+        .await;
+    expect_error(resp, StatusCode::FORBIDDEN, "csrf_invalid").await;
+    elsewhere.stop().await;
+}

@@ -150,6 +150,15 @@ pub struct ChallengeBody {
     pub expires_at: OffsetDateTime,
 }
 
+/// Which wallet signs a re-authentication challenge.
+#[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase", example)]
+pub struct ReauthChallengeRequest {
+    /// One of the account's wallets; default: the one this session signed in with.
+    #[oai(nullable)]
+    pub address: Option<String>,
+}
+
 /// Profile changes; fields left out stay as they are.
 #[derive(Debug, Clone, Object)]
 #[oai(rename_all = "camelCase")]
@@ -389,6 +398,14 @@ impl Example for ChallengeRequest {
         Self {
             address: EXAMPLE_ADDRESS.into(),
             chain_id: Some(1),
+        }
+    }
+}
+
+impl Example for ReauthChallengeRequest {
+    fn example() -> Self {
+        Self {
+            address: Some(EXAMPLE_ADDRESS.into()),
         }
     }
 }

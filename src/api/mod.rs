@@ -8,6 +8,7 @@ pub mod error;
 mod forward;
 mod health;
 mod link_page;
+mod reauth;
 pub mod security;
 mod ui;
 mod wallets;
@@ -49,6 +50,7 @@ pub enum ApiTags {
 
 pub type Api = (
     auth::AuthApi,
+    reauth::ReauthApi,
     forward::ForwardApi,
     wallets::WalletsApi,
     account::AccountApi,
@@ -62,6 +64,7 @@ pub fn service() -> OpenApiService<Api, ()> {
     OpenApiService::new(
         (
             auth::AuthApi,
+            reauth::ReauthApi,
             forward::ForwardApi,
             wallets::WalletsApi,
             account::AccountApi,

@@ -214,6 +214,11 @@ pub enum NonceFor<'a> {
         user_id: &'a str,
         address: &'a str,
     },
+    /// Re-authenticating the session `session_id` by a signature of `address` (sudo mode).
+    Reauth {
+        session_id: &'a str,
+        address: &'a str,
+    },
 }
 
 impl<'a> NonceFor<'a> {
@@ -222,6 +227,10 @@ impl<'a> NonceFor<'a> {
         match self {
             Self::SignIn => ("sign_in", Vec::new()),
             Self::Link { user_id, address } => ("link", vec![user_id, address]),
+            Self::Reauth {
+                session_id,
+                address,
+            } => ("reauth", vec![session_id, address]),
         }
     }
 }
@@ -363,6 +372,37 @@ mod tests {
         for junk in ["", "abcdefgh", &"a".repeat(42), &format!("{sign_in}0")] {
             assert!(!keys.nonce_matches(junk, NonceFor::SignIn));
         }
+    }
+
+    #[test]
+    fn reauth_nonces_bind_session_and_address() {
+        let keys = Keys::from_secret(b"one secret that is long enough....");
+        let reauth = NonceFor::Reauth {
+            session_id: "s1",
+            address: "0xAb",
+        };
+        let nonce = keys.new_nonce(1_795_000_000_123, reauth);
+        assert!(keys.nonce_matches(&nonce, reauth));
+        for other in [
+            NonceFor::SignIn,
+            NonceFor::Reauth {
+                session_id: "s2",
+                address: "0xAb",
+            },
+            NonceFor::Reauth {
+                session_id: "s1",
+                address: "0xAc",
+            },
+            // Same values, another purpose.
+            NonceFor::Link {
+                user_id: "s1",
+                address: "0xAb",
+            },
+        ] {
+            assert!(!keys.nonce_matches(&nonce, other), "{other:?}");
+        }
+        let sign_in = keys.new_nonce(1_795_000_000_123, NonceFor::SignIn);
+        assert!(!keys.nonce_matches(&sign_in, reauth));
     }
 
     #[test]

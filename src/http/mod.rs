@@ -367,6 +367,8 @@ fn policy_for(method: &Method, path: &str) -> Option<Policy> {
         (&Method::GET, "/api/auth/nonce")
             | (&Method::POST, "/api/auth/verify")
             | (&Method::POST, "/api/auth/challenge")
+            | (&Method::POST, "/api/auth/reauthenticate")
+            | (&Method::POST, "/api/auth/reauthenticate/challenge")
     ) || (method == Method::POST && path.starts_with("/api/wallets"));
     if auth {
         Some(Policy::Auth)
@@ -460,6 +462,16 @@ mod tests {
             policy_for(&Method::POST, "/api/wallets/challenge"),
             Some(Policy::Auth)
         );
+        for path in [
+            "/api/auth/reauthenticate",
+            "/api/auth/reauthenticate/challenge",
+        ] {
+            assert_eq!(
+                policy_for(&Method::POST, path),
+                Some(Policy::Auth),
+                "{path}"
+            );
+        }
         assert_eq!(
             policy_for(&Method::GET, "/api/auth/session"),
             Some(Policy::Read)

@@ -91,6 +91,24 @@ impl Service {
         link_for: Option<String>,
     ) -> AppResult<Challenge> {
         let address = siwe::parse_address(address)?;
+        let purpose = match &link_for {
+            Some(user_id) => NonceFor::Link {
+                user_id,
+                address: &address,
+            },
+            None => NonceFor::SignIn,
+        };
+        self.build_challenge(&address, chain_id, statement, purpose)
+    }
+
+    /// The message for `address` (EIP-55) on a fresh nonce issued for `purpose`.
+    pub(super) fn build_challenge(
+        &self,
+        address: &str,
+        chain_id: Option<u64>,
+        statement: &str,
+        purpose: NonceFor<'_>,
+    ) -> AppResult<Challenge> {
         let chain_id = chain_id
             .or_else(|| self.policy.chain_ids.first().copied())
             .unwrap_or(1);
@@ -104,18 +122,11 @@ impl Service {
             ));
         }
         let now = OffsetDateTime::now_utc();
-        let purpose = match &link_for {
-            Some(user_id) => NonceFor::Link {
-                user_id,
-                address: &address,
-            },
-            None => NonceFor::SignIn,
-        };
         let expires = now + self.policy.nonce_ttl;
         let nonce = self.keys.new_nonce(unix_ms(expires), purpose);
         let message = siwe::build_message(&siwe::MessageParts {
             domain: &self.identity.domain,
-            address: &address,
+            address,
             statement,
             uri: &self.identity.origin,
             chain_id,

@@ -97,7 +97,7 @@ const LAST_SEEN_EVERY_MS: i64 = 60_000;
 /// Longest User-Agent kept with a session.
 const USER_AGENT_MAX: usize = 512;
 
-fn invalid_nonce() -> AppError {
+pub(super) fn invalid_nonce() -> AppError {
     AppError::new(
         ErrorCode::InvalidNonce,
         "The nonce is unknown, already used or expired; fetch a new nonce and sign again.",

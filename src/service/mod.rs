@@ -94,6 +94,8 @@ pub mod event_kind {
     pub const EMAIL_CHANGED: &str = "email_changed";
     pub const EMAIL_VERIFIED: &str = "email_verified";
     pub const EMAIL_LINK_SENT: &str = "email_link_sent";
+    pub const REAUTHENTICATED: &str = "reauthenticated";
+    pub const REAUTHENTICATION_FAILED: &str = "reauthentication_failed";
 }
 
 pub struct ServiceConfig {
