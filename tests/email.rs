@@ -353,19 +353,174 @@ async fn a_new_wallet_giving_a_verified_accounts_email_gets_a_link_to_join_it() 
 
 #[tokio::test]
 async fn an_unverified_email_claim_never_attaches_a_wallet() {
-    let (_dir, sink, app) = with_email().await;
+    let (_dir, sink, app) = with_email_attach().await;
     let first = Wallet::random();
     // A new account with an email: created, and a verification email sent.
     let resp = app.verify_with_email(&first, "squat@example.org").await;
     assert_eq!(resp.status(), StatusCode::OK);
+    let first_user: Value = resp.json().await.unwrap();
     assert!(link_in(&sink.message(1).await).starts_with("/api/account/verify-email"));
 
-    // Another wallet claiming that (unverified) email is refused, and no mail goes out.
+    // Another wallet naming that (unverified) email gets an account of its own; nothing is
+    // attached to the first, and no wallet link is mailed.
     let second = Wallet::random();
-    let resp = app.verify_with_email(&second, "squat@example.org").await;
+    let other = TestApp::spawn_in(app.dir.clone(), app.settings_clone()).await;
+    let resp = other.verify_with_email(&second, "squat@example.org").await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let second_user: Value = resp.json().await.unwrap();
+    assert_ne!(second_user["user"]["id"], first_user["user"]["id"]);
+    assert_eq!(wallets_of(&app).await, vec![first.address.clone()]);
+    assert!(link_in(&sink.message(2).await).starts_with("/api/account/verify-email"));
+    other.stop().await;
+}
+
+#[tokio::test]
+async fn naming_somebody_elses_address_does_not_keep_them_from_verifying_it() {
+    let (_dir, sink, victim) = with_email().await;
+    // The squatter names the address first, at sign-up and in a profile.
+    let squatter = TestApp::spawn_in(victim.dir.clone(), victim.settings_clone()).await;
+    let resp = squatter
+        .verify_with_email(&Wallet::random(), "victim@example.org")
+        .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let squatters_link = link_in(&sink.message(1).await);
+
+    // The owner of the address names it too, and verifies it.
+    let me = victim.sign_in(&Wallet::random()).await;
+    let resp = victim
+        .call(
+            Method::PUT,
+            "/api/account",
+            me["csrfToken"].as_str(),
+            Some(json!({"email": "Victim@example.org"})),
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let resp = confirm_link(&victim, &cookie_client(), &link_in(&sink.message(2).await)).await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    assert_eq!(email_state(&victim).await.1, Some(true));
+
+    // The squatter's link (had they got it) is refused, and spent.
+    let resp = cookie_client()
+        .get(victim.url(&squatters_link))
+        .send()
+        .await
+        .unwrap();
     expect_error(resp, StatusCode::CONFLICT, "email_in_use").await;
+    assert_eq!(email_state(&squatter).await.1, Some(false));
+
+    // Naming a verified address again sends nothing there and answers as for any address.
+    let other = squatter.sign_in(&Wallet::random()).await;
+    let resp = squatter
+        .call(
+            Method::PUT,
+            "/api/account",
+            other["csrfToken"].as_str(),
+            Some(json!({"email": "victim@example.org"})),
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::OK);
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(sink.count(), 1);
+    assert_eq!(sink.count(), 2);
+    squatter.stop().await;
+}
+
+#[tokio::test]
+async fn a_verification_refused_because_another_account_verified_first_spends_the_link() {
+    let (_dir, sink, first) = with_email().await;
+    let second = TestApp::spawn_in(first.dir.clone(), first.settings_clone()).await;
+    for app in [&first, &second] {
+        let me = app.sign_in(&Wallet::random()).await;
+        app.call(
+            Method::PUT,
+            "/api/account",
+            me["csrfToken"].as_str(),
+            Some(json!({"email": "both@example.org"})),
+        )
+        .await;
+    }
+    let (first_link, second_link) = (
+        link_in(&sink.message(1).await),
+        link_in(&sink.message(2).await),
+    );
+    // Both pages are open before either is confirmed.
+    let (first_browser, second_browser) = (cookie_client(), cookie_client());
+    let (action, first_form) = open_link(&first, &first_browser, &first_link).await;
+    let (_, second_form) = open_link(&second, &second_browser, &second_link).await;
+    let post = |client: &reqwest::Client, form: &Vec<(String, String)>| {
+        client
+            .post(first.url(&action))
+            .header("Origin", URI)
+            .form(form)
+            .send()
+    };
+    assert_eq!(
+        post(&first_browser, &first_form).await.unwrap().status(),
+        StatusCode::SEE_OTHER
+    );
+    let resp = post(&second_browser, &second_form).await.unwrap();
+    expect_error(resp, StatusCode::CONFLICT, "email_in_use").await;
+    assert_eq!(email_state(&second).await.1, Some(false));
+    let resp = post(&second_browser, &second_form).await.unwrap();
+    expect_error(resp, StatusCode::BAD_REQUEST, "invalid_token").await;
+    second.stop().await;
+}
+
+#[tokio::test]
+async fn the_fourth_mail_within_the_hour_to_one_address_is_not_sent() {
+    let (_dir, sink, app) = with_email().await;
+    let me = app.sign_in(&Wallet::random()).await;
+    for _ in 0..4 {
+        let resp = app
+            .call(
+                Method::PUT,
+                "/api/account",
+                me["csrfToken"].as_str(),
+                Some(json!({"email": "bombed@example.org"})),
+            )
+            .await;
+        // Skipped quietly: the answer is the same.
+        assert_eq!(resp.status(), StatusCode::OK);
+    }
+    // Whoever asks, and at sign-up too.
+    let resp = app
+        .verify_with_email(&Wallet::random(), "Bombed@example.org")
+        .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    sink.message(3).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(sink.count(), 3);
+    // Other addresses are not affected.
+    let resp = app
+        .verify_with_email(&Wallet::random(), "someone.else@example.org")
+        .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert!(decoded(&sink.message(4).await).contains("To: someone.else@example.org"));
+}
+
+#[tokio::test]
+async fn profile_updates_fall_under_the_auth_rate_limit() {
+    let app = TestApp::spawn_with(|s| {
+        s.rate_limit.auth_per_minute = 1;
+        s.rate_limit.auth_burst = 4;
+    })
+    .await;
+    // Signing in takes two (nonce and verify), leaving two.
+    let me = app.sign_in(&Wallet::random()).await;
+    let put = || {
+        app.call(
+            Method::PUT,
+            "/api/account",
+            me["csrfToken"].as_str(),
+            Some(json!({"name": "Ada"})),
+        )
+    };
+    for _ in 0..2 {
+        assert_eq!(put().await.status(), StatusCode::OK);
+    }
+    let resp = put().await;
+    assert!(resp.headers().contains_key("retry-after"));
+    expect_error(resp, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
 }
 
 #[tokio::test]

@@ -55,11 +55,14 @@ impl AccountApi {
 
     /// Update the profile
     ///
-    /// Changes the name and/or email. A new email is stored unverified; when the server has
-    /// email configured, a single-use verification link is sent to it. Changing or removing the
-    /// email needs a recent signature (the name does not). Errors: 400 `invalid_request`; 401
-    /// `unauthenticated`; 403 `csrf_invalid`, `reauthentication_required`; 409 `email_in_use`;
-    /// 503 `email_unavailable`.
+    /// Changes the name and/or email. A new email is stored unverified, pending until verified:
+    /// naming an address reserves nothing, and only a verified address is unique, so the answer
+    /// is the same whoever else has the address. When the server has email configured, a
+    /// single-use verification link is sent to it, except (quietly) to an address another
+    /// account has verified or one that has had 3 mails in the last hour. Changing or removing
+    /// the email needs a recent signature (the name does not). Falls under the `auth` rate
+    /// limit. Errors: 400 `invalid_request`; 401 `unauthenticated`; 403 `csrf_invalid`,
+    /// `reauthentication_required`; 429 `rate_limited`; 503 `email_unavailable`.
     #[oai(path = "/", method = "put", operation_id = "updateAccount")]
     async fn update(
         &self,

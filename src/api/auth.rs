@@ -146,15 +146,15 @@ impl AuthApi {
     /// Verifies an EIP-4361 message and its signature and spends its nonce. Then: with
     /// `link: true` and a valid session, the wallet is attached to the signed-in account;
     /// else a wallet linked to an account signs in to it; else an account is created (with
-    /// `email`, if given and free). Opens a session (cookie and bearer token).
+    /// `email`, if given, pending until verified). Opens a session (cookie and bearer token).
     /// Errors: 400 `invalid_request`, `invalid_message`, `invalid_signature_format` (nothing is
     /// spent); 401 `invalid_nonce`, `domain_mismatch`, `uri_mismatch`, `chain_not_allowed`,
     /// `message_expired`, `message_not_yet_valid`, `issued_at_invalid`, `invalid_signature` (the
     /// nonce is spent), `unauthenticated` (`link` without a session); 403 `csrf_invalid`,
     /// `origin_not_allowed` (`link` with the cookie), `reauthentication_required` (`link` from
     /// a session without a recent signature; the nonce is not spent); 409 `wallet_already_linked`,
-    /// `wallet_already_yours`, `email_in_use`; 413 `payload_too_large`; 429 `rate_limited`;
-    /// 503 `email_unavailable`.
+    /// `wallet_already_yours`; 413 `payload_too_large`; 429 `rate_limited`; 503
+    /// `email_unavailable`.
     #[oai(path = "/verify", method = "post", operation_id = "verify")]
     async fn verify(
         &self,

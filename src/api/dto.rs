@@ -95,10 +95,10 @@ pub struct VerifyRequest {
     /// signed-in account instead of signing in to the wallet's own.
     #[oai(nullable)]
     pub link: Option<bool>,
-    /// For a wallet without an account: create the account with this (unverified) email. If
-    /// another account has the email, nothing is created: with email configured and that
-    /// address verified, a link that attaches the wallet is sent there (202); otherwise 409
-    /// `email_in_use`.
+    /// For a wallet without an account: create the account with this email, pending until
+    /// verified (naming an address reserves nothing and reveals nothing). With
+    /// `email.wallet_attach` on and the address verified by an account, nothing is created:
+    /// a link that attaches the wallet is sent there instead (202).
     #[oai(nullable)]
     pub email: Option<String>,
 }

@@ -41,7 +41,7 @@ pub enum ApiError {
     NotFound(Json<ErrorBody>),
     /// The request conflicts with the accounts as they are: `wallet_already_linked` (another
     /// account has the wallet), `wallet_already_yours`, `last_sign_in_method` (the account's
-    /// only wallet), `email_in_use` (another account has the email).
+    /// only wallet), `email_in_use` (another account has verified the email).
     #[oai(status = 409)]
     Conflict(Json<ErrorBody>),
     /// The request body did not arrive within 10 seconds (`request_timeout`).

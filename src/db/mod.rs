@@ -2,6 +2,7 @@
 
 pub mod email_tokens;
 pub mod events;
+pub mod mail_log;
 mod migrations;
 pub mod nonces;
 pub mod sessions;
@@ -209,6 +210,7 @@ impl Db {
         Ok(nonces::delete_expired(conn, now_ms, CLEANUP_BATCH)?
             + sessions::delete_expired(conn, now_ms, CLEANUP_BATCH)?
             + email_tokens::delete_expired(conn, now_ms, CLEANUP_BATCH)?
+            + mail_log::delete_older_than(conn, now_ms - mail_log::WINDOW_MS, CLEANUP_BATCH)?
             + events::delete_older_than(conn, events_before_ms, CLEANUP_BATCH)?)
     }
 }

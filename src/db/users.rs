@@ -59,11 +59,12 @@ pub fn find_user(conn: &Connection, user_id: &str) -> AppResult<Option<UserRecor
         .optional()?)
 }
 
-/// The account holding this email, whatever its case.
-pub fn find_user_by_email(conn: &Connection, email: &str) -> AppResult<Option<UserRecord>> {
+/// The account that has verified this email, whatever its case (at most one has).
+pub fn find_verified_owner(conn: &Connection, email: &str) -> AppResult<Option<UserRecord>> {
     Ok(conn
         .prepare_cached(&format!(
-            "SELECT {USER_COLUMNS} FROM users WHERE lower(email) = lower(?1)"
+            "SELECT {USER_COLUMNS} FROM users
+              WHERE lower(email) = lower(?1) AND email IS NOT NULL AND email_verified = 1"
         ))?
         .query_row(params![email], user_from_row)
         .optional()?)

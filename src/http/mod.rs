@@ -369,6 +369,7 @@ fn policy_for(method: &Method, path: &str) -> Option<Policy> {
             | (&Method::POST, "/api/auth/challenge")
             | (&Method::POST, "/api/auth/reauthenticate")
             | (&Method::POST, "/api/auth/reauthenticate/challenge")
+            | (&Method::PUT, "/api/account")
     ) || (method == Method::POST && path.starts_with("/api/wallets"));
     if auth {
         Some(Policy::Auth)

@@ -329,16 +329,7 @@ impl Service {
                         }
                     }
                     if changed {
-                        if let Some(new) = email {
-                            if users::find_user_by_email(conn, new)?
-                                .is_some_and(|u| u.id != user_id)
-                            {
-                                return Err(AppError::new(
-                                    ErrorCode::EmailInUse,
-                                    "Another account uses this email.",
-                                ));
-                            }
-                        }
+                        // Pending until verified, whoever else names it (see verification_email).
                         users::set_email(conn, &user_id, email.as_deref())?;
                         record_event(
                             conn,

@@ -126,7 +126,8 @@ enum Decided {
     SignedIn(Box<SignIn>, Option<PendingEmail>),
     EmailLink {
         email: String,
-        pending: PendingEmail,
+        /// None when the recipient has had all the mail it may get for now.
+        pending: Option<PendingEmail>,
     },
 }
 
@@ -187,13 +188,20 @@ impl Service {
                     "sign-in succeeded"
                 );
                 if let Some(mail) = pending {
-                    // The account exists either way; the person can ask for a new link.
-                    let _ = self.send_email(mail).await;
+                    // The account exists either way; the person can ask for a new link. Sent
+                    // after answering, so that how long the answer takes does not tell whether
+                    // a mail went out (which would say whether another account has the address).
+                    let service = Arc::clone(self);
+                    tokio::spawn(async move {
+                        let _ = service.send_email(mail).await;
+                    });
                 }
                 Ok(SignInOutcome::SignedIn(signed_in))
             }
             Decided::EmailLink { email, pending } => {
-                self.send_email(pending).await?;
+                if let Some(pending) = pending {
+                    self.send_email(pending).await?;
+                }
                 Ok(SignInOutcome::EmailLinkSent { email })
             }
         }
@@ -336,14 +344,9 @@ impl Service {
         } else if let Some(wallet) = users::find_wallet(conn, address)? {
             (wallet.user_id, None, "existing")
         } else if let Some(email) = &request.email {
-            match users::find_user_by_email(conn, email)? {
-                None => {
-                    let account = self.create_account(conn, address, chain_id, Some(email))?;
-                    pending = self.verification_email(conn, &account.user.id, email)?;
-                    (account.user.id.clone(), Some(account), "created")
-                }
+            match users::find_verified_owner(conn, email)? {
                 // Only a verified owner can receive the wallet: never attach on a mere claim.
-                Some(owner) if self.email_wallet_attach() && owner.email_verified => {
+                Some(owner) if self.email_wallet_attach() => {
                     let pending = self.wallet_link_email(conn, &owner, address, chain_id)?;
                     record_event(
                         conn,
@@ -358,12 +361,12 @@ impl Service {
                         pending,
                     });
                 }
-                Some(_) => {
-                    return Err(AppError::new(
-                        ErrorCode::EmailInUse,
-                        "Another account uses this email. Sign in with that account's wallet \
-                         and link this wallet from there.",
-                    ))
+                // Otherwise the address is pending on the new account, as if nobody had it:
+                // naming an address reserves nothing and tells nothing about who has it.
+                _ => {
+                    let account = self.create_account(conn, address, chain_id, Some(email))?;
+                    pending = self.verification_email(conn, &account.user.id, email)?;
+                    (account.user.id.clone(), Some(account), "created")
                 }
             }
         } else {

@@ -10,6 +10,7 @@ use crate::{
     db::{
         self,
         email_tokens::{self, EmailTokenRecord},
+        mail_log,
         users::{self, UserRecord},
     },
     domain::token::{self, Keys},
@@ -46,6 +47,9 @@ pub struct EmailLinkPreview {
     /// For a wallet link: the wallet that will be added.
     pub wallet: Option<String>,
 }
+
+/// Mail one address may receive per hour (security notices are always sent, and counted).
+pub const MAIL_PER_RECIPIENT_PER_HOUR: u32 = 3;
 
 fn invalid_link() -> AppError {
     AppError::new(
@@ -108,8 +112,21 @@ impl Service {
                 _ => return Err(invalid_link()),
             };
             let user = users::find_user(conn, &record.user_id)?.ok_or_else(invalid_link)?;
-            if kind == EmailLinkKind::VerifyEmail && !same_email(&user, &record.email) {
-                return Err(email_changed());
+            match kind {
+                EmailLinkKind::VerifyEmail if !same_email(&user, &record.email) => {
+                    return Err(email_changed())
+                }
+                EmailLinkKind::VerifyEmail
+                    if verified_elsewhere(conn, &user.id, &record.email)? =>
+                {
+                    return Err(confirmed_elsewhere())
+                }
+                EmailLinkKind::AttachWallet
+                    if !(user.email_verified && same_email(&user, &record.email)) =>
+                {
+                    return Err(email_changed())
+                }
+                _ => {}
             }
             let primary_address = users::wallets_of(conn, &user.id)?
                 .into_iter()
@@ -142,7 +159,12 @@ impl Service {
         user_id: &str,
         email: &str,
     ) -> AppResult<Option<PendingEmail>> {
-        if self.mailer.is_none() {
+        if self.mailer.is_none()
+            || verified_elsewhere(conn, user_id, email)?
+            || !reserve_mail(conn, email)?
+        {
+            // Another account's confirmed address can only be refused, so no link goes there;
+            // and no address gets more than its share of mail. Either way the answer is the same.
             return Ok(None);
         }
         let now = now_ms();
@@ -178,8 +200,11 @@ impl Service {
         owner: &UserRecord,
         address: &str,
         chain_id: u64,
-    ) -> AppResult<PendingEmail> {
+    ) -> AppResult<Option<PendingEmail>> {
         let email = owner.email.clone().unwrap_or_default();
+        if !reserve_mail(conn, &email)? {
+            return Ok(None);
+        }
         let now = now_ms();
         let token = self.email_token(
             conn,
@@ -193,7 +218,7 @@ impl Service {
                 expires_at: now + self.email_link_ttl.whole_milliseconds() as i64,
             },
         )?;
-        Ok(PendingEmail {
+        Ok(Some(PendingEmail {
             to: email,
             subject: format!("Add a wallet to your account on {}", self.identity.domain),
             body: format!(
@@ -207,7 +232,7 @@ impl Service {
                 self.identity.origin,
                 self.email_link_ttl.whole_minutes()
             ),
-        })
+        }))
     }
 
     /// The notice sent to an account's verified address when a wallet is added to it, so that
@@ -227,6 +252,8 @@ impl Service {
         let Some(email) = user.email.filter(|_| user.email_verified) else {
             return Ok(None);
         };
+        // Never throttled: nobody may silence the notice by filling the address's quota first.
+        mail_log::insert(conn, &email, now_ms())?;
         Ok(Some(PendingEmail {
             to: email,
             subject: format!(
@@ -257,8 +284,11 @@ impl Service {
                         Ok(record) => record,
                         Err(refusal) => return Ok(Err(refusal)),
                     };
+                // The link is spent all the same.
+                if verified_elsewhere(conn, &record.user_id, &record.email)? {
+                    return Ok(Err(confirmed_elsewhere()));
+                }
                 if !users::mark_email_verified(conn, &record.user_id, &record.email)? {
-                    // The link is spent all the same.
                     return Ok(Err(email_changed()));
                 }
                 record_event(
@@ -274,8 +304,9 @@ impl Service {
             .await?
     }
 
-    /// Completes an emailed wallet link (a POST from its page): attaches the wallet, marks the
-    /// email verified (the link proves it), signs the person in, and notifies the address.
+    /// Completes an emailed wallet link (a POST from its page): attaches the wallet to the
+    /// account, if that still has the address confirmed, signs the person in, and notifies the
+    /// address.
     pub async fn complete_email_link(
         self: &Arc<Self>,
         token: String,
@@ -298,6 +329,12 @@ impl Service {
                 let address = record.address.clone().unwrap_or_default();
                 let chain_id = record.chain_id.unwrap_or(1);
                 Ok(db::atomically(conn, |tx| {
+                    // The mailbox speaks for the account only while it is the account's
+                    // confirmed address.
+                    let owner = users::find_user(tx, &record.user_id)?;
+                    if !owner.is_some_and(|o| o.email_verified && same_email(&o, &record.email)) {
+                        return Err(email_changed());
+                    }
                     let mut attached = false;
                     match users::find_wallet(tx, &address)? {
                         Some(w) if w.user_id == record.user_id => {}
@@ -317,16 +354,6 @@ impl Service {
                             )?;
                             attached = true;
                         }
-                    }
-                    if users::mark_email_verified(tx, &record.user_id, &record.email)? {
-                        record_event(
-                            tx,
-                            event_kind::EMAIL_VERIFIED,
-                            Some(&record.user_id),
-                            None,
-                            &client,
-                            None,
-                        )?;
                     }
                     let notice = if attached {
                         service.wallet_added_notice(tx, &record.user_id, &address)?
@@ -388,10 +415,34 @@ impl Service {
     }
 }
 
+/// Whether an account other than `user_id` has confirmed `email`.
+fn verified_elsewhere(conn: &rusqlite::Connection, user_id: &str, email: &str) -> AppResult<bool> {
+    Ok(users::find_verified_owner(conn, email)?.is_some_and(|owner| owner.id != user_id))
+}
+
+/// Counts a mail to `to` unless it has had its share this hour; false when it has.
+fn reserve_mail(conn: &rusqlite::Connection, to: &str) -> AppResult<bool> {
+    let now = now_ms();
+    if mail_log::count_since(conn, to, now - mail_log::WINDOW_MS)? >= MAIL_PER_RECIPIENT_PER_HOUR {
+        tracing::info!("mail to a recipient skipped: its hourly limit is reached");
+        return Ok(false);
+    }
+    mail_log::insert(conn, to, now)?;
+    Ok(true)
+}
+
 fn same_email(user: &UserRecord, email: &str) -> bool {
     user.email
         .as_deref()
         .is_some_and(|e| e.eq_ignore_ascii_case(email))
+}
+
+fn confirmed_elsewhere() -> AppError {
+    AppError::new(
+        ErrorCode::EmailInUse,
+        "Another account has confirmed this email address in the meantime; an address can be \
+         confirmed on one account only.",
+    )
 }
 
 fn email_changed() -> AppError {
