@@ -15,6 +15,7 @@
 # `cargo test`: the yanked-crate check reads cargo's local copy of the crates.io index.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+export LC_ALL=C # crates.txt is sorted bytewise; comm needs the same order whatever the locale
 
 url=${ADVISORY_DB_URL:-https://github.com/rustsec/advisory-db.git}
 snapshot=tests/advisory-db
