@@ -565,9 +565,10 @@ impl Settings {
             parse_origin(origin).with_context(|| format!("forward_auth.origins: {origin:?}"))?;
         }
         for rule in &self.forward_auth.rules {
-            if rule.host.is_empty() || rule.host.contains(['/', ' ']) {
+            if crate::domain::forward_auth::ProtectedHost::parse_rule(&rule.host).is_none() {
                 bail!(
-                    "forward_auth.rules: host {:?} must be a host name such as admin.example.org",
+                    "forward_auth.rules: host {:?} must be a host name such as admin.example.org \
+                     (optionally with a port)",
                     rule.host
                 );
             }
@@ -686,19 +687,21 @@ impl Settings {
     }
 
     pub fn forward_auth_policy(&self) -> crate::domain::forward_auth::ForwardAuthPolicy {
-        use crate::domain::forward_auth::{ForwardAuthPolicy, HostRule};
+        use crate::domain::forward_auth::{ForwardAuthPolicy, HostRule, ProtectedHost};
         ForwardAuthPolicy {
             rules: self
                 .forward_auth
                 .rules
                 .iter()
-                .map(|rule| HostRule {
-                    host: rule.host.to_ascii_lowercase(),
-                    addresses: rule
-                        .addresses
-                        .iter()
-                        .filter_map(|a| crate::domain::siwe::parse_address(a).ok())
-                        .collect(),
+                .filter_map(|rule| {
+                    Some(HostRule {
+                        host: ProtectedHost::parse_rule(&rule.host)?,
+                        addresses: rule
+                            .addresses
+                            .iter()
+                            .filter_map(|a| crate::domain::siwe::parse_address(a).ok())
+                            .collect(),
+                    })
                 })
                 .collect(),
             return_origins: self.return_origins(),

@@ -113,6 +113,13 @@ impl Application {
             forward: settings.forward_auth_policy(),
             public_origin: public_url.origin().ascii_serialization(),
         });
+        if !settings.forward_auth.rules.is_empty() && settings.server.trusted_proxies.is_empty() {
+            tracing::warn!(
+                "forward_auth.rules are set but server.trusted_proxies is empty: the proxy's \
+                 headers naming the protected site are not believed, so every signed-in \
+                 forward-auth check is refused; add the proxy's address"
+            );
+        }
         let bind = settings.bind_addr()?;
         let acceptor = TcpListener::bind(bind)
             .into_acceptor()

@@ -66,9 +66,11 @@ async fn signed_in_requests_get_identity_headers() {
 
 #[tokio::test]
 async fn signed_out_browsers_are_sent_to_login_with_a_safe_next() {
-    let app =
-        TestApp::spawn_with(|s| s.forward_auth.origins = vec!["https://app.example.org".into()])
-            .await;
+    let app = TestApp::spawn_with(|s| {
+        s.forward_auth.origins = vec!["https://app.example.org".into()];
+        s.server.trusted_proxies = vec!["127.0.0.1".into()];
+    })
+    .await;
     let client = Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -127,6 +129,7 @@ async fn host_rules_admit_listed_wallets_only() {
     let allowed = Wallet::random();
     let address = allowed.address.to_lowercase();
     let app = TestApp::spawn_with(move |s| {
+        s.server.trusted_proxies = vec!["127.0.0.1".into()];
         s.forward_auth.rules = vec![siwe_server::config::ForwardAuthRule {
             host: "admin.example.org".into(),
             addresses: vec![address],
@@ -155,6 +158,101 @@ async fn host_rules_admit_listed_wallets_only() {
     other.stop().await;
 }
 
+/// A client talking to the server directly (not through the trusted proxy) cannot name the site.
+#[tokio::test]
+async fn forwarding_headers_of_untrusted_peers_are_ignored() {
+    let listed = Wallet::random();
+    let address = listed.address.to_lowercase();
+    let app = TestApp::spawn_with(move |s| {
+        s.server.trusted_proxies = vec!["127.0.0.1".into()];
+        s.forward_auth.origins = vec!["https://wiki.example.org".into()];
+        s.forward_auth.rules = vec![siwe_server::config::ForwardAuthRule {
+            host: "admin.example.org".into(),
+            addresses: vec![address],
+        }]
+    })
+    .await;
+    let listed_token = app.sign_in(&listed).await["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let other_token = app.sign_in(&Wallet::random()).await["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // Not the trusted proxy: another loopback address.
+    let stranger = Client::builder()
+        .local_address("127.0.0.2".parse::<std::net::IpAddr>().unwrap())
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let ask = |token: &str, headers: &[(&'static str, &'static str)]| {
+        let mut req = stranger
+            .get(app.url("/api/auth/forward"))
+            .header("accept", "text/html");
+        if !token.is_empty() {
+            req = req.bearer_auth(token);
+        }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        req.send()
+    };
+    let open = [("x-forwarded-host", "wiki.example.org")];
+    let admin = [("x-original-url", "https://admin.example.org/")];
+    // The host cannot be known, so with rules even a listed wallet is refused...
+    for headers in [&open[..], &admin, &[]] {
+        for token in [&listed_token, &other_token] {
+            expect_error(
+                ask(token, headers).await.unwrap(),
+                StatusCode::FORBIDDEN,
+                "access_denied",
+            )
+            .await;
+        }
+    }
+    // ...and a signed-out browser is not sent anywhere the stranger named.
+    let resp = ask("", &open).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    assert!(!resp.headers().contains_key("location"));
+    // The same headers from the trusted proxy's address are believed.
+    let proxy = |token: &str, headers: &[(&'static str, &'static str)]| {
+        let mut req = Client::new()
+            .get(app.url("/api/auth/forward"))
+            .bearer_auth(token);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        req.send()
+    };
+    assert_eq!(
+        proxy(&other_token, &open).await.unwrap().status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        proxy(&listed_token, &admin).await.unwrap().status(),
+        StatusCode::OK
+    );
+    expect_error(
+        proxy(&other_token, &admin).await.unwrap(),
+        StatusCode::FORBIDDEN,
+        "access_denied",
+    )
+    .await;
+    // Two hosts in one header: nobody can say which was asked for.
+    expect_error(
+        proxy(
+            &listed_token,
+            &[("x-forwarded-host", "admin.example.org, wiki.example.org")],
+        )
+        .await
+        .unwrap(),
+        StatusCode::FORBIDDEN,
+        "access_denied",
+    )
+    .await;
+}
+
 #[tokio::test]
 async fn forward_auth_is_not_rate_limited() {
     let app = TestApp::spawn_with(|s| {
@@ -179,9 +277,55 @@ impl Drop for Nginx {
     }
 }
 
-/// nginx with a protected location in front of a backend that echoes the identity headers.
-fn start_nginx(dir: &Path, app_port: u16) -> (Nginx, u16) {
+/// The nginx locations of README.md's forward-auth section, as people copy them.
+fn readme_nginx_locations() -> String {
+    let readme = include_str!("../README.md");
+    let start = readme
+        .find("```nginx\nlocation = /_siwe_auth {")
+        .expect("README.md has the forward-auth nginx block")
+        + "```nginx\n".len();
+    let len = readme[start..].find("```").unwrap();
+    readme[start..start + len].to_string()
+}
+
+/// The locations the README documented before the protected host was normalised and
+/// X-Forwarded-* were cleared: configurations people already run.
+const EARLIER_NGINX_LOCATIONS: &str = r#"
+location = /_siwe_auth {
+    internal;
+    proxy_pass http://127.0.0.1:8080/api/auth/forward?redirect=false;
+    proxy_pass_request_body off;
+    proxy_set_header Content-Length "";
+    proxy_set_header X-Original-URL $scheme://$http_host$request_uri;
+}
+
+location / {
+    auth_request /_siwe_auth;
+    auth_request_set $auth_user $upstream_http_x_auth_user_id;
+    auth_request_set $auth_address $upstream_http_x_auth_address;
+    auth_request_set $auth_wallets $upstream_http_x_auth_wallets;
+    auth_request_set $auth_login $upstream_http_x_auth_login_url;
+    proxy_set_header X-Auth-User-Id $auth_user;
+    proxy_set_header X-Auth-Address $auth_address;
+    proxy_set_header X-Auth-Wallets $auth_wallets;
+    proxy_pass http://127.0.0.1:3000;      # the protected app
+    error_page 401 = @login;
+}
+
+location @login {
+    if ($auth_login) { return 302 $auth_login; }
+    return 401;
+}
+"#;
+
+/// nginx serving `locations` (siwe-server on 127.0.0.1:8080 and the protected app on
+/// 127.0.0.1:3000, as documented) in front of a backend that echoes the identity headers.
+fn start_nginx(dir: &Path, app_port: u16, locations: &str) -> (Nginx, u16) {
     let (proxy, backend) = (free_port(), free_port());
+    let locations = locations
+        .replace("127.0.0.1:8080", &format!("127.0.0.1:{app_port}"))
+        .replace("127.0.0.1:3000", &format!("127.0.0.1:{backend}"));
+    assert!(locations.contains("auth_request /_siwe_auth"));
     let d = dir.display();
     let conf = format!(
         r#"
@@ -208,33 +352,7 @@ http {{
     server {{
         listen 127.0.0.1:{proxy};
 
-        location = /_siwe_auth {{
-            internal;
-            proxy_pass http://127.0.0.1:{app_port}/api/auth/forward?redirect=false;
-            proxy_pass_request_body off;
-            proxy_set_header Content-Length "";
-            proxy_set_header X-Original-URL $scheme://$http_host$request_uri;
-        }}
-
-        location / {{
-            auth_request /_siwe_auth;
-            auth_request_set $auth_user $upstream_http_x_auth_user_id;
-            auth_request_set $auth_address $upstream_http_x_auth_address;
-            auth_request_set $auth_wallets $upstream_http_x_auth_wallets;
-            auth_request_set $auth_login $upstream_http_x_auth_login_url;
-            proxy_set_header X-Auth-User-Id $auth_user;
-            proxy_set_header X-Auth-Address $auth_address;
-            proxy_set_header X-Auth-Wallets $auth_wallets;
-            proxy_pass http://127.0.0.1:{backend};
-            error_page 401 = @login;
-        }}
-
-        location @login {{
-            if ($auth_login) {{
-                return 302 $auth_login;
-            }}
-            return 401;
-        }}
+        {locations}
     }}
 }}
 "#
@@ -277,14 +395,20 @@ http {{
 
 #[tokio::test]
 async fn nginx_auth_request_protects_a_location() {
+    nginx_protects_a_location(&readme_nginx_locations()).await;
+    nginx_protects_a_location(EARLIER_NGINX_LOCATIONS).await;
+}
+
+async fn nginx_protects_a_location(locations: &str) {
     let app = TestApp::spawn_with(|s| {
         // The protected site is nginx on 127.0.0.1; its origin may be returned to.
         s.forward_auth.origins = vec!["http://127.0.0.1".into()];
+        s.server.trusted_proxies = vec!["127.0.0.1".into()];
     })
     .await;
     let app_port: u16 = app.base.rsplit(':').next().unwrap().parse().unwrap();
     let dir = tempfile::TempDir::new().unwrap();
-    let (_nginx, proxy) = start_nginx(dir.path(), app_port);
+    let (_nginx, proxy) = start_nginx(dir.path(), app_port, locations);
     let protected = format!("http://127.0.0.1:{proxy}/private/page?x=1");
     let browser = Client::builder()
         .cookie_store(true)
@@ -347,4 +471,92 @@ async fn nginx_auth_request_protects_a_location() {
         browser.get(&protected).send().await.unwrap().status(),
         StatusCode::UNAUTHORIZED
     );
+}
+
+#[tokio::test]
+async fn nginx_decides_on_the_host_it_saw() {
+    nginx_decides_on_the_host(&readme_nginx_locations()).await;
+    nginx_decides_on_the_host(EARLIER_NGINX_LOCATIONS).await;
+}
+
+/// A raw HTTP/1.0 request without Host; the status code of the answer.
+async fn status_without_host(port: u16, token: &str) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    let request = format!("GET /private/page HTTP/1.0\r\nAuthorization: Bearer {token}\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).await.unwrap();
+    let answer = String::from_utf8_lossy(&answer);
+    let status = answer.split(' ').nth(1).unwrap_or_default();
+    status
+        .parse()
+        .unwrap_or_else(|_| panic!("no status in {answer}"))
+}
+
+async fn nginx_decides_on_the_host(locations: &str) {
+    let listed = Wallet::random();
+    let address = listed.address.to_lowercase();
+    let app = TestApp::spawn_with(move |s| {
+        s.server.trusted_proxies = vec!["127.0.0.1".into()];
+        s.forward_auth.rules = vec![siwe_server::config::ForwardAuthRule {
+            host: "admin.example.org".into(),
+            addresses: vec![address],
+        }]
+    })
+    .await;
+    let app_port: u16 = app.base.rsplit(':').next().unwrap().parse().unwrap();
+    let dir = tempfile::TempDir::new().unwrap();
+    let (_nginx, proxy) = start_nginx(dir.path(), app_port, locations);
+    let token = |me: serde_json::Value| me["token"].as_str().unwrap().to_string();
+    let listed_token = token(app.sign_in(&listed).await);
+    let other_token = token(app.sign_in(&Wallet::random()).await);
+    let client = Client::new();
+    let get = |token: &str, host: &str, extra: Option<(&str, &str)>| {
+        let mut req = client
+            .get(format!("http://127.0.0.1:{proxy}/private/page"))
+            .bearer_auth(token)
+            .header("host", host);
+        if let Some((k, v)) = extra {
+            req = req.header(k, v);
+        }
+        req.send()
+    };
+    let spellings: [(&str, Option<(&str, &str)>); 6] = [
+        ("admin.example.org", None),
+        (
+            "admin.example.org",
+            Some(("x-forwarded-host", "open.example")),
+        ),
+        (
+            "admin.example.org",
+            Some(("x-original-url", "http://open.example/")),
+        ),
+        ("admin.example.org.", None),
+        ("ADMIN.Example.ORG", None),
+        ("admin.example.org:80", None),
+    ];
+    for (host, extra) in spellings {
+        let status = get(&other_token, host, extra).await.unwrap().status();
+        assert_eq!(
+            status,
+            StatusCode::FORBIDDEN,
+            "unlisted wallet, {host} {extra:?}"
+        );
+        let resp = get(&listed_token, host, extra).await.unwrap();
+        assert_eq!(
+            resp.status(),
+            StatusCode::OK,
+            "listed wallet, {host} {extra:?}"
+        );
+        assert!(resp.text().await.unwrap().contains(&listed.address));
+    }
+    // A host without rules is open to every signed-in wallet.
+    let open = get(&other_token, "wiki.example.org", None).await.unwrap();
+    assert_eq!(open.status(), StatusCode::OK);
+    // Without Host nobody can say which site was asked for: refused to everyone.
+    assert_eq!(status_without_host(proxy, &other_token).await, 403);
+    assert_eq!(status_without_host(proxy, &listed_token).await, 403);
 }

@@ -1,13 +1,19 @@
 //! /api/auth/forward: forward-auth for nginx `auth_request`, Caddy `forward_auth` and Traefik
 //! `forwardAuth`.
 
-use std::sync::Arc;
+use std::{
+    net::{IpAddr, Ipv4Addr},
+    sync::Arc,
+};
 
 use poem::{web::Data, Request};
 use poem_openapi::{param::Query, payload::Json, ApiResponse, OpenApi};
 
 use super::{error::ErrorBody, security::SessionAuth, ApiTags, AppState};
-use crate::error::{AppError, ErrorCode};
+use crate::{
+    domain::forward_auth::{Access, ProtectedHost},
+    error::{AppError, ErrorCode},
+};
 
 pub struct ForwardApi;
 
@@ -40,7 +46,9 @@ pub enum ForwardResponse {
         Json<ErrorBody>,
         #[oai(header = "X-Auth-Login-Url")] Option<String>,
     ),
-    /// Signed in, but this wallet is not on the protected host's list (`access_denied`).
+    /// Signed in, but this wallet is not on the protected host's list, or rules exist and the
+    /// protected host is not known: the peer is not in `server.trusted_proxies` or its headers
+    /// do not name exactly one host (`access_denied`).
     #[oai(status = 403)]
     Forbidden(Json<ErrorBody>),
     /// The server failed (`internal`).
@@ -55,32 +63,6 @@ fn body(err: &AppError) -> Json<ErrorBody> {
     })
 }
 
-/// The URL the client asked the proxy for, as the proxy tells it.
-fn original_url(req: &Request) -> Option<String> {
-    let header = |name: &str| req.header(name).map(str::trim).filter(|v| !v.is_empty());
-    if let Some(url) = header("x-original-url") {
-        return Some(url.to_string());
-    }
-    let host = header("x-forwarded-host")?;
-    let proto = header("x-forwarded-proto").unwrap_or("https");
-    let uri = header("x-forwarded-uri").unwrap_or("/");
-    Some(format!("{proto}://{host}{uri}"))
-}
-
-/// The protected host: X-Forwarded-Host, or the host of X-Original-URL.
-fn protected_host(req: &Request) -> Option<String> {
-    req.header("x-forwarded-host")
-        .map(|h| h.trim().to_string())
-        .or_else(|| {
-            let url = url::Url::parse(req.header("x-original-url")?).ok()?;
-            let host = url.host_str()?.to_string();
-            Some(match url.port() {
-                Some(port) => format!("{host}:{port}"),
-                None => host,
-            })
-        })
-}
-
 #[OpenApi(prefix_path = "/api/auth", tag = "ApiTags::Auth")]
 impl ForwardApi {
     /// Forward-auth check for reverse proxies
@@ -88,7 +70,8 @@ impl ForwardApi {
     /// 200 with `X-Auth-User-Id`, `X-Auth-Address` and `X-Auth-Wallets` when the cookie or
     /// bearer token is valid (and, with `[[forward_auth.rules]]`, the wallet may reach the
     /// protected host); otherwise 401, or 302 to the login page for browsers when the proxy
-    /// passes the original URL (`X-Forwarded-Proto`/`-Host`/`-Uri` or `X-Original-URL`).
+    /// passes the original URL (`X-Original-URL`, else `X-Forwarded-Proto`/`-Host`/`-Uri`;
+    /// believed only from `server.trusted_proxies`).
     /// Answers HEAD too. Not rate limited: the proxy asks once per request it serves.
     #[oai(path = "/forward", method = "get", operation_id = "forwardAuth")]
     async fn forward(
@@ -117,17 +100,34 @@ impl ForwardApi {
 }
 
 async fn decide(state: &AppState, req: &Request, redirect: Option<bool>) -> ForwardResponse {
-    let host = protected_host(req);
+    let peer = req
+        .remote_addr()
+        .as_socket_addr()
+        .map(|a| a.ip())
+        .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+    let original = state.http.client_ip.original_url(peer, req.headers());
     match SessionAuth::from_request(req).await {
         Ok(auth) => {
             let current = auth.current;
             let address = current.session.address.clone();
-            if !state.forward.allows(host.as_deref(), &address) {
-                let err = AppError::new(
+            let host = original.as_ref().and_then(ProtectedHost::of_url);
+            let refusal = match state.forward.access(host.as_ref(), &address) {
+                Access::Allowed => None,
+                Access::NotListed => {
+                    Some("This wallet may not use this site. Sign in with another wallet.")
+                }
+                Access::HostUnknown => Some(
+                    "The site behind the proxy could not be determined, so access is refused: \
+                     the proxy must be in server.trusted_proxies and name the site in \
+                     X-Original-URL or X-Forwarded-Host.",
+                ),
+            };
+            if let Some(message) = refusal {
+                tracing::debug!(host = ?host.map(|h| h.to_string()), "forward-auth denied");
+                return ForwardResponse::Forbidden(body(&AppError::new(
                     ErrorCode::AccessDenied,
-                    "This wallet may not use this site. Sign in with another wallet.",
-                );
-                return ForwardResponse::Forbidden(body(&err));
+                    message,
+                )));
             }
             let wallets: Vec<&str> = current
                 .account
@@ -138,14 +138,13 @@ async fn decide(state: &AppState, req: &Request, redirect: Option<bool>) -> Forw
             ForwardResponse::Allowed(current.account.user.id.clone(), address, wallets.join(","))
         }
         Err(err @ AppError::Client { .. }) => {
-            let original = original_url(req);
             let wants_html = req
                 .header("accept")
                 .is_some_and(|a| a.contains("text/html"));
             let login = (wants_html && original.is_some()).then(|| {
                 state
                     .forward
-                    .login_url(&state.public_origin, original.as_deref())
+                    .login_url(&state.public_origin, original.as_ref())
             });
             match login {
                 Some(location) if redirect != Some(false) => ForwardResponse::ToLogin(location),

@@ -1,11 +1,15 @@
 //! The client's address: the socket peer, unless the peer is a trusted proxy; then the right-most
 //! address in X-Forwarded-For (or Forwarded) that is not itself a trusted proxy. A client that is
-//! not a trusted proxy cannot choose its address by sending those headers.
+//! not a trusted proxy cannot choose its address by sending those headers. The same rule holds
+//! for the URL a proxy says it was asked for (forward-auth).
 
 use std::net::IpAddr;
 
 use ipnet::IpNet;
 use poem::http::HeaderMap;
+use url::Url;
+
+use crate::domain::forward_auth::parse_original_url;
 
 #[derive(Debug, Clone, Default)]
 pub struct ClientIpResolver {
@@ -80,6 +84,42 @@ impl ClientIpResolver {
             })
         })
     }
+}
+
+impl ClientIpResolver {
+    /// The URL the client asked a trusted proxy for: `X-Original-URL` when present (nginx; then
+    /// nothing else, since nginx passes a client's own `X-Forwarded-Host` through), else
+    /// `X-Forwarded-Proto`/`-Host`/`-Uri` (Traefik, Caddy). None when the peer is not a trusted
+    /// proxy, or the headers are missing, repeated or unreadable: the caller cannot know.
+    pub fn original_url(&self, peer: IpAddr, headers: &HeaderMap) -> Option<Url> {
+        if !self.trusts(peer) {
+            return None;
+        }
+        if headers.contains_key("x-original-url") {
+            return parse_original_url(single_value(headers, "x-original-url")?);
+        }
+        let host = single_value(headers, "x-forwarded-host")?;
+        let proto = match headers.contains_key("x-forwarded-proto") {
+            true => single_value(headers, "x-forwarded-proto")?,
+            false => "https",
+        };
+        let uri = match headers.contains_key("x-forwarded-uri") {
+            true => {
+                Some(single_value(headers, "x-forwarded-uri")?).filter(|u| u.starts_with('/'))?
+            }
+            false => "/",
+        };
+        parse_original_url(&format!("{proto}://{host}{uri}"))
+    }
+}
+
+/// The one value of a header: None when absent, repeated, a comma-separated list, empty or not
+/// ASCII.
+fn single_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    let mut values = headers.get_all(name).iter();
+    let value = values.next()?.to_str().ok()?.trim();
+    let list = value.contains(',') && name != "x-original-url" && name != "x-forwarded-uri";
+    (values.next().is_none() && !list && !value.is_empty()).then_some(value)
 }
 
 /// The hops of X-Forwarded-For, or else of Forwarded's `for=` parameters, left to right.
@@ -179,6 +219,76 @@ mod tests {
             &headers(&[("forwarded", "for=1.2.3.4;proto=https")])
         ));
         assert!(!r.forwarded_https(ip("127.0.0.1"), &headers(&[("x-forwarded-proto", "http")])));
+    }
+
+    #[test]
+    fn original_url_comes_from_trusted_proxies_only() {
+        let r = ClientIpResolver::new(vec!["127.0.0.1/32".parse().unwrap()]);
+        let url = |peer: &str, pairs: &[(&'static str, &str)]| {
+            r.original_url(ip(peer), &headers(pairs))
+                .map(|u| u.to_string())
+        };
+        let traefik = [
+            ("x-forwarded-proto", "http"),
+            ("x-forwarded-host", "App.example.org"),
+            ("x-forwarded-uri", "/a?b=c,d"),
+        ];
+        assert_eq!(
+            url("127.0.0.1", &traefik).as_deref(),
+            Some("http://app.example.org/a?b=c,d")
+        );
+        assert_eq!(url("127.0.0.2", &traefik), None);
+        assert_eq!(
+            url("127.0.0.1", &[("x-forwarded-host", "app.example.org")]).as_deref(),
+            Some("https://app.example.org/")
+        );
+        // X-Original-URL is the only source when present.
+        assert_eq!(
+            url(
+                "127.0.0.1",
+                &[
+                    ("x-original-url", "https://admin.example.org/x"),
+                    ("x-forwarded-host", "open.example"),
+                ]
+            )
+            .as_deref(),
+            Some("https://admin.example.org/x")
+        );
+        assert_eq!(
+            url(
+                "127.0.0.1",
+                &[
+                    ("x-original-url", "http:///x"),
+                    ("x-forwarded-host", "open.example")
+                ]
+            ),
+            None
+        );
+        // Several hosts, or junk: nobody can say which.
+        for junk in [
+            &[("x-forwarded-host", "admin.example.org, open.example")][..],
+            &[
+                ("x-forwarded-host", "admin.example.org"),
+                ("x-forwarded-host", "open.example"),
+            ],
+            &[("x-forwarded-host", "")],
+            &[("x-forwarded-host", "a b")],
+            &[
+                ("x-forwarded-host", "app.example.org"),
+                ("x-forwarded-uri", "@evil/"),
+            ],
+            &[
+                ("x-forwarded-host", "app.example.org"),
+                ("x-forwarded-proto", "ftp"),
+            ],
+            &[
+                ("x-forwarded-host", "app.example.org"),
+                ("x-forwarded-proto", "http, https"),
+            ],
+        ] {
+            assert_eq!(url("127.0.0.1", junk), None, "{junk:?}");
+        }
+        assert_eq!(url("127.0.0.1", &[]), None);
     }
 
     #[test]
