@@ -1,4 +1,5 @@
-// The account page: wallets, linking, profile, sessions, security events, signing out.
+// The account page: wallets, linking, profile, sessions, security events, signing out, and the
+// fresh signature that sensitive changes need ("sudo mode").
 
 import {
   api,
@@ -13,6 +14,11 @@ import {
 import { discoverWallets, ensureChain, personalSign, requestAccount } from "./wallet.js";
 
 let config = { chainIds: [] };
+/** The account's wallets and the one this session signed in with, as last shown. */
+let myWallets = [];
+let sessionAddress = null;
+/** The change waiting for the re-authentication card: {resolve, reject}. */
+let pendingReauth = null;
 
 function toLogin() {
   location.assign("/login?expired=1&next=/account");
@@ -30,6 +36,140 @@ async function guarded(button, action) {
       throw err;
     }
   });
+}
+
+/**
+ * Runs `call`; when the server answers that the change needs a recent signature, gets one
+ * (see reauthenticate) and runs it once more.
+ */
+async function withRecentSignature(call) {
+  try {
+    return await call();
+  } catch (err) {
+    if (!(err instanceof UserFacingError && err.code === "reauthentication_required")) throw err;
+    await reauthenticate();
+    return call();
+  }
+}
+
+/** Has `sign` sign this session's re-authentication challenge for `address`, and sends it. */
+async function confirmWith(address, sign) {
+  const challenge = await api("POST", "/api/auth/reauthenticate/challenge", { address });
+  const signature = await sign(challenge.message);
+  await api("POST", "/api/auth/reauthenticate", { message: challenge.message, signature });
+}
+
+/**
+ * The browser wallet and, if its current account is one of this account's wallets, that
+ * address; null when there is no browser wallet.
+ */
+async function browserWalletOfAccount() {
+  const wallets = await discoverWallets();
+  if (wallets.length === 0) return null;
+  const provider = wallets[0].provider;
+  const current = await requestAccount(provider);
+  const address = myWallets.find((a) => a.toLowerCase() === current.toLowerCase()) || null;
+  return { provider, current, address };
+}
+
+/**
+ * A fresh signature: straight from the browser wallet when it is on one of the account's
+ * wallets; otherwise through the card (browser wallet after switching, or copy and paste),
+ * until it is done or cancelled.
+ */
+async function reauthenticate() {
+  const found = await browserWalletOfAccount();
+  if (found && found.address) {
+    notify("Confirm it is you: sign the message in your wallet.", "ok");
+    await confirmWith(found.address, (message) => personalSign(found.provider, message, found.address));
+    notify("");
+    return;
+  }
+  const hint = found
+    ? `Your browser wallet is on ${shortAddress(found.current)}, which is not on this account: ` +
+      "switch it to one of your wallets, or sign manually."
+    : "No browser wallet found: sign the message manually.";
+  await reauthCard(hint);
+}
+
+function reauthCard(hint) {
+  if (pendingReauth) pendingReauth.reject(new UserFacingError("Not confirmed: nothing was changed."));
+  document.getElementById("reauth-hint").textContent = hint;
+  const select = document.getElementById("reauth-address");
+  select.replaceChildren(
+    ...myWallets.map((address) => {
+      const option = document.createElement("option");
+      option.value = address;
+      option.textContent = address;
+      option.selected = address === sessionAddress;
+      return option;
+    }),
+  );
+  const card = document.getElementById("reauth");
+  card.hidden = false;
+  card.scrollIntoView({ block: "nearest" });
+  loadReauthMessage();
+  return new Promise((resolve, reject) => {
+    pendingReauth = { resolve, reject };
+  });
+}
+
+/** Closes the card and lets the waiting change go on (or fail with `err`). */
+function finishReauth(err) {
+  document.getElementById("reauth").hidden = true;
+  document.getElementById("reauth-form").reset();
+  document.getElementById("reauth-message").value = "";
+  const pending = pendingReauth;
+  pendingReauth = null;
+  if (pending && err) pending.reject(err);
+  else if (pending) pending.resolve();
+}
+
+async function loadReauthMessage() {
+  const box = document.getElementById("reauth-message");
+  box.value = "";
+  try {
+    const address = document.getElementById("reauth-address").value;
+    const challenge = await api("POST", "/api/auth/reauthenticate/challenge", { address });
+    box.value = challenge.message;
+  } catch (err) {
+    notify(err.message);
+  }
+}
+
+function setUpReauth() {
+  document.getElementById("reauth-address").addEventListener("change", loadReauthMessage);
+  document.getElementById("copy-reauth-message").addEventListener("click", (event) =>
+    copyText(document.getElementById("reauth-message").value, event.currentTarget),
+  );
+  const form = document.getElementById("reauth-form");
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    guarded(form.querySelector("button[type=submit]"), async () => {
+      await api("POST", "/api/auth/reauthenticate", {
+        message: document.getElementById("reauth-message").value,
+        signature: document.getElementById("reauth-signature").value.trim(),
+      });
+      finishReauth();
+    });
+  });
+  document.getElementById("reauth-injected").addEventListener("click", (event) =>
+    guarded(event.currentTarget, async () => {
+      const found = await browserWalletOfAccount();
+      if (!found) throw new UserFacingError("No browser wallet found: sign the message manually.");
+      if (!found.address) {
+        throw new UserFacingError(
+          `Your browser wallet is on ${shortAddress(found.current)}, which is not on this account. ` +
+            "Switch it to one of your wallets and try again.",
+        );
+      }
+      await confirmWith(found.address, (message) => personalSign(found.provider, message, found.address));
+      finishReauth();
+    }),
+  );
+  document.getElementById("reauth-cancel").addEventListener("click", () =>
+    finishReauth(new UserFacingError("Not confirmed: nothing was changed.")),
+  );
 }
 
 function item(text, testid) {
@@ -58,6 +198,8 @@ async function renderAccount() {
   const session = await api("GET", "/api/auth/session");
   setCsrfToken(session.csrfToken);
   const { user } = session;
+  myWallets = user.wallets.map((w) => w.address);
+  sessionAddress = session.session.address;
   document.getElementById("me").hidden = false;
   document.getElementById("user-name").textContent = user.name;
   document.getElementById("user-address").textContent = session.session.address;
@@ -98,7 +240,7 @@ async function renderAccount() {
       button("Unlink", "danger", (b) =>
         guarded(b, async () => {
           if (!confirm(`Remove ${shortAddress(w.address)} from your account?`)) return;
-          await api("DELETE", `/api/wallets/${w.address}`);
+          await withRecentSignature(() => api("DELETE", `/api/wallets/${w.address}`));
           notify(`${shortAddress(w.address)} was removed.`, "ok");
           await refresh();
         }),
@@ -151,7 +293,7 @@ async function refresh() {
 }
 
 async function link(message, signature) {
-  await api("POST", "/api/wallets", { message, signature });
+  await withRecentSignature(() => api("POST", "/api/wallets", { message, signature }));
   notify("The wallet is linked to your account.", "ok");
   await refresh();
 }
@@ -172,7 +314,9 @@ function setUpLinking() {
         if (err.wrongNetwork) throw new UserFacingError(err.message, "wrong_network");
         throw err;
       }
-      const challenge = await api("POST", "/api/wallets/challenge", { address, chainId });
+      const challenge = await withRecentSignature(() =>
+        api("POST", "/api/wallets/challenge", { address, chainId }),
+      );
       await link(challenge.message, await personalSign(provider, challenge.message, address));
     }),
   );
@@ -183,7 +327,7 @@ function setUpLinking() {
     event.preventDefault();
     guarded(addressForm.querySelector("button"), async () => {
       const address = document.getElementById("link-address").value.trim();
-      const challenge = await api("POST", "/api/wallets/challenge", { address });
+      const challenge = await withRecentSignature(() => api("POST", "/api/wallets/challenge", { address }));
       messageBox.value = challenge.message;
       signForm.hidden = false;
     });
@@ -208,10 +352,8 @@ function setUpProfile() {
     event.preventDefault();
     guarded(form.querySelector("button"), async () => {
       const email = document.getElementById("profile-email").value.trim();
-      await api("PUT", "/api/account", {
-        name: document.getElementById("profile-name").value.trim(),
-        email: email || null,
-      });
+      const name = document.getElementById("profile-name").value.trim();
+      await withRecentSignature(() => api("PUT", "/api/account", { name, email: email || null }));
       notify("Saved.", "ok");
       await refresh();
     });
@@ -228,7 +370,7 @@ function setUpSignOut() {
   document.getElementById("sign-out-all").addEventListener("click", (event) =>
     guarded(event.currentTarget, async () => {
       if (!confirm("Sign out on all your devices, including this one?")) return;
-      await api("POST", "/api/auth/logout-all");
+      await withRecentSignature(() => api("POST", "/api/auth/logout-all"));
       location.assign("/login");
     }),
   );
@@ -243,6 +385,7 @@ async function start() {
   setUpLinking();
   setUpProfile();
   setUpSignOut();
+  setUpReauth();
   await refresh();
 }
 

@@ -28,6 +28,7 @@ const messages = {
   wallet_already_yours: "This wallet is already linked to your account.",
   last_sign_in_method: "This is your only wallet; link another one before removing it.",
   email_in_use: "Another account uses this email.",
+  reauthentication_required: "This change needs a fresh signature from one of your wallets.",
 };
 
 export function retryMessage(seconds) {

@@ -103,9 +103,14 @@ after(async () => {
 async function openPage({ wallet = true, viewport = DESKTOP } = {}) {
   const context = await browser.newContext({ viewport });
   const errors = [];
+  // Signatures the test wallet made, across page loads.
+  const signed = { count: 0 };
   if (wallet) {
     await context.exposeFunction("__testAddress", (index) => accounts[index].address);
-    await context.exposeFunction("__testSign", (index, hex) => accounts[index].signMessage({ message: { raw: hex } }));
+    await context.exposeFunction("__testSign", (index, hex) => {
+      signed.count += 1;
+      return accounts[index].signMessage({ message: { raw: hex } });
+    });
     await context.addInitScript(() => {
       const state = { index: 0, reject: false, delayMs: 0, chainId: "0x1" };
       window.__testWallet = state;
@@ -147,12 +152,34 @@ async function openPage({ wallet = true, viewport = DESKTOP } = {}) {
     if (msg.type() === "error") errors.push(msg.text());
   });
   page.on("pageerror", (err) => errors.push(String(err)));
-  return { page, context, errors };
+  return { page, context, errors, signed };
 }
 
 async function shot(page, name) {
   await page.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
 }
+
+/** JSON request to the server from Node (no browser), with a bearer token if given. */
+async function call(base, method, path, body, token) {
+  const headers = { "Content-Type": "application/json" };
+  if (token) headers.Authorization = `Bearer ${token}`;
+  const resp = await fetch(`${base}${path}`, { method, headers, body: body && JSON.stringify(body) });
+  const text = await resp.text();
+  return { status: resp.status, body: text ? JSON.parse(text) : null };
+}
+
+/** Signs `accounts[first]` in from Node and links `accounts[second]` to its account. */
+async function accountWithTwoWallets(base, first, second) {
+  const { body: challenge } = await call(base, "POST", "/api/auth/challenge", { address: accounts[first].address });
+  const signature = await accounts[first].signMessage({ message: challenge.message });
+  const { body: signedIn } = await call(base, "POST", "/api/auth/verify", { message: challenge.message, signature });
+  const { body: link } = await call(base, "POST", "/api/wallets/challenge", { address: accounts[second].address }, signedIn.token);
+  const linkSignature = await accounts[second].signMessage({ message: link.message });
+  const linked = await call(base, "POST", "/api/wallets", { message: link.message, signature: linkSignature }, signedIn.token);
+  assert.equal(linked.status, 201, JSON.stringify(linked.body));
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 async function signInWithTestWallet(page, base) {
   await page.goto(`${base}/`);
@@ -208,6 +235,77 @@ describe("sign-in and account pages", () => {
       await page.waitForURL(/\/login\?expired=1/);
       await page.getByTestId("notice").filter({ hasText: "session has ended" }).waitFor();
       assert.deepEqual(errors.filter((e) => !e.includes("401")), [], "no script errors (CSP included)");
+    } finally {
+      await context.close();
+      server.stop();
+    }
+  });
+
+  test("after the re-authentication window, unlinking and signing out everywhere ask the wallet to sign again", async () => {
+    const server = await startServer({ SIWE_SESSION__REAUTH_WINDOW_SECS: "2" });
+    const { page, context, errors, signed } = await openPage();
+    try {
+      await accountWithTwoWallets(server.base, 0, 1);
+      await signInWithTestWallet(page, server.base);
+      await page.waitForFunction(() => document.querySelectorAll("[data-testid=wallet]").length === 2);
+      assert.equal(signed.count, 1, "the sign-in");
+      await sleep(2500);
+
+      // Unlink: refused as not recent, the wallet signs the challenge, the unlink is retried.
+      page.once("dialog", (dialog) => dialog.accept());
+      const second = page.getByTestId("wallet").filter({ hasText: accounts[1].address });
+      await second.getByRole("button", { name: "Unlink" }).click();
+      await page.waitForFunction(() => document.querySelectorAll("[data-testid=wallet]").length === 1);
+      assert.equal(signed.count, 2, "one re-authentication");
+      await page.getByTestId("event").filter({ hasText: "reauthenticated" }).first().waitFor();
+      assert.ok(await page.getByTestId("reauth").isHidden(), "no card was needed");
+
+      // Sign out everywhere, later again.
+      await sleep(2500);
+      page.once("dialog", (dialog) => dialog.accept());
+      await page.getByRole("button", { name: "Sign out everywhere" }).click();
+      await page.waitForURL(`${server.base}/login`);
+      assert.equal(signed.count, 3, "one more re-authentication");
+      const session = await page.evaluate(async () => (await fetch("/api/auth/session")).status);
+      assert.equal(session, 401, "signed out");
+      assert.deepEqual(errors.filter((e) => !e.includes("401") && !e.includes("403")), [], "no script errors");
+    } finally {
+      await context.close();
+      server.stop();
+    }
+  });
+
+  test("without a browser wallet, the re-authentication message is signed elsewhere and pasted", async () => {
+    const server = await startServer({ SIWE_SESSION__REAUTH_WINDOW_SECS: "1" });
+    const { page, context } = await openPage({ wallet: false });
+    try {
+      // Signed in from this browser with a message signed elsewhere.
+      await page.goto(`${server.base}/login`);
+      await page.getByText("Having trouble? Sign in manually").click();
+      await page.getByLabel("Your address").fill(accounts[2].address);
+      await page.getByRole("button", { name: "Get the message" }).click();
+      await page.waitForFunction(() => document.getElementById("manual-message").value.length > 0);
+      const signIn = await page.getByLabel("Message to sign").inputValue();
+      await page.getByLabel("Signature").fill(await accounts[2].signMessage({ message: signIn }));
+      await page.getByRole("button", { name: "Sign in" }).click();
+      await page.waitForURL(`${server.base}/account`);
+      await page.getByTestId("user-address").filter({ hasText: accounts[2].address }).waitFor();
+      await sleep(1500);
+
+      page.once("dialog", (dialog) => dialog.accept());
+      await page.getByRole("button", { name: "Sign out everywhere" }).click();
+      const card = page.getByTestId("reauth");
+      await card.waitFor();
+      await card.getByText("No browser wallet found").waitFor();
+      await card.getByText("Sign manually").click();
+      await page.waitForFunction(() => document.getElementById("reauth-message").value.length > 0);
+      const message = await page.locator("#reauth-message").inputValue();
+      assert.ok(message.includes(accounts[2].address), message);
+      assert.ok(message.includes("Confirm a sensitive change"), message);
+      await shot(page, "reauth-manual");
+      await page.locator("#reauth-signature").fill(await accounts[2].signMessage({ message }));
+      await card.getByRole("button", { name: "Confirm" }).click();
+      await page.waitForURL(`${server.base}/login`);
     } finally {
       await context.close();
       server.stop();
