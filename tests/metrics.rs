@@ -75,3 +75,35 @@ async fn metrics_can_move_to_their_own_address() {
     let off = TestApp::spawn_with(|s| s.metrics.enabled = false).await;
     assert_eq!(off.get("/metrics").await.status(), StatusCode::NOT_FOUND);
 }
+
+/// Request series are labelled with a fixed set of methods and routes, so made-up methods and
+/// paths cannot grow `/metrics` (and the process) without bound.
+#[tokio::test]
+async fn made_up_methods_and_paths_do_not_grow_the_metrics() {
+    let app = TestApp::spawn().await;
+    let client = reqwest::Client::new();
+    for i in 0..60 {
+        let method = reqwest::Method::from_bytes(format!("MADEUP{i}").as_bytes()).unwrap();
+        let path = format!("/junk{i}/x{i}");
+        client.request(method, app.url(&path)).send().await.unwrap();
+        client
+            .get(app.url(&format!("/api/nope{i}")))
+            .send()
+            .await
+            .unwrap();
+    }
+    let text = app.get("/metrics").await.text().await.unwrap();
+    let series: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("siwe_http_requests_total{"))
+        .collect();
+    assert!(!text.contains("MADEUP") && !text.contains("junk") && !text.contains("nope"));
+    assert!(
+        series
+            .iter()
+            .any(|l| l.contains(r#"method="other",route="unmatched""#)),
+        "{text}"
+    );
+    // Every test in this binary together makes a few dozen series at most.
+    assert!(series.len() < 60, "{} series:\n{text}", series.len());
+}

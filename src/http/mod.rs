@@ -234,19 +234,9 @@ async fn request_context<E: Endpoint>(next: E, mut req: Request) -> poem::Result
         resp.headers_mut().insert(REQUEST_ID_HEADER, value);
     }
     if let (Some(m), Some(state)) = (crate::metrics::metrics(), state_opt.as_ref()) {
-        let route = state
-            .http
-            .allowed_methods
-            .template_for(&path)
-            .unwrap_or(match path.as_str() {
-                "/" | "/login" | "/account" | "/healthz" | "/metrics" | "/openapi.json"
-                | "/openapi.yaml" => path.as_str(),
-                p if p.starts_with("/assets/") => "/assets",
-                p if p.starts_with("/docs") => "/docs",
-                _ => "other",
-            });
+        let route = route_label(&state.http.allowed_methods, &path);
         m.requests
-            .with_label_values(&[route, method.as_str(), resp.status().as_str()])
+            .with_label_values(&[route, method_label(&method), resp.status().as_str()])
             .inc();
     }
     span.in_scope(|| {
@@ -260,6 +250,48 @@ async fn request_context<E: Endpoint>(next: E, mut req: Request) -> poem::Result
         )
     });
     Ok(resp)
+}
+
+/// The `method` label: a standard method or `other`, so clients cannot invent label values.
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        Method::CONNECT => "CONNECT",
+        Method::TRACE => "TRACE",
+        _ => "other",
+    }
+}
+
+/// The `route` label: a path template of the API, one of the fixed pages, or `unmatched`.
+fn route_label<'a>(allowed: &'a AllowedMethods, path: &str) -> &'a str {
+    const PAGES: [&str; 7] = [
+        "/",
+        "/login",
+        "/account",
+        "/healthz",
+        "/metrics",
+        "/openapi.json",
+        "/openapi.yaml",
+    ];
+    if let Some(template) = allowed.template_for(path) {
+        return template;
+    }
+    if let Some(page) = PAGES.iter().find(|p| **p == path) {
+        return page;
+    }
+    if path.starts_with("/assets/") {
+        "/assets"
+    } else if path == "/docs" || path.starts_with("/docs/") {
+        "/docs"
+    } else {
+        "unmatched"
+    }
 }
 
 /// RFC 9110: a 405 says which methods the resource does answer.
@@ -447,6 +479,23 @@ mod tests {
         assert_eq!(allowed.for_path("/api/wallets/0xabc/primary"), Some("POST"));
         assert_eq!(allowed.for_path("/api/wallets//primary"), None);
         assert_eq!(allowed.for_path("/elsewhere"), None);
+    }
+
+    #[test]
+    fn metric_labels_are_a_fixed_set() {
+        let allowed =
+            AllowedMethods::from_spec(r#"{"paths": {"/api/wallets/{address}": {"delete": {}}}}"#);
+        assert_eq!(
+            route_label(&allowed, "/api/wallets/0xabc"),
+            "/api/wallets/{address}"
+        );
+        assert_eq!(route_label(&allowed, "/login"), "/login");
+        assert_eq!(route_label(&allowed, "/assets/app.js"), "/assets");
+        assert_eq!(route_label(&allowed, "/docs/x"), "/docs");
+        assert_eq!(route_label(&allowed, "/docsX"), "unmatched");
+        assert_eq!(route_label(&allowed, "/random/junk"), "unmatched");
+        assert_eq!(method_label(&Method::DELETE), "DELETE");
+        assert_eq!(method_label(&Method::from_bytes(b"FOO").unwrap()), "other");
     }
 
     #[test]
