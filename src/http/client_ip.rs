@@ -122,22 +122,26 @@ fn single_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     (values.next().is_none() && !list && !value.is_empty()).then_some(value)
 }
 
-/// The hops of X-Forwarded-For, or else of Forwarded's `for=` parameters, left to right.
+/// The hops of X-Forwarded-For, or else of Forwarded's `for=` parameters, left to right. Each
+/// hop is read on its own: bytes a proxy or client put in one hop (non-ASCII, say) make that
+/// hop unreadable, not the whole header.
 fn forwarded_for(headers: &HeaderMap) -> Vec<Option<IpAddr>> {
-    let xff: Vec<Option<IpAddr>> = headers
-        .get_all("x-forwarded-for")
-        .iter()
-        .flat_map(|v| v.to_str().unwrap_or("?").split(','))
-        .map(|hop| parse_node(hop.trim()))
+    let xff: Vec<Option<IpAddr>> = hops(headers, "x-forwarded-for")
+        .map(|hop| {
+            std::str::from_utf8(hop)
+                .ok()
+                .and_then(|h| parse_node(h.trim()))
+        })
         .collect();
     if !xff.is_empty() {
         return xff;
     }
-    headers
-        .get_all("forwarded")
-        .iter()
-        .flat_map(|v| v.to_str().unwrap_or("for=?").split(','))
+    hops(headers, "forwarded")
         .filter_map(|element| {
+            let Ok(element) = std::str::from_utf8(element) else {
+                // An unreadable element may have been a `for=`: count it as an unreadable hop.
+                return Some(None);
+            };
             element.split(';').find_map(|pair| {
                 let (key, value) = pair.trim().split_once('=')?;
                 key.eq_ignore_ascii_case("for")
@@ -145,6 +149,14 @@ fn forwarded_for(headers: &HeaderMap) -> Vec<Option<IpAddr>> {
             })
         })
         .collect()
+}
+
+/// The comma-separated elements of every value of a header, as bytes.
+fn hops<'a>(headers: &'a HeaderMap, name: &str) -> impl Iterator<Item = &'a [u8]> {
+    headers
+        .get_all(name)
+        .iter()
+        .flat_map(|v| v.as_bytes().split(|b| *b == b','))
 }
 
 /// An address as proxies write it: `1.2.3.4`, `1.2.3.4:5678`, `2001:db8::1`, `"[2001:db8::1]:80"`.
@@ -289,6 +301,30 @@ mod tests {
             assert_eq!(url("127.0.0.1", junk), None, "{junk:?}");
         }
         assert_eq!(url("127.0.0.1", &[]), None);
+    }
+
+    #[test]
+    fn a_hop_with_non_ascii_bytes_spoils_only_itself() {
+        let r = ClientIpResolver::new(vec!["10.0.0.0/8".parse().unwrap()]);
+        let mut h = HeaderMap::new();
+        h.append(
+            "x-forwarded-for",
+            HeaderValue::from_bytes(b"caf\xc3\xa9, 203.0.113.7, 10.0.0.2").unwrap(),
+        );
+        assert_eq!(r.resolve(ip("10.0.0.1"), &h), ip("203.0.113.7"));
+        // The unreadable hop is right of the client: stop at the last trusted proxy.
+        let mut h = HeaderMap::new();
+        h.append(
+            "x-forwarded-for",
+            HeaderValue::from_bytes(b"203.0.113.7, \xff, 10.0.0.2").unwrap(),
+        );
+        assert_eq!(r.resolve(ip("10.0.0.1"), &h), ip("10.0.0.2"));
+        let mut h = HeaderMap::new();
+        h.append(
+            "forwarded",
+            HeaderValue::from_bytes(b"for=\"\xe2\x98\x83\", for=198.51.100.9").unwrap(),
+        );
+        assert_eq!(r.resolve(ip("10.0.0.1"), &h), ip("198.51.100.9"));
     }
 
     #[test]
