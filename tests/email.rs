@@ -151,6 +151,48 @@ async fn confirm_link(app: &TestApp, client: &reqwest::Client, link: &str) -> re
         .unwrap()
 }
 
+/// `POST /api/auth/challenge` for the message asking that `wallet` join the account with `email`.
+async fn attach_challenge(app: &TestApp, wallet: &Wallet, email: &str) -> reqwest::Response {
+    app.call(
+        Method::POST,
+        "/api/auth/challenge",
+        None,
+        Some(json!({"address": wallet.address, "email": email})),
+    )
+    .await
+}
+
+/// Asks, signed by `wallet`, that it join the account with `email`: the challenge, then verify.
+async fn request_attach(app: &TestApp, wallet: &Wallet, email: &str) -> reqwest::Response {
+    let resp = attach_challenge(app, wallet, email).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let challenge: Value = resp.json().await.unwrap();
+    let message = challenge["message"].as_str().unwrap().to_string();
+    assert!(
+        message.contains(&format!(
+            "Add this wallet to the account with email {} on localhost:8080.",
+            email.to_lowercase()
+        )),
+        "{message}"
+    );
+    verify_message_with_email(app, wallet, &message, email).await
+}
+
+async fn verify_message_with_email(
+    app: &TestApp,
+    wallet: &Wallet,
+    message: &str,
+    email: &str,
+) -> reqwest::Response {
+    app.call(
+        Method::POST,
+        "/api/auth/verify",
+        None,
+        Some(json!({"message": message, "signature": wallet.sign(message), "email": email})),
+    )
+    .await
+}
+
 /// The account's email and whether it is verified.
 async fn email_state(app: &TestApp) -> (Option<String>, Option<bool>) {
     let account: Value = app.get("/api/account").await.json().await.unwrap();
@@ -287,9 +329,7 @@ async fn a_new_wallet_giving_a_verified_accounts_email_gets_a_link_to_join_it() 
 
     // The new wallet, in another browser, claims the owner's email.
     let browser = TestApp::spawn_in(app.dir.clone(), app.settings_clone()).await;
-    let resp = browser
-        .verify_with_email(&new_wallet, "Owner@Example.org")
-        .await;
+    let resp = request_attach(&browser, &new_wallet, "Owner@Example.org").await;
     assert_eq!(resp.status(), StatusCode::ACCEPTED);
     assert!(
         resp.headers().get("set-cookie").is_none(),
@@ -716,9 +756,7 @@ async fn opening_a_wallet_link_changes_nothing_until_its_page_is_confirmed() {
     let resp = confirm_link(&app, &cookie_client(), &link_in(&sink.message(1).await)).await;
     assert_eq!(resp.status(), StatusCode::SEE_OTHER);
 
-    let resp = app
-        .verify_with_email(&new_wallet, "joined@example.org")
-        .await;
+    let resp = request_attach(&app, &new_wallet, "joined@example.org").await;
     assert_eq!(resp.status(), StatusCode::ACCEPTED);
     let link = link_in(&sink.message(2).await);
     scan(&app, &link).await;
@@ -778,10 +816,13 @@ async fn without_wallet_attach_an_accounts_email_never_attaches_a_wallet() {
     assert_eq!(resp.status(), StatusCode::SEE_OTHER);
 
     let stranger = TestApp::spawn_in(app.dir.clone(), app.settings_clone()).await;
+    let wallet = Wallet::random();
     let resp = stranger
-        .verify_with_email(&Wallet::random(), "mine@example.org")
+        .verify_with_email(&wallet, "mine@example.org")
         .await;
     assert_ne!(resp.status(), StatusCode::ACCEPTED);
+    let resp = attach_challenge(&stranger, &wallet, "mine@example.org").await;
+    expect_error(resp, StatusCode::BAD_REQUEST, "invalid_request").await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(sink.count(), 1, "no link is mailed");
     assert_eq!(wallets_of(&app).await, vec![owner_wallet.address.clone()]);
@@ -809,4 +850,89 @@ async fn linking_a_wallet_to_an_account_with_a_verified_email_sends_a_notice() {
         notice.contains("To: notice@example.org") && notice.contains(&second.address),
         "{notice}"
     );
+}
+
+/// A signed-in account (in `app`'s client) whose email is verified.
+async fn account_with_verified_email(
+    app: &TestApp,
+    sink: &SmtpSink,
+    wallet: &Wallet,
+    email: &str,
+) -> Value {
+    let me = app.sign_in(wallet).await;
+    let before = sink.count();
+    app.call(
+        Method::PUT,
+        "/api/account",
+        me["csrfToken"].as_str(),
+        Some(json!({"email": email})),
+    )
+    .await;
+    let link = link_in(&sink.message(before + 1).await);
+    let resp = confirm_link(app, &cookie_client(), &link).await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    me
+}
+
+#[tokio::test]
+async fn a_relayed_sign_in_message_never_attaches_a_wallet_by_email() {
+    let (_dir, sink, attacker) = with_email_attach().await;
+    let attacker_wallet = Wallet::random();
+    account_with_verified_email(&attacker, &sink, &attacker_wallet, "attacker@example.org").await;
+    let mails = sink.count();
+
+    // The victim signed a sign-in message (unused); the attacker relays it with their email.
+    let victim = Wallet::random();
+    let message = MessageSpec::new(&victim, &attacker.nonce().await).render();
+    let relay = TestApp::spawn_in(attacker.dir.clone(), attacker.settings_clone()).await;
+    let resp = verify_message_with_email(&relay, &victim, &message, "attacker@example.org").await;
+    assert_ne!(resp.status(), StatusCode::ACCEPTED);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(sink.count(), mails, "no link is mailed");
+    assert_eq!(
+        wallets_of(&attacker).await,
+        vec![attacker_wallet.address.clone()]
+    );
+
+    // The victim's own attach request, relayed with another email or none, does nothing.
+    let challenge: Value = attach_challenge(&relay, &victim, "victim@example.org")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let message = challenge["message"].as_str().unwrap().to_string();
+    let resp = verify_message_with_email(&relay, &victim, &message, "attacker@example.org").await;
+    expect_error(resp, StatusCode::UNAUTHORIZED, "invalid_nonce").await;
+    let signature = victim.sign(&message);
+    let resp = relay.verify(&message, &signature).await;
+    expect_error(resp, StatusCode::UNAUTHORIZED, "invalid_nonce").await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(sink.count(), mails);
+    assert_eq!(
+        wallets_of(&attacker).await,
+        vec![attacker_wallet.address.clone()]
+    );
+    relay.stop().await;
+}
+
+#[tokio::test]
+async fn an_attach_request_answers_the_same_whether_or_not_an_account_has_the_address() {
+    let (_dir, sink, app) = with_email_attach().await;
+    account_with_verified_email(&app, &sink, &Wallet::random(), "known@example.org").await;
+    let stranger = TestApp::spawn_in(app.dir.clone(), app.settings_clone()).await;
+    let mut bodies = Vec::new();
+    for email in ["known@example.org", "unknown@example.org"] {
+        let resp = request_attach(&stranger, &Wallet::random(), email).await;
+        assert_eq!(resp.status(), StatusCode::ACCEPTED);
+        assert!(resp.headers().get("set-cookie").is_none());
+        let body: Value = resp.json().await.unwrap();
+        bodies.push(body["message"].as_str().unwrap().replace(email, "EMAIL"));
+    }
+    assert_eq!(bodies[0], bodies[1]);
+    // Only the known address got a link.
+    let mail = decoded(&sink.message(2).await);
+    assert!(mail.contains("To: known@example.org"), "{mail}");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(sink.count(), 2);
+    stranger.stop().await;
 }

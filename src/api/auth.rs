@@ -12,8 +12,8 @@ use poem_openapi::{
 use super::{
     client_info,
     dto::{
-        ChallengeRequest, ChallengeResponse, CsrfBody, EmailSentBody, NonceBody, SessionBody,
-        SessionInfo, SignInBody, TokenBody, TokenRequest, VerifyRequest,
+        ChallengeResponse, CsrfBody, EmailSentBody, NonceBody, SessionBody, SessionInfo,
+        SignInBody, SignInChallengeRequest, TokenBody, TokenRequest, VerifyRequest,
     },
     error::ApiError,
     link_page::{self, LinkError, LinkForm, LinkPageResponse},
@@ -37,8 +37,10 @@ pub enum VerifyResponse {
     /// Signed in. The session cookie is set and the token returned for bearer use.
     #[oai(status = 200)]
     Ok(Json<SignInBody>, #[oai(header = "Set-Cookie")] String),
-    /// Not signed in: the given email belongs to another account, and a single-use link that
-    /// attaches this wallet to it was sent to that address (`email_verification_sent`).
+    /// Not signed in: the message asked to add this wallet to the account that has verified
+    /// `email` (see `POST /api/auth/challenge`); if such an account exists, a single-use link
+    /// that does it was mailed to that address (`email_verification_sent`). The answer is the
+    /// same either way.
     #[oai(status = 202)]
     EmailSent(Json<EmailSentBody>),
 }
@@ -122,7 +124,12 @@ impl AuthApi {
     ///
     /// For wallets that can only sign text: the complete EIP-4361 sign-in message for `address`,
     /// with a fresh nonce. Sign it anywhere (personal_sign) and POST it with the signature to
-    /// /api/auth/verify. Errors: 400 `invalid_address`; 401 `chain_not_allowed`; 429
+    /// /api/auth/verify. With `email` (only when the server has `email.wallet_attach` on): the
+    /// message asks to add the wallet to the account that has verified that email ("Add this
+    /// wallet to the account with email ... on ..."), its nonce bound to both; verify it with
+    /// the same `email` and a link is mailed to that address (202), whose page adds the wallet.
+    /// A sign-in message never does that. Errors: 400 `invalid_address`, `invalid_request`
+    /// (`email` not valid, or attaching by email is off); 401 `chain_not_allowed`; 429
     /// `rate_limited`.
     #[oai(
         path = "/challenge",
@@ -132,12 +139,22 @@ impl AuthApi {
     async fn challenge(
         &self,
         state: Data<&Arc<AppState>>,
-        body: Json<ChallengeRequest>,
+        body: Json<SignInChallengeRequest>,
     ) -> Result<ChallengeResponse, ApiError> {
-        let challenge = state
-            .service
-            .sign_in_challenge(&body.address, body.chain_id)
-            .await?;
+        let challenge = match &body.email {
+            Some(email) => {
+                state
+                    .service
+                    .email_attach_challenge(&body.address, body.chain_id, email)
+                    .await?
+            }
+            None => {
+                state
+                    .service
+                    .sign_in_challenge(&body.address, body.chain_id)
+                    .await?
+            }
+        };
         Ok(ChallengeResponse::Ok(Json(challenge.into())))
     }
 
@@ -191,9 +208,9 @@ impl AuthApi {
                 VerifyResponse::EmailSent(Json(EmailSentBody {
                     status: "email_verification_sent".into(),
                     message: format!(
-                    "This email belongs to an account. We sent a link to {email}: open it to add \
-                     this wallet to that account and sign in."
-                ),
+                        "If an account has confirmed {email}, we sent a link there: open it to \
+                         add this wallet to that account and sign in."
+                    ),
                 }))
             }
         })

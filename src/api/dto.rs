@@ -96,9 +96,10 @@ pub struct VerifyRequest {
     #[oai(nullable)]
     pub link: Option<bool>,
     /// For a wallet without an account: create the account with this email, pending until
-    /// verified (naming an address reserves nothing and reveals nothing). With
-    /// `email.wallet_attach` on and the address verified by an account, nothing is created:
-    /// a link that attaches the wallet is sent there instead (202).
+    /// verified (naming an address reserves nothing and reveals nothing). When the message
+    /// comes from `POST /api/auth/challenge` with this `email` (its nonce bound to the email
+    /// and the wallet), nothing is created or signed in: if an account has verified the
+    /// address, a link that adds the wallet to it is mailed there; the answer is 202 either way.
     #[oai(nullable)]
     pub email: Option<String>,
 }
@@ -139,6 +140,24 @@ pub struct ChallengeRequest {
     /// The chain to name in the message; default: the first allowed chain, else 1.
     #[oai(nullable)]
     pub chain_id: Option<u64>,
+}
+
+/// Ask for a server-built message for `address`: a sign-in message, or with `email`, one that
+/// asks to add the wallet to the account that has verified that email.
+#[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase", example)]
+pub struct SignInChallengeRequest {
+    /// The wallet: 0x and 40 hex digits.
+    pub address: String,
+    /// The chain to name in the message; default: the first allowed chain, else 1.
+    #[oai(nullable)]
+    pub chain_id: Option<u64>,
+    /// Ask to add this wallet to the account that has verified this email, through a link
+    /// mailed there (only when the server has `email.wallet_attach` on). The message's nonce
+    /// is bound to this email and this address; sign it and send it to verify with the same
+    /// `email`.
+    #[oai(nullable)]
+    pub email: Option<String>,
 }
 
 /// The exact text to sign with the wallet (personal_sign), then send with its signature.
@@ -398,6 +417,16 @@ impl Example for ChallengeRequest {
         Self {
             address: EXAMPLE_ADDRESS.into(),
             chain_id: Some(1),
+        }
+    }
+}
+
+impl Example for SignInChallengeRequest {
+    fn example() -> Self {
+        Self {
+            address: EXAMPLE_ADDRESS.into(),
+            chain_id: Some(1),
+            email: None,
         }
     }
 }

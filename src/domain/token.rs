@@ -219,6 +219,12 @@ pub enum NonceFor<'a> {
         session_id: &'a str,
         address: &'a str,
     },
+    /// Asking that `address` join the account that has verified `email` (lower case), through
+    /// a link mailed there (`email.wallet_attach`).
+    EmailAttach {
+        email: &'a str,
+        address: &'a str,
+    },
 }
 
 impl<'a> NonceFor<'a> {
@@ -231,6 +237,7 @@ impl<'a> NonceFor<'a> {
                 session_id,
                 address,
             } => ("reauth", vec![session_id, address]),
+            Self::EmailAttach { email, address } => ("email_attach", vec![email, address]),
         }
     }
 }
@@ -372,6 +379,36 @@ mod tests {
         for junk in ["", "abcdefgh", &"a".repeat(42), &format!("{sign_in}0")] {
             assert!(!keys.nonce_matches(junk, NonceFor::SignIn));
         }
+    }
+
+    #[test]
+    fn email_attach_nonces_bind_email_and_address() {
+        let keys = Keys::from_secret(b"one secret that is long enough....");
+        let attach = NonceFor::EmailAttach {
+            email: "a@example.org",
+            address: "0xAb",
+        };
+        let nonce = keys.new_nonce(1_795_000_000_123, attach);
+        assert!(keys.nonce_matches(&nonce, attach));
+        for other in [
+            NonceFor::SignIn,
+            NonceFor::EmailAttach {
+                email: "b@example.org",
+                address: "0xAb",
+            },
+            NonceFor::EmailAttach {
+                email: "a@example.org",
+                address: "0xAc",
+            },
+            NonceFor::Link {
+                user_id: "a@example.org",
+                address: "0xAb",
+            },
+        ] {
+            assert!(!keys.nonce_matches(&nonce, other), "{other:?}");
+        }
+        let sign_in = keys.new_nonce(1_795_000_000_123, NonceFor::SignIn);
+        assert!(!keys.nonce_matches(&sign_in, attach));
     }
 
     #[test]

@@ -157,7 +157,7 @@ impl Service {
         let (wallet, notice) = self
             .check_then_write(message, signature, move |conn, mut checked| {
                 if let Err(refusal) =
-                    service.spend_nonce(conn, &mut checked, Some(&user_id), &client)?
+                    service.spend_nonce(conn, &mut checked, Some(&user_id), None, &client)?
                 {
                     return Ok(Err(refusal));
                 }

@@ -126,7 +126,8 @@ enum Decided {
     SignedIn(Box<SignIn>, Option<PendingEmail>),
     EmailLink {
         email: String,
-        /// None when the recipient has had all the mail it may get for now.
+        /// None when no account has verified the address, or it has had all the mail it
+        /// may get for now.
         pending: Option<PendingEmail>,
     },
 }
@@ -199,8 +200,13 @@ impl Service {
                 Ok(SignInOutcome::SignedIn(signed_in))
             }
             Decided::EmailLink { email, pending } => {
-                if let Some(pending) = pending {
-                    self.send_email(pending).await?;
+                if let Some(mail) = pending {
+                    // After answering, and whatever happens: the answer must not tell whether
+                    // an account has the address.
+                    let service = Arc::clone(self);
+                    tokio::spawn(async move {
+                        let _ = service.send_email(mail).await;
+                    });
                 }
                 Ok(SignInOutcome::EmailLinkSent { email })
             }
@@ -268,10 +274,12 @@ impl Service {
         conn: &rusqlite::Connection,
         checked: &mut CheckedMessage,
         link_for: Option<&str>,
+        attach_email: Option<&str>,
         client: &ClientInfo,
     ) -> AppResult<AppResult<()>> {
         let nonce = checked.parsed.message.nonce.as_str();
-        // A sign-in nonce serves for linking too; a link nonce only for its account and address.
+        // A sign-in nonce serves for linking too; a link nonce only for its account and address;
+        // an email-attach nonce only with its email and address.
         let recognised = self.keys.nonce_matches(nonce, NonceFor::SignIn)
             || link_for.is_some_and(|user_id| {
                 let purpose = NonceFor::Link {
@@ -279,7 +287,9 @@ impl Service {
                     address: &checked.address,
                 };
                 self.keys.nonce_matches(nonce, purpose)
-            });
+            })
+            || attach_email
+                .is_some_and(|email| self.is_email_attach_nonce(nonce, email, &checked.address));
         let now = now_ms();
         // The expiry comes from the nonce (the tag covers it), never from today's settings.
         let usable = match token::nonce_expiry(nonce) {
@@ -316,7 +326,10 @@ impl Service {
         request: &SignInRequest,
     ) -> AppResult<AppResult<Decided>> {
         let link_for = request.link_to.as_ref().map(|a| a.account.user.id.as_str());
-        if let Err(refusal) = self.spend_nonce(conn, &mut checked, link_for, &request.client)? {
+        let attach_email = request.email.as_deref().filter(|_| link_for.is_none());
+        if let Err(refusal) =
+            self.spend_nonce(conn, &mut checked, link_for, attach_email, &request.client)?
+        {
             return Ok(Err(refusal));
         }
         // The spent nonce stays spent whatever happens to the rest.
@@ -341,34 +354,24 @@ impl Service {
             self.attach_wallet(conn, &user_id, address, chain_id, &request.client)?;
             pending = self.wallet_added_notice(conn, &user_id, address)?;
             (user_id, None, "linked")
+        } else if let Some(email) = request.email.as_deref().filter(|email| {
+            self.is_email_attach_nonce(&checked.parsed.message.nonce, email, address)
+        }) {
+            // Signed to ask for exactly this: never a sign-in, whatever else is true.
+            let pending =
+                self.request_email_attach(conn, email, address, chain_id, &request.client)?;
+            return Ok(Decided::EmailLink {
+                email: email.to_string(),
+                pending,
+            });
         } else if let Some(wallet) = users::find_wallet(conn, address)? {
             (wallet.user_id, None, "existing")
         } else if let Some(email) = &request.email {
-            match users::find_verified_owner(conn, email)? {
-                // Only a verified owner can receive the wallet: never attach on a mere claim.
-                Some(owner) if self.email_wallet_attach() => {
-                    let pending = self.wallet_link_email(conn, &owner, address, chain_id)?;
-                    record_event(
-                        conn,
-                        event_kind::EMAIL_LINK_SENT,
-                        Some(&owner.id),
-                        Some(address),
-                        &request.client,
-                        None,
-                    )?;
-                    return Ok(Decided::EmailLink {
-                        email: owner.email.clone().unwrap_or_default(),
-                        pending,
-                    });
-                }
-                // Otherwise the address is pending on the new account, as if nobody had it:
-                // naming an address reserves nothing and tells nothing about who has it.
-                _ => {
-                    let account = self.create_account(conn, address, chain_id, Some(email))?;
-                    pending = self.verification_email(conn, &account.user.id, email)?;
-                    (account.user.id.clone(), Some(account), "created")
-                }
-            }
+            // The address is pending on the new account, as if nobody had it: naming an
+            // address reserves nothing, attaches nothing and tells nothing about who has it.
+            let account = self.create_account(conn, address, chain_id, Some(email))?;
+            pending = self.verification_email(conn, &account.user.id, email)?;
+            (account.user.id.clone(), Some(account), "created")
         } else {
             let account = self.create_account(conn, address, chain_id, None)?;
             (account.user.id.clone(), Some(account), "created")

@@ -5,7 +5,9 @@
 
 use std::sync::Arc;
 
-use super::{event_kind, now_ms, record_event, ClientInfo, PendingEmail, Service, SignIn};
+use super::{
+    event_kind, now_ms, record_event, Challenge, ClientInfo, PendingEmail, Service, SignIn,
+};
 use crate::{
     db::{
         self,
@@ -13,8 +15,12 @@ use crate::{
         mail_log,
         users::{self, UserRecord},
     },
-    domain::token::{self, Keys},
+    domain::{
+        siwe,
+        token::{self, Keys, NonceFor},
+    },
     error::{AppError, AppResult, ErrorCode},
+    mail,
 };
 
 /// What an emailed link is for.
@@ -62,6 +68,88 @@ impl Service {
     /// Whether a wallet may join an account through a link mailed to its verified address.
     pub fn email_wallet_attach(&self) -> bool {
         self.mailer.is_some() && self.email_wallet_attach
+    }
+
+    /// The message that asks to add `address` to the account that has verified `email`, its
+    /// nonce bound to both: only such a message, signed, makes verify mail a wallet link, so a
+    /// relayed sign-in message can never attach a wallet to another account.
+    pub async fn email_attach_challenge(
+        &self,
+        address: &str,
+        chain_id: Option<u64>,
+        email: &str,
+    ) -> AppResult<Challenge> {
+        if !self.email_wallet_attach() {
+            return Err(AppError::new(
+                ErrorCode::InvalidRequest,
+                "This server does not add wallets to accounts by email (email.wallet_attach is \
+                 off). Sign in with a wallet of the account and link this one from there.",
+            ));
+        }
+        let email = email.trim().to_lowercase();
+        if !mail::is_valid_email(&email) {
+            return Err(AppError::new(
+                ErrorCode::InvalidRequest,
+                "The email address is not valid.",
+            ));
+        }
+        let address = siwe::parse_address(address)?;
+        let statement = format!(
+            "Add this wallet to the account with email {email} on {}.",
+            self.identity.domain
+        );
+        if !siwe::is_valid_statement(&statement) {
+            return Err(AppError::new(
+                ErrorCode::InvalidRequest,
+                "This email address has characters a message to sign cannot hold.",
+            ));
+        }
+        let purpose = NonceFor::EmailAttach {
+            email: &email,
+            address: &address,
+        };
+        self.build_challenge(&address, chain_id, &statement, purpose)
+    }
+
+    /// Whether `nonce` was issued to ask that `address` join the account with `email`.
+    pub(super) fn is_email_attach_nonce(&self, nonce: &str, email: &str, address: &str) -> bool {
+        let email = email.trim().to_lowercase();
+        let purpose = NonceFor::EmailAttach {
+            email: &email,
+            address,
+        };
+        self.email_wallet_attach() && self.keys.nonce_matches(nonce, purpose)
+    }
+
+    /// A signed request that `address` join the account that has verified `email`: mails that
+    /// account a link, if there is one. The caller answers the same either way.
+    pub(super) fn request_email_attach(
+        &self,
+        conn: &rusqlite::Connection,
+        email: &str,
+        address: &str,
+        chain_id: u64,
+        client: &ClientInfo,
+    ) -> AppResult<Option<PendingEmail>> {
+        if users::find_wallet(conn, address)?.is_some() {
+            return Err(AppError::new(
+                ErrorCode::WalletAlreadyLinked,
+                "This wallet already belongs to an account: sign in with it.",
+            ));
+        }
+        let Some(owner) = users::find_verified_owner(conn, email)? else {
+            return Ok(None);
+        };
+        let pending = self.wallet_link_email(conn, &owner, address, chain_id)?;
+        record_event(
+            conn,
+            event_kind::EMAIL_LINK_SENT,
+            Some(&owner.id),
+            Some(address),
+            client,
+            None,
+        )?;
+        Ok(pending)
     }
 
     /// The token a link page's form must carry for `browser` (the random value in that
@@ -223,12 +311,13 @@ impl Service {
             subject: format!("Add a wallet to your account on {}", self.identity.domain),
             body: format!(
                 "Someone signed a message with the wallet {address} asking to add it to the \
-                 account with this email address. Open this link to see the request and, if it \
+                 account with this email address on {}. Open this link to see the request and, if it \
                  was you, add that wallet to your account and sign in:\n\n\
                  {}/api/auth/email-link?token={token}\n\n\
                  Whoever holds that wallet will be able to sign in to your account. The link \
                  works once and expires in {} minutes. If this was not you, ignore this email: \
                  nothing changes unless you confirm on that page.\n",
+                self.identity.domain,
                 self.identity.origin,
                 self.email_link_ttl.whole_minutes()
             ),
