@@ -9,7 +9,11 @@ use std::{
 use poem::{web::Data, Request};
 use poem_openapi::{param::Query, payload::Json, ApiResponse, OpenApi};
 
-use super::{error::ErrorBody, security::SessionAuth, ApiTags, AppState};
+use super::{
+    error::ErrorBody,
+    security::{self, SessionAuth},
+    ApiTags, AppState,
+};
 use crate::{
     domain::forward_auth::{Access, ProtectedHost},
     error::{AppError, ErrorCode},
@@ -71,8 +75,9 @@ impl ForwardApi {
     /// bearer token is valid (and, with `[[forward_auth.rules]]`, the wallet may reach the
     /// protected host); otherwise 401, or 302 to the login page for browsers when the proxy
     /// passes the original URL (`X-Original-URL`, else `X-Forwarded-Proto`/`-Host`/`-Uri`;
-    /// believed only from `server.trusted_proxies`).
-    /// Answers HEAD too. Not rate limited: the proxy asks once per request it serves.
+    /// believed only from `server.trusted_proxies`). A request that carries the session cookie
+    /// more than once is not signed in (a proxy that strips the cookie before the app removes
+    /// one copy). Answers HEAD too. Not rate limited: the proxy asks once per request it serves.
     #[oai(path = "/forward", method = "get", operation_id = "forwardAuth")]
     async fn forward(
         &self,
@@ -106,7 +111,14 @@ async fn decide(state: &AppState, req: &Request, redirect: Option<bool>) -> Forw
         .map(|a| a.ip())
         .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
     let original = state.http.client_ip.original_url(peer, req.headers());
-    match SessionAuth::from_request(req).await {
+    // A proxy's rule that strips the session cookie before the app removes one copy: with two,
+    // the second would reach the app, so such a request is not signed in.
+    let auth = if security::cookie_count(req, state.cookie.name()) > 1 {
+        Err(AppError::unauthenticated())
+    } else {
+        SessionAuth::from_request(req).await
+    };
+    match auth {
         Ok(auth) => {
             let current = auth.current;
             let address = current.session.address.clone();

@@ -59,6 +59,17 @@ fn presented_token(
         .map(|c| (c.value_str().to_string(), AuthMethod::Cookie)))
 }
 
+/// How many cookies named `name` the request carries, over all its `Cookie` headers.
+pub fn cookie_count(req: &Request, name: &str) -> usize {
+    req.headers()
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .filter(|pair| pair.trim_start().split('=').next() == Some(name))
+        .count()
+}
+
 impl<'a> ApiExtractor<'a> for SessionAuth {
     const TYPES: &'static [ApiExtractorType] = &[ApiExtractorType::SecurityScheme];
     type ParamType = ();
