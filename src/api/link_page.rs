@@ -218,11 +218,16 @@ fn error_page(code: ErrorCode, message: &str) -> String {
     document("This link cannot be used", &body)
 }
 
+/// A whole page. Its referrer policy is `strict-origin` instead of the server's `no-referrer`:
+/// under `no-referrer` a browser sends `Origin: null` with the form's POST, which the origin
+/// check must refuse; `strict-origin` sends the real origin and never the page's URL (with the
+/// link's token).
 fn document(title: &str, body: &str) -> String {
     format!(
         "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
          <meta name=\"robots\" content=\"noindex\">\n\
+         <meta name=\"referrer\" content=\"strict-origin\">\n\
          <title>{title}</title>\n\
          <link rel=\"icon\" href=\"/assets/favicon.svg\" type=\"image/svg+xml\">\n\
          <link rel=\"stylesheet\" href=\"/assets/app.css\">\n</head>\n<body>\n<main>\n\

@@ -141,14 +141,18 @@ impl Service {
             return Ok(None);
         };
         let pending = self.wallet_link_email(conn, &owner, address, chain_id)?;
-        record_event(
-            conn,
-            event_kind::EMAIL_LINK_SENT,
-            Some(&owner.id),
-            Some(address),
-            client,
-            None,
-        )?;
+        // Only when a mail goes out, so that anonymous requests add a bounded number of events
+        // to the account's log (the mail throttle's).
+        if pending.is_some() {
+            record_event(
+                conn,
+                event_kind::EMAIL_LINK_SENT,
+                Some(&owner.id),
+                Some(address),
+                client,
+                None,
+            )?;
+        }
         Ok(pending)
     }
 

@@ -8,8 +8,9 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { createServer as createHttpServer } from "node:http";
+import { createConnection, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -481,6 +482,112 @@ describe("sign-in and account pages", () => {
     } finally {
       await context.close();
       server.stop();
+    }
+  });
+});
+
+/** A real SMTP server (Python's aiosmtpd) writing what it receives to a maildir. */
+async function startSmtp() {
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), "siwe-e2e-mail-"));
+  const maildir = join(dir, "maildir");
+  for (const sub of ["tmp", "new", "cur"]) mkdirSync(join(maildir, sub), { recursive: true });
+  const child = spawn("python3", ["-m", "aiosmtpd", "-n", "-l", `127.0.0.1:${port}`, "-c", "aiosmtpd.handlers.Mailbox", maildir], {
+    stdio: ["ignore", "ignore", "inherit"],
+  });
+  for (let i = 0; i < 100; i++) {
+    const up = await new Promise((resolve) => {
+      const socket = createConnection(port, "127.0.0.1", () => {
+        socket.end();
+        resolve(true);
+      });
+      socket.on("error", () => resolve(false));
+    });
+    if (up) break;
+    await sleep(100);
+  }
+  return {
+    port,
+    /** The first link to `base` in the n-th message (1-based), waiting for it. */
+    async link(n, base) {
+      for (let i = 0; i < 100; i++) {
+        const files = readdirSync(join(maildir, "new"));
+        if (files.length >= n) {
+          const texts = files.map((f) => readFileSync(join(maildir, "new", f), "utf8").replace(/=\r?\n/g, "").replace(/=3D/g, "="));
+          const text = texts.find((t) => t.includes(base)) ?? texts[0];
+          return text.slice(text.indexOf(base)).split(/\s/)[0];
+        }
+        await sleep(100);
+      }
+      throw new Error(`no message ${n} arrived`);
+    },
+    stop() {
+      child.kill("SIGTERM");
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+describe("emailed links", () => {
+  test("a verification link's page changes nothing until its button, and a cross-site form is refused", async () => {
+    const smtp = await startSmtp();
+    const server = await startServer({
+      SIWE_EMAIL__SMTP_HOST: "127.0.0.1",
+      SIWE_EMAIL__SMTP_PORT: String(smtp.port),
+      SIWE_EMAIL__SMTP_TLS: "none",
+    });
+    // Another site (localhost is not 127.0.0.1) whose page posts a copy of the form.
+    const evil = createHttpServer((req, res) => {
+      const url = new URL(req.url, "http://localhost");
+      const field = (name) => `<input type="hidden" name="${name}" value="${url.searchParams.get(name)}">`;
+      res.setHeader("Content-Type", "text/html");
+      res.end(
+        `<form method="post" action="${server.base}/api/account/verify-email">${field("token")}${field("csrf")}</form>` +
+          "<script>document.forms[0].submit()</script>",
+      );
+    });
+    await new Promise((resolve) => evil.listen(0, "127.0.0.1", resolve));
+    const evilBase = `http://localhost:${evil.address().port}`;
+    const { page, context, errors } = await openPage({ wallet: false });
+    try {
+      const { body: challenge } = await call(server.base, "POST", "/api/auth/challenge", { address: accounts[0].address });
+      const signature = await accounts[0].signMessage({ message: challenge.message });
+      const { body: signedIn } = await call(server.base, "POST", "/api/auth/verify", { message: challenge.message, signature });
+      const saved = await call(server.base, "PUT", "/api/account", { email: "e2e@example.org" }, signedIn.token);
+      assert.equal(saved.status, 200, JSON.stringify(saved.body));
+      const link = await smtp.link(1, server.base);
+      assert.ok(link.startsWith(`${server.base}/api/account/verify-email?token=`), link);
+      const verified = async () => (await call(server.base, "GET", "/api/account", null, signedIn.token)).body.emailVerified;
+
+      await page.goto(link);
+      await page.getByRole("heading", { name: "Confirm your email address" }).waitFor();
+      const text = await page.textContent("main");
+      assert.ok(text.includes("e2e@example.org") && text.includes(accounts[0].address), text);
+      await shot(page, "verify-email-page");
+      await page.reload();
+      assert.equal(await verified(), false, "opening the link changes nothing");
+
+      // The same form, posted by another site's page in the same browser: refused.
+      const token = await page.locator("input[name=token]").getAttribute("value");
+      const csrf = await page.locator("input[name=csrf]").getAttribute("value");
+      const other = await context.newPage();
+      await other.goto(`${evilBase}/?token=${encodeURIComponent(token)}&csrf=${encodeURIComponent(csrf)}`);
+      await other.waitForURL(`${server.base}/api/account/verify-email`);
+      await other.getByRole("heading", { name: "This link cannot be used" }).waitFor();
+      assert.ok((await other.textContent("main")).includes("origin_not_allowed"));
+      assert.equal(await verified(), false);
+
+      // The page's own button.
+      await page.getByRole("button", { name: "Confirm this email address" }).click();
+      await page.waitForURL(`${server.base}/?email_verified=1`);
+      await page.getByTestId("notice").filter({ hasText: "email address is confirmed" }).waitFor();
+      assert.equal(await verified(), true);
+      assert.deepEqual(errors.filter((e) => !e.includes("401")), [], "no script errors (CSP included)");
+    } finally {
+      await context.close();
+      evil.close();
+      server.stop();
+      smtp.stop();
     }
   });
 });
