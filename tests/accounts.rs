@@ -104,7 +104,7 @@ async fn verify_with_link_attaches_to_the_signed_in_account() {
         (StatusCode::FORBIDDEN, "csrf_invalid")
     );
 
-    let message = MessageSpec::new(&w2, &app.nonce().await).render();
+    let message = challenge(&app, csrf(&me), w2.address.clone()).await;
     let body = json!({"message": message, "signature": w2.sign(&message), "link": true});
     let resp = app
         .call(
@@ -135,6 +135,41 @@ async fn verify_with_link_attaches_to_the_signed_in_account() {
         .await;
     expect_error(resp, StatusCode::UNAUTHORIZED, "unauthenticated").await;
     stranger.stop().await;
+}
+
+/// An attacker holding a victim's signed, unused sign-in message (say, from a phishing page
+/// that asked the victim to sign in) cannot attach the victim's wallet to their own account,
+/// through either endpoint; the message is not spent by it, and still signs the victim in.
+#[tokio::test]
+async fn a_relayed_sign_in_message_cannot_link_a_wallet() {
+    let app = TestApp::spawn().await;
+    let attacker = app.sign_in(&Wallet::random()).await;
+    let victim = Wallet::random();
+    let message = MessageSpec::new(&victim, &app.nonce().await).render();
+    let signed = json!({"message": message, "signature": victim.sign(&message)});
+    let mut with_link = signed.clone();
+    with_link["link"] = json!(true);
+    for (path, body) in [("/api/wallets", signed), ("/api/auth/verify", with_link)] {
+        let resp = app
+            .call(Method::POST, path, Some(&csrf(&attacker)), Some(body))
+            .await;
+        expect_error(resp, StatusCode::UNAUTHORIZED, "invalid_nonce").await;
+    }
+    assert_eq!(wallets(&app).await.len(), 1);
+    let sql = format!(
+        "SELECT count(*) FROM wallets WHERE address = '{}'",
+        victim.address
+    );
+    assert_eq!(count(&app, &sql), 0, "the wallet is on no account");
+    assert_eq!(count(&app, "SELECT count(*) FROM spent_nonces"), 1);
+
+    let elsewhere = TestApp::spawn_in(app.dir.clone(), test_settings(&app.dir)).await;
+    let resp = elsewhere.verify(&message, &victim.sign(&message)).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let signed_in = json_of(resp).await;
+    assert_eq!(signed_in["created"], true, "the victim's own new account");
+    assert_ne!(signed_in["user"]["id"], attacker["user"]["id"]);
+    elsewhere.stop().await;
 }
 
 #[tokio::test]
@@ -192,7 +227,8 @@ async fn link_challenges_are_bound_to_account_and_address() {
     let them = b.sign_in(&Wallet::random()).await;
     let target = Wallet::random();
 
-    // A's challenge, signed by the target, used by B: refused, and spent.
+    // A's challenge, signed by the target, used by B: refused, and not spent (it is not B's
+    // to spend); A can still use it.
     let message = challenge(&a, csrf(&me), target.address.clone()).await;
     let signed = json!({"message": message, "signature": target.sign(&message)});
     let (status, code) = error_code(
@@ -209,12 +245,11 @@ async fn link_challenges_are_bound_to_account_and_address() {
         (status, code.as_str()),
         (StatusCode::UNAUTHORIZED, "invalid_nonce")
     );
-    let (_, code) = error_code(
-        a.call(Method::POST, "/api/wallets", Some(&csrf(&me)), Some(signed))
-            .await,
-    )
-    .await;
-    assert_eq!(code, "invalid_nonce");
+    let resp = a
+        .call(Method::POST, "/api/wallets", Some(&csrf(&me)), Some(signed))
+        .await;
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    assert_eq!(wallets(&b).await.len(), 1);
 
     // A challenge cannot sign anyone in.
     let message = challenge(&a, csrf(&me), target.address.clone()).await;

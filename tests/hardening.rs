@@ -652,3 +652,92 @@ async fn connections_past_the_cap_wait_until_one_closes() {
     .expect("the waiting connection is served once another closes");
     assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
 }
+
+/// Nobody fills another person's security log, or the database, without a signature: forged
+/// sign-ins for somebody's address, replays of their used or expired messages, and nonces this
+/// server never issued write no event and spend no nonce. Only a message its address signed,
+/// on a nonce this request spends, is recorded, and only in its owner's log.
+#[tokio::test]
+async fn failed_sign_ins_write_nothing_without_the_owners_signature() {
+    let app = TestApp::spawn_with(|s| s.siwe.nonce_ttl_secs = 3).await;
+    let count = |table: &str| {
+        let conn = rusqlite::Connection::open(app.db_path()).unwrap();
+        conn.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| {
+            r.get::<_, i64>(0)
+        })
+        .unwrap()
+    };
+    let stranger = Client::new();
+    let verify = |message: &str, signature: &str| {
+        stranger
+            .post(app.url("/api/auth/verify"))
+            .json(&json!({ "message": message, "signature": signature }))
+            .send()
+    };
+    let victim = Wallet::random();
+    let used = MessageSpec::new(&victim, &app.nonce().await).render();
+    let resp = app.verify(&used, &victim.sign(&used)).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let unused = MessageSpec::new(&victim, &app.nonce().await).render();
+
+    // Forged: the victim's address, another key; once with a wrong domain too.
+    let forger = Wallet::random();
+    for _ in 0..3 {
+        let message = MessageSpec::new(&victim, &app.nonce().await).render();
+        let resp = verify(&message, &forger.sign(&message)).await.unwrap();
+        expect_error(resp, StatusCode::UNAUTHORIZED, "invalid_signature").await;
+    }
+    let mut elsewhere = MessageSpec::new(&victim, &app.nonce().await);
+    elsewhere.domain = "evil.example".into();
+    let message = elsewhere.render();
+    let resp = verify(&message, &forger.sign(&message)).await.unwrap();
+    expect_error(resp, StatusCode::UNAUTHORIZED, "domain_mismatch").await;
+    // Replays of the victim's used message.
+    for _ in 0..2 {
+        let resp = verify(&used, &victim.sign(&used)).await.unwrap();
+        expect_error(resp, StatusCode::UNAUTHORIZED, "invalid_nonce").await;
+    }
+    // A nonce with a tag this server did not make, signed by the victim's own key.
+    let mut forged = app.nonce().await;
+    let last = if forged.ends_with('a') { 'b' } else { 'a' };
+    forged.pop();
+    forged.push(last);
+    let message = MessageSpec::new(&victim, &forged).render();
+    let resp = verify(&message, &victim.sign(&message)).await.unwrap();
+    expect_error(resp, StatusCode::UNAUTHORIZED, "invalid_nonce").await;
+    assert_eq!(
+        (count("spent_nonces"), count("security_events")),
+        (1, 1),
+        "only the victim's sign-in wrote anything"
+    );
+
+    // A signed message the policy refuses: recorded once, in its owner's log only; a wallet
+    // without an account leaves no event at all.
+    let mut refused = MessageSpec::new(&victim, &app.nonce().await);
+    refused.domain = "evil.example".into();
+    let refused = refused.render();
+    let anonymous = Wallet::random();
+    let mut theirs = MessageSpec::new(&anonymous, &app.nonce().await);
+    theirs.domain = "evil.example".into();
+    let theirs = theirs.render();
+    for _ in 0..2 {
+        verify(&refused, &victim.sign(&refused)).await.unwrap();
+        verify(&theirs, &anonymous.sign(&theirs)).await.unwrap();
+    }
+    // The victim's unused message, once its nonce has expired.
+    tokio::time::sleep(Duration::from_millis(3200)).await;
+    let resp = verify(&unused, &victim.sign(&unused)).await.unwrap();
+    expect_error(resp, StatusCode::UNAUTHORIZED, "invalid_nonce").await;
+
+    let events: Value = app.get("/api/account/events").await.json().await.unwrap();
+    let kinds: Vec<&str> = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["sign_in_failed", "sign_in"], "{events}");
+    assert_eq!(events[0]["detail"], "domain_mismatch");
+    assert_eq!(count("security_events"), 2, "no event without an owner");
+    assert_eq!(count("spent_nonces"), 3);
+}

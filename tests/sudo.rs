@@ -31,10 +31,14 @@ fn ten_minutes_ago() -> i64 {
     (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64 - 600_000
 }
 
-/// A message for `wallet` on a fresh sign-in nonce, signed, as a verify body with `link: true`.
-async fn link_by_verify(app: &TestApp, csrf: &str, wallet: &Wallet) -> reqwest::Response {
-    let message = MessageSpec::new(wallet, &app.nonce().await).render();
-    let body = json!({ "message": message, "signature": wallet.sign(&message), "link": true });
+/// `message` signed by `wallet`, as a verify body with `link: true`.
+async fn link_by_verify(
+    app: &TestApp,
+    csrf: &str,
+    wallet: &Wallet,
+    message: &str,
+) -> reqwest::Response {
+    let body = json!({ "message": message, "signature": wallet.sign(message), "link": true });
     app.call(Method::POST, "/api/auth/verify", Some(csrf), Some(body))
         .await
 }
@@ -80,8 +84,9 @@ async fn all_guarded_changes_are_refused(app: &TestApp, token: &str, linked: &Wa
         "link",
     )
     .await;
+    // Refused before its nonce is looked at (only a link challenge could link anyway).
     refused(
-        link_by_verify(app, token, &newcomer).await,
+        link_by_verify(app, token, &newcomer, &message).await,
         "verify with link",
     )
     .await;
@@ -161,7 +166,19 @@ async fn sensitive_changes_need_a_recent_signature() {
         .await;
     assert_eq!(resp.status(), StatusCode::OK);
     let w3 = Wallet::random();
-    let resp = link_by_verify(&app, &token, &w3).await;
+    let challenge: Value = app
+        .call(
+            Method::POST,
+            "/api/wallets/challenge",
+            Some(&token),
+            Some(json!({ "address": w3.address })),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let message = challenge["message"].as_str().unwrap();
+    let resp = link_by_verify(&app, &token, &w3, message).await;
     assert_eq!(resp.status(), StatusCode::OK);
     // Verify with link signs the new wallet in: its session is the cookie's now.
     let token = csrf(&resp.json().await.unwrap());

@@ -161,17 +161,20 @@ impl AuthApi {
     /// Sign in with a signed message
     ///
     /// Verifies an EIP-4361 message and its signature and spends its nonce. Then: with
-    /// `link: true` and a valid session, the wallet is attached to the signed-in account;
+    /// `link: true` and a valid session, the wallet is attached to the signed-in account (the
+    /// message must be this account's link challenge for the wallet, from POST
+    /// /api/wallets/challenge; a sign-in message is refused with `invalid_nonce`, unspent);
     /// else a wallet linked to an account signs in to it; else an account is created (with
     /// `email`, if given, pending until verified). Opens a session (cookie and bearer token).
-    /// Errors: 400 `invalid_request`, `invalid_message`, `invalid_signature_format` (nothing is
-    /// spent); 401 `invalid_nonce`, `domain_mismatch`, `uri_mismatch`, `chain_not_allowed`,
-    /// `message_expired`, `message_not_yet_valid`, `issued_at_invalid`, `invalid_signature` (the
-    /// nonce is spent), `unauthenticated` (`link` without a session); 403 `csrf_invalid`,
-    /// `origin_not_allowed` (`link` with the cookie), `reauthentication_required` (`link` from
-    /// a session without a recent signature; the nonce is not spent); 409 `wallet_already_linked`,
-    /// `wallet_already_yours`; 413 `payload_too_large`; 429 `rate_limited`; 503
-    /// `email_unavailable`.
+    /// Errors: 400 `invalid_request`, `invalid_message`, `invalid_signature_format`; 401
+    /// `invalid_nonce` (unknown, expired, used, or issued for something else),
+    /// `invalid_signature` (nothing is spent by these), `domain_mismatch`, `uri_mismatch`,
+    /// `chain_not_allowed`, `message_expired`, `message_not_yet_valid`, `issued_at_invalid`
+    /// (signed by its address: the nonce is spent), `unauthenticated` (`link` without a
+    /// session); 403 `csrf_invalid`, `origin_not_allowed` (`link` with the cookie),
+    /// `reauthentication_required` (`link` from a session without a recent signature; the
+    /// nonce is not spent); 409 `wallet_already_linked`, `wallet_already_yours`; 413
+    /// `payload_too_large`; 429 `rate_limited`; 503 `email_unavailable`.
     #[oai(path = "/verify", method = "post", operation_id = "verify")]
     async fn verify(
         &self,

@@ -92,7 +92,8 @@ pub struct VerifyRequest {
     /// The EIP-191 `personal_sign` signature: 65 bytes as hex, `0x` optional.
     pub signature: String,
     /// With a valid session (cookie + CSRF token, or bearer): attach this wallet to the
-    /// signed-in account instead of signing in to the wallet's own.
+    /// signed-in account instead of signing in to the wallet's own. Only a link challenge of
+    /// that account for this wallet (POST /api/wallets/challenge) can do this.
     #[oai(nullable)]
     pub link: Option<bool>,
     /// For a wallet without an account: create the account with this email, pending until

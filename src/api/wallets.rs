@@ -41,10 +41,12 @@ impl WalletsApi {
     /// Get a message that links a wallet
     ///
     /// Builds the complete EIP-4361 message that, signed by `address`, links it to the
-    /// signed-in account, and stores its nonce bound to both. Any wallet that can sign text
-    /// works: copy the message, sign it, and POST it with the signature to /api/wallets.
-    /// Needs a recent signature, like linking itself. Errors: 400 `invalid_address`; 401
-    /// `unauthenticated`, `chain_not_allowed`; 403 `csrf_invalid`, `reauthentication_required`.
+    /// signed-in account, on a nonce bound to both (nothing is stored until it is used). Any
+    /// wallet that can sign text works: copy the message, sign it, and POST it with the
+    /// signature to /api/wallets (or to /api/auth/verify with `link: true`). This is the only
+    /// message that links a wallet. Needs a recent signature, like linking itself.
+    /// Errors: 400 `invalid_address`; 401 `unauthenticated`, `chain_not_allowed`; 403
+    /// `csrf_invalid`, `reauthentication_required`.
     #[oai(
         path = "/challenge",
         method = "post",
@@ -68,14 +70,18 @@ impl WalletsApi {
 
     /// Link a wallet
     ///
-    /// Links the wallet that signed `message` (a link challenge of this account, or a message
-    /// built on a sign-in nonce) to the signed-in account. A wallet is never moved from one
-    /// account to another. Needs a recent signature (see `session.reauth_window_secs`): without
-    /// one the nonce is not spent, so the same message works after re-authenticating.
-    /// Errors: 400 `invalid_message`, `invalid_signature_format`; 401 `unauthenticated`,
-    /// `invalid_nonce`, `invalid_signature`, `domain_mismatch`, `uri_mismatch`,
-    /// `chain_not_allowed`, `message_expired`, `message_not_yet_valid`, `issued_at_invalid`; 403
-    /// `csrf_invalid`, `reauthentication_required`; 409 `wallet_already_linked`,
+    /// Links the wallet that signed `message`, a link challenge of this account for that
+    /// wallet (POST /api/wallets/challenge), to the signed-in account. A message signed to
+    /// sign in is refused with `invalid_nonce` and stays usable for signing in: a signature
+    /// given to sign in can never attach its wallet to another account. A wallet is never
+    /// moved from one account to another. Nothing is written for a nonce not issued for this
+    /// or a message its address did not sign. Needs a recent signature (see
+    /// `session.reauth_window_secs`): without one the nonce is not spent, so the same message
+    /// works after re-authenticating. Errors: 400 `invalid_message`,
+    /// `invalid_signature_format`; 401 `unauthenticated`, `invalid_nonce`,
+    /// `invalid_signature`, `domain_mismatch`, `uri_mismatch`, `chain_not_allowed`,
+    /// `message_expired`, `message_not_yet_valid`, `issued_at_invalid`; 403 `csrf_invalid`,
+    /// `reauthentication_required`; 409 `wallet_already_linked`,
     /// `wallet_already_yours`.
     #[oai(path = "/", method = "post", operation_id = "linkWallet")]
     async fn link(

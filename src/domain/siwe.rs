@@ -351,10 +351,16 @@ impl SiwePolicy {
         signature: &[u8; 65],
         now: OffsetDateTime,
     ) -> AppResult<()> {
+        self.check_unsigned(parsed, now)?;
+        verify_signature(&parsed.message, text, signature)
+    }
+
+    /// What [`SiwePolicy::check`] checks but the signature and the nonce: binding and times.
+    /// Kept apart so that a refusal can be told from a message its signer never signed.
+    pub fn check_unsigned(&self, parsed: &SiweMessage, now: OffsetDateTime) -> AppResult<()> {
         self.check_binding(parsed)?;
         check_validity_window(&parsed.message, now, self.clock_skew)?;
-        self.check_issued_at(&parsed.message, now)?;
-        verify_signature(&parsed.message, text, signature)
+        self.check_issued_at(&parsed.message, now)
     }
 
     /// Domain (and scheme, when the message has one), URI origin and chain.

@@ -141,8 +141,9 @@ impl Service {
         })
     }
 
-    /// Links the wallet that signed `message` to the signed-in account. The message may come
-    /// from a link challenge for this account, or be built by the client on a sign-in nonce.
+    /// Links the wallet that signed `message` to the signed-in account. The message must come
+    /// from a link challenge for this account and that wallet: a signature given to sign in
+    /// can only sign in, so a relayed sign-in message can never attach its wallet here.
     pub async fn link_wallet(
         self: &Arc<Self>,
         current: &Authenticated,
@@ -154,10 +155,17 @@ impl Service {
         self.require_recent_signature(current)?;
         let service = Arc::clone(self);
         let user_id = current.account.user.id.clone();
+        let link_to = user_id.clone();
+        let nonce_for = move |service: &Service, nonce: &str, address: &str| {
+            let user_id = link_to.as_str();
+            service.nonce_is_for(nonce, NonceFor::Link { user_id, address })
+        };
         let (wallet, notice) = self
-            .check_then_write(message, signature, move |conn, mut checked| {
+            .check_then_write(message, signature, nonce_for, move |conn, mut checked| {
+                let failed = event_kind::WALLET_LINK_FAILED;
+                let owner = Some(user_id.as_str());
                 if let Err(refusal) =
-                    service.spend_nonce(conn, &mut checked, Some(&user_id), None, &client)?
+                    service.spend_nonce(conn, &mut checked, failed, owner, &client)?
                 {
                     return Ok(Err(refusal));
                 }

@@ -76,12 +76,15 @@ pub struct Authenticated {
     pub session: SessionRecord,
 }
 
-/// A signed message that parsed, its signer, and whether it passed the policy.
+/// A message its address signed, on a live nonce issued for this request's purpose, and
+/// whether it passed the policy.
 pub(super) struct CheckedMessage {
     pub parsed: SiweMessage,
     /// The signer's EIP-55 address, as named in the message.
     pub address: String,
-    /// Why the policy refused it (signature, domain, time window...), if it did.
+    /// When the nonce expires, as the nonce says (its tag covers it).
+    pub nonce_expires_at: i64,
+    /// Why the policy refused it (domain, time window...) although it is signed, if it did.
     pub refusal: Option<AppError>,
 }
 
@@ -101,6 +104,15 @@ pub(super) fn invalid_nonce() -> AppError {
     AppError::new(
         ErrorCode::InvalidNonce,
         "The nonce is unknown, already used or expired; fetch a new nonce and sign again.",
+    )
+}
+
+/// A sign-in message offered for anything else (linking a wallet...).
+fn sign_in_nonce_elsewhere() -> AppError {
+    AppError::new(
+        ErrorCode::InvalidNonce,
+        "This message was signed on a sign-in nonce, which can only sign in. Ask for the \
+         challenge of this action (POST /api/wallets/challenge to link a wallet) and sign that.",
     )
 }
 
@@ -150,8 +162,9 @@ impl Service {
 
     /// Checks a signed EIP-4361 message and applies the identity rules: link to the current
     /// account if asked; else sign in to the account owning the wallet; else create one (with
-    /// the given email, unless another account has it). Malformed input is refused before
-    /// anything is stored; once the message parses, its nonce is spent whatever the outcome.
+    /// the given email, unless another account has it). Nothing is stored for a message its
+    /// address did not sign on a live nonce for this purpose; once one did, its nonce is spent
+    /// whatever the outcome (see [`Service::check_then_write`]).
     pub async fn sign_in(self: &Arc<Self>, request: SignInRequest) -> AppResult<SignInOutcome> {
         if let Some(email) = &request.email {
             if !mail::is_valid_email(email) {
@@ -167,8 +180,21 @@ impl Service {
         }
         let service = Arc::clone(self);
         let (message, signature) = (request.message.clone(), request.signature.clone());
+        let link_to = request.link_to.as_ref().map(|a| a.account.user.id.clone());
+        // With an email (and no link), an email-attach challenge for it serves too.
+        let attach_email = request.email.clone().filter(|_| link_to.is_none());
+        let nonce_for = move |service: &Service, nonce: &str, address: &str| match &link_to {
+            Some(user_id) => service.nonce_is_for(nonce, NonceFor::Link { user_id, address }),
+            None if attach_email
+                .as_deref()
+                .is_some_and(|email| service.is_email_attach_nonce(nonce, email, address)) =>
+            {
+                Ok(())
+            }
+            None => service.nonce_is_for(nonce, NonceFor::SignIn),
+        };
         let decided = self
-            .check_then_write(message, signature, move |conn, checked| {
+            .check_then_write(message, signature, nonce_for, move |conn, checked| {
                 service.sign_in_write(conn, checked, &request)
             })
             .await
@@ -216,14 +242,19 @@ impl Service {
     /// Checks a signed message on the CPU pool (recovering the signer there, so that the async
     /// workers keep serving), which then queues `write` with it for the writer. The answer
     /// comes straight from the writer: one wake-up of the waiting request instead of two.
-    pub(super) async fn check_then_write<T, W>(
+    /// `nonce_for(service, nonce, address)` says whether the nonce was issued for this request
+    /// (see [`Service::nonce_is_for`]). A message refused before the writer (its nonce is not
+    /// for this, or has expired; its address did not sign it) writes nothing at all.
+    pub(super) async fn check_then_write<T, N, W>(
         self: &Arc<Self>,
         text: String,
         signature: String,
+        nonce_for: N,
         write: W,
     ) -> AppResult<T>
     where
         T: Send + 'static,
+        N: FnOnce(&Service, &str, &str) -> AppResult<()> + Send + 'static,
         W: FnOnce(&rusqlite::Connection, CheckedMessage) -> AppResult<T> + Send + 'static,
     {
         let (reply, answer) = oneshot::channel();
@@ -233,7 +264,7 @@ impl Service {
                 // The requester may have gone away; nothing to tell.
                 let _ = reply.send(result);
             };
-            match service.check_message(&text, &signature) {
+            match service.check_message(&text, &signature, nonce_for) {
                 Ok(checked) => {
                     // Should the writer have stopped, `tell` is dropped and the request told.
                     let _ = service
@@ -248,73 +279,95 @@ impl Service {
             .map_err(|_| AppError::Internal(anyhow::anyhow!("the signature check was dropped")))?
     }
 
-    /// Parses a signed message and checks it against the policy. A message that does not
-    /// parse is refused here; any other failure is returned inside [`CheckedMessage`] to be
-    /// reported once the nonce is spent.
-    fn check_message(&self, text: &str, signature: &str) -> AppResult<CheckedMessage> {
-        let (parsed, signature) = siwe::parse_message(text)
-            .and_then(|parsed| Ok((parsed, siwe::parse_signature(signature)?)))
-            .inspect_err(|err| tracing::info!(reason = err.code().as_str(), "sign-in refused"))?;
-        let refusal = self
-            .policy
-            .check(&parsed, text, &signature, OffsetDateTime::now_utc())
-            .err();
-        Ok(CheckedMessage {
-            address: siwe::checksum_address(&parsed.message.address),
-            parsed,
-            refusal,
-        })
+    /// Fails with `invalid_nonce` unless this server issued `nonce` for `purpose` (its MAC;
+    /// expiry and earlier use are checked elsewhere). A sign-in nonce offered for anything
+    /// else is told so: a signature given to sign in can only sign in.
+    pub(super) fn nonce_is_for(&self, nonce: &str, purpose: NonceFor<'_>) -> AppResult<()> {
+        if self.keys.nonce_matches(nonce, purpose) {
+            Ok(())
+        } else if purpose != NonceFor::SignIn && self.keys.nonce_matches(nonce, NonceFor::SignIn) {
+            Err(sign_in_nonce_elsewhere())
+        } else {
+            Err(invalid_nonce())
+        }
     }
 
-    /// Spends the nonce of a checked message (whatever the outcome, so it can never be tried
-    /// again); `link_for` is the account a link nonce must belong to. A refusal is recorded as
-    /// a security event and returned in the inner result, to be kept with the spent nonce.
+    /// Parses a signed message and checks its nonce, the policy and the signature. Refused
+    /// here, with nothing written: a message that does not parse, a nonce not issued for this
+    /// request or expired, and a message its address did not sign. Any other refusal comes
+    /// back inside [`CheckedMessage`], to be reported once the nonce is spent.
+    fn check_message(
+        &self,
+        text: &str,
+        signature: &str,
+        nonce_for: impl FnOnce(&Service, &str, &str) -> AppResult<()>,
+    ) -> AppResult<CheckedMessage> {
+        let checked = siwe::parse_message(text)
+            .and_then(|parsed| Ok((parsed, siwe::parse_signature(signature)?)))
+            .and_then(|(parsed, signature)| {
+                let address = siwe::checksum_address(&parsed.message.address);
+                let nonce = parsed.message.nonce.as_str();
+                // Cheap refusals first: the MAC, then the expiry the MAC covers (never
+                // today's `nonce_ttl_secs`).
+                nonce_for(self, nonce, &address)?;
+                let nonce_expires_at = token::nonce_expiry(nonce)
+                    .filter(|expires_at| *expires_at > now_ms())
+                    .ok_or_else(invalid_nonce)?;
+                let refusal = self
+                    .policy
+                    .check_unsigned(&parsed, OffsetDateTime::now_utc())
+                    .err();
+                if let Err(unsigned) = siwe::verify_signature(&parsed.message, text, &signature) {
+                    // Whoever sent it, the address never signed it: it may spend no nonce
+                    // and fill no log. Said as the first thing wrong with it.
+                    return Err(refusal.unwrap_or(unsigned));
+                }
+                Ok(CheckedMessage {
+                    parsed,
+                    address,
+                    nonce_expires_at,
+                    refusal,
+                })
+            });
+        checked.inspect_err(|err| tracing::info!(reason = err.code().as_str(), "sign-in refused"))
+    }
+
+    /// Spends the nonce of a checked message (signed by its address, on a nonce for this
+    /// request), so that it never works again, whatever the outcome. A policy refusal is
+    /// returned in the inner result, to be kept with the spent nonce, and recorded as
+    /// `failed_kind` in the log of `owner` (by default the account of the signing wallet;
+    /// none, no event). Only the request that spends the nonce records anything: a replayed
+    /// message writes nothing.
     pub(super) fn spend_nonce(
         &self,
         conn: &rusqlite::Connection,
         checked: &mut CheckedMessage,
-        link_for: Option<&str>,
-        attach_email: Option<&str>,
+        failed_kind: &str,
+        owner: Option<&str>,
         client: &ClientInfo,
     ) -> AppResult<AppResult<()>> {
         let nonce = checked.parsed.message.nonce.as_str();
-        // A sign-in nonce serves for linking too; a link nonce only for its account and address;
-        // an email-attach nonce only with its email and address.
-        let recognised = self.keys.nonce_matches(nonce, NonceFor::SignIn)
-            || link_for.is_some_and(|user_id| {
-                let purpose = NonceFor::Link {
-                    user_id,
-                    address: &checked.address,
-                };
-                self.keys.nonce_matches(nonce, purpose)
-            })
-            || attach_email
-                .is_some_and(|email| self.is_email_attach_nonce(nonce, email, &checked.address));
-        let now = now_ms();
-        // The expiry comes from the nonce (the tag covers it), never from today's settings.
-        let usable = match token::nonce_expiry(nonce) {
-            Some(expires_at) => {
-                // Spent whatever the outcome, even when it is not valid here (another account's
-                // link challenge): a message that failed once never works later.
-                let first_use = expires_at > now && nonces::spend(conn, nonce, expires_at)?;
-                first_use && recognised
-            }
-            None => false,
-        };
-        let refusal = match (usable, checked.refusal.take()) {
+        let expires_at = checked.nonce_expires_at;
+        let first_use = expires_at > now_ms() && nonces::spend(conn, nonce, expires_at)?;
+        let address = checked.address.as_str();
+        let refusal = match (first_use, checked.refusal.take()) {
             (true, None) => return Ok(Ok(())),
             (true, Some(refusal)) => refusal,
-            (false, _) => invalid_nonce(),
+            (false, _) => {
+                tracing::info!(%address, reason = "invalid_nonce", "sign-in refused");
+                return Ok(Err(invalid_nonce()));
+            }
         };
-        let address = checked.address.as_str();
         let reason = refusal.code().as_str();
         tracing::info!(%address, reason, "sign-in refused");
-        let kind = if link_for.is_some() {
-            event_kind::WALLET_LINK_FAILED
-        } else {
-            event_kind::SIGN_IN_FAILED
+        let owner = match owner {
+            Some(user_id) => Some(user_id.to_string()),
+            None => users::find_wallet(conn, address)?.map(|w| w.user_id),
         };
-        record_event(conn, kind, link_for, Some(address), client, Some(reason))?;
+        if let Some(owner) = owner {
+            let (owner, detail) = (Some(owner.as_str()), Some(reason));
+            record_event(conn, failed_kind, owner, Some(address), client, detail)?;
+        }
         Ok(Err(refusal))
     }
 
@@ -325,11 +378,15 @@ impl Service {
         mut checked: CheckedMessage,
         request: &SignInRequest,
     ) -> AppResult<AppResult<Decided>> {
-        let link_for = request.link_to.as_ref().map(|a| a.account.user.id.as_str());
-        let attach_email = request.email.as_deref().filter(|_| link_for.is_none());
-        if let Err(refusal) =
-            self.spend_nonce(conn, &mut checked, link_for, attach_email, &request.client)?
-        {
+        let (failed_kind, owner) = match &request.link_to {
+            Some(current) => (
+                event_kind::WALLET_LINK_FAILED,
+                Some(current.account.user.id.as_str()),
+            ),
+            None => (event_kind::SIGN_IN_FAILED, None),
+        };
+        let spent = self.spend_nonce(conn, &mut checked, failed_kind, owner, &request.client)?;
+        if let Err(refusal) = spent {
             return Ok(Err(refusal));
         }
         // The spent nonce stays spent whatever happens to the rest.

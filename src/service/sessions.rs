@@ -5,16 +5,11 @@
 use std::sync::Arc;
 
 use super::{
-    accounts::Challenge,
-    auth::{invalid_nonce, Authenticated, CheckedMessage},
-    event_kind, now_ms, record_event, ClientInfo, Service,
+    accounts::Challenge, auth::Authenticated, event_kind, now_ms, record_event, ClientInfo, Service,
 };
 use crate::{
-    db::{self, nonces, sessions, users},
-    domain::{
-        siwe,
-        token::{self, NonceFor},
-    },
+    db::{self, sessions, users},
+    domain::{siwe, token::NonceFor},
     error::{AppError, AppResult, ErrorCode},
 };
 
@@ -82,76 +77,63 @@ impl Service {
     ) -> AppResult<()> {
         let service = Arc::clone(self);
         let (user_id, session_id) = (current.account.user.id.clone(), current.session.id.clone());
-        self.check_then_write(message, signature, move |conn, mut checked| {
-            if let Err(refusal) =
-                service.spend_reauth_nonce(conn, &mut checked, &user_id, &session_id, &client)?
-            {
-                return Ok(Err(refusal));
+        let for_session = session_id.clone();
+        let nonce_for = move |service: &Service, nonce: &str, address: &str| {
+            let session_id = for_session.as_str();
+            service.nonce_is_for(
+                nonce,
+                NonceFor::Reauth {
+                    session_id,
+                    address,
+                },
+            )
+        };
+        let failed_for = (user_id.clone(), client.clone());
+        let done = self
+            .check_then_write(message, signature, nonce_for, move |conn, mut checked| {
+                let failed = event_kind::REAUTHENTICATION_FAILED;
+                let owner = Some(user_id.as_str());
+                if let Err(refusal) =
+                    service.spend_nonce(conn, &mut checked, failed, owner, &client)?
+                {
+                    return Ok(Err(refusal));
+                }
+                let address = checked.address;
+                // The spent nonce stays spent whatever happens to the rest.
+                Ok(db::atomically(conn, |conn| {
+                    if users::find_wallet(conn, &address)?.is_none_or(|w| w.user_id != user_id) {
+                        return Err(wallet_not_on_account());
+                    }
+                    if !sessions::mark_authenticated(conn, &user_id, &session_id, now_ms())? {
+                        return Err(AppError::unauthenticated());
+                    }
+                    record_event(
+                        conn,
+                        event_kind::REAUTHENTICATED,
+                        Some(&user_id),
+                        Some(&address),
+                        &client,
+                        None,
+                    )
+                }))
+            })
+            .await
+            .and_then(|done| done);
+        if let Err(refused) = &done {
+            // Refused before the writer, so not recorded there; this request is the account's
+            // own (a session), so its log shows a signature that did not match.
+            if refused.code() == ErrorCode::InvalidSignature {
+                let (user_id, client) = failed_for;
+                self.db.write_later(move |conn| {
+                    let failed = event_kind::REAUTHENTICATION_FAILED;
+                    let detail = Some(ErrorCode::InvalidSignature.as_str());
+                    record_event(conn, failed, Some(&user_id), None, &client, detail)
+                });
             }
-            let address = checked.address;
-            // The spent nonce stays spent whatever happens to the rest.
-            Ok(db::atomically(conn, |conn| {
-                if users::find_wallet(conn, &address)?.is_none_or(|w| w.user_id != user_id) {
-                    return Err(wallet_not_on_account());
-                }
-                if !sessions::mark_authenticated(conn, &user_id, &session_id, now_ms())? {
-                    return Err(AppError::unauthenticated());
-                }
-                record_event(
-                    conn,
-                    event_kind::REAUTHENTICATED,
-                    Some(&user_id),
-                    Some(&address),
-                    &client,
-                    None,
-                )
-            }))
-        })
-        .await??;
+        }
+        done?;
         tracing::info!(session_id = %current.session.id, "session re-authenticated");
         Ok(())
-    }
-
-    /// Spends a re-authentication nonce: only one this server issued for this session and the
-    /// message's address is recorded (so nobody can spend another's), and only once. A refusal
-    /// is recorded on the account and returned in the inner result.
-    fn spend_reauth_nonce(
-        &self,
-        conn: &rusqlite::Connection,
-        checked: &mut CheckedMessage,
-        user_id: &str,
-        session_id: &str,
-        client: &ClientInfo,
-    ) -> AppResult<AppResult<()>> {
-        let nonce = checked.parsed.message.nonce.as_str();
-        let purpose = NonceFor::Reauth {
-            session_id,
-            address: &checked.address,
-        };
-        let usable = match token::nonce_expiry(nonce) {
-            Some(expires_at)
-                if expires_at > now_ms() && self.keys.nonce_matches(nonce, purpose) =>
-            {
-                nonces::spend(conn, nonce, expires_at)?
-            }
-            _ => false,
-        };
-        let refusal = match (usable, checked.refusal.take()) {
-            (true, None) => return Ok(Ok(())),
-            (true, Some(refusal)) => refusal,
-            (false, _) => invalid_nonce(),
-        };
-        let reason = refusal.code().as_str();
-        tracing::info!(address = %checked.address, reason, "re-authentication refused");
-        record_event(
-            conn,
-            event_kind::REAUTHENTICATION_FAILED,
-            Some(user_id),
-            Some(&checked.address),
-            client,
-            Some(reason),
-        )?;
-        Ok(Err(refusal))
     }
 }
 
