@@ -528,6 +528,24 @@ async function startSmtp() {
   };
 }
 
+/** Signs `accounts[index]` in from Node; returns the verify response's body. */
+async function signInFromNode(base, index) {
+  const { body: challenge } = await call(base, "POST", "/api/auth/challenge", { address: accounts[index].address });
+  const signature = await accounts[index].signMessage({ message: challenge.message });
+  const { body } = await call(base, "POST", "/api/auth/verify", { message: challenge.message, signature });
+  return body;
+}
+
+/** A web page on another site (localhost is not 127.0.0.1) that shows `html(url)`. */
+async function otherSite(html) {
+  const server = createHttpServer((req, res) => {
+    res.setHeader("Content-Type", "text/html");
+    res.end(html(new URL(req.url, "http://localhost")));
+  });
+  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return { base: `http://localhost:${server.address().port}`, close: () => server.close() };
+}
+
 describe("emailed links", () => {
   test("a verification link's page changes nothing until its button, and a cross-site form is refused", async () => {
     const smtp = await startSmtp();
@@ -536,23 +554,17 @@ describe("emailed links", () => {
       SIWE_EMAIL__SMTP_PORT: String(smtp.port),
       SIWE_EMAIL__SMTP_TLS: "none",
     });
-    // Another site (localhost is not 127.0.0.1) whose page posts a copy of the form.
-    const evil = createHttpServer((req, res) => {
-      const url = new URL(req.url, "http://localhost");
+    // Another site whose page posts a copy of the form.
+    const evil = await otherSite((url) => {
       const field = (name) => `<input type="hidden" name="${name}" value="${url.searchParams.get(name)}">`;
-      res.setHeader("Content-Type", "text/html");
-      res.end(
+      return (
         `<form method="post" action="${server.base}/api/account/verify-email">${field("token")}${field("csrf")}</form>` +
-          "<script>document.forms[0].submit()</script>",
+        "<script>document.forms[0].submit()</script>"
       );
     });
-    await new Promise((resolve) => evil.listen(0, "127.0.0.1", resolve));
-    const evilBase = `http://localhost:${evil.address().port}`;
     const { page, context, errors } = await openPage({ wallet: false });
     try {
-      const { body: challenge } = await call(server.base, "POST", "/api/auth/challenge", { address: accounts[0].address });
-      const signature = await accounts[0].signMessage({ message: challenge.message });
-      const { body: signedIn } = await call(server.base, "POST", "/api/auth/verify", { message: challenge.message, signature });
+      const signedIn = await signInFromNode(server.base, 0);
       const saved = await call(server.base, "PUT", "/api/account", { email: "e2e@example.org" }, signedIn.token);
       assert.equal(saved.status, 200, JSON.stringify(saved.body));
       const link = await smtp.link(1, server.base);
@@ -571,7 +583,7 @@ describe("emailed links", () => {
       const token = await page.locator("input[name=token]").getAttribute("value");
       const csrf = await page.locator("input[name=csrf]").getAttribute("value");
       const other = await context.newPage();
-      await other.goto(`${evilBase}/?token=${encodeURIComponent(token)}&csrf=${encodeURIComponent(csrf)}`);
+      await other.goto(`${evil.base}/?token=${encodeURIComponent(token)}&csrf=${encodeURIComponent(csrf)}`);
       await other.waitForURL(`${server.base}/api/account/verify-email`);
       await other.getByRole("heading", { name: "This link cannot be used" }).waitFor();
       assert.ok((await other.textContent("main")).includes("origin_not_allowed"));
@@ -586,6 +598,66 @@ describe("emailed links", () => {
     } finally {
       await context.close();
       evil.close();
+      server.stop();
+      smtp.stop();
+    }
+  });
+
+  test("a wallet link followed from a webmail page adds the wallet only from its page's button", async () => {
+    const smtp = await startSmtp();
+    const server = await startServer({
+      SIWE_EMAIL__SMTP_HOST: "127.0.0.1",
+      SIWE_EMAIL__SMTP_PORT: String(smtp.port),
+      SIWE_EMAIL__SMTP_TLS: "none",
+      SIWE_EMAIL__WALLET_ATTACH: "true",
+    });
+    // The mail reader: another site, whose page links to the emailed URL.
+    const webmail = await otherSite((url) => `<a href="${url.searchParams.get("link")}">open the link</a>`);
+    const { page, context, errors } = await openPage({ wallet: false });
+    try {
+      const owner = await signInFromNode(server.base, 0);
+      await call(server.base, "PUT", "/api/account", { email: "owner@example.org" }, owner.token);
+      await page.goto(`${webmail.base}/?link=${encodeURIComponent(await smtp.link(1, server.base))}`);
+      await page.getByRole("link", { name: "open the link" }).click();
+      await page.getByRole("button", { name: "Confirm this email address" }).click();
+      await page.waitForURL(`${server.base}/?email_verified=1`);
+
+      // A new wallet asks to join the account by email.
+      const { body: challenge } = await call(server.base, "POST", "/api/auth/challenge", {
+        address: accounts[1].address,
+        email: "owner@example.org",
+      });
+      const signature = await accounts[1].signMessage({ message: challenge.message });
+      const asked = await call(server.base, "POST", "/api/auth/verify", {
+        message: challenge.message,
+        signature,
+        email: "owner@example.org",
+      });
+      assert.equal(asked.status, 202, JSON.stringify(asked.body));
+      const link = await smtp.link(2, `${server.base}/api/auth/email-link`);
+      const wallets = async () =>
+        (await call(server.base, "GET", "/api/account", null, owner.token)).body.wallets.map((w) => w.address);
+
+      await page.goto(`${webmail.base}/?link=${encodeURIComponent(link)}`);
+      await page.getByRole("link", { name: "open the link" }).click();
+      await page.getByRole("heading", { name: "Add a wallet to your account" }).waitFor();
+      const text = await page.textContent("main");
+      assert.ok(text.includes(accounts[1].address) && text.includes(accounts[0].address), text);
+      await shot(page, "wallet-link-page");
+      assert.deepEqual(await wallets(), [accounts[0].address], "opening the link changes nothing");
+
+      await page.getByRole("button", { name: "Add this wallet and sign in" }).click();
+      await page.waitForURL(`${server.base}/?signed_in=1`);
+      await page.getByTestId("notice").filter({ hasText: "wallet was added" }).waitFor();
+      await page.goto(`${server.base}/account`);
+      const address = page.getByTestId("user-address");
+      await address.waitFor();
+      assert.equal((await address.textContent()).toLowerCase(), accounts[1].address.toLowerCase());
+      assert.equal((await wallets()).length, 2);
+      assert.deepEqual(errors.filter((e) => !e.includes("401")), [], "no script errors (CSP included)");
+    } finally {
+      await context.close();
+      webmail.close();
       server.stop();
       smtp.stop();
     }
