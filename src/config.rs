@@ -49,6 +49,14 @@ pub struct ServerSettings {
     pub trusted_proxies: Vec<String>,
     /// Most connections open at once; more clients wait until one closes.
     pub max_connections: usize,
+    /// Most connections open at once from one client address (IPv6: one /64); unset: a quarter
+    /// of max_connections. Trusted proxies are exempt.
+    pub max_connections_per_ip: Option<usize>,
+    /// Seconds a client has to send a request's headers (from connecting, or from its first
+    /// byte on a kept-alive connection).
+    pub header_timeout_secs: u64,
+    /// Seconds a kept-alive connection may stay idle between requests.
+    pub keep_alive_timeout_secs: u64,
 }
 
 impl Default for ServerSettings {
@@ -58,6 +66,9 @@ impl Default for ServerSettings {
             public_url: "http://localhost:8080".into(),
             trusted_proxies: Vec::new(),
             max_connections: 4096,
+            max_connections_per_ip: None,
+            header_timeout_secs: 10,
+            keep_alive_timeout_secs: 60,
         }
     }
 }
@@ -622,6 +633,15 @@ impl Settings {
         if self.server.max_connections == 0 {
             bail!("server.max_connections must be at least 1");
         }
+        if self.server.max_connections_per_ip == Some(0) {
+            bail!("server.max_connections_per_ip must be at least 1 (or unset)");
+        }
+        if self.server.header_timeout_secs == 0 {
+            bail!("server.header_timeout_secs must be at least 1");
+        }
+        if self.server.keep_alive_timeout_secs == 0 {
+            bail!("server.keep_alive_timeout_secs must be at least 1");
+        }
         if self.database.pool_size == 0 {
             bail!("database.pool_size must be at least 1");
         }
@@ -706,6 +726,14 @@ impl Settings {
                 .collect(),
             return_origins: self.return_origins(),
         }
+    }
+
+    /// The per-address connection cap: `server.max_connections_per_ip`, else a quarter of
+    /// `server.max_connections` (at least 1).
+    pub fn max_connections_per_ip(&self) -> usize {
+        self.server
+            .max_connections_per_ip
+            .unwrap_or((self.server.max_connections / 4).max(1))
     }
 
     pub fn trusted_proxies(&self) -> Vec<ipnet::IpNet> {

@@ -26,8 +26,9 @@ use crate::{
     db::Db,
     domain::{siwe::SiwePolicy, token::Keys},
     http::{
-        self, connections::LimitedAcceptor, AllowedMethods, ClientIpResolver, HttpPolicy,
-        RateLimiter, SecurityHeaders,
+        self,
+        connections::{ConnectionLimits, LimitedAcceptor},
+        AllowedMethods, ClientIpResolver, HttpPolicy, RateLimiter, SecurityHeaders,
     },
     jwt::JwtKeys,
     mail::Mailer,
@@ -147,7 +148,18 @@ impl Application {
             _ => None,
         };
         Ok(Self {
-            acceptor: LimitedAcceptor::new(acceptor, settings.server.max_connections),
+            acceptor: LimitedAcceptor::new(
+                acceptor,
+                ConnectionLimits {
+                    max: settings.server.max_connections,
+                    per_ip: settings.max_connections_per_ip(),
+                    header_timeout: Duration::from_secs(settings.server.header_timeout_secs),
+                    keep_alive_timeout: Duration::from_secs(
+                        settings.server.keep_alive_timeout_secs,
+                    ),
+                    trusted: ClientIpResolver::new(settings.trusted_proxies()),
+                },
+            ),
             local_addr,
             metrics_on_main: settings.metrics.enabled && settings.metrics.bind.is_none(),
             metrics,

@@ -625,7 +625,11 @@ async fn keep_alive_request(stream: &mut tokio::net::TcpStream, wait: Duration) 
 
 #[tokio::test]
 async fn connections_past_the_cap_wait_until_one_closes() {
-    let app = TestApp::spawn_with(|s| s.server.max_connections = 2).await;
+    let app = TestApp::spawn_with(|s| {
+        s.server.max_connections = 2;
+        s.server.max_connections_per_ip = Some(2);
+    })
+    .await;
     let addr = app.base.trim_start_matches("http://").to_string();
     let mut first = tokio::net::TcpStream::connect(&addr).await.unwrap();
     let mut second = tokio::net::TcpStream::connect(&addr).await.unwrap();
