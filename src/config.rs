@@ -247,6 +247,12 @@ impl Secret {
     }
 }
 
+impl From<String> for Secret {
+    fn from(value: String) -> Self {
+        Self(value)
+    }
+}
+
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Secret(<redacted>)")
@@ -298,13 +304,16 @@ impl Default for EmailSettings {
     }
 }
 
-/// Prometheus metrics at `/metrics`.
+/// Prometheus metrics at `/metrics`: on their own listener (`bind`), or on the main one with a
+/// bearer token (`token`); with neither, not served.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct MetricsSettings {
     pub enabled: bool,
-    /// Serve `/metrics` on this address only (e.g. 127.0.0.1:9100) instead of the main one.
+    /// Serve `/metrics` on this address (e.g. 127.0.0.1:9100), to whoever can reach it.
     pub bind: Option<String>,
+    /// Serve `/metrics` on the main listener to requests with `Authorization: Bearer <token>`.
+    pub token: Option<Secret>,
 }
 
 impl Default for MetricsSettings {
@@ -312,6 +321,7 @@ impl Default for MetricsSettings {
         Self {
             enabled: true,
             bind: None,
+            token: None,
         }
     }
 }
@@ -590,6 +600,12 @@ impl Settings {
                         rule.host
                     )
                 })?;
+            }
+        }
+        if let Some(token) = &self.metrics.token {
+            let token = token.expose();
+            if token.len() < 16 || !token.bytes().all(|b| b.is_ascii_graphic()) {
+                bail!("metrics.token must be at least 16 printable characters without spaces");
             }
         }
         if let Some(bind) = &self.metrics.bind {

@@ -1,7 +1,16 @@
 //! Prometheus metrics: requests by route and status, sign-ins by result, rate-limited requests,
-//! SQLite latency; active sessions and nonces are counted when scraped.
+//! SQLite latency; active sessions and nonces are counted at most every `GAUGE_MAX_AGE`.
+//! Who may read them on a listener is its `MetricsGate`.
 
-use std::sync::LazyLock;
+use std::{
+    future::Future,
+    sync::LazyLock,
+    time::{Duration, Instant},
+};
+
+use subtle::ConstantTimeEq;
+
+use crate::{config::Secret, error::AppResult};
 
 use prometheus::{
     Encoder, Histogram, HistogramOpts, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
@@ -87,4 +96,73 @@ pub fn render() -> String {
     let mut out = Vec::new();
     let _ = TextEncoder::new().encode(&m.registry.gather(), &mut out);
     String::from_utf8(out).unwrap_or_default()
+}
+
+/// How long counted gauges are reused: however often /metrics is scraped, whole tables are
+/// counted at most this often.
+pub const GAUGE_MAX_AGE: Duration = Duration::from_secs(30);
+
+/// The last count of live sessions and remembered nonces.
+#[derive(Debug, Default)]
+pub struct GaugeCache(tokio::sync::Mutex<Option<(Instant, i64, i64)>>);
+
+impl GaugeCache {
+    /// The cached counts, or fresh ones from `count` when they are older than `GAUGE_MAX_AGE`.
+    /// Concurrent scrapes wait for one count.
+    pub async fn get<F, Fut>(&self, count: F) -> AppResult<(i64, i64)>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = AppResult<(i64, i64)>>,
+    {
+        let mut cached = self.0.lock().await;
+        if let Some((at, sessions, nonces)) = *cached {
+            if at.elapsed() < GAUGE_MAX_AGE {
+                return Ok((sessions, nonces));
+            }
+        }
+        let (sessions, nonces) = count().await?;
+        *cached = Some((Instant::now(), sessions, nonces));
+        Ok((sessions, nonces))
+    }
+}
+
+/// Who may read /metrics on a listener (request data set by the route).
+#[derive(Debug, Clone)]
+pub enum MetricsGate {
+    /// The separate metrics listener (`metrics.bind`): whoever can reach it.
+    Open,
+    /// The main listener: only with `Authorization: Bearer <metrics.token>`.
+    Token(Secret),
+}
+
+impl MetricsGate {
+    pub fn admits(&self, authorization: Option<&str>) -> bool {
+        match self {
+            Self::Open => true,
+            Self::Token(token) => authorization
+                .and_then(|h| h.strip_prefix("Bearer "))
+                .is_some_and(|given| bool::from(given.as_bytes().ct_eq(token.expose().as_bytes()))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_token_gate_wants_the_exact_bearer_token() {
+        let gate = MetricsGate::Token(Secret::from("s3cret-metrics-token".to_string()));
+        assert!(gate.admits(Some("Bearer s3cret-metrics-token")));
+        for wrong in [
+            "Bearer s3cret-metrics-toke",
+            "Bearer ",
+            "s3cret-metrics-token",
+            "Basic x",
+        ] {
+            assert!(!gate.admits(Some(wrong)), "{wrong}");
+        }
+        assert!(!gate.admits(None));
+        assert!(MetricsGate::Open.admits(None));
+    }
 }

@@ -32,6 +32,7 @@ use crate::{
     },
     jwt::JwtKeys,
     mail::Mailer,
+    metrics::MetricsGate,
     service::{CpuPool, Identity, Service, ServiceConfig},
 };
 
@@ -43,7 +44,8 @@ pub struct Application {
     local_addr: SocketAddr,
     /// A separate listener for /metrics (`metrics.bind`).
     metrics: Option<(TcpAcceptor, SocketAddr)>,
-    metrics_on_main: bool,
+    /// /metrics on the main listener, with its bearer token (`metrics.token`).
+    metrics_on_main: Option<MetricsGate>,
     state: Arc<AppState>,
     cleanup_interval: Duration,
 }
@@ -161,7 +163,12 @@ impl Application {
                 },
             ),
             local_addr,
-            metrics_on_main: settings.metrics.enabled && settings.metrics.bind.is_none(),
+            metrics_on_main: settings
+                .metrics
+                .token
+                .clone()
+                .filter(|_| settings.metrics.enabled)
+                .map(MetricsGate::Token),
             metrics,
             state,
             cleanup_interval: Duration::from_secs(settings.database.cleanup_interval_secs),
@@ -190,6 +197,7 @@ impl Application {
             let api = api::service().into_endpoint();
             let app = Route::new()
                 .at("/metrics", api)
+                .data(MetricsGate::Open)
                 .data(Arc::clone(&self.state));
             tokio::spawn(Server::new_with_acceptor(acceptor).run(app))
         });
@@ -230,7 +238,7 @@ impl Endpoint for BuiltOnFirstUse {
     }
 }
 
-fn routes(state: Arc<AppState>, metrics: bool) -> impl Endpoint {
+fn routes(state: Arc<AppState>, metrics: Option<MetricsGate>) -> impl Endpoint {
     let api = api::service();
     let spec_json = api::spec_json();
     // The OpenAPI service routes by its own full paths, so it gets them unstripped.
@@ -267,10 +275,9 @@ fn routes(state: Arc<AppState>, metrics: bool) -> impl Endpoint {
             EmbeddedFileEndpoint::<Assets>::new("account.html"),
         )
         .nest("/assets", EmbeddedFilesEndpoint::<Assets>::new());
-    let routes = if metrics {
-        routes.at("/metrics", api)
-    } else {
-        routes
+    let routes = match metrics {
+        Some(gate) => routes.at("/metrics", api.data(gate)),
+        None => routes,
     };
     http::wrap(routes, state)
 }

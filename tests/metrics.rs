@@ -5,6 +5,24 @@ mod common;
 use common::*;
 use reqwest::StatusCode;
 
+const TOKEN: &str = "metrics-token-for-tests";
+
+/// The gauges are one set per process: tests that read them take turns.
+static GAUGES: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+async fn scrape(app: &TestApp) -> reqwest::Response {
+    reqwest::Client::new()
+        .get(app.url("/metrics"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap()
+}
+
+fn with_token(s: &mut siwe_server::Settings) {
+    s.metrics.token = Some(TOKEN.to_string().into());
+}
+
 /// The value of the first sample line starting with `prefix`.
 fn sample(text: &str, prefix: &str) -> Option<f64> {
     text.lines()
@@ -15,7 +33,9 @@ fn sample(text: &str, prefix: &str) -> Option<f64> {
 
 #[tokio::test]
 async fn metrics_count_requests_sign_ins_limits_and_sessions() {
+    let _turn = GAUGES.lock().await;
     let app = TestApp::spawn_with(|s| {
+        with_token(s);
         s.rate_limit.auth_per_minute = 30;
         s.rate_limit.auth_burst = 6;
     })
@@ -28,7 +48,7 @@ async fn metrics_count_requests_sign_ins_limits_and_sessions() {
         app.get("/api/auth/nonce").await;
     }
 
-    let resp = app.get("/metrics").await;
+    let resp = scrape(&app).await;
     assert_eq!(resp.status(), StatusCode::OK);
     assert!(resp.headers()["content-type"]
         .to_str()
@@ -57,6 +77,7 @@ async fn metrics_count_requests_sign_ins_limits_and_sessions() {
 
 #[tokio::test]
 async fn metrics_can_move_to_their_own_address() {
+    let _turn = GAUGES.lock().await;
     let app = TestApp::spawn_with(|s| s.metrics.bind = Some("127.0.0.1:0".into())).await;
     expect_error(
         app.get("/metrics").await,
@@ -72,15 +93,64 @@ async fn metrics_can_move_to_their_own_address() {
         .await
         .unwrap();
     assert!(text.contains("siwe_active_sessions"), "{text}");
-    let off = TestApp::spawn_with(|s| s.metrics.enabled = false).await;
-    assert_eq!(off.get("/metrics").await.status(), StatusCode::NOT_FOUND);
+    let off = TestApp::spawn_with(|s| {
+        with_token(s);
+        s.metrics.enabled = false;
+    })
+    .await;
+    assert_eq!(scrape(&off).await.status(), StatusCode::NOT_FOUND);
+}
+
+/// Off the public listener by default; there only with the bearer token.
+#[tokio::test]
+async fn metrics_need_their_own_listener_or_a_token() {
+    let default = TestApp::spawn().await;
+    expect_error(scrape(&default).await, StatusCode::NOT_FOUND, "not_found").await;
+    let app = TestApp::spawn_with(with_token).await;
+    expect_error(
+        app.get("/metrics").await,
+        StatusCode::UNAUTHORIZED,
+        "unauthenticated",
+    )
+    .await;
+    let wrong = reqwest::Client::new()
+        .get(app.url("/metrics"))
+        .bearer_auth("metrics-token-for-test")
+        .send()
+        .await
+        .unwrap();
+    expect_error(wrong, StatusCode::UNAUTHORIZED, "unauthenticated").await;
+    assert_eq!(scrape(&app).await.status(), StatusCode::OK);
+}
+
+/// A scrape does not count whole tables: the counts are reused for a while, so a session
+/// started between two quick scrapes is not yet in the second.
+#[tokio::test]
+async fn scrapes_reuse_the_counted_gauges() {
+    let _turn = GAUGES.lock().await;
+    let app = TestApp::spawn_with(with_token).await;
+    app.sign_in(&Wallet::random()).await;
+    let first = scrape(&app).await.text().await.unwrap();
+    assert_eq!(sample(&first, "siwe_active_sessions"), Some(1.0));
+    app.sign_in(&Wallet::random()).await;
+    let second = scrape(&app).await.text().await.unwrap();
+    assert_eq!(sample(&second, "siwe_active_sessions"), Some(1.0));
+    // The requests counter, maintained as requests happen, has moved on.
+    let verified = |text: &str| {
+        sample(
+            text,
+            r#"siwe_http_requests_total{method="POST",route="/api/auth/verify",status="200"}"#,
+        )
+        .unwrap()
+    };
+    assert!(verified(&second) > verified(&first));
 }
 
 /// Request series are labelled with a fixed set of methods and routes, so made-up methods and
 /// paths cannot grow `/metrics` (and the process) without bound.
 #[tokio::test]
 async fn made_up_methods_and_paths_do_not_grow_the_metrics() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_with(with_token).await;
     let client = reqwest::Client::new();
     for i in 0..60 {
         let method = reqwest::Method::from_bytes(format!("MADEUP{i}").as_bytes()).unwrap();
@@ -92,7 +162,7 @@ async fn made_up_methods_and_paths_do_not_grow_the_metrics() {
             .await
             .unwrap();
     }
-    let text = app.get("/metrics").await.text().await.unwrap();
+    let text = scrape(&app).await.text().await.unwrap();
     let series: Vec<&str> = text
         .lines()
         .filter(|l| l.starts_with("siwe_http_requests_total{"))

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use poem::web::Data;
+use poem::{http::header, web::Data, Request};
 use poem_openapi::{
     payload::{Json, PlainText},
     ApiResponse, OpenApi,
@@ -13,7 +13,10 @@ use super::{
     error::{ApiError, ErrorBody},
     ApiTags, AppState,
 };
-use crate::error::ErrorCode;
+use crate::{
+    error::{AppError, ErrorCode},
+    metrics::MetricsGate,
+};
 
 pub struct HealthApi;
 
@@ -42,10 +45,26 @@ impl HealthApi {
     /// Prometheus metrics
     ///
     /// Requests by route and status, sign-ins by result, rate-limited requests, active
-    /// sessions, nonce table size and SQLite latency. Served here unless `metrics.bind` moves
-    /// it to its own address, or `metrics.enabled = false`.
+    /// sessions and nonce table size (counted at most every 30 seconds) and SQLite latency.
+    /// Served on the listener of `metrics.bind` to whoever reaches it, and on this one only
+    /// with `Authorization: Bearer <metrics.token>` (else 401 `unauthenticated`); with neither
+    /// setting, 404 `not_found`.
     #[oai(path = "/metrics", method = "get", operation_id = "metrics")]
-    async fn metrics(&self, state: Data<&Arc<AppState>>) -> Result<MetricsResponse, ApiError> {
+    async fn metrics(
+        &self,
+        state: Data<&Arc<AppState>>,
+        req: &Request,
+    ) -> Result<MetricsResponse, ApiError> {
+        let Some(gate) = req.data::<MetricsGate>() else {
+            return Err(AppError::new(ErrorCode::NotFound, "No such page.").into());
+        };
+        if !gate.admits(req.header(header::AUTHORIZATION)) {
+            return Err(AppError::new(
+                ErrorCode::Unauthenticated,
+                "The metrics need Authorization: Bearer <metrics.token>.",
+            )
+            .into());
+        }
         Ok(MetricsResponse::Ok(PlainText(
             state.service.metrics_text().await?,
         )))

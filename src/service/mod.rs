@@ -78,6 +78,8 @@ pub struct Service {
     token_audiences: Vec<String>,
     /// Where signatures are recovered.
     cpu: cpu_pool::CpuPool,
+    /// The metrics' table counts, reused between scrapes.
+    gauges: crate::metrics::GaugeCache,
 }
 
 /// Kinds of security events, as stored and shown.
@@ -146,6 +148,7 @@ impl Service {
             token_ttl: config.token_ttl,
             token_audiences: config.token_audiences,
             cpu: config.cpu,
+            gauges: crate::metrics::GaugeCache::default(),
         }
     }
 
@@ -202,11 +205,12 @@ impl Service {
         self.mailer.is_some()
     }
 
-    /// Updates the gauges counted from the database, then renders all metrics.
+    /// Updates the gauges counted from the database (at most every
+    /// `metrics::GAUGE_MAX_AGE`), then renders all metrics.
     pub async fn metrics_text(&self) -> AppResult<String> {
         let (sessions, nonces) = self
-            .db
-            .read_blocking(|conn| Db::counts(conn, now_ms()))
+            .gauges
+            .get(|| self.db.read_blocking(|conn| Db::counts(conn, now_ms())))
             .await?;
         if let Some(m) = crate::metrics::metrics() {
             m.active_sessions.set(sessions);
