@@ -26,9 +26,13 @@ fn set_authenticated_at(app: &TestApp, session_id: &str, at: Option<i64>) {
     assert_eq!(changed, 1);
 }
 
+fn now_ms() -> i64 {
+    (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
+}
+
 /// Ten minutes ago, in Unix milliseconds: outside the default 5-minute window.
 fn ten_minutes_ago() -> i64 {
-    (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64 - 600_000
+    now_ms() - 600_000
 }
 
 /// `message` signed by `wallet`, as a verify body with `link: true`.
@@ -500,4 +504,91 @@ async fn only_this_sessions_challenge_re_authenticates() {
         .await;
     expect_error(resp, StatusCode::FORBIDDEN, "csrf_invalid").await;
     elsewhere.stop().await;
+}
+
+#[tokio::test]
+async fn sessions_from_before_the_migration_stay_signed_in_but_not_recent() {
+    // A database at schema 3 (before sessions.authenticated_at) with a live session.
+    let secret = "a secret for this test that is long enough";
+    let dir = std::sync::Arc::new(tempfile::TempDir::new().unwrap());
+    let mut settings = test_settings(&dir);
+    settings.security.secret = Some(secret.to_string().into());
+    std::fs::create_dir_all(settings.database.path.parent().unwrap()).unwrap();
+    let wallet = Wallet::random();
+    let token = siwe_server::domain::token::Keys::new_token(0);
+    let keys = siwe_server::domain::token::Keys::from_secret(secret.as_bytes());
+    {
+        let conn = rusqlite::Connection::open(&settings.database.path).unwrap();
+        for sql in [
+            include_str!("../src/db/migrations/0001_init.sql"),
+            include_str!("../src/db/migrations/0002_accounts.sql"),
+            include_str!("../src/db/migrations/0003_spent_nonces.sql"),
+        ] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.pragma_update(None, "user_version", 3).unwrap();
+        let now = now_ms();
+        conn.execute(
+            "INSERT INTO users (id, name, email, email_verified, created_at)
+             VALUES ('u1', 'Old', NULL, 0, ?1)",
+            [now],
+        )
+        .unwrap();
+        conn.execute(
+            "INSERT INTO wallets (address, user_id, chain_id, linked_at, is_primary)
+             VALUES (?1, 'u1', 1, ?2, 1)",
+            rusqlite::params![wallet.address, now],
+        )
+        .unwrap();
+        // Signed in a moment ago, but before the upgrade: nothing says when it signed.
+        conn.execute(
+            "INSERT INTO sessions (id, token_hash, user_id, address, chain_id, created_at,
+                                   expires_at, last_seen_at)
+             VALUES ('s1', ?1, 'u1', ?2, 1, ?3, ?4, ?3)",
+            rusqlite::params![
+                keys.session_token_key(&token),
+                wallet.address,
+                now,
+                now + 3_600_000
+            ],
+        )
+        .unwrap();
+    }
+    let app = TestApp::spawn_in(dir, settings).await;
+    let bearer = |method: Method, path: &str| {
+        reqwest::Client::new()
+            .request(method, app.url(path))
+            .bearer_auth(&token)
+    };
+    let resp = bearer(Method::GET, "/api/auth/session")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK, "still signed in");
+    let resp = bearer(Method::POST, "/api/auth/logout-all?keepCurrent=true")
+        .send()
+        .await
+        .unwrap();
+    expect_error(resp, StatusCode::FORBIDDEN, "reauthentication_required").await;
+    // A signature makes it recent.
+    let challenge: Value = bearer(Method::POST, "/api/auth/reauthenticate/challenge")
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let message = challenge["message"].as_str().unwrap();
+    let resp = bearer(Method::POST, "/api/auth/reauthenticate")
+        .json(&json!({ "message": message, "signature": wallet.sign(message) }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    let resp = bearer(Method::POST, "/api/auth/logout-all?keepCurrent=true")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
 }
