@@ -356,6 +356,17 @@ async fn a_new_wallet_giving_a_verified_accounts_email_gets_a_link_to_join_it() 
     assert_eq!(session["user"]["id"], owner["user"]["id"]);
     assert_eq!(session["session"]["address"], new_wallet.address.as_str());
     assert_eq!(session["user"]["wallets"].as_array().unwrap().len(), 2);
+    // A session opened by an emailed link proved a mailbox, not a wallet: not recent (sudo mode).
+    let everywhere = "/api/auth/logout-all?keepCurrent=true";
+    let link_csrf = session["csrfToken"].as_str();
+    expect_error(
+        browser
+            .call(Method::POST, everywhere, link_csrf, None)
+            .await,
+        StatusCode::FORBIDDEN,
+        "reauthentication_required",
+    )
+    .await;
     assert_eq!(
         error_code(browser.get(&link).await).await.1,
         "invalid_token"
