@@ -947,3 +947,31 @@ async fn an_attach_request_answers_the_same_whether_or_not_an_account_has_the_ad
     assert_eq!(sink.count(), 2);
     stranger.stop().await;
 }
+
+#[tokio::test]
+async fn a_link_page_shows_what_people_chose_as_text_never_as_markup() {
+    let (_dir, sink, app) = with_email().await;
+    let me = app.sign_in(&Wallet::random()).await;
+    let resp = app
+        .call(
+            Method::PUT,
+            "/api/account",
+            me["csrfToken"].as_str(),
+            Some(json!({"name": "<script>alert(1)</script>", "email": "o'brien&co@example.org"})),
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let link = link_in(&sink.message(1).await);
+    let resp = cookie_client().get(app.url(&link)).send().await.unwrap();
+    assert!(resp.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .contains("script-src 'self'"));
+    let page = resp.text().await.unwrap();
+    assert!(!page.contains("<script"), "{page}");
+    assert!(
+        page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+        "{page}"
+    );
+    assert!(page.contains("o&#39;brien&amp;co@example.org"), "{page}");
+}

@@ -324,34 +324,10 @@ impl Service {
                 if let Some(name) = &update.name {
                     users::set_name(conn, &user_id, name.trim())?;
                 }
-                let mut pending = None;
-                if let Some(email) = &email {
-                    let before = users::find_user(conn, &user_id)?;
-                    let verified = before.as_ref().is_some_and(|u| u.email_verified);
-                    let changed = before.and_then(|u| u.email).map(|e| e.to_lowercase())
-                        != email.as_deref().map(str::to_lowercase);
-                    if !changed && !verified {
-                        // Saving the same unverified email again sends a new link.
-                        if let Some(same) = email {
-                            pending = service.verification_email(conn, &user_id, same)?;
-                        }
-                    }
-                    if changed {
-                        // Pending until verified, whoever else names it (see verification_email).
-                        users::set_email(conn, &user_id, email.as_deref())?;
-                        record_event(
-                            conn,
-                            event_kind::EMAIL_CHANGED,
-                            Some(&user_id),
-                            None,
-                            &client,
-                            None,
-                        )?;
-                        if let Some(new) = email {
-                            pending = service.verification_email(conn, &user_id, new)?;
-                        }
-                    }
-                }
+                let pending = match &email {
+                    Some(email) => service.set_email(conn, &user_id, email.as_deref(), &client)?,
+                    None => None,
+                };
                 let account = load_account(conn, &user_id)?;
                 Ok((account, pending))
             })

@@ -233,6 +233,39 @@ impl Service {
         })
     }
 
+    /// Sets (or removes) an account's email, pending until verified (whoever else names it,
+    /// see [`Service::verification_email`]), and returns the verification mail to send.
+    /// Saving the same unverified address again sends a new link.
+    pub(super) fn set_email(
+        &self,
+        conn: &rusqlite::Connection,
+        user_id: &str,
+        email: Option<&str>,
+        client: &ClientInfo,
+    ) -> AppResult<Option<PendingEmail>> {
+        let before = users::find_user(conn, user_id)?;
+        let verified = before.as_ref().is_some_and(|u| u.email_verified);
+        let changed =
+            before.and_then(|u| u.email).map(|e| e.to_lowercase()) != email.map(str::to_lowercase);
+        if changed {
+            users::set_email(conn, user_id, email)?;
+            record_event(
+                conn,
+                event_kind::EMAIL_CHANGED,
+                Some(user_id),
+                None,
+                client,
+                None,
+            )?;
+        } else if verified {
+            return Ok(None);
+        }
+        match email {
+            Some(email) => self.verification_email(conn, user_id, email),
+            None => Ok(None),
+        }
+    }
+
     /// Stores a single-use email token and returns it (for the link).
     fn email_token(
         &self,
