@@ -131,6 +131,7 @@ async fn sensitive_changes_need_a_recent_signature() {
     let (w1, w2) = (Wallet::random(), Wallet::random());
     let me = app.sign_in(&w1).await;
     let token = csrf(&me);
+    assert!(me["session"]["authenticatedAt"].is_string(), "{me}");
     // Within the window (just signed in), linking works.
     assert_eq!(app.link(&token, &w2).await.status(), StatusCode::CREATED);
 
@@ -155,6 +156,8 @@ async fn sensitive_changes_need_a_recent_signature() {
     // A session that never signed (opened by an emailed link) is not recent either, and it
     // stays signed in.
     set_authenticated_at(&app, session_id, None);
+    let session: Value = app.get("/api/auth/session").await.json().await.unwrap();
+    assert!(session["session"]["authenticatedAt"].is_null(), "{session}");
     all_guarded_changes_are_refused(&app, &token, &w2).await;
 
     // Signing in again gives a recent session: every change works.
@@ -395,6 +398,14 @@ async fn a_signed_challenge_makes_the_session_recent_again() {
     let signature = w2.sign(&message);
     let resp = reauthenticate(&app, &token, &message, &signature).await;
     assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    let session: Value = app.get("/api/auth/session").await.json().await.unwrap();
+    let at = session["session"]["authenticatedAt"].as_str().unwrap();
+    let at = time::OffsetDateTime::parse(at, &time::format_description::well_known::Rfc3339);
+    let age = time::OffsetDateTime::now_utc() - at.unwrap();
+    assert!(
+        age < time::Duration::minutes(1),
+        "signed just now: {session}"
+    );
     // Once only.
     expect_error(
         reauthenticate(&app, &token, &message, &signature).await,

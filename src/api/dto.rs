@@ -50,6 +50,11 @@ pub struct Session {
     pub chain_id: u64,
     pub created_at: OffsetDateTime,
     pub expires_at: OffsetDateTime,
+    /// When the session last proved a wallet signature (sign-in or re-authentication); null
+    /// if it never did (opened by an emailed link). Unlinking or linking a wallet, changing the
+    /// email and signing out everywhere need this within `session.reauth_window_secs`.
+    #[oai(nullable)]
+    pub authenticated_at: Option<OffsetDateTime>,
 }
 
 /// A nonce and the values a message must carry for this server to accept it.
@@ -276,6 +281,7 @@ impl From<&SessionRecord> for Session {
             chain_id: s.chain_id,
             created_at: from_unix_ms(s.created_at),
             expires_at: from_unix_ms(s.expires_at),
+            authenticated_at: s.authenticated_at.map(from_unix_ms),
         }
     }
 }
