@@ -42,6 +42,7 @@ pub enum ErrorCode {
     MethodNotAllowed,
     EmailUnavailable,
     Unavailable,
+    Overloaded,
     Internal,
 }
 
@@ -80,6 +81,7 @@ impl ErrorCode {
             Self::MethodNotAllowed => "method_not_allowed",
             Self::EmailUnavailable => "email_unavailable",
             Self::Unavailable => "unavailable",
+            Self::Overloaded => "overloaded",
             Self::Internal => "internal",
         }
     }
@@ -119,6 +121,14 @@ impl AppError {
             Self::Client { message, .. } => message,
             Self::Internal(_) => "The server failed to handle this request; it has been logged.",
         }
+    }
+
+    /// A queue or pool is full: the client should retry shortly (503 with `Retry-After`).
+    pub fn overloaded() -> Self {
+        Self::new(
+            ErrorCode::Overloaded,
+            "The server is busy; retry after the number of seconds in Retry-After.",
+        )
     }
 
     pub fn unauthenticated() -> Self {

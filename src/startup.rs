@@ -179,6 +179,12 @@ impl Application {
         self.local_addr
     }
 
+    /// The service behind the API (its database included), for tools and tests that work
+    /// beside the HTTP API.
+    pub fn service(&self) -> Arc<Service> {
+        Arc::clone(&self.state.service)
+    }
+
     /// The address of the separate metrics listener, if configured.
     pub fn metrics_addr(&self) -> Option<SocketAddr> {
         self.metrics.as_ref().map(|(_, addr)| *addr)

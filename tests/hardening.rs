@@ -745,3 +745,72 @@ async fn failed_sign_ins_write_nothing_without_the_owners_signature() {
     assert_eq!(count("security_events"), 2, "no event without an owner");
     assert_eq!(count("spent_nonces"), 3);
 }
+
+/// A read that cannot get a database connection (the pool is exhausted) gives up after a
+/// quarter of a second with 503 `overloaded` and `Retry-After`, instead of holding an async
+/// worker for the pool's ten seconds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_exhausted_read_pool_answers_503_overloaded_quickly() {
+    let dir = std::sync::Arc::new(tempfile::TempDir::new().unwrap());
+    let mut settings = test_settings(&dir);
+    settings.database.pool_size = 1;
+    let app = siwe_server::Application::build(settings).await.unwrap();
+    let db = app.service().db().clone();
+    let base = format!("http://{}", app.local_addr());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(app.run_until(async {
+        let _ = stopped.await;
+    }));
+    let client = Client::new();
+    let nonce: Value = client
+        .get(format!("{base}/api/auth/nonce"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let wallet = Wallet::random();
+    let message = MessageSpec::new(&wallet, nonce["nonce"].as_str().unwrap()).render();
+    let signed_in: Value = client
+        .post(format!("{base}/api/auth/verify"))
+        .json(&json!({ "message": message, "signature": wallet.sign(&message) }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = signed_in["token"].as_str().unwrap().to_string();
+    let session = || {
+        client
+            .get(format!("{base}/api/auth/session"))
+            .bearer_auth(&token)
+            .send()
+    };
+    assert_eq!(session().await.unwrap().status(), StatusCode::OK);
+
+    // Something holds the only reader (a long read).
+    let (held, holding) = std::sync::mpsc::channel();
+    let (release, released) = std::sync::mpsc::channel::<()>();
+    let reader = std::thread::spawn(move || {
+        db.read(|_| {
+            held.send(()).unwrap();
+            let _ = released.recv();
+            Ok(())
+        })
+    });
+    holding.recv().unwrap();
+    let started = std::time::Instant::now();
+    let resp = session().await.unwrap();
+    let waited = started.elapsed();
+    assert_eq!(resp.headers()["retry-after"], "1");
+    expect_error(resp, StatusCode::SERVICE_UNAVAILABLE, "overloaded").await;
+    assert!(waited < Duration::from_secs(2), "answered in {waited:?}");
+
+    release.send(()).unwrap();
+    reader.join().unwrap().unwrap();
+    assert_eq!(session().await.unwrap().status(), StatusCode::OK);
+    let _ = stop.send(());
+    let _ = server.await;
+}

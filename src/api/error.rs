@@ -57,9 +57,11 @@ pub enum ApiError {
     /// The server failed (`internal`); the cause is logged.
     #[oai(status = 500)]
     Internal(Json<ErrorBody>),
-    /// The database (`unavailable`) or the mail server (`email_unavailable`) is unavailable.
+    /// The database (`unavailable`) or the mail server (`email_unavailable`) is unavailable,
+    /// or the server is too busy to take the request (`overloaded`: its queues are full;
+    /// retry after the number of seconds in `Retry-After`).
     #[oai(status = 503)]
-    Unavailable(Json<ErrorBody>),
+    Unavailable(Json<ErrorBody>, #[oai(header = "Retry-After")] Option<u64>),
 }
 
 impl poem_openapi::types::Example for ErrorBody {
@@ -72,6 +74,9 @@ impl poem_openapi::types::Example for ErrorBody {
         }
     }
 }
+
+/// What an `overloaded` answer asks the client to wait: queues drain in milliseconds.
+pub const OVERLOADED_RETRY_SECS: u64 = 1;
 
 pub fn status_of(code: ErrorCode) -> StatusCode {
     use ErrorCode::*;
@@ -97,7 +102,7 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
         PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         RequestTimeout => StatusCode::REQUEST_TIMEOUT,
-        Unavailable | EmailUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+        Unavailable | EmailUnavailable | Overloaded => StatusCode::SERVICE_UNAVAILABLE,
         Internal => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
@@ -121,7 +126,10 @@ impl From<AppError> for ApiError {
             StatusCode::REQUEST_TIMEOUT => Self::RequestTimeout(body),
             StatusCode::PAYLOAD_TOO_LARGE => Self::PayloadTooLarge(body),
             StatusCode::TOO_MANY_REQUESTS => Self::TooManyRequests(body, 60),
-            StatusCode::SERVICE_UNAVAILABLE => Self::Unavailable(body),
+            StatusCode::SERVICE_UNAVAILABLE => {
+                let retry_after = (code == ErrorCode::Overloaded).then_some(OVERLOADED_RETRY_SECS);
+                Self::Unavailable(body, retry_after)
+            }
             _ => Self::Internal(body),
         }
     }

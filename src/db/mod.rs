@@ -9,7 +9,7 @@ pub mod sessions;
 pub mod users;
 mod writer;
 
-pub use writer::atomically;
+pub use writer::{atomically, Answer, ForWaiter, WRITE_QUEUE};
 
 use std::{path::Path, time::Duration};
 
@@ -25,6 +25,9 @@ pub use migrations::SCHEMA_VERSION;
 
 /// Rows deleted per statement by the cleanup task, so it never holds the write lock for long.
 const CLEANUP_BATCH: u32 = 1000;
+/// Longest a read waits for a pooled connection: reads run on the async workers, which must
+/// not stall behind an exhausted pool; past it the request gets 503 `overloaded`.
+pub const READ_WAIT: Duration = Duration::from_millis(250);
 
 #[derive(Debug)]
 struct Pragmas;
@@ -112,7 +115,10 @@ impl Db {
     /// they take microseconds, less than handing them to another thread would cost.
     pub fn read<T>(&self, work: impl FnOnce(&Connection) -> AppResult<T>) -> AppResult<T> {
         let _timer = crate::metrics::metrics().map(|m| m.db_seconds.start_timer());
-        let conn = self.readers.get()?;
+        let conn = self.readers.get_timeout(READ_WAIT).map_err(|err| {
+            tracing::warn!(error = %err, "no database connection free; request refused");
+            AppError::overloaded()
+        })?;
         // One transaction: one snapshot, and one lock of the WAL index instead of one per query.
         exec(&conn, "BEGIN")?;
         let result = work(&conn);
@@ -146,6 +152,7 @@ impl Db {
         F: FnOnce(&Connection) -> AppResult<T> + Send + 'static,
     {
         let (reply, result) = oneshot::channel();
+        // Done even if the requester goes away (a sign-out must happen once asked for).
         self.write_then(work, move |result| {
             // The requester may have gone away (client disconnected); nothing to tell.
             let _ = reply.send(result);
@@ -154,29 +161,30 @@ impl Db {
     }
 
     /// Queues `work` like [`Db::write`], and hands its result to `answer` on the writer
-    /// thread once committed (`answer` is dropped unanswered if the writer has stopped).
+    /// thread once committed; `overloaded` at once when the queue is full (`answer` is dropped
+    /// unanswered, and this fails, if the writer has stopped). See [`Answer::abandoned`].
     pub fn write_then<T, F, A>(&self, work: F, answer: A) -> AppResult<()>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> AppResult<T> + Send + 'static,
-        A: FnOnce(AppResult<T>) + Send + 'static,
+        A: Answer<T>,
     {
         let timer = crate::metrics::metrics().map(|m| m.db_seconds.start_timer());
-        self.writer.submit(work, move |result| {
-            drop(timer);
-            answer(result);
-        })
+        self.writer.submit(work, Timed { timer, answer })
     }
 
-    /// Queues `work` for the writer without waiting for it; failures are logged.
+    /// Queues `work` for the writer without waiting for it; failures are logged. Best effort:
+    /// when the queue is full the write is dropped (with a log line), never waited for.
     pub fn write_later<F>(&self, work: F)
     where
         F: FnOnce(&Connection) -> AppResult<()> + Send + 'static,
     {
-        let written = self.write_then(work, |result| {
-            if let Err(err) = result {
-                tracing::error!(error = %err, "database write failed");
+        let written = self.write_then(work, |result: AppResult<()>| match result {
+            Err(err) if err.code() == crate::error::ErrorCode::Overloaded => {
+                tracing::warn!("database write queue full; best-effort write dropped");
             }
+            Err(err) => tracing::error!(error = %err, "database write failed"),
+            Ok(()) => {}
         });
         if let Err(err) = written {
             tracing::error!(error = %err, "database write dropped");
@@ -212,6 +220,23 @@ impl Db {
             + email_tokens::delete_expired(conn, now_ms, CLEANUP_BATCH)?
             + mail_log::delete_older_than(conn, now_ms - mail_log::WINDOW_MS, CLEANUP_BATCH)?
             + events::delete_older_than(conn, events_before_ms, CLEANUP_BATCH)?)
+    }
+}
+
+/// An answer that stops the write's latency timer when told.
+struct Timed<A> {
+    timer: Option<prometheus::HistogramTimer>,
+    answer: A,
+}
+
+impl<T, A: Answer<T>> Answer<T> for Timed<A> {
+    fn send(self, result: AppResult<T>) {
+        drop(self.timer);
+        self.answer.send(result);
+    }
+
+    fn abandoned(&self) -> bool {
+        self.answer.abandoned()
     }
 }
 

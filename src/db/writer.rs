@@ -2,15 +2,25 @@
 //! in batches. SQLite allows one writer at a time anyway; one thread that never waits for the
 //! lock, and one commit for many small writes, is what makes writes fast.
 
-use std::{panic::AssertUnwindSafe, sync::mpsc};
+use std::{
+    panic::AssertUnwindSafe,
+    sync::{
+        atomic::{AtomicUsize, Ordering},
+        mpsc, Arc,
+    },
+};
 
 use rusqlite::Connection;
+use tokio::sync::oneshot;
 
 use super::exec;
 use crate::error::{AppError, AppResult};
 
 /// Most writes committed together; a batch never waits to fill up.
 const MAX_BATCH: usize = 256;
+/// Writes waiting for the writer at most: some 16 batches, a fraction of a second of work.
+/// Past it, writes are refused (503 `overloaded`) instead of piling up in memory.
+pub const WRITE_QUEUE: usize = 4096;
 /// WAL pages after which the writer checkpoints itself (SQLite's default is 1,000).
 const WRITER_CHECKPOINT_PAGES: i64 = 20_000;
 
@@ -22,6 +32,43 @@ type Job = Box<dyn FnOnce(&Connection) -> Finish + Send>;
 #[derive(Clone)]
 pub(super) struct Writer {
     jobs: mpsc::Sender<Job>,
+    /// Jobs queued and not yet taken by the writer.
+    queued: Arc<AtomicUsize>,
+    bound: usize,
+}
+
+/// Who gets the result of a queued write.
+pub trait Answer<T>: Send + 'static {
+    fn send(self, result: AppResult<T>);
+    /// True when nobody waits for the result any more, so that work which matters only to
+    /// its requester may be skipped. Never, unless said otherwise.
+    fn abandoned(&self) -> bool {
+        false
+    }
+}
+
+impl<T, F> Answer<T> for F
+where
+    F: FnOnce(AppResult<T>) + Send + 'static,
+{
+    fn send(self, result: AppResult<T>) {
+        self(result);
+    }
+}
+
+/// The answer of work that matters only to the request waiting for it (a sign-in, a link):
+/// skipped when that request has gone away (client disconnected) before the writer reached it.
+pub struct ForWaiter<T>(pub oneshot::Sender<AppResult<T>>);
+
+impl<T: Send + 'static> Answer<T> for ForWaiter<T> {
+    fn send(self, result: AppResult<T>) {
+        // The requester may have gone away since; nothing to tell.
+        let _ = self.0.send(result);
+    }
+
+    fn abandoned(&self) -> bool {
+        self.0.is_closed()
+    }
 }
 
 pub(super) fn stopped() -> AppError {
@@ -33,6 +80,15 @@ impl Writer {
     /// copies committed pages from the WAL into the database file (and waits for the disk)
     /// so that the writer does not have to. Both end when the last handle is dropped.
     pub(super) fn start(conn: Connection, checkpoints: Connection) -> std::io::Result<Self> {
+        Self::start_with_queue(conn, checkpoints, WRITE_QUEUE)
+    }
+
+    /// [`Writer::start`] with at most `bound` writes waiting.
+    fn start_with_queue(
+        conn: Connection,
+        checkpoints: Connection,
+        bound: usize,
+    ) -> std::io::Result<Self> {
         // The writer checkpoints only if the checkpointer falls far behind.
         conn.pragma_update(None, "wal_autocheckpoint", WRITER_CHECKPOINT_PAGES)
             .map_err(std::io::Error::other)?;
@@ -49,23 +105,44 @@ impl Writer {
                 }
             })?;
         let (jobs, queue) = mpsc::channel();
+        let queued = Arc::new(AtomicUsize::new(0));
+        let taken = Arc::clone(&queued);
         std::thread::Builder::new()
             .name("db-writer".into())
-            .spawn(move || run(&conn, &queue, &nudge))?;
-        Ok(Self { jobs })
+            .spawn(move || run(&conn, &queue, &taken, &nudge))?;
+        Ok(Self {
+            jobs,
+            queued,
+            bound,
+        })
     }
 
     /// Queues `work`; `answer` gets its result, on the writer thread, once its batch is
-    /// committed (or is dropped unanswered if the writer has stopped).
+    /// committed; or `overloaded` at once when the queue is full; or is dropped unanswered
+    /// (and this fails) if the writer has stopped. Work whose answer is abandoned by the time
+    /// the writer reaches it is skipped.
     pub(super) fn submit<T, F, A>(&self, work: F, answer: A) -> AppResult<()>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> AppResult<T> + Send + 'static,
-        A: FnOnce(AppResult<T>) + Send + 'static,
+        A: Answer<T>,
     {
+        if self.queued.fetch_add(1, Ordering::Relaxed) >= self.bound {
+            self.queued.fetch_sub(1, Ordering::Relaxed);
+            tracing::warn!(
+                queue = self.bound,
+                "database write queue full; write refused"
+            );
+            answer.send(Err(AppError::overloaded()));
+            return Ok(());
+        }
         // Keep the request's span (and its request id) on logs written by the work.
         let span = tracing::Span::current();
         let job: Job = Box::new(move |conn| {
+            if answer.abandoned() {
+                tracing::debug!("write skipped: its requester has gone away");
+                return Box::new(|_| {});
+            }
             let result = span.in_scope(|| atomically(conn, work));
             Box::new(move |committed| {
                 let result = match (result, committed) {
@@ -74,10 +151,13 @@ impl Writer {
                     )),
                     (result, _) => result,
                 };
-                answer(result);
+                answer.send(result);
             })
         });
-        self.jobs.send(job).map_err(|_| stopped())
+        self.jobs.send(job).map_err(|_| {
+            self.queued.fetch_sub(1, Ordering::Relaxed);
+            stopped()
+        })
     }
 }
 
@@ -100,10 +180,16 @@ pub fn atomically<T>(
     result
 }
 
-fn run(conn: &Connection, queue: &mpsc::Receiver<Job>, checkpoint: &mpsc::SyncSender<()>) {
+fn run(
+    conn: &Connection,
+    queue: &mpsc::Receiver<Job>,
+    queued: &AtomicUsize,
+    checkpoint: &mpsc::SyncSender<()>,
+) {
     while let Ok(first) = queue.recv() {
         let mut batch = vec![first];
         batch.extend(queue.try_iter().take(MAX_BATCH - 1));
+        queued.fetch_sub(batch.len(), Ordering::Relaxed);
         // Should BEGIN fail, each job's savepoint is then its own transaction.
         let in_batch = exec(conn, "BEGIN IMMEDIATE").is_ok();
         let finishes: Vec<Finish> = batch.into_iter().map(|job| job(conn)).collect();
@@ -121,5 +207,66 @@ fn run(conn: &Connection, queue: &mpsc::Receiver<Job>, checkpoint: &mpsc::SyncSe
         }
         // One pending nudge is enough: a checkpoint takes everything committed before it.
         let _ = checkpoint.try_send(());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorCode;
+
+    fn writer(bound: usize) -> Writer {
+        let open = || Connection::open_in_memory().unwrap();
+        Writer::start_with_queue(open(), open(), bound).unwrap()
+    }
+
+    #[test]
+    fn a_full_queue_answers_overloaded_and_abandoned_work_is_skipped() {
+        let writer = writer(3);
+        let (started, running) = mpsc::channel();
+        let (release, blocked) = mpsc::channel::<()>();
+        // The writer is busy with this job; the next ones wait in the queue.
+        writer
+            .submit(
+                move |_| {
+                    started.send(()).unwrap();
+                    let _ = blocked.recv();
+                    Ok(())
+                },
+                |_: AppResult<()>| {},
+            )
+            .unwrap();
+        running.recv().unwrap();
+        let (answers, answered) = mpsc::channel();
+        let answer = |answers: &mpsc::Sender<Result<(), ErrorCode>>| {
+            let answers = answers.clone();
+            move |result: AppResult<()>| answers.send(result.map_err(|e| e.code())).unwrap()
+        };
+        writer.submit(|_| Ok(()), answer(&answers)).unwrap();
+        // A waiter that goes away before the writer reaches its work: the work never runs.
+        let (reply, gone) = oneshot::channel::<AppResult<()>>();
+        let (ran, skipped) = mpsc::channel();
+        writer
+            .submit(
+                move |_| {
+                    ran.send(()).unwrap();
+                    Ok(())
+                },
+                ForWaiter(reply),
+            )
+            .unwrap();
+        drop(gone);
+        writer.submit(|_| Ok(()), answer(&answers)).unwrap();
+        // Three waiting: the next is refused at once.
+        writer.submit(|_| Ok(()), answer(&answers)).unwrap();
+        assert_eq!(answered.recv().unwrap(), Err(ErrorCode::Overloaded));
+
+        release.send(()).unwrap();
+        assert_eq!(answered.recv().unwrap(), Ok(()));
+        assert_eq!(answered.recv().unwrap(), Ok(()));
+        assert!(skipped.try_recv().is_err(), "abandoned work was skipped");
+        // The queue has room again.
+        writer.submit(|_| Ok(()), answer(&answers)).unwrap();
+        assert_eq!(answered.recv().unwrap(), Ok(()));
     }
 }

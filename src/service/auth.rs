@@ -11,6 +11,7 @@ use crate::{
         self, nonces,
         sessions::{self, SessionRecord},
         users::{self, UserRecord, WalletRecord},
+        Answer, ForWaiter,
     },
     domain::{
         siwe::{self, SiweMessage},
@@ -260,18 +261,20 @@ impl Service {
         let (reply, answer) = oneshot::channel();
         let service = Arc::clone(self);
         self.cpu.spawn(move || {
-            let tell = move |result| {
-                // The requester may have gone away; nothing to tell.
-                let _ = reply.send(result);
-            };
+            // The requester has gone away (client disconnected): nobody to recover a signer for.
+            if reply.is_closed() {
+                return;
+            }
+            // Skipped by the writer too if the requester goes away before it gets there; should
+            // the writer have stopped, the answer is dropped and the request told.
+            let tell = ForWaiter(reply);
             match service.check_message(&text, &signature, nonce_for) {
                 Ok(checked) => {
-                    // Should the writer have stopped, `tell` is dropped and the request told.
                     let _ = service
                         .db
                         .write_then(move |conn| write(conn, checked), tell);
                 }
-                Err(refused) => tell(Err(refused)),
+                Err(refused) => tell.send(Err(refused)),
             }
         })?;
         answer
