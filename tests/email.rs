@@ -975,3 +975,31 @@ async fn a_link_page_shows_what_people_chose_as_text_never_as_markup() {
     );
     assert!(page.contains("o&#39;brien&amp;co@example.org"), "{page}");
 }
+
+#[tokio::test]
+async fn wallet_links_stop_working_when_attaching_by_email_is_switched_off() {
+    let (_dir, sink, app) = with_email_attach().await;
+    account_with_verified_email(&app, &sink, &Wallet::random(), "off@example.org").await;
+    let resp = request_attach(&app, &Wallet::random(), "off@example.org").await;
+    assert_eq!(resp.status(), StatusCode::ACCEPTED);
+    let link = link_in(&sink.message(2).await);
+    let browser = cookie_client();
+    let (action, fields) = open_link(&app, &browser, &link).await;
+
+    let mut settings = app.settings_clone();
+    settings.email.wallet_attach = false;
+    let off = TestApp::spawn_in(app.dir.clone(), settings).await;
+    let resp = off.get(&link).await;
+    expect_error(resp, StatusCode::BAD_REQUEST, "invalid_token").await;
+    // A page opened before: its form is refused too.
+    let resp = browser
+        .post(off.url(&action))
+        .header("Origin", URI)
+        .form(&fields)
+        .send()
+        .await
+        .unwrap();
+    expect_error(resp, StatusCode::BAD_REQUEST, "invalid_token").await;
+    assert_eq!(wallets_of(&app).await.len(), 1);
+    off.stop().await;
+}

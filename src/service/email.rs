@@ -191,7 +191,10 @@ impl Service {
         token: &str,
         kind: EmailLinkKind,
     ) -> AppResult<EmailLinkPreview> {
-        if !token::looks_like_token(token) {
+        // Wallet links stop working when attaching by email is switched off.
+        if !token::looks_like_token(token)
+            || (kind == EmailLinkKind::AttachWallet && !self.email_wallet_attach())
+        {
             return Err(invalid_link());
         }
         let key = self.keys.email_token_key(token);
