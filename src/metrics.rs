@@ -133,12 +133,20 @@ pub enum MetricsGate {
     Open,
     /// The main listener: only with `Authorization: Bearer <metrics.token>`.
     Token(Secret),
+    /// The main listener without `metrics.token`: not served (404).
+    Closed,
 }
 
 impl MetricsGate {
+    /// Whether this listener serves the metrics at all.
+    pub fn serves(&self) -> bool {
+        !matches!(self, Self::Closed)
+    }
+
     pub fn admits(&self, authorization: Option<&str>) -> bool {
         match self {
             Self::Open => true,
+            Self::Closed => false,
             Self::Token(token) => authorization
                 .and_then(|h| h.strip_prefix("Bearer "))
                 .is_some_and(|given| bool::from(given.as_bytes().ct_eq(token.expose().as_bytes()))),
@@ -164,5 +172,6 @@ mod tests {
         }
         assert!(!gate.admits(None));
         assert!(MetricsGate::Open.admits(None));
+        assert!(!MetricsGate::Closed.serves());
     }
 }

@@ -45,7 +45,7 @@ pub struct Application {
     /// A separate listener for /metrics (`metrics.bind`).
     metrics: Option<(TcpAcceptor, SocketAddr)>,
     /// /metrics on the main listener, with its bearer token (`metrics.token`).
-    metrics_on_main: Option<MetricsGate>,
+    metrics_on_main: MetricsGate,
     state: Arc<AppState>,
     cleanup_interval: Duration,
 }
@@ -163,12 +163,10 @@ impl Application {
                 },
             ),
             local_addr,
-            metrics_on_main: settings
-                .metrics
-                .token
-                .clone()
-                .filter(|_| settings.metrics.enabled)
-                .map(MetricsGate::Token),
+            metrics_on_main: match &settings.metrics.token {
+                Some(token) if settings.metrics.enabled => MetricsGate::Token(token.clone()),
+                _ => MetricsGate::Closed,
+            },
             metrics,
             state,
             cleanup_interval: Duration::from_secs(settings.database.cleanup_interval_secs),
@@ -244,7 +242,7 @@ impl Endpoint for BuiltOnFirstUse {
     }
 }
 
-fn routes(state: Arc<AppState>, metrics: Option<MetricsGate>) -> impl Endpoint {
+fn routes(state: Arc<AppState>, metrics: MetricsGate) -> impl Endpoint {
     let api = api::service();
     let spec_json = api::spec_json();
     // The OpenAPI service routes by its own full paths, so it gets them unstripped.
@@ -280,11 +278,10 @@ fn routes(state: Arc<AppState>, metrics: Option<MetricsGate>) -> impl Endpoint {
             "/account",
             EmbeddedFileEndpoint::<Assets>::new("account.html"),
         )
-        .nest("/assets", EmbeddedFilesEndpoint::<Assets>::new());
-    let routes = match metrics {
-        Some(gate) => routes.at("/metrics", api.data(gate)),
-        None => routes,
-    };
+        .nest("/assets", EmbeddedFilesEndpoint::<Assets>::new())
+        // Routed even when closed (404 from the handler), so other methods get 405 like on
+        // every documented path.
+        .at("/metrics", api.data(metrics));
     http::wrap(routes, state)
 }
 

@@ -177,3 +177,23 @@ async fn trusted_proxies_are_not_capped_per_address() {
         assert!(!closed_within(stream, Duration::from_millis(100)).await);
     }
 }
+
+/// A client that asks for the largest page (Swagger UI, ~1.8 MB) and never reads it holds no
+/// slot: the kernel's socket buffers take the whole answer, and the idle timeout then closes the
+/// connection.
+#[tokio::test]
+async fn clients_that_stop_reading_are_disconnected() {
+    let app = TestApp::spawn_with(|s| s.server.keep_alive_timeout_secs = 1).await;
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let mut stream = socket
+        .connect(app.base.trim_start_matches("http://").parse().unwrap())
+        .await
+        .unwrap();
+    stream
+        .write_all(b"GET /docs HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(closed_within(&mut stream, Duration::from_secs(3)).await);
+}

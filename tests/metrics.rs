@@ -106,6 +106,13 @@ async fn metrics_can_move_to_their_own_address() {
 async fn metrics_need_their_own_listener_or_a_token() {
     let default = TestApp::spawn().await;
     expect_error(scrape(&default).await, StatusCode::NOT_FOUND, "not_found").await;
+    // Still a documented path: other methods are not allowed there, as everywhere.
+    let trace = reqwest::Client::new()
+        .request(reqwest::Method::TRACE, default.url("/metrics"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(trace.status(), StatusCode::METHOD_NOT_ALLOWED);
     let app = TestApp::spawn_with(with_token).await;
     expect_error(
         app.get("/metrics").await,

@@ -55,9 +55,12 @@ impl HealthApi {
         state: Data<&Arc<AppState>>,
         req: &Request,
     ) -> Result<MetricsResponse, ApiError> {
-        let Some(gate) = req.data::<MetricsGate>() else {
-            return Err(AppError::new(ErrorCode::NotFound, "No such page.").into());
-        };
+        let gate = req.data::<MetricsGate>().unwrap_or(&MetricsGate::Closed);
+        if !gate.serves() {
+            return Err(
+                AppError::new(ErrorCode::NotFound, "There is nothing at this path.").into(),
+            );
+        }
         if !gate.admits(req.header(header::AUTHORIZATION)) {
             return Err(AppError::new(
                 ErrorCode::Unauthenticated,
