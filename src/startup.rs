@@ -36,6 +36,9 @@ use crate::{
     service::{CpuPool, Identity, Service, ServiceConfig},
 };
 
+/// Connections the metrics listener (`metrics.bind`) takes at once.
+const METRICS_MAX_CONNECTIONS: usize = 16;
+
 /// How long in-flight requests get to finish on shutdown.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
@@ -43,7 +46,7 @@ pub struct Application {
     acceptor: LimitedAcceptor<TcpAcceptor>,
     local_addr: SocketAddr,
     /// A separate listener for /metrics (`metrics.bind`).
-    metrics: Option<(TcpAcceptor, SocketAddr)>,
+    metrics: Option<(LimitedAcceptor<TcpAcceptor>, SocketAddr)>,
     /// /metrics on the main listener, with its bearer token (`metrics.token`).
     metrics_on_main: MetricsGate,
     state: Arc<AppState>,
@@ -133,6 +136,13 @@ impl Application {
             .first()
             .and_then(|a| a.as_socket_addr().copied())
             .context("the listener has no address")?;
+        let limits = ConnectionLimits {
+            max: settings.server.max_connections,
+            per_ip: settings.max_connections_per_ip(),
+            header_timeout: Duration::from_secs(settings.server.header_timeout_secs),
+            keep_alive_timeout: Duration::from_secs(settings.server.keep_alive_timeout_secs),
+            trusted: ClientIpResolver::new(settings.trusted_proxies()),
+        };
         let metrics = match (&settings.metrics.bind, settings.metrics.enabled) {
             (Some(bind), true) => {
                 let addr: SocketAddr = bind.parse()?;
@@ -145,23 +155,19 @@ impl Application {
                     .first()
                     .and_then(|a| a.as_socket_addr().copied())
                     .context("the metrics listener has no address")?;
-                Some((acceptor, local))
+                // The scraper's listener gets the same header deadline and idle timeout, and
+                // a few connections.
+                let limits = ConnectionLimits {
+                    max: METRICS_MAX_CONNECTIONS,
+                    per_ip: METRICS_MAX_CONNECTIONS,
+                    ..limits.clone()
+                };
+                Some((LimitedAcceptor::new(acceptor, limits), local))
             }
             _ => None,
         };
         Ok(Self {
-            acceptor: LimitedAcceptor::new(
-                acceptor,
-                ConnectionLimits {
-                    max: settings.server.max_connections,
-                    per_ip: settings.max_connections_per_ip(),
-                    header_timeout: Duration::from_secs(settings.server.header_timeout_secs),
-                    keep_alive_timeout: Duration::from_secs(
-                        settings.server.keep_alive_timeout_secs,
-                    ),
-                    trusted: ClientIpResolver::new(settings.trusted_proxies()),
-                },
-            ),
+            acceptor: LimitedAcceptor::new(acceptor, limits),
             local_addr,
             metrics_on_main: match &settings.metrics.token {
                 Some(token) if settings.metrics.enabled => MetricsGate::Token(token.clone()),

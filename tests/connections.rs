@@ -197,3 +197,24 @@ async fn clients_that_stop_reading_are_disconnected() {
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert!(closed_within(&mut stream, Duration::from_secs(3)).await);
 }
+
+/// The metrics listener has the same header deadline: a scraper-sized listener cannot be held
+/// by connections that never finish their headers.
+#[tokio::test]
+async fn the_metrics_listener_has_the_header_deadline() {
+    let app = TestApp::spawn_with(|s| {
+        s.metrics.bind = Some("127.0.0.1:0".into());
+        s.server.header_timeout_secs = 1;
+    })
+    .await;
+    let base = app.metrics_base.clone().unwrap();
+    let mut slow = TcpStream::connect(base.trim_start_matches("http://"))
+        .await
+        .unwrap();
+    slow.write_all(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\n")
+        .await
+        .unwrap();
+    assert!(closed_within(&mut slow, Duration::from_secs(3)).await);
+    let resp = reqwest::get(format!("{base}/metrics")).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+}
