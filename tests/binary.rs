@@ -340,3 +340,28 @@ async fn serve_is_the_default_and_explicit_command() {
     let health = reqwest::get(server.url("/healthz")).await.unwrap();
     assert_eq!(health.status(), StatusCode::OK);
 }
+
+/// forward-auth rules without a trusted proxy refuse every signed-in check (the host cannot be
+/// believed): the server says so when it starts.
+#[test]
+fn forward_auth_rules_without_trusted_proxies_warn_at_start_up() {
+    let dir = TempDir::new().unwrap();
+    let config = dir.path().join("config.toml");
+    std::fs::write(
+        &config,
+        "[[forward_auth.rules]]\nhost = \"admin.example.org\"\naddresses = [\"0xC02aaA39b223FE8D0A0e5C4F27eAD9083C756Cc2\"]\n",
+    )
+    .unwrap();
+    let warning = "server.trusted_proxies is empty";
+    let mut cmd = command(&dir.path().join("data"));
+    cmd.arg("--config").arg(&config);
+    let server = Server::start_with(cmd);
+    assert!(server.logs().contains(warning), "{}", server.logs());
+    drop(server);
+    let mut cmd = command(&dir.path().join("data"));
+    cmd.arg("--config")
+        .arg(&config)
+        .env("SIWE_SERVER__TRUSTED_PROXIES", "[\"127.0.0.1\"]");
+    let server = Server::start_with(cmd);
+    assert!(!server.logs().contains(warning), "{}", server.logs());
+}
