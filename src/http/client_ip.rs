@@ -99,10 +99,16 @@ impl ClientIpResolver {
             return parse_original_url(single_value(headers, "x-original-url")?);
         }
         let host = single_value(headers, "x-forwarded-host")?;
+        if host.contains(['/', '?', '#']) {
+            return None;
+        }
         let proto = match headers.contains_key("x-forwarded-proto") {
             true => single_value(headers, "x-forwarded-proto")?,
             false => "https",
         };
+        if !(proto.eq_ignore_ascii_case("http") || proto.eq_ignore_ascii_case("https")) {
+            return None;
+        }
         let uri = match headers.contains_key("x-forwarded-uri") {
             true => {
                 Some(single_value(headers, "x-forwarded-uri")?).filter(|u| u.starts_with('/'))?
@@ -296,6 +302,12 @@ mod tests {
             &[
                 ("x-forwarded-host", "app.example.org"),
                 ("x-forwarded-proto", "http, https"),
+            ],
+            &[("x-forwarded-host", "admin.example.org/x")],
+            &[("x-forwarded-host", "admin.example.org?")],
+            &[
+                ("x-forwarded-host", "app.example.org"),
+                ("x-forwarded-proto", "http://admin.example.org"),
             ],
         ] {
             assert_eq!(url("127.0.0.1", junk), None, "{junk:?}");
