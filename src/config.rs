@@ -68,7 +68,7 @@ impl Default for ServerSettings {
             max_connections: 4096,
             max_connections_per_ip: None,
             header_timeout_secs: 10,
-            keep_alive_timeout_secs: 60,
+            keep_alive_timeout_secs: 75,
         }
     }
 }
