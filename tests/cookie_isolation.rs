@@ -4,25 +4,11 @@
 
 mod common;
 
-use std::{
-    path::Path,
-    process::{Child, Command, Stdio},
-    time::Duration,
-};
+use std::path::Path;
 
-use common::*;
+use common::{nginx::*, *};
 use reqwest::{Client, StatusCode};
 use serde_json::Value;
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-const README: &str = include_str!("../README.md");
 
 /// The README's block that starts with `first` (inside a list item, so indented), dedented.
 fn readme_block(first: &str) -> String {
@@ -39,102 +25,28 @@ fn readme_block(first: &str) -> String {
 
 /// README's forward-auth locations, with its line that strips the cookie added to `location /`.
 fn protected_locations() -> String {
-    let start = README
-        .find("```nginx\nlocation = /_siwe_auth {")
-        .expect("README.md has the forward-auth nginx block")
-        + "```nginx\n".len();
-    let len = README[start..].find("```").unwrap();
     let strip = readme_block("proxy_set_header Cookie $cookie_for_app;");
     let strip = strip.trim().split('#').next().unwrap().trim();
-    let locations = &README[start..start + len];
+    let locations = readme_nginx_locations();
     let proxy_pass = "    proxy_pass http://127.0.0.1:3000;";
     assert!(locations.contains(proxy_pass));
     locations.replacen(proxy_pass, &format!("    {strip}\n{proxy_pass}"), 1)
 }
 
-struct Nginx(Child);
-
-impl Drop for Nginx {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// nginx with README's map in front of an app that echoes the Cookie header it receives.
 fn start_nginx(dir: &Path, app_port: u16) -> (Nginx, u16) {
-    let (proxy, backend) = (free_port(), free_port());
     let map = readme_block("map $http_cookie $cookie_for_app {");
-    let locations = protected_locations()
-        .replace("127.0.0.1:8080", &format!("127.0.0.1:{app_port}"))
-        .replace("127.0.0.1:3000", &format!("127.0.0.1:{backend}"));
-    let d = dir.display();
-    let conf = format!(
-        r#"
-worker_processes 1;
-pid {d}/nginx.pid;
-error_log {d}/error.log warn;
-events {{ worker_connections 64; }}
-http {{
-    access_log off;
-    client_body_temp_path {d}/body;
-    proxy_temp_path {d}/proxy;
-    fastcgi_temp_path {d}/fastcgi;
-    uwsgi_temp_path {d}/uwsgi;
-    scgi_temp_path {d}/scgi;
-
-{map}
-
-    server {{
-        listen 127.0.0.1:{backend};
-        location / {{
-            default_type text/plain;
-            return 200 "cookie=[$http_cookie] user=$http_x_auth_user_id";
-        }}
-    }}
-
-    server {{
-        listen 127.0.0.1:{proxy};
-
-        {locations}
-    }}
-}}
-"#
+    let nginx = common::nginx::start_nginx(
+        dir,
+        &NginxConfig {
+            app_port,
+            locations: &protected_locations(),
+            app_reply: "cookie=[$http_cookie] user=$http_x_auth_user_id",
+            http: &map,
+        },
     );
-    for sub in ["body", "proxy", "fastcgi", "uwsgi", "scgi"] {
-        std::fs::create_dir_all(dir.join(sub)).unwrap();
-    }
-    let path = dir.join("nginx.conf");
-    std::fs::write(&path, conf).unwrap();
-    let nginx = ["/usr/sbin/nginx", "nginx"]
-        .into_iter()
-        .find(|p| {
-            Command::new(p)
-                .arg("-v")
-                .stderr(Stdio::null())
-                .status()
-                .is_ok()
-        })
-        .expect("nginx is installed (bash tests/setup.sh)");
-    let child = Command::new(nginx)
-        .args(["-e", &format!("{d}/error.log"), "-p", &d.to_string(), "-c"])
-        .arg(&path)
-        .args(["-g", "daemon off; master_process off;"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let guard = Nginx(child);
-    for _ in 0..100 {
-        if std::net::TcpStream::connect(("127.0.0.1", proxy)).is_ok() {
-            return (guard, proxy);
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!(
-        "nginx did not start: {}",
-        std::fs::read_to_string(dir.join("error.log")).unwrap_or_default()
-    );
+    let port = nginx.port;
+    (nginx, port)
 }
 
 /// Signs a wallet in on `app` (whose public URL is `origin`); returns its session token.

@@ -3,22 +3,10 @@
 
 mod common;
 
-use std::{
-    path::Path,
-    process::{Child, Command, Stdio},
-    time::Duration,
-};
+use std::path::Path;
 
-use common::*;
+use common::{nginx::*, *};
 use reqwest::{Client, Method, StatusCode};
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 async fn forward(app: &TestApp, client: &Client, headers: &[(&str, &str)]) -> reqwest::Response {
     let mut req = client.get(app.url("/api/auth/forward"));
@@ -268,26 +256,6 @@ async fn forward_auth_is_not_rate_limited() {
     }
 }
 
-struct Nginx(Child);
-
-impl Drop for Nginx {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// The nginx locations of README.md's forward-auth section, as people copy them.
-fn readme_nginx_locations() -> String {
-    let readme = include_str!("../README.md");
-    let start = readme
-        .find("```nginx\nlocation = /_siwe_auth {")
-        .expect("README.md has the forward-auth nginx block")
-        + "```nginx\n".len();
-    let len = readme[start..].find("```").unwrap();
-    readme[start..start + len].to_string()
-}
-
 /// The locations the README documented before the protected host was normalised and
 /// X-Forwarded-* were cleared: configurations people already run.
 const EARLIER_NGINX_LOCATIONS: &str = r#"
@@ -318,79 +286,19 @@ location @login {
 }
 "#;
 
-/// nginx serving `locations` (siwe-server on 127.0.0.1:8080 and the protected app on
-/// 127.0.0.1:3000, as documented) in front of a backend that echoes the identity headers.
+/// nginx serving `locations` in front of an app that echoes the identity headers.
 fn start_nginx(dir: &Path, app_port: u16, locations: &str) -> (Nginx, u16) {
-    let (proxy, backend) = (free_port(), free_port());
-    let locations = locations
-        .replace("127.0.0.1:8080", &format!("127.0.0.1:{app_port}"))
-        .replace("127.0.0.1:3000", &format!("127.0.0.1:{backend}"));
-    assert!(locations.contains("auth_request /_siwe_auth"));
-    let d = dir.display();
-    let conf = format!(
-        r#"
-worker_processes 1;
-pid {d}/nginx.pid;
-error_log {d}/error.log warn;
-events {{ worker_connections 64; }}
-http {{
-    access_log off;
-    client_body_temp_path {d}/body;
-    proxy_temp_path {d}/proxy;
-    fastcgi_temp_path {d}/fastcgi;
-    uwsgi_temp_path {d}/uwsgi;
-    scgi_temp_path {d}/scgi;
-
-    server {{
-        listen 127.0.0.1:{backend};
-        location / {{
-            default_type text/plain;
-            return 200 "user=$http_x_auth_user_id address=$http_x_auth_address wallets=$http_x_auth_wallets";
-        }}
-    }}
-
-    server {{
-        listen 127.0.0.1:{proxy};
-
-        {locations}
-    }}
-}}
-"#
+    let nginx = common::nginx::start_nginx(
+        dir,
+        &NginxConfig {
+            app_port,
+            locations,
+            app_reply: "user=$http_x_auth_user_id address=$http_x_auth_address wallets=$http_x_auth_wallets",
+            http: "",
+        },
     );
-    for sub in ["body", "proxy", "fastcgi", "uwsgi", "scgi"] {
-        std::fs::create_dir_all(dir.join(sub)).unwrap();
-    }
-    let path = dir.join("nginx.conf");
-    std::fs::write(&path, conf).unwrap();
-    let nginx = ["/usr/sbin/nginx", "nginx"]
-        .into_iter()
-        .find(|p| {
-            Command::new(p)
-                .arg("-v")
-                .stderr(Stdio::null())
-                .status()
-                .is_ok()
-        })
-        .expect("nginx is installed (bash tests/setup.sh)");
-    let child = Command::new(nginx)
-        .args(["-e", &format!("{d}/error.log"), "-p", &d.to_string(), "-c"])
-        .arg(&path)
-        .args(["-g", "daemon off; master_process off;"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let guard = Nginx(child);
-    for _ in 0..100 {
-        if std::net::TcpStream::connect(("127.0.0.1", proxy)).is_ok() {
-            return (guard, proxy);
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!(
-        "nginx did not start: {}",
-        std::fs::read_to_string(dir.join("error.log")).unwrap_or_default()
-    );
+    let port = nginx.port;
+    (nginx, port)
 }
 
 #[tokio::test]

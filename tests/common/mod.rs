@@ -2,6 +2,8 @@
 //! client that keeps cookies, and wallets with real secp256k1 keys that sign EIP-4361 messages.
 #![allow(dead_code)]
 
+pub mod nginx;
+
 use std::{path::PathBuf, sync::Arc, time::Duration};
 
 use k256::ecdsa::SigningKey;
