@@ -756,16 +756,7 @@ async fn opening_a_verification_link_changes_nothing_until_its_page_is_confirmed
 async fn opening_a_wallet_link_changes_nothing_until_its_page_is_confirmed() {
     let (_dir, sink, app) = with_email_attach().await;
     let (owner_wallet, new_wallet) = (Wallet::random(), Wallet::random());
-    let owner = app.sign_in(&owner_wallet).await;
-    app.call(
-        Method::PUT,
-        "/api/account",
-        owner["csrfToken"].as_str(),
-        Some(json!({"email": "joined@example.org"})),
-    )
-    .await;
-    let resp = confirm_link(&app, &cookie_client(), &link_in(&sink.message(1).await)).await;
-    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    let owner = account_with_verified_email(&app, &sink, &owner_wallet, "joined@example.org").await;
 
     let resp = request_attach(&app, &new_wallet, "joined@example.org").await;
     assert_eq!(resp.status(), StatusCode::ACCEPTED);
@@ -815,16 +806,7 @@ async fn opening_a_wallet_link_changes_nothing_until_its_page_is_confirmed() {
 async fn without_wallet_attach_an_accounts_email_never_attaches_a_wallet() {
     let (_dir, sink, app) = with_email().await;
     let owner_wallet = Wallet::random();
-    let owner = app.sign_in(&owner_wallet).await;
-    app.call(
-        Method::PUT,
-        "/api/account",
-        owner["csrfToken"].as_str(),
-        Some(json!({"email": "mine@example.org"})),
-    )
-    .await;
-    let resp = confirm_link(&app, &cookie_client(), &link_in(&sink.message(1).await)).await;
-    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    account_with_verified_email(&app, &sink, &owner_wallet, "mine@example.org").await;
 
     let stranger = TestApp::spawn_in(app.dir.clone(), app.settings_clone()).await;
     let wallet = Wallet::random();
@@ -843,17 +825,9 @@ async fn without_wallet_attach_an_accounts_email_never_attaches_a_wallet() {
 #[tokio::test]
 async fn linking_a_wallet_to_an_account_with_a_verified_email_sends_a_notice() {
     let (_dir, sink, app) = with_email().await;
-    let me = app.sign_in(&Wallet::random()).await;
+    let me =
+        account_with_verified_email(&app, &sink, &Wallet::random(), "notice@example.org").await;
     let csrf = me["csrfToken"].as_str().unwrap();
-    app.call(
-        Method::PUT,
-        "/api/account",
-        Some(csrf),
-        Some(json!({"email": "notice@example.org"})),
-    )
-    .await;
-    let resp = confirm_link(&app, &cookie_client(), &link_in(&sink.message(1).await)).await;
-    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
     let second = Wallet::random();
     assert_eq!(app.link(csrf, &second).await.status(), StatusCode::CREATED);
     let notice = decoded(&sink.message(2).await);
