@@ -192,6 +192,7 @@ pub struct ProfileRequest {
     #[oai(nullable)]
     pub name: Option<String>,
     /// Contact email; null or "" removes it. A new email is unverified until its link is opened.
+    #[oai(nullable)]
     pub email: poem_openapi::types::MaybeUndefined<String>,
 }
 
@@ -202,7 +203,8 @@ pub struct EventBody {
     pub at: OffsetDateTime,
     /// `sign_in`, `sign_in_failed`, `sign_out`, `wallet_linked`, `wallet_link_failed`,
     /// `wallet_unlinked`, `primary_wallet_changed`, `session_ended`, `sessions_ended`,
-    /// `email_changed`, `email_verified`, `email_link_sent`.
+    /// `email_changed`, `email_verified`, `email_link_sent`, `reauthenticated`,
+    /// `reauthentication_failed`.
     pub kind: String,
     #[oai(nullable)]
     pub address: Option<String>,
