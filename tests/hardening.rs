@@ -814,3 +814,32 @@ async fn an_exhausted_read_pool_answers_503_overloaded_quickly() {
     let _ = stop.send(());
     let _ = server.await;
 }
+
+#[tokio::test]
+async fn numbers_and_booleans_are_not_taken_for_strings() {
+    let app = TestApp::spawn().await;
+    let me = app.sign_in(&Wallet::random()).await;
+    let csrf = me["csrfToken"].as_str();
+    // poem-openapi's own String would store the name "false".
+    let resp = app
+        .call(
+            reqwest::Method::PUT,
+            "/api/account",
+            csrf,
+            Some(json!({"name": false})),
+        )
+        .await;
+    expect_error(resp, StatusCode::BAD_REQUEST, "invalid_request").await;
+    let account: Value = app.get("/api/account").await.json().await.unwrap();
+    assert_ne!(account["name"], "false");
+    for (path, body) in [
+        ("/api/auth/challenge", json!({"address": 123})),
+        ("/api/auth/verify", json!({"message": 1, "signature": true})),
+        ("/api/auth/token", json!({"audience": 7})),
+    ] {
+        let resp = app
+            .call(reqwest::Method::POST, path, csrf, Some(body))
+            .await;
+        expect_error(resp, StatusCode::BAD_REQUEST, "invalid_request").await;
+    }
+}

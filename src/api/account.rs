@@ -84,7 +84,10 @@ impl AccountApi {
             .service
             .update_profile(
                 &auth.current,
-                ProfileUpdate { name, email },
+                ProfileUpdate {
+                    name: name.map(String::from),
+                    email: email.map(|e| e.map(String::from)),
+                },
                 client_info(req),
             )
             .await?;

@@ -195,10 +195,10 @@ impl AuthApi {
         let outcome = state
             .service
             .sign_in(SignInRequest {
-                message,
-                signature,
+                message: message.into(),
+                signature: signature.into(),
                 link_to,
-                email,
+                email: email.map(String::from),
                 client: client_info(req),
             })
             .await?;
@@ -348,7 +348,9 @@ impl AuthApi {
         _csrf: Header<Option<String>>,
         body: Json<TokenRequest>,
     ) -> Result<TokenResponse, ApiError> {
-        let (token, expires_at) = state.service.issue_token(&auth.current, body.0.audience)?;
+        let (token, expires_at) = state
+            .service
+            .issue_token(&auth.current, body.0.audience.map(String::from))?;
         Ok(TokenResponse::Ok(Json(TokenBody {
             token,
             expires_at: from_unix_ms(expires_at * 1000),

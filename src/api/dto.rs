@@ -1,12 +1,85 @@
 //! The JSON shapes of requests and responses, and their conversion from service records.
 
-use poem_openapi::{types::Example, Object};
+use std::borrow::Cow;
+
+use poem_openapi::{
+    registry::MetaSchemaRef,
+    types::{Example, ParseError, ParseFromJSON, ParseResult, ToJSON, Type},
+    Object,
+};
+use serde_json::Value;
 use time::OffsetDateTime;
 
 use crate::{
     db::{sessions::SessionRecord, users::WalletRecord},
     service::{from_unix_ms, Account, Challenge, Event, NonceIssued},
 };
+
+/// A string field of a request. poem-openapi's `String` also takes JSON numbers and booleans
+/// (`false` becomes "false"), which the schema says are refused; this type refuses them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Text(pub String);
+
+impl Type for Text {
+    const IS_REQUIRED: bool = true;
+    type RawValueType = String;
+    type RawElementValueType = String;
+
+    fn name() -> Cow<'static, str> {
+        String::name()
+    }
+
+    fn schema_ref() -> MetaSchemaRef {
+        String::schema_ref()
+    }
+
+    fn as_raw_value(&self) -> Option<&String> {
+        Some(&self.0)
+    }
+
+    fn raw_element_iter<'a>(&'a self) -> Box<dyn Iterator<Item = &'a String> + 'a> {
+        Box::new(std::iter::once(&self.0))
+    }
+
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl ParseFromJSON for Text {
+    fn parse_from_json(value: Option<Value>) -> ParseResult<Self> {
+        match value.unwrap_or_default() {
+            Value::String(text) => Ok(Self(text)),
+            other => Err(ParseError::expected_type(other)),
+        }
+    }
+}
+
+impl ToJSON for Text {
+    fn to_json(&self) -> Option<Value> {
+        Some(Value::String(self.0.clone()))
+    }
+}
+
+impl From<&str> for Text {
+    fn from(text: &str) -> Self {
+        Self(text.to_string())
+    }
+}
+
+impl From<Text> for String {
+    fn from(text: Text) -> Self {
+        text.0
+    }
+}
+
+impl std::ops::Deref for Text {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
 
 /// A wallet linked to an account.
 #[derive(Debug, Clone, Object)]
@@ -83,9 +156,9 @@ pub struct NonceBody {
 #[oai(rename_all = "camelCase")]
 pub struct SignedMessage {
     /// The exact message text that was signed (lines separated by `\n`, no trailing newline).
-    pub message: String,
+    pub message: Text,
     /// The EIP-191 `personal_sign` signature: 65 bytes as hex, `0x` optional.
-    pub signature: String,
+    pub signature: Text,
 }
 
 /// A signed EIP-4361 message, and what to do with a wallet that has no account yet.
@@ -93,9 +166,9 @@ pub struct SignedMessage {
 #[oai(rename_all = "camelCase", example)]
 pub struct VerifyRequest {
     /// The exact message text that was signed (lines separated by `\n`, no trailing newline).
-    pub message: String,
+    pub message: Text,
     /// The EIP-191 `personal_sign` signature: 65 bytes as hex, `0x` optional.
-    pub signature: String,
+    pub signature: Text,
     /// With a valid session (cookie + CSRF token, or bearer): attach this wallet to the
     /// signed-in account instead of signing in to the wallet's own. Only a link challenge of
     /// that account for this wallet (POST /api/wallets/challenge) can do this.
@@ -107,7 +180,7 @@ pub struct VerifyRequest {
     /// and the wallet), nothing is created or signed in: if an account has verified the
     /// address, a link that adds the wallet to it is mailed there; the answer is 202 either way.
     #[oai(nullable)]
-    pub email: Option<String>,
+    pub email: Option<Text>,
 }
 
 /// The wallet was not signed in: a link was emailed to the account that owns the email.
@@ -142,7 +215,7 @@ pub struct SessionInfo {
 #[oai(rename_all = "camelCase", example)]
 pub struct ChallengeRequest {
     /// The wallet: 0x and 40 hex digits.
-    pub address: String,
+    pub address: Text,
     /// The chain to name in the message; default: the first allowed chain, else 1.
     #[oai(nullable)]
     pub chain_id: Option<u64>,
@@ -154,7 +227,7 @@ pub struct ChallengeRequest {
 #[oai(rename_all = "camelCase", example)]
 pub struct SignInChallengeRequest {
     /// The wallet: 0x and 40 hex digits.
-    pub address: String,
+    pub address: Text,
     /// The chain to name in the message; default: the first allowed chain, else 1.
     #[oai(nullable)]
     pub chain_id: Option<u64>,
@@ -163,7 +236,7 @@ pub struct SignInChallengeRequest {
     /// is bound to this email and this address; sign it and send it to verify with the same
     /// `email`.
     #[oai(nullable)]
-    pub email: Option<String>,
+    pub email: Option<Text>,
 }
 
 /// The exact text to sign with the wallet (personal_sign), then send with its signature.
@@ -181,7 +254,7 @@ pub struct ChallengeBody {
 pub struct ReauthChallengeRequest {
     /// One of the account's wallets; default: the one this session signed in with.
     #[oai(nullable)]
-    pub address: Option<String>,
+    pub address: Option<Text>,
 }
 
 /// Profile changes; fields left out stay as they are.
@@ -190,10 +263,10 @@ pub struct ReauthChallengeRequest {
 pub struct ProfileRequest {
     /// Display name, 1 to 64 characters.
     #[oai(nullable)]
-    pub name: Option<String>,
+    pub name: Option<Text>,
     /// Contact email; null or "" removes it. A new email is unverified until its link is opened.
     #[oai(nullable)]
-    pub email: poem_openapi::types::MaybeUndefined<String>,
+    pub email: poem_openapi::types::MaybeUndefined<Text>,
 }
 
 /// A security event on the account.
@@ -354,7 +427,7 @@ pub struct TokenRequest {
     /// The `aud` claim: one of `tokens.audiences` (default: the first; without configuration,
     /// this server's origin).
     #[oai(nullable)]
-    pub audience: Option<String>,
+    pub audience: Option<Text>,
 }
 
 /// A signed JWT (EdDSA) with `sub` (account id), `addr` (session wallet), `wallets`, `iat`,
@@ -409,12 +482,12 @@ impl Example for NonceBody {
 impl Example for VerifyRequest {
     fn example() -> Self {
         Self {
-            message: format!(
+            message: Text(format!(
                 "login.example.org wants you to sign in with your Ethereum account:\n{EXAMPLE_ADDRESS}\n\n\
                  Sign in with Ethereum to this server.\n\nURI: https://login.example.org\nVersion: 1\n\
                  Chain ID: 1\nNonce: 0jLmQ3Vbg5VuQVxffzjzK2mXqXyU7bQ4nT8pLdWe1R\nIssued At: 2026-11-18T08:13:20.000Z"
-            ),
-            signature: format!("0x{}1b", "ab".repeat(64)),
+            )),
+            signature: Text(format!("0x{}1b", "ab".repeat(64))),
             link: None,
             email: None,
         }

@@ -81,7 +81,12 @@ impl ReauthApi {
         let SignedMessage { message, signature } = body.0;
         state
             .service
-            .reauthenticate(&auth.current, message, signature, client_info(req))
+            .reauthenticate(
+                &auth.current,
+                message.into(),
+                signature.into(),
+                client_info(req),
+            )
             .await?;
         Ok(ReauthenticatedResponse::Done)
     }

@@ -97,7 +97,12 @@ impl WalletsApi {
         let SignedMessage { message, signature } = body.0;
         let wallet = state
             .service
-            .link_wallet(&auth.current, message, signature, client_info(req))
+            .link_wallet(
+                &auth.current,
+                message.into(),
+                signature.into(),
+                client_info(req),
+            )
             .await?;
         Ok(LinkResponse::Linked(Json((&wallet).into())))
     }
