@@ -204,19 +204,7 @@ async fn a_wallet_of_another_account_is_never_moved() {
 }
 
 async fn challenge(app: &TestApp, token: String, address: String) -> String {
-    json_of(
-        app.call(
-            Method::POST,
-            "/api/wallets/challenge",
-            Some(&token),
-            Some(json!({"address": address})),
-        )
-        .await,
-    )
-    .await["message"]
-        .as_str()
-        .unwrap()
-        .to_string()
+    app.link_challenge(&token, &address).await
 }
 
 #[tokio::test]

@@ -173,18 +173,7 @@ async fn sensitive_changes_need_a_recent_signature() {
         .await;
     assert_eq!(resp.status(), StatusCode::OK);
     let w3 = Wallet::random();
-    let challenge: Value = app
-        .call(
-            Method::POST,
-            "/api/wallets/challenge",
-            Some(&token),
-            Some(json!({ "address": w3.address })),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
-    let message = challenge["message"].as_str().unwrap();
+    let message = &app.link_challenge(&token, &w3.address).await;
     let resp = link_by_verify(&app, &token, &w3, message).await;
     assert_eq!(resp.status(), StatusCode::OK);
     // Verify with link signs the new wallet in: its session is the cookie's now.
@@ -337,18 +326,7 @@ async fn a_signed_challenge_makes_the_session_recent_again() {
     let token = csrf(&me);
     assert_eq!(app.link(&token, &w2).await.status(), StatusCode::CREATED);
     // A link message for w3, signed while the session was recent.
-    let challenge: Value = app
-        .call(
-            Method::POST,
-            "/api/wallets/challenge",
-            Some(&token),
-            Some(json!({ "address": w3.address })),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
-    let link_message = challenge["message"].as_str().unwrap().to_string();
+    let link_message = app.link_challenge(&token, &w3.address).await;
     let link_body = json!({ "message": link_message, "signature": w3.sign(&link_message) });
 
     let session_id = me["session"]["id"].as_str().unwrap();

@@ -178,23 +178,28 @@ impl TestApp {
         req.send().await.unwrap()
     }
 
-    /// Signs `wallet`'s link challenge for this app's signed-in account and links it.
-    pub async fn link(&self, csrf: &str, wallet: &Wallet) -> Response {
+    /// The message that links `address` to this app's signed-in account.
+    pub async fn link_challenge(&self, csrf: &str, address: &str) -> String {
         let challenge: Value = self
             .call(
                 reqwest::Method::POST,
                 "/api/wallets/challenge",
                 Some(csrf),
-                Some(json!({ "address": wallet.address })),
+                Some(json!({ "address": address })),
             )
             .await
             .json()
             .await
             .unwrap();
-        let message = challenge["message"]
+        challenge["message"]
             .as_str()
             .expect("a challenge")
-            .to_string();
+            .to_string()
+    }
+
+    /// Signs `wallet`'s link challenge for this app's signed-in account and links it.
+    pub async fn link(&self, csrf: &str, wallet: &Wallet) -> Response {
+        let message = self.link_challenge(csrf, &wallet.address).await;
         self.call(
             reqwest::Method::POST,
             "/api/wallets",
