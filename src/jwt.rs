@@ -16,7 +16,10 @@ use ed25519_dalek::{pkcs8::EncodePrivateKey, SigningKey};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
-use crate::error::{AppError, AppResult};
+use crate::{
+    clock::Clock,
+    error::{AppError, AppResult},
+};
 
 const FILE_NAME: &str = "jwt-keys.json";
 
@@ -50,20 +53,17 @@ pub struct JwtKeys {
     /// How long tokens live, in ms: retired keys are published this much longer.
     token_ttl_ms: i64,
     loaded: RwLock<Loaded>,
+    clock: Clock,
 }
 
-fn now_ms() -> i64 {
-    crate::service::unix_ms(time::OffsetDateTime::now_utc())
-}
-
-fn new_key(activates_at: i64) -> StoredKey {
+fn new_key(created_at: i64, activates_at: i64) -> StoredKey {
     let mut seed = [0u8; 32];
     rand::rng().fill_bytes(&mut seed);
     let mut kid = [0u8; 12];
     rand::rng().fill_bytes(&mut kid);
     StoredKey {
         kid: URL_SAFE_NO_PAD.encode(kid),
-        created_at: now_ms(),
+        created_at,
         activates_at: Some(activates_at),
         retired_at: None,
         seed: URL_SAFE_NO_PAD.encode(seed),
@@ -119,14 +119,16 @@ fn write(path: &Path, file: &KeyFile) -> anyhow::Result<()> {
 }
 
 impl JwtKeys {
-    /// Opens the key file in `data_dir`, creating it with one key on first start.
-    pub fn open(data_dir: &Path, token_ttl_secs: u64) -> anyhow::Result<Self> {
+    /// Opens the key file in `data_dir`, creating it with one key on first start; `clock`
+    /// says when keys start and stop signing.
+    pub fn open(data_dir: &Path, token_ttl_secs: u64, clock: Clock) -> anyhow::Result<Self> {
         let path = data_dir.join(FILE_NAME);
         if !path.exists() {
+            let now = clock.now_ms();
             write(
                 &path,
                 &KeyFile {
-                    keys: vec![new_key(now_ms())],
+                    keys: vec![new_key(now, now)],
                 },
             )?;
             tracing::info!(path = %path.display(), "generated a JWT signing key");
@@ -136,6 +138,7 @@ impl JwtKeys {
             path,
             token_ttl_ms: token_ttl_secs as i64 * 1000,
             loaded: RwLock::new(Loaded { modified, file }),
+            clock,
         })
     }
 
@@ -147,9 +150,9 @@ impl JwtKeys {
         token_ttl_secs: u64,
         publish_for: std::time::Duration,
     ) -> anyhow::Result<(String, i64)> {
-        let keys = Self::open(data_dir, token_ttl_secs)?;
+        let keys = Self::open(data_dir, token_ttl_secs, Clock::system())?;
         let mut file = keys.current()?;
-        let now = now_ms();
+        let now = keys.clock.now_ms();
         let activates_at = now + i64::try_from(publish_for.as_millis()).unwrap_or(i64::MAX / 2);
         for key in &mut file.keys {
             let stops = key
@@ -158,7 +161,7 @@ impl JwtKeys {
             key.retired_at = Some(stops);
         }
         file.keys.retain(|k| k.published_at(now, keys.token_ttl_ms));
-        let key = new_key(activates_at);
+        let key = new_key(now, activates_at);
         let kid = key.kid.clone();
         file.keys.push(key);
         write(&keys.path, &file)?;
@@ -194,7 +197,7 @@ impl JwtKeys {
     /// Signs claims with the newest key whose time to sign has come.
     pub fn sign<T: Serialize>(&self, claims: &T) -> AppResult<String> {
         let file = self.current()?;
-        let now = now_ms();
+        let now = self.clock.now_ms();
         let key = file
             .keys
             .iter()
@@ -216,7 +219,7 @@ impl JwtKeys {
 
     /// The public keys that verify current tokens, and the next key, as a JWK Set.
     pub fn jwks(&self) -> AppResult<serde_json::Value> {
-        let now = now_ms();
+        let now = self.clock.now_ms();
         let file = self.current()?;
         let keys: Vec<serde_json::Value> = file
             .keys

@@ -22,6 +22,7 @@ use url::Url;
 use crate::{
     api::{self, dto::UiConfigBody, AppState, SessionCookie},
     assets::Assets,
+    clock::Clock,
     config::Settings,
     db::Db,
     domain::{siwe::SiwePolicy, token::Keys},
@@ -79,7 +80,11 @@ pub async fn open_service(settings: &Settings) -> anyhow::Result<Service> {
             email_link_ttl: time::Duration::seconds(settings.email.link_ttl_secs as i64),
             email_wallet_attach: settings.email.wallet_attach,
             event_retention: time::Duration::days(i64::from(settings.audit.retention_days)),
-            jwt: JwtKeys::open(&settings.data_dir(), settings.tokens.ttl_secs)?,
+            jwt: JwtKeys::open(
+                &settings.data_dir(),
+                settings.tokens.ttl_secs,
+                Clock::system(),
+            )?,
             token_ttl: time::Duration::seconds(settings.tokens.ttl_secs as i64),
             token_audiences: if settings.tokens.audiences.is_empty() {
                 vec![public_url.origin().ascii_serialization()]
@@ -350,7 +355,11 @@ pub fn check(settings: &Settings) -> anyhow::Result<Vec<String>> {
     }
     let keys = settings.data_dir().join("jwt-keys.json");
     if keys.exists() {
-        JwtKeys::open(&settings.data_dir(), settings.tokens.ttl_secs)?;
+        JwtKeys::open(
+            &settings.data_dir(),
+            settings.tokens.ttl_secs,
+            Clock::system(),
+        )?;
         done.push(format!("token signing keys {}", keys.display()));
     }
     let path = &settings.database.path;
