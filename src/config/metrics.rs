@@ -1,0 +1,47 @@
+//! `[metrics]`: where Prometheus metrics are served, if anywhere.
+
+use std::net::SocketAddr;
+
+use anyhow::{bail, Context};
+use serde::{Deserialize, Serialize};
+
+use super::Secret;
+
+/// Prometheus metrics at `/metrics`: on their own listener (`bind`), or on the main one with a
+/// bearer token (`token`); with neither, not served.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsSettings {
+    pub enabled: bool,
+    /// Serve `/metrics` on this address (e.g. 127.0.0.1:9100), to whoever can reach it.
+    pub bind: Option<String>,
+    /// Serve `/metrics` on the main listener to requests with `Authorization: Bearer <token>`.
+    pub token: Option<Secret>,
+}
+
+impl Default for MetricsSettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            bind: None,
+            token: None,
+        }
+    }
+}
+
+impl MetricsSettings {
+    pub fn validate(&self) -> anyhow::Result<()> {
+        if let Some(token) = &self.token {
+            let token = token.expose();
+            if token.len() < 16 || !token.bytes().all(|b| b.is_ascii_graphic()) {
+                bail!("metrics.token must be at least 16 printable characters without spaces");
+            }
+        }
+        if let Some(bind) = &self.bind {
+            bind.parse::<SocketAddr>().with_context(|| {
+                format!("metrics.bind {bind:?} must be an address and port such as 127.0.0.1:9100")
+            })?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,98 @@
+//! `[server]`: where the server listens, the URL people use, which proxies are believed, and
+//! connection limits.
+
+use std::net::SocketAddr;
+
+use anyhow::{bail, Context};
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerSettings {
+    /// Address and port to listen on.
+    pub bind: String,
+    /// The URL people use to reach this server; the default domain and URI a message must name.
+    pub public_url: String,
+    /// Reverse proxies (CIDRs) whose X-Forwarded-For / Forwarded headers are believed.
+    pub trusted_proxies: Vec<String>,
+    /// Most connections open at once; more clients wait until one closes.
+    pub max_connections: usize,
+    /// Most connections open at once from one client address (IPv6: one /64); unset: a quarter
+    /// of max_connections. Trusted proxies are exempt.
+    pub max_connections_per_ip: Option<usize>,
+    /// Seconds a client has to send a request's headers (from connecting, or from its first
+    /// byte on a kept-alive connection).
+    pub header_timeout_secs: u64,
+    /// Seconds a kept-alive connection may stay idle between requests.
+    pub keep_alive_timeout_secs: u64,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        Self {
+            bind: "127.0.0.1:8080".into(),
+            public_url: "http://localhost:8080".into(),
+            trusted_proxies: Vec::new(),
+            max_connections: 4096,
+            max_connections_per_ip: None,
+            header_timeout_secs: 10,
+            keep_alive_timeout_secs: 75,
+        }
+    }
+}
+
+impl ServerSettings {
+    pub fn validate(&self) -> anyhow::Result<()> {
+        self.bind_addr()?;
+        self.public_url()?;
+        for cidr in &self.trusted_proxies {
+            parse_cidr(cidr)?;
+        }
+        if self.max_connections == 0 {
+            bail!("server.max_connections must be at least 1");
+        }
+        if self.max_connections_per_ip == Some(0) {
+            bail!("server.max_connections_per_ip must be at least 1 (or unset)");
+        }
+        if self.header_timeout_secs == 0 {
+            bail!("server.header_timeout_secs must be at least 1");
+        }
+        if self.keep_alive_timeout_secs == 0 {
+            bail!("server.keep_alive_timeout_secs must be at least 1");
+        }
+        Ok(())
+    }
+
+    pub fn bind_addr(&self) -> anyhow::Result<SocketAddr> {
+        self.bind.parse().with_context(|| {
+            format!(
+                "server.bind {:?} must be an address and port such as 127.0.0.1:8080",
+                self.bind
+            )
+        })
+    }
+
+    pub fn public_url(&self) -> anyhow::Result<Url> {
+        let raw = &self.public_url;
+        let url = Url::parse(raw).with_context(|| {
+            format!("server.public_url {raw:?} must be a URL such as https://login.example.org")
+        })?;
+        if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+            bail!("server.public_url {raw:?} must be an http or https URL with a host");
+        }
+        if url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
+            bail!("server.public_url {raw:?} must be an origin only (no path, query or fragment)");
+        }
+        Ok(url)
+    }
+}
+
+/// A CIDR, or a single address (taken as /32 or /128).
+pub(super) fn parse_cidr(text: &str) -> anyhow::Result<ipnet::IpNet> {
+    text.parse::<ipnet::IpNet>()
+        .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        .with_context(|| {
+            format!("server.trusted_proxies: {text:?} is not an address or CIDR such as 10.0.0.0/8")
+        })
+}

@@ -1,0 +1,37 @@
+//! `[tokens]`: the JWTs other services accept, and the rotation of their signing keys.
+
+use anyhow::bail;
+use serde::{Deserialize, Serialize};
+
+/// Short-lived JWTs for other services (`POST /api/auth/token`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TokenSettings {
+    pub ttl_secs: u64,
+    /// Allowed `aud` values; the first is the default. Empty: only public_url's origin.
+    pub audiences: Vec<String>,
+    /// How long a rotated-in key is published before it signs (JWKS caches must learn it).
+    pub key_publish_secs: u64,
+}
+
+impl Default for TokenSettings {
+    fn default() -> Self {
+        Self {
+            ttl_secs: 300,
+            audiences: Vec::new(),
+            key_publish_secs: 900,
+        }
+    }
+}
+
+impl TokenSettings {
+    pub fn validate(&self) -> anyhow::Result<()> {
+        if self.ttl_secs == 0 {
+            bail!("tokens.ttl_secs must be at least 1");
+        }
+        if self.audiences.iter().any(|a| a.trim().is_empty()) {
+            bail!("tokens.audiences may not contain empty values");
+        }
+        Ok(())
+    }
+}
