@@ -1,20 +1,13 @@
-//! Errors as HTTP: the status for each code, the JSON body, and the catch-all that turns any other
-//! failure (unknown route, unparsable body, oversized request) into the same shape.
+//! The API's documented error responses: every error status an operation can answer with, each
+//! carrying the JSON body of `http::error`.
 
-use poem::{http::StatusCode, Response};
-use poem_openapi::{payload::Json, ApiResponse, Object};
+use poem::http::StatusCode;
+use poem_openapi::{payload::Json, ApiResponse};
 
-use crate::error::{AppError, ErrorCode};
-
-/// The body of every error response.
-#[derive(Debug, Clone, Object)]
-#[oai(example)]
-pub struct ErrorBody {
-    // No doc comment here: it would wrap the reference in allOf, which some generators refuse.
-    pub error: ErrorCode,
-    /// A sentence for people; wording may change.
-    pub message: String,
-}
+use crate::{
+    error::{AppError, ErrorCode},
+    http::error::{status_of, ErrorBody},
+};
 
 /// Every error status the API can answer with; each operation's description lists its codes.
 #[derive(Debug, ApiResponse)]
@@ -64,48 +57,8 @@ pub enum ApiError {
     Unavailable(Json<ErrorBody>, #[oai(header = "Retry-After")] Option<u64>),
 }
 
-impl poem_openapi::types::Example for ErrorBody {
-    fn example() -> Self {
-        Self {
-            error: ErrorCode::InvalidNonce,
-            message:
-                "The nonce is unknown, already used or expired; fetch a new nonce and sign again."
-                    .into(),
-        }
-    }
-}
-
 /// What an `overloaded` answer asks the client to wait: queues drain in milliseconds.
 pub const OVERLOADED_RETRY_SECS: u64 = 1;
-
-pub fn status_of(code: ErrorCode) -> StatusCode {
-    use ErrorCode::*;
-    match code {
-        InvalidRequest
-        | InvalidMessage
-        | InvalidSignatureFormat
-        | InvalidAddress
-        | InvalidToken
-        | InvalidAudience => StatusCode::BAD_REQUEST,
-        InvalidSignature | InvalidNonce | DomainMismatch | UriMismatch | ChainNotAllowed
-        | MessageExpired | MessageNotYetValid | IssuedAtInvalid | Unauthenticated => {
-            StatusCode::UNAUTHORIZED
-        }
-        CsrfInvalid | OriginNotAllowed | AccessDenied | ReauthenticationRequired => {
-            StatusCode::FORBIDDEN
-        }
-        RateLimited => StatusCode::TOO_MANY_REQUESTS,
-        NotFound | WalletNotFound | SessionNotFound => StatusCode::NOT_FOUND,
-        WalletAlreadyLinked | WalletAlreadyYours | LastSignInMethod | EmailInUse => {
-            StatusCode::CONFLICT
-        }
-        MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-        PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-        RequestTimeout => StatusCode::REQUEST_TIMEOUT,
-        Unavailable | EmailUnavailable | Overloaded => StatusCode::SERVICE_UNAVAILABLE,
-        Internal => StatusCode::INTERNAL_SERVER_ERROR,
-    }
-}
 
 impl From<AppError> for ApiError {
     fn from(err: AppError) -> Self {
@@ -131,60 +84,6 @@ impl From<AppError> for ApiError {
                 Self::Unavailable(body, retry_after)
             }
             _ => Self::Internal(body),
-        }
-    }
-}
-
-/// A JSON error response for codes outside the documented `ApiError` statuses (404, 405).
-pub fn error_response(code: ErrorCode, message: impl Into<String>) -> Response {
-    let body = ErrorBody {
-        error: code,
-        message: message.into(),
-    };
-    let json = serde_json::json!({ "error": body.error.as_str(), "message": body.message });
-    Response::builder()
-        .status(status_of(code))
-        .content_type("application/json; charset=utf-8")
-        .body(json.to_string())
-}
-
-/// Turns every error that is not already one of ours into the JSON error shape.
-pub async fn render_any_error(err: poem::Error) -> Response {
-    let status = err.status();
-    // poem reports a matching ETag (304) as an error; it is an answer, not a failure.
-    if err.is_from_response() || status.is_redirection() || status.is_success() {
-        return err.into_response();
-    }
-    match status {
-        StatusCode::NOT_FOUND => {
-            error_response(ErrorCode::NotFound, "There is nothing at this path.")
-        }
-        StatusCode::METHOD_NOT_ALLOWED => error_response(
-            ErrorCode::MethodNotAllowed,
-            "This path does not answer that HTTP method.",
-        ),
-        StatusCode::PAYLOAD_TOO_LARGE => error_response(
-            ErrorCode::PayloadTooLarge,
-            "The request body is larger than this server accepts.",
-        ),
-        StatusCode::REQUEST_TIMEOUT => error_response(
-            ErrorCode::RequestTimeout,
-            "The request body did not arrive in time.",
-        ),
-        StatusCode::UNSUPPORTED_MEDIA_TYPE => error_response(
-            ErrorCode::InvalidRequest,
-            "The request body must be JSON, sent with Content-Type: application/json.",
-        ),
-        s if s.is_client_error() => error_response(
-            ErrorCode::InvalidRequest,
-            format!("The request is malformed: {err}."),
-        ),
-        _ => {
-            tracing::error!(status = status.as_u16(), error = %err, "request failed");
-            error_response(
-                ErrorCode::Internal,
-                "The server failed to handle this request; it has been logged.",
-            )
         }
     }
 }

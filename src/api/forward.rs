@@ -10,13 +10,13 @@ use poem::{web::Data, Request};
 use poem_openapi::{param::Query, payload::Json, ApiResponse, OpenApi};
 
 use super::{
-    error::ErrorBody,
     security::{self, SessionAuth},
     ApiTags, AppState,
 };
 use crate::{
     domain::forward_auth::{Access, ProtectedHost},
     error::{AppError, ErrorCode},
+    http::error::ErrorBody,
 };
 
 pub struct ForwardApi;

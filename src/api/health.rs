@@ -8,13 +8,10 @@ use poem_openapi::{
     ApiResponse, OpenApi,
 };
 
-use super::{
-    dto::HealthBody,
-    error::{ApiError, ErrorBody},
-    ApiTags, AppState,
-};
+use super::{dto::HealthBody, error::ApiError, ApiTags, AppState};
 use crate::{
     error::{AppError, ErrorCode},
+    http::error::ErrorBody,
     metrics::MetricsGate,
 };
 

@@ -10,10 +10,11 @@ use poem_openapi::{
     ApiResponse, Object, ResponseContent,
 };
 
-use super::{error::ErrorBody, AppState};
+use super::AppState;
 use crate::{
     domain::token::Keys,
     error::{AppError, ErrorCode},
+    http::error::{status_of, ErrorBody},
     service::{EmailLinkKind, EmailLinkPreview},
 };
 
@@ -91,7 +92,7 @@ impl LinkError {
                 message: err.public_message().to_string(),
             }))
         };
-        match super::error::status_of(code).as_u16() {
+        match status_of(code).as_u16() {
             400 => Self::BadRequest(content),
             403 => Self::Forbidden(content),
             409 => Self::Conflict(content),

@@ -7,6 +7,7 @@
 
 pub mod client_ip;
 pub mod connections;
+pub mod error;
 pub mod ratelimit;
 mod security_headers;
 
@@ -28,13 +29,8 @@ pub use client_ip::ClientIpResolver;
 pub use ratelimit::{Policy, RateLimiter};
 pub use security_headers::SecurityHeaders;
 
-use crate::{
-    api::{
-        error::{error_response, render_any_error},
-        AppState,
-    },
-    error::ErrorCode,
-};
+use crate::{api::AppState, error::ErrorCode};
+use error::{error_response, render_any_error};
 
 /// Largest request body accepted.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
