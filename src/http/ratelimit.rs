@@ -8,8 +8,13 @@ use std::{
 };
 
 use governor::{clock::Clock, DefaultKeyedRateLimiter, Quota};
+use poem::{
+    http::{header, HeaderValue, Method},
+    Endpoint, IntoResponse, Request, Response,
+};
 
-use crate::config::RateLimitSettings;
+use super::{error::error_response, request_info, state};
+use crate::{config::RateLimitSettings, error::ErrorCode};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Policy {
@@ -83,6 +88,55 @@ impl RateLimiter {
     }
 }
 
+/// Which rate-limit policy a request falls under, if any.
+fn policy_for(method: &Method, path: &str) -> Option<Policy> {
+    let auth = matches!(
+        (method, path),
+        (&Method::GET, "/api/auth/nonce")
+            | (&Method::POST, "/api/auth/verify")
+            | (&Method::POST, "/api/auth/challenge")
+            | (&Method::POST, "/api/auth/reauthenticate")
+            | (&Method::POST, "/api/auth/reauthenticate/challenge")
+            | (&Method::PUT, "/api/account")
+    ) || (method == Method::POST && path.starts_with("/api/wallets"));
+    if auth {
+        Some(Policy::Auth)
+    } else if path == "/api/auth/forward" {
+        // The proxy asks on every request it serves, from its own address.
+        None
+    } else if path.starts_with("/api/") {
+        Some(Policy::Read)
+    } else {
+        None
+    }
+}
+
+pub(super) async fn rate_limit<E: Endpoint>(next: E, req: Request) -> poem::Result<Response> {
+    if let (Some(state), Some(policy)) = (state(&req), policy_for(req.method(), req.uri().path())) {
+        let ip = request_info(&req).client_ip;
+        if let Err(wait) = state.http.limiter.check(policy, ip) {
+            let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            tracing::info!(client_ip = %ip, ?policy, retry_after = secs, "rate limited");
+            if let Some(m) = crate::metrics::metrics() {
+                let name = if policy == Policy::Auth {
+                    "auth"
+                } else {
+                    "read"
+                };
+                m.rate_limited.with_label_values(&[name]).inc();
+            }
+            let mut resp = error_response(
+                ErrorCode::RateLimited,
+                format!("Too many requests from your address; try again in {secs} seconds."),
+            );
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
+            return Ok(resp);
+        }
+    }
+    Ok(next.call(req).await?.into_response())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -142,5 +196,38 @@ mod tests {
         std::thread::sleep(Duration::from_millis(20));
         rl.purge();
         assert_eq!(rl.tracked_clients(), 0);
+    }
+
+    #[test]
+    fn policies_by_route() {
+        assert_eq!(
+            policy_for(&Method::GET, "/api/auth/nonce"),
+            Some(Policy::Auth)
+        );
+        assert_eq!(
+            policy_for(&Method::POST, "/api/auth/verify"),
+            Some(Policy::Auth)
+        );
+        assert_eq!(
+            policy_for(&Method::POST, "/api/wallets/challenge"),
+            Some(Policy::Auth)
+        );
+        for path in [
+            "/api/auth/reauthenticate",
+            "/api/auth/reauthenticate/challenge",
+        ] {
+            assert_eq!(
+                policy_for(&Method::POST, path),
+                Some(Policy::Auth),
+                "{path}"
+            );
+        }
+        assert_eq!(
+            policy_for(&Method::GET, "/api/auth/session"),
+            Some(Policy::Read)
+        );
+        assert_eq!(policy_for(&Method::GET, "/api/wallets"), Some(Policy::Read));
+        assert_eq!(policy_for(&Method::GET, "/healthz"), None);
+        assert_eq!(policy_for(&Method::GET, "/docs"), None);
     }
 }
