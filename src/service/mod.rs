@@ -1,21 +1,21 @@
 //! What the product does, in its own words: issue nonces, sign people in, link and unlink
 //! wallets, keep profiles, list and end sessions, record security events. Knows nothing of HTTP.
 
-mod accounts;
-mod auth;
 mod cpu_pool;
 mod email;
-mod sessions;
+mod sign_in;
+mod sudo;
+mod wallets;
 
 use std::sync::Arc;
 
 use rusqlite::Connection;
 use time::{Duration, OffsetDateTime};
 
-pub use accounts::{Challenge, Event, ProfileUpdate};
-pub use auth::{Account, Authenticated, NonceIssued, SignIn, SignInOutcome, SignInRequest};
 pub use cpu_pool::CpuPool;
 pub use email::{EmailLinkKind, EmailLinkPreview};
+pub use sign_in::{Account, Authenticated, NonceIssued, SignIn, SignInOutcome, SignInRequest};
+pub use wallets::{Challenge, Event, ProfileUpdate};
 
 use crate::{
     db::{

@@ -5,7 +5,8 @@
 use std::sync::Arc;
 
 use super::{
-    accounts::Challenge, auth::Authenticated, event_kind, now_ms, record_event, ClientInfo, Service,
+    event_kind, now_ms, record_event, sign_in::Authenticated, wallets::Challenge, ClientInfo,
+    Service,
 };
 use crate::{
     db::{self, sessions, users},

@@ -6,8 +6,9 @@ use std::sync::Arc;
 use time::OffsetDateTime;
 
 use super::{
-    auth::{wallet_taken, Account, Authenticated},
-    event_kind, load_account, now_ms, record_event, unix_ms, ClientInfo, Service,
+    event_kind, load_account, now_ms, record_event,
+    sign_in::{wallet_taken, Account, Authenticated},
+    unix_ms, ClientInfo, Service,
 };
 use crate::{
     db::{
