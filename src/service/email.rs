@@ -5,22 +5,15 @@
 
 use std::sync::Arc;
 
-use super::{
-    event_kind, now_ms, record_event, Challenge, ClientInfo, PendingEmail, Service, SignIn,
-};
+use super::{event_kind, now_ms, record_event, ClientInfo, Service};
 use crate::{
     db::{
-        self,
         email_tokens::{self, EmailTokenRecord},
         mail_log,
         users::{self, UserRecord},
     },
-    domain::{
-        siwe,
-        token::{self, Keys, NonceFor},
-    },
+    domain::token::{self, Keys},
     error::{AppError, AppResult, ErrorCode},
-    mail,
 };
 
 /// What an emailed link is for.
@@ -54,10 +47,17 @@ pub struct EmailLinkPreview {
     pub wallet: Option<String>,
 }
 
+/// An email to send once the transaction that asked for it has committed.
+pub(super) struct PendingEmail {
+    pub(super) to: String,
+    pub(super) subject: String,
+    pub(super) body: String,
+}
+
 /// Mail one address may receive per hour (security notices are always sent, and counted).
 pub const MAIL_PER_RECIPIENT_PER_HOUR: u32 = 3;
 
-fn invalid_link() -> AppError {
+pub(super) fn invalid_link() -> AppError {
     AppError::new(
         ErrorCode::InvalidToken,
         "This link is not valid: it was used already, has expired, or was mistyped.",
@@ -65,95 +65,12 @@ fn invalid_link() -> AppError {
 }
 
 impl Service {
-    /// Whether a wallet may join an account through a link mailed to its verified address.
-    pub fn email_wallet_attach(&self) -> bool {
-        self.mailer.is_some() && self.email_wallet_attach
-    }
-
-    /// The message that asks to add `address` to the account that has verified `email`, its
-    /// nonce bound to both: only such a message, signed, makes verify mail a wallet link, so a
-    /// relayed sign-in message can never attach a wallet to another account.
-    pub async fn email_attach_challenge(
-        &self,
-        address: &str,
-        chain_id: Option<u64>,
-        email: &str,
-    ) -> AppResult<Challenge> {
-        if !self.email_wallet_attach() {
-            return Err(AppError::new(
-                ErrorCode::InvalidRequest,
-                "This server does not add wallets to accounts by email (email.wallet_attach is \
-                 off). Sign in with a wallet of the account and link this one from there.",
-            ));
+    /// Sends an email if email is configured; a failure is the caller's to report or ignore.
+    pub(super) async fn send_email(&self, mail: PendingEmail) -> AppResult<()> {
+        match &self.mailer {
+            Some(mailer) => mailer.send(&mail.to, &mail.subject, mail.body).await,
+            None => Ok(()),
         }
-        let email = email.trim().to_lowercase();
-        if !mail::is_valid_email(&email) {
-            return Err(AppError::new(
-                ErrorCode::InvalidRequest,
-                "The email address is not valid.",
-            ));
-        }
-        let address = siwe::parse_address(address)?;
-        let statement = format!(
-            "Add this wallet to the account with email {email} on {}.",
-            self.identity.domain
-        );
-        if !siwe::is_valid_statement(&statement) {
-            return Err(AppError::new(
-                ErrorCode::InvalidRequest,
-                "This email address has characters a message to sign cannot hold.",
-            ));
-        }
-        let purpose = NonceFor::EmailAttach {
-            email: &email,
-            address: &address,
-        };
-        self.build_challenge(&address, chain_id, &statement, purpose)
-    }
-
-    /// Whether `nonce` was issued to ask that `address` join the account with `email`.
-    pub(super) fn is_email_attach_nonce(&self, nonce: &str, email: &str, address: &str) -> bool {
-        let email = email.trim().to_lowercase();
-        let purpose = NonceFor::EmailAttach {
-            email: &email,
-            address,
-        };
-        self.email_wallet_attach() && self.keys.nonce_matches(nonce, purpose)
-    }
-
-    /// A signed request that `address` join the account that has verified `email`: mails that
-    /// account a link, if there is one. The caller answers the same either way.
-    pub(super) fn request_email_attach(
-        &self,
-        conn: &rusqlite::Connection,
-        email: &str,
-        address: &str,
-        chain_id: u64,
-        client: &ClientInfo,
-    ) -> AppResult<Option<PendingEmail>> {
-        if users::find_wallet(conn, address)?.is_some() {
-            return Err(AppError::new(
-                ErrorCode::WalletAlreadyLinked,
-                "This wallet already belongs to an account: sign in with it.",
-            ));
-        }
-        let Some(owner) = users::find_verified_owner(conn, email)? else {
-            return Ok(None);
-        };
-        let pending = self.wallet_link_email(conn, &owner, address, chain_id)?;
-        // Only when a mail goes out, so that anonymous requests add a bounded number of events
-        // to the account's log (the mail throttle's).
-        if pending.is_some() {
-            record_event(
-                conn,
-                event_kind::EMAIL_LINK_SENT,
-                Some(&owner.id),
-                Some(address),
-                client,
-                None,
-            )?;
-        }
-        Ok(pending)
     }
 
     /// The token a link page's form must carry for `browser` (the random value in that
@@ -270,7 +187,7 @@ impl Service {
     }
 
     /// Stores a single-use email token and returns it (for the link).
-    fn email_token(
+    pub(super) fn email_token(
         &self,
         conn: &rusqlite::Connection,
         record: EmailTokenRecord,
@@ -316,48 +233,6 @@ impl Service {
                  {}/api/account/verify-email?token={token}\n\n\
                  The page asks you to confirm; nothing changes until you do. The link works once \
                  and expires in {} minutes. If you did not ask for this, ignore it.\n",
-                self.identity.origin,
-                self.email_link_ttl.whole_minutes()
-            ),
-        }))
-    }
-
-    pub(super) fn wallet_link_email(
-        &self,
-        conn: &rusqlite::Connection,
-        owner: &UserRecord,
-        address: &str,
-        chain_id: u64,
-    ) -> AppResult<Option<PendingEmail>> {
-        let email = owner.email.clone().unwrap_or_default();
-        if !reserve_mail(conn, &email)? {
-            return Ok(None);
-        }
-        let now = now_ms();
-        let token = self.email_token(
-            conn,
-            EmailTokenRecord {
-                purpose: email_tokens::LINK_WALLET.into(),
-                user_id: owner.id.clone(),
-                email: email.clone(),
-                address: Some(address.to_string()),
-                chain_id: Some(chain_id),
-                created_at: now,
-                expires_at: now + self.email_link_ttl.whole_milliseconds() as i64,
-            },
-        )?;
-        Ok(Some(PendingEmail {
-            to: email,
-            subject: format!("Add a wallet to your account on {}", self.identity.domain),
-            body: format!(
-                "Someone signed a message with the wallet {address} asking to add it to the \
-                 account with this email address on {}. Open this link to see the request and, if it \
-                 was you, add that wallet to your account and sign in:\n\n\
-                 {}/api/auth/email-link?token={token}\n\n\
-                 Whoever holds that wallet will be able to sign in to your account. The link \
-                 works once and expires in {} minutes. If this was not you, ignore this email: \
-                 nothing changes unless you confirm on that page.\n",
-                self.identity.domain,
                 self.identity.origin,
                 self.email_link_ttl.whole_minutes()
             ),
@@ -433,96 +308,10 @@ impl Service {
             .await?
     }
 
-    /// Completes an emailed wallet link (a POST from its page): attaches the wallet to the
-    /// account, if that still has the address confirmed, signs the person in, and notifies the
-    /// address.
-    pub async fn complete_email_link(
-        self: &Arc<Self>,
-        token: String,
-        client: ClientInfo,
-    ) -> AppResult<SignIn> {
-        let service = Arc::clone(self);
-        let (signed_in, notice) = self
-            .db
-            .write(move |conn| {
-                // A used link stays used, whatever happens to the rest.
-                let record =
-                    match service.consume_email_token(conn, &token, EmailLinkKind::AttachWallet)? {
-                        Ok(record) => record,
-                        Err(refusal) => return Ok(Err(refusal)),
-                    };
-                if !service.email_wallet_attach() {
-                    // Switched off since the link was sent.
-                    return Ok(Err(invalid_link()));
-                }
-                let address = record.address.clone().unwrap_or_default();
-                let chain_id = record.chain_id.unwrap_or(1);
-                Ok(db::atomically(conn, |tx| {
-                    // The mailbox speaks for the account only while it is the account's
-                    // confirmed address.
-                    let owner = users::find_user(tx, &record.user_id)?;
-                    if !owner.is_some_and(|o| o.email_verified && same_email(&o, &record.email)) {
-                        return Err(email_changed());
-                    }
-                    let mut attached = false;
-                    match users::find_wallet(tx, &address)? {
-                        Some(w) if w.user_id == record.user_id => {}
-                        Some(_) => {
-                            return Err(AppError::new(
-                                ErrorCode::WalletAlreadyLinked,
-                                "This wallet was linked to another account in the meantime.",
-                            ))
-                        }
-                        None => {
-                            service.attach_wallet(
-                                tx,
-                                &record.user_id,
-                                &address,
-                                chain_id,
-                                &client,
-                            )?;
-                            attached = true;
-                        }
-                    }
-                    let notice = if attached {
-                        service.wallet_added_notice(tx, &record.user_id, &address)?
-                    } else {
-                        None
-                    };
-                    let signed_in = service.open_session(
-                        tx,
-                        &record.user_id,
-                        &address,
-                        chain_id,
-                        None,
-                        &client,
-                        now_ms(),
-                        // An emailed link proves the mailbox, not the wallet: not recent.
-                        false,
-                    )?;
-                    record_event(
-                        tx,
-                        event_kind::SIGN_IN,
-                        Some(&record.user_id),
-                        Some(&address),
-                        &client,
-                        Some("email_link"),
-                    )?;
-                    Ok((signed_in, notice))
-                }))
-            })
-            .await??;
-        if let Some(notice) = notice {
-            // The wallet is attached either way; a failure is logged by the mailer.
-            let _ = self.send_email(notice).await;
-        }
-        Ok(signed_in)
-    }
-
     /// Spends an email token of the given kind; refuses unknown, used and expired ones.
     /// Like nonces, a token presented is spent whatever the outcome: a refusal comes back in
     /// the inner result, to be kept with the spent token.
-    fn consume_email_token(
+    pub(super) fn consume_email_token(
         &self,
         conn: &rusqlite::Connection,
         token: &str,
@@ -550,7 +339,7 @@ fn verified_elsewhere(conn: &rusqlite::Connection, user_id: &str, email: &str) -
 }
 
 /// Counts a mail to `to` unless it has had its share this hour; false when it has.
-fn reserve_mail(conn: &rusqlite::Connection, to: &str) -> AppResult<bool> {
+pub(super) fn reserve_mail(conn: &rusqlite::Connection, to: &str) -> AppResult<bool> {
     let now = now_ms();
     if mail_log::count_since(conn, to, now - mail_log::WINDOW_MS)? >= MAIL_PER_RECIPIENT_PER_HOUR {
         tracing::info!("mail to a recipient skipped: its hourly limit is reached");
@@ -560,7 +349,7 @@ fn reserve_mail(conn: &rusqlite::Connection, to: &str) -> AppResult<bool> {
     Ok(true)
 }
 
-fn same_email(user: &UserRecord, email: &str) -> bool {
+pub(super) fn same_email(user: &UserRecord, email: &str) -> bool {
     user.email
         .as_deref()
         .is_some_and(|e| e.eq_ignore_ascii_case(email))
@@ -574,7 +363,7 @@ fn confirmed_elsewhere() -> AppError {
     )
 }
 
-fn email_changed() -> AppError {
+pub(super) fn email_changed() -> AppError {
     AppError::new(
         ErrorCode::InvalidToken,
         "The account's email has changed since this link was sent.",

@@ -1,22 +1,20 @@
-//! Sign-in with Ethereum, the identity rules, and sessions.
+//! Signing in with Ethereum: the sign-in nonce and challenge, and the identity rules that decide
+//! which account a signed message signs in to (or creates, or links to, or asks to join by
+//! email).
 
 use std::sync::Arc;
 
-use time::OffsetDateTime;
-use tokio::sync::oneshot;
-
-use super::{event_kind, load_account, now_ms, record_event, ClientInfo, PendingEmail, Service};
+use super::{
+    checked_message::CheckedMessage, event_kind, new_row_id, now_ms, record_event,
+    wallets::wallet_taken, Account, Authenticated, Challenge, ClientInfo, PendingEmail, Service,
+};
 use crate::{
     db::{
-        self, nonces,
-        sessions::{self, SessionRecord},
+        self,
+        sessions::SessionRecord,
         users::{self, UserRecord, WalletRecord},
-        Answer, ForWaiter,
     },
-    domain::{
-        siwe::{self, SiweMessage},
-        token::{self, Keys, NonceFor},
-    },
+    domain::{siwe, token::NonceFor},
     error::{AppError, AppResult, ErrorCode},
     mail,
 };
@@ -30,13 +28,6 @@ pub struct NonceIssued {
     pub uri: String,
     pub chain_ids: Vec<u64>,
     pub statement: Option<String>,
-}
-
-/// A user with their wallets.
-#[derive(Debug, Clone)]
-pub struct Account {
-    pub user: UserRecord,
-    pub wallets: Vec<WalletRecord>,
 }
 
 #[derive(Debug, Clone)]
@@ -70,71 +61,6 @@ pub enum SignInOutcome {
     },
 }
 
-/// A live session and its account.
-#[derive(Debug, Clone)]
-pub struct Authenticated {
-    pub account: Account,
-    pub session: SessionRecord,
-}
-
-/// A message its address signed, on a live nonce issued for this request's purpose, and
-/// whether it passed the policy.
-pub(super) struct CheckedMessage {
-    pub parsed: SiweMessage,
-    /// The signer's EIP-55 address, as named in the message.
-    pub address: String,
-    /// When the nonce expires, as the nonce says (its tag covers it).
-    pub nonce_expires_at: i64,
-    /// Why the policy refused it (domain, time window...) although it is signed, if it did.
-    pub refusal: Option<AppError>,
-}
-
-/// A new user or session id: a UUIDv7, which begins with its creation time, so that new rows
-/// (and index entries keyed by user) are appended to their B-trees rather than scattered
-/// through them. Ids are not secrets; session tokens are.
-fn new_row_id() -> String {
-    uuid::Uuid::now_v7().to_string()
-}
-
-/// How often a session's last use is written at most.
-const LAST_SEEN_EVERY_MS: i64 = 60_000;
-/// Longest User-Agent kept with a session.
-const USER_AGENT_MAX: usize = 512;
-
-pub(super) fn invalid_nonce() -> AppError {
-    AppError::new(
-        ErrorCode::InvalidNonce,
-        "The nonce is unknown, already used or expired; fetch a new nonce and sign again.",
-    )
-}
-
-/// A sign-in message offered for anything else (linking a wallet...).
-fn sign_in_nonce_elsewhere() -> AppError {
-    AppError::new(
-        ErrorCode::InvalidNonce,
-        "This message was signed on a sign-in nonce, which can only sign in. Ask for the \
-         challenge of this action (POST /api/wallets/challenge to link a wallet) and sign that.",
-    )
-}
-
-pub(super) fn wallet_taken(
-    conn: &rusqlite::Connection,
-    address: &str,
-    user_id: &str,
-) -> AppResult<()> {
-    match users::find_wallet(conn, address)? {
-        Some(w) if w.user_id == user_id => Err(AppError::new(
-            ErrorCode::WalletAlreadyYours,
-            "This wallet is already linked to your account.",
-        )),
-        Some(_) => Err(AppError::new(
-            ErrorCode::WalletAlreadyLinked,
-            "This wallet belongs to another account. Sign in with it and unlink it there first.",
-        )),
-        None => Ok(()),
-    }
-}
-
 enum Decided {
     SignedIn(Box<SignIn>, Option<PendingEmail>),
     EmailLink {
@@ -159,6 +85,21 @@ impl Service {
             chain_ids: self.policy.chain_ids.clone(),
             statement: self.identity.statement.clone(),
         })
+    }
+
+    /// Builds the exact sign-in message for `address`, for wallets that can only sign text
+    /// (copy, sign anywhere, paste the signature).
+    pub async fn sign_in_challenge(
+        &self,
+        address: &str,
+        chain_id: Option<u64>,
+    ) -> AppResult<Challenge> {
+        let statement = self
+            .identity
+            .statement
+            .clone()
+            .unwrap_or_else(|| format!("Sign in to {}.", self.identity.domain));
+        self.challenge(address, chain_id, &statement, None).await
     }
 
     /// Checks a signed EIP-4361 message and applies the identity rules: link to the current
@@ -238,140 +179,6 @@ impl Service {
                 Ok(SignInOutcome::EmailLinkSent { email })
             }
         }
-    }
-
-    /// Checks a signed message on the CPU pool (recovering the signer there, so that the async
-    /// workers keep serving), which then queues `write` with it for the writer. The answer
-    /// comes straight from the writer: one wake-up of the waiting request instead of two.
-    /// `nonce_for(service, nonce, address)` says whether the nonce was issued for this request
-    /// (see [`Service::nonce_is_for`]). A message refused before the writer (its nonce is not
-    /// for this, or has expired; its address did not sign it) writes nothing at all.
-    pub(super) async fn check_then_write<T, N, W>(
-        self: &Arc<Self>,
-        text: String,
-        signature: String,
-        nonce_for: N,
-        write: W,
-    ) -> AppResult<T>
-    where
-        T: Send + 'static,
-        N: FnOnce(&Service, &str, &str) -> AppResult<()> + Send + 'static,
-        W: FnOnce(&rusqlite::Connection, CheckedMessage) -> AppResult<T> + Send + 'static,
-    {
-        let (reply, answer) = oneshot::channel();
-        let service = Arc::clone(self);
-        self.cpu.spawn(move || {
-            // The requester has gone away (client disconnected): nobody to recover a signer for.
-            if reply.is_closed() {
-                return;
-            }
-            // Skipped by the writer too if the requester goes away before it gets there; should
-            // the writer have stopped, the answer is dropped and the request told.
-            let tell = ForWaiter(reply);
-            match service.check_message(&text, &signature, nonce_for) {
-                Ok(checked) => {
-                    let _ = service
-                        .db
-                        .write_then(move |conn| write(conn, checked), tell);
-                }
-                Err(refused) => tell.send(Err(refused)),
-            }
-        })?;
-        answer
-            .await
-            .map_err(|_| AppError::Internal(anyhow::anyhow!("the signature check was dropped")))?
-    }
-
-    /// Fails with `invalid_nonce` unless this server issued `nonce` for `purpose` (its MAC;
-    /// expiry and earlier use are checked elsewhere). A sign-in nonce offered for anything
-    /// else is told so: a signature given to sign in can only sign in.
-    pub(super) fn nonce_is_for(&self, nonce: &str, purpose: NonceFor<'_>) -> AppResult<()> {
-        if self.keys.nonce_matches(nonce, purpose) {
-            Ok(())
-        } else if purpose != NonceFor::SignIn && self.keys.nonce_matches(nonce, NonceFor::SignIn) {
-            Err(sign_in_nonce_elsewhere())
-        } else {
-            Err(invalid_nonce())
-        }
-    }
-
-    /// Parses a signed message and checks its nonce, the policy and the signature. Refused
-    /// here, with nothing written: a message that does not parse, a nonce not issued for this
-    /// request or expired, and a message its address did not sign. Any other refusal comes
-    /// back inside [`CheckedMessage`], to be reported once the nonce is spent.
-    fn check_message(
-        &self,
-        text: &str,
-        signature: &str,
-        nonce_for: impl FnOnce(&Service, &str, &str) -> AppResult<()>,
-    ) -> AppResult<CheckedMessage> {
-        let checked = siwe::parse_message(text)
-            .and_then(|parsed| Ok((parsed, siwe::parse_signature(signature)?)))
-            .and_then(|(parsed, signature)| {
-                let address = siwe::checksum_address(&parsed.message.address);
-                let nonce = parsed.message.nonce.as_str();
-                // Cheap refusals first: the MAC, then the expiry the MAC covers (never
-                // today's `nonce_ttl_secs`).
-                nonce_for(self, nonce, &address)?;
-                let nonce_expires_at = token::nonce_expiry(nonce)
-                    .filter(|expires_at| *expires_at > now_ms())
-                    .ok_or_else(invalid_nonce)?;
-                let refusal = self
-                    .policy
-                    .check_unsigned(&parsed, OffsetDateTime::now_utc())
-                    .err();
-                if let Err(unsigned) = siwe::verify_signature(&parsed.message, text, &signature) {
-                    // Whoever sent it, the address never signed it: it may spend no nonce
-                    // and fill no log. Said as the first thing wrong with it.
-                    return Err(refusal.unwrap_or(unsigned));
-                }
-                Ok(CheckedMessage {
-                    parsed,
-                    address,
-                    nonce_expires_at,
-                    refusal,
-                })
-            });
-        checked.inspect_err(|err| tracing::info!(reason = err.code().as_str(), "sign-in refused"))
-    }
-
-    /// Spends the nonce of a checked message (signed by its address, on a nonce for this
-    /// request), so that it never works again, whatever the outcome. A policy refusal is
-    /// returned in the inner result, to be kept with the spent nonce, and recorded as
-    /// `failed_kind` in the log of `owner` (by default the account of the signing wallet;
-    /// none, no event). Only the request that spends the nonce records anything: a replayed
-    /// message writes nothing.
-    pub(super) fn spend_nonce(
-        &self,
-        conn: &rusqlite::Connection,
-        checked: &mut CheckedMessage,
-        failed_kind: &str,
-        owner: Option<&str>,
-        client: &ClientInfo,
-    ) -> AppResult<AppResult<()>> {
-        let nonce = checked.parsed.message.nonce.as_str();
-        let expires_at = checked.nonce_expires_at;
-        let first_use = expires_at > now_ms() && nonces::spend(conn, nonce, expires_at)?;
-        let address = checked.address.as_str();
-        let refusal = match (first_use, checked.refusal.take()) {
-            (true, None) => return Ok(Ok(())),
-            (true, Some(refusal)) => refusal,
-            (false, _) => {
-                tracing::info!(%address, reason = "invalid_nonce", "sign-in refused");
-                return Ok(Err(invalid_nonce()));
-            }
-        };
-        let reason = refusal.code().as_str();
-        tracing::info!(%address, reason, "sign-in refused");
-        let owner = match owner {
-            Some(user_id) => Some(user_id.to_string()),
-            None => users::find_wallet(conn, address)?.map(|w| w.user_id),
-        };
-        if let Some(owner) = owner {
-            let (owner, detail) = (Some(owner.as_str()), Some(reason));
-            record_event(conn, failed_kind, owner, Some(address), client, detail)?;
-        }
-        Ok(Err(refusal))
     }
 
     /// The writes of a sign-in: spend the nonce, then apply the identity rules.
@@ -486,152 +293,5 @@ impl Service {
             user,
             wallets: vec![wallet],
         })
-    }
-
-    /// Links a wallet that no account has to `user_id`.
-    pub(super) fn attach_wallet(
-        &self,
-        conn: &rusqlite::Connection,
-        user_id: &str,
-        address: &str,
-        chain_id: u64,
-        client: &ClientInfo,
-    ) -> AppResult<()> {
-        let wallet = WalletRecord {
-            address: address.to_string(),
-            user_id: user_id.to_string(),
-            chain_id,
-            linked_at: now_ms(),
-            last_sign_in_at: None,
-            is_primary: users::wallets_of(conn, user_id)?.is_empty(),
-        };
-        users::insert_wallet(conn, &wallet).map_err(|err| {
-            if db::is_unique_violation(&err) {
-                AppError::new(
-                    ErrorCode::WalletAlreadyLinked,
-                    "This wallet belongs to another account.",
-                )
-            } else {
-                err.into()
-            }
-        })?;
-        record_event(
-            conn,
-            event_kind::WALLET_LINKED,
-            Some(user_id),
-            Some(address),
-            client,
-            None,
-        )
-    }
-
-    /// Opens a session; `signed` when it comes from a verified signature (see
-    /// `Service::require_recent_signature`).
-    #[allow(clippy::too_many_arguments)]
-    pub(super) fn open_session(
-        &self,
-        conn: &rusqlite::Connection,
-        user_id: &str,
-        address: &str,
-        chain_id: u64,
-        new_account: Option<Account>,
-        client: &ClientInfo,
-        now: i64,
-        signed: bool,
-    ) -> AppResult<SignIn> {
-        let created = new_account.is_some();
-        let account = match new_account {
-            // Just stored, with this sign-in's time: nothing to update or read back.
-            Some(account) => account,
-            None => {
-                users::record_sign_in(conn, address, chain_id, now)?;
-                load_account(conn, user_id)?
-            }
-        };
-        let token = Keys::new_token(now);
-        let session = SessionRecord {
-            id: new_row_id(),
-            user_id: user_id.to_string(),
-            address: address.to_string(),
-            chain_id,
-            created_at: now,
-            expires_at: now + self.session_ttl.whole_milliseconds() as i64,
-            last_seen_at: now,
-            ip: client.ip.clone(),
-            user_agent: client.user_agent.clone().map(|mut ua| {
-                ua.truncate(ua.floor_char_boundary(USER_AGENT_MAX));
-                ua
-            }),
-            authenticated_at: signed.then_some(now),
-        };
-        sessions::insert(conn, &session, &self.keys.session_token_key(&token))?;
-        Ok(SignIn {
-            csrf_token: self.keys.csrf_token(&session.id),
-            account,
-            session,
-            token,
-            created,
-        })
-    }
-
-    /// The live session for a token (from a cookie or bearer header) and its account.
-    pub async fn authenticate(&self, token: &str) -> AppResult<Authenticated> {
-        if !token::looks_like_token(token) {
-            return Err(AppError::unauthenticated());
-        }
-        let key = self.keys.session_token_key(token);
-        let now = now_ms();
-        let authenticated = self.db.read(|conn| {
-            let (session, user) =
-                sessions::find_live(conn, &key, now)?.ok_or_else(AppError::unauthenticated)?;
-            let wallets = users::wallets_of(conn, &user.id)?;
-            Ok(Authenticated {
-                account: Account { user, wallets },
-                session,
-            })
-        })?;
-        if authenticated.session.last_seen_at <= now - LAST_SEEN_EVERY_MS {
-            let id = authenticated.session.id.clone();
-            self.db
-                .write_later(move |conn| sessions::touch(conn, &id, now, LAST_SEEN_EVERY_MS));
-        }
-        Ok(authenticated)
-    }
-
-    pub fn csrf_token(&self, session_id: &str) -> String {
-        self.keys.csrf_token(session_id)
-    }
-
-    /// Fails with `csrf_invalid` unless `presented` is this session's CSRF token.
-    pub fn check_csrf(&self, session_id: &str, presented: Option<&str>) -> AppResult<()> {
-        match presented {
-            Some(token) if self.keys.csrf_token_matches(session_id, token) => Ok(()),
-            _ => Err(AppError::new(
-                ErrorCode::CsrfInvalid,
-                "This request needs the session's CSRF token in the X-CSRF-Token header \
-                 (from GET /api/auth/csrf or the sign-in response).",
-            )),
-        }
-    }
-
-    pub async fn sign_out(&self, current: &Authenticated, client: ClientInfo) -> AppResult<()> {
-        let (user_id, session_id, address) = (
-            current.account.user.id.clone(),
-            current.session.id.clone(),
-            current.session.address.clone(),
-        );
-        self.db
-            .write(move |conn| {
-                sessions::revoke(conn, &user_id, &session_id, now_ms())?;
-                record_event(
-                    conn,
-                    event_kind::SIGN_OUT,
-                    Some(&user_id),
-                    Some(&address),
-                    &client,
-                    None,
-                )
-            })
-            .await
     }
 }

@@ -4,10 +4,7 @@
 
 use std::sync::Arc;
 
-use super::{
-    event_kind, now_ms, record_event, sign_in::Authenticated, wallets::Challenge, ClientInfo,
-    Service,
-};
+use super::{event_kind, now_ms, record_event, Authenticated, Challenge, ClientInfo, Service};
 use crate::{
     db::{self, sessions, users},
     domain::{siwe, token::NonceFor},

@@ -1,51 +1,41 @@
-//! Accounts: linking and unlinking wallets, the primary wallet, profile and email, sessions and
-//! security events.
+//! Wallets on an account: the link challenge, linking (and the rule that decides whether a
+//! wallet may join an account), unlinking, and the primary wallet.
 
 use std::sync::Arc;
 
-use time::OffsetDateTime;
-
-use super::{
-    event_kind, load_account, now_ms, record_event,
-    sign_in::{wallet_taken, Account, Authenticated},
-    unix_ms, ClientInfo, Service,
-};
+use super::{event_kind, now_ms, record_event, Authenticated, Challenge, ClientInfo, Service};
 use crate::{
     db::{
-        self,
-        events::{self, EventRecord},
-        sessions::{self, SessionRecord},
+        self, sessions,
         users::{self, WalletRecord},
     },
     domain::{siwe, token::NonceFor},
     error::{AppError, AppResult, ErrorCode},
-    mail,
 };
-
-/// A server-built message: signed, it signs in, or links one address to one account.
-#[derive(Debug, Clone)]
-pub struct Challenge {
-    pub message: String,
-    pub nonce: String,
-    pub expires_at: i64,
-}
-
-/// Profile changes; `email: Some(None)` removes the email.
-#[derive(Debug, Clone, Default)]
-pub struct ProfileUpdate {
-    pub name: Option<String>,
-    pub email: Option<Option<String>>,
-}
-
-pub type Event = EventRecord;
-
-const NAME_MAX: usize = 64;
 
 fn wallet_not_found() -> AppError {
     AppError::new(
         ErrorCode::WalletNotFound,
         "No wallet with this address is linked to your account.",
     )
+}
+
+pub(super) fn wallet_taken(
+    conn: &rusqlite::Connection,
+    address: &str,
+    user_id: &str,
+) -> AppResult<()> {
+    match users::find_wallet(conn, address)? {
+        Some(w) if w.user_id == user_id => Err(AppError::new(
+            ErrorCode::WalletAlreadyYours,
+            "This wallet is already linked to your account.",
+        )),
+        Some(_) => Err(AppError::new(
+            ErrorCode::WalletAlreadyLinked,
+            "This wallet belongs to another account. Sign in with it and unlink it there first.",
+        )),
+        None => Ok(()),
+    }
 }
 
 impl Service {
@@ -68,23 +58,8 @@ impl Service {
             .await
     }
 
-    /// Builds the exact sign-in message for `address`, for wallets that can only sign text
-    /// (copy, sign anywhere, paste the signature).
-    pub async fn sign_in_challenge(
-        &self,
-        address: &str,
-        chain_id: Option<u64>,
-    ) -> AppResult<Challenge> {
-        let statement = self
-            .identity
-            .statement
-            .clone()
-            .unwrap_or_else(|| format!("Sign in to {}.", self.identity.domain));
-        self.challenge(address, chain_id, &statement, None).await
-    }
-
     /// A server-built message and its nonce: a link nonce when `link_for` is given.
-    async fn challenge(
+    pub(super) async fn challenge(
         &self,
         address: &str,
         chain_id: Option<u64>,
@@ -100,46 +75,6 @@ impl Service {
             None => NonceFor::SignIn,
         };
         self.build_challenge(&address, chain_id, statement, purpose)
-    }
-
-    /// The message for `address` (EIP-55) on a fresh nonce issued for `purpose`.
-    pub(super) fn build_challenge(
-        &self,
-        address: &str,
-        chain_id: Option<u64>,
-        statement: &str,
-        purpose: NonceFor<'_>,
-    ) -> AppResult<Challenge> {
-        let chain_id = chain_id
-            .or_else(|| self.policy.chain_ids.first().copied())
-            .unwrap_or(1);
-        if !self.policy.chain_ids.is_empty() && !self.policy.chain_ids.contains(&chain_id) {
-            return Err(AppError::new(
-                ErrorCode::ChainNotAllowed,
-                format!(
-                    "Chain {chain_id} is not allowed here; use one of {:?}.",
-                    self.policy.chain_ids
-                ),
-            ));
-        }
-        let now = OffsetDateTime::now_utc();
-        let expires = now + self.policy.nonce_ttl;
-        let nonce = self.keys.new_nonce(unix_ms(expires), purpose);
-        let message = siwe::build_message(&siwe::MessageParts {
-            domain: &self.identity.domain,
-            address,
-            statement,
-            uri: &self.identity.origin,
-            chain_id,
-            nonce: &nonce,
-            issued_at: now,
-            expiration_time: Some(expires),
-        })?;
-        Ok(Challenge {
-            message,
-            nonce,
-            expires_at: unix_ms(expires),
-        })
     }
 
     /// Links the wallet that signed `message` to the signed-in account. The message must come
@@ -278,136 +213,40 @@ impl Service {
             .await
     }
 
-    /// Changes name and/or email. A new email is unverified; with email configured, a
-    /// verification link is sent to it.
-    pub async fn update_profile(
-        self: &Arc<Self>,
-        current: &Authenticated,
-        update: ProfileUpdate,
-        client: ClientInfo,
-    ) -> AppResult<Account> {
-        if let Some(name) = &update.name {
-            let trimmed = name.trim();
-            if trimmed.is_empty()
-                || trimmed.chars().count() > NAME_MAX
-                || trimmed.chars().any(char::is_control)
-            {
-                return Err(AppError::new(
-                    ErrorCode::InvalidRequest,
-                    format!(
-                        "The name must be 1 to {NAME_MAX} characters without control characters."
-                    ),
-                ));
-            }
-        }
-        let email = update
-            .email
-            .map(|e| e.map(|e| e.trim().to_string()).filter(|e| !e.is_empty()));
-        if let Some(Some(email)) = &email {
-            if !mail::is_valid_email(email) {
-                return Err(AppError::new(
-                    ErrorCode::InvalidRequest,
-                    "The email address is not valid.",
-                ));
-            }
-        }
-        if let Some(email) = &email {
-            let lower = |e: &str| e.to_lowercase();
-            if current.account.user.email.as_deref().map(lower) != email.as_deref().map(lower) {
-                self.require_recent_signature(current)?;
-            }
-        }
-        let service = Arc::clone(self);
-        let user_id = current.account.user.id.clone();
-        let (account, pending) = self
-            .db
-            .write(move |conn| {
-                if let Some(name) = &update.name {
-                    users::set_name(conn, &user_id, name.trim())?;
-                }
-                let pending = match &email {
-                    Some(email) => service.set_email(conn, &user_id, email.as_deref(), &client)?,
-                    None => None,
-                };
-                let account = load_account(conn, &user_id)?;
-                Ok((account, pending))
-            })
-            .await?;
-        if let Some(mail) = pending {
-            self.send_email(mail).await.map_err(|_| {
-                AppError::new(
-                    ErrorCode::EmailUnavailable,
-                    "The email address was saved, but the verification link could not be sent; \
-                     save it again later to send a new one.",
-                )
-            })?;
-        }
-        Ok(account)
-    }
-
-    pub async fn sessions(&self, current: &Authenticated) -> AppResult<Vec<SessionRecord>> {
-        let user_id = current.account.user.id.clone();
-        self.db
-            .read(|conn| sessions::live_of_user(conn, &user_id, now_ms()))
-    }
-
-    /// Ends one of the account's sessions.
-    pub async fn end_session(
+    /// Links a wallet that no account has to `user_id`.
+    pub(super) fn attach_wallet(
         &self,
-        current: &Authenticated,
-        session_id: String,
-        client: ClientInfo,
+        conn: &rusqlite::Connection,
+        user_id: &str,
+        address: &str,
+        chain_id: u64,
+        client: &ClientInfo,
     ) -> AppResult<()> {
-        let user_id = current.account.user.id.clone();
-        self.db
-            .write(move |conn| {
-                if !sessions::revoke(conn, &user_id, &session_id, now_ms())? {
-                    return Err(AppError::new(
-                        ErrorCode::SessionNotFound,
-                        "No such active session on your account.",
-                    ));
-                }
-                record_event(
-                    conn,
-                    event_kind::SESSION_ENDED,
-                    Some(&user_id),
-                    None,
-                    &client,
-                    None,
+        let wallet = WalletRecord {
+            address: address.to_string(),
+            user_id: user_id.to_string(),
+            chain_id,
+            linked_at: now_ms(),
+            last_sign_in_at: None,
+            is_primary: users::wallets_of(conn, user_id)?.is_empty(),
+        };
+        users::insert_wallet(conn, &wallet).map_err(|err| {
+            if db::is_unique_violation(&err) {
+                AppError::new(
+                    ErrorCode::WalletAlreadyLinked,
+                    "This wallet belongs to another account.",
                 )
-            })
-            .await
-    }
-
-    /// Ends all the account's sessions, or all but the current one; returns how many.
-    pub async fn end_all_sessions(
-        &self,
-        current: &Authenticated,
-        keep_current: bool,
-        client: ClientInfo,
-    ) -> AppResult<usize> {
-        self.require_recent_signature(current)?;
-        let user_id = current.account.user.id.clone();
-        let keep = keep_current.then(|| current.session.id.clone());
-        self.db
-            .write(move |conn| {
-                let ended = sessions::revoke_all(conn, &user_id, None, keep.as_deref(), now_ms())?;
-                record_event(
-                    conn,
-                    event_kind::SESSIONS_ENDED,
-                    Some(&user_id),
-                    None,
-                    &client,
-                    Some(&format!("{ended} sessions ended")),
-                )?;
-                Ok(ended)
-            })
-            .await
-    }
-
-    pub async fn events(&self, current: &Authenticated, limit: u32) -> AppResult<Vec<Event>> {
-        let user_id = current.account.user.id.clone();
-        self.db
-            .read(|conn| events::recent_of_user(conn, &user_id, limit.clamp(1, 200)))
+            } else {
+                err.into()
+            }
+        })?;
+        record_event(
+            conn,
+            event_kind::WALLET_LINKED,
+            Some(user_id),
+            Some(address),
+            client,
+            None,
+        )
     }
 }

@@ -1,0 +1,231 @@
+//! What every signed message goes through, whatever it is for (sign-in, linking a wallet,
+//! re-authenticating, asking for a wallet link by email): the server builds the challenge, then
+//! checks the message (nonce for this purpose, policy, signature) off the async workers, spends
+//! its nonce once, and hands it to the caller's write.
+
+use std::sync::Arc;
+
+use time::OffsetDateTime;
+use tokio::sync::oneshot;
+
+use super::{now_ms, record_event, unix_ms, ClientInfo, Service};
+use crate::{
+    db::{nonces, users, Answer, ForWaiter},
+    domain::{
+        siwe::{self, SiweMessage},
+        token::{self, NonceFor},
+    },
+    error::{AppError, AppResult, ErrorCode},
+};
+
+/// A server-built message: signed, it signs in, or links one address to one account.
+#[derive(Debug, Clone)]
+pub struct Challenge {
+    pub message: String,
+    pub nonce: String,
+    pub expires_at: i64,
+}
+
+/// A message its address signed, on a live nonce issued for this request's purpose, and
+/// whether it passed the policy.
+pub(super) struct CheckedMessage {
+    pub parsed: SiweMessage,
+    /// The signer's EIP-55 address, as named in the message.
+    pub address: String,
+    /// When the nonce expires, as the nonce says (its tag covers it).
+    pub nonce_expires_at: i64,
+    /// Why the policy refused it (domain, time window...) although it is signed, if it did.
+    pub refusal: Option<AppError>,
+}
+
+pub(super) fn invalid_nonce() -> AppError {
+    AppError::new(
+        ErrorCode::InvalidNonce,
+        "The nonce is unknown, already used or expired; fetch a new nonce and sign again.",
+    )
+}
+
+/// A sign-in message offered for anything else (linking a wallet...).
+fn sign_in_nonce_elsewhere() -> AppError {
+    AppError::new(
+        ErrorCode::InvalidNonce,
+        "This message was signed on a sign-in nonce, which can only sign in. Ask for the \
+         challenge of this action (POST /api/wallets/challenge to link a wallet) and sign that.",
+    )
+}
+
+impl Service {
+    /// The message for `address` (EIP-55) on a fresh nonce issued for `purpose`.
+    pub(super) fn build_challenge(
+        &self,
+        address: &str,
+        chain_id: Option<u64>,
+        statement: &str,
+        purpose: NonceFor<'_>,
+    ) -> AppResult<Challenge> {
+        let chain_id = chain_id
+            .or_else(|| self.policy.chain_ids.first().copied())
+            .unwrap_or(1);
+        if !self.policy.chain_ids.is_empty() && !self.policy.chain_ids.contains(&chain_id) {
+            return Err(AppError::new(
+                ErrorCode::ChainNotAllowed,
+                format!(
+                    "Chain {chain_id} is not allowed here; use one of {:?}.",
+                    self.policy.chain_ids
+                ),
+            ));
+        }
+        let now = OffsetDateTime::now_utc();
+        let expires = now + self.policy.nonce_ttl;
+        let nonce = self.keys.new_nonce(unix_ms(expires), purpose);
+        let message = siwe::build_message(&siwe::MessageParts {
+            domain: &self.identity.domain,
+            address,
+            statement,
+            uri: &self.identity.origin,
+            chain_id,
+            nonce: &nonce,
+            issued_at: now,
+            expiration_time: Some(expires),
+        })?;
+        Ok(Challenge {
+            message,
+            nonce,
+            expires_at: unix_ms(expires),
+        })
+    }
+
+    /// Checks a signed message on the CPU pool (recovering the signer there, so that the async
+    /// workers keep serving), which then queues `write` with it for the writer. The answer
+    /// comes straight from the writer: one wake-up of the waiting request instead of two.
+    /// `nonce_for(service, nonce, address)` says whether the nonce was issued for this request
+    /// (see [`Service::nonce_is_for`]). A message refused before the writer (its nonce is not
+    /// for this, or has expired; its address did not sign it) writes nothing at all.
+    pub(super) async fn check_then_write<T, N, W>(
+        self: &Arc<Self>,
+        text: String,
+        signature: String,
+        nonce_for: N,
+        write: W,
+    ) -> AppResult<T>
+    where
+        T: Send + 'static,
+        N: FnOnce(&Service, &str, &str) -> AppResult<()> + Send + 'static,
+        W: FnOnce(&rusqlite::Connection, CheckedMessage) -> AppResult<T> + Send + 'static,
+    {
+        let (reply, answer) = oneshot::channel();
+        let service = Arc::clone(self);
+        self.cpu.spawn(move || {
+            // The requester has gone away (client disconnected): nobody to recover a signer for.
+            if reply.is_closed() {
+                return;
+            }
+            // Skipped by the writer too if the requester goes away before it gets there; should
+            // the writer have stopped, the answer is dropped and the request told.
+            let tell = ForWaiter(reply);
+            match service.check_message(&text, &signature, nonce_for) {
+                Ok(checked) => {
+                    let _ = service
+                        .db
+                        .write_then(move |conn| write(conn, checked), tell);
+                }
+                Err(refused) => tell.send(Err(refused)),
+            }
+        })?;
+        answer
+            .await
+            .map_err(|_| AppError::Internal(anyhow::anyhow!("the signature check was dropped")))?
+    }
+
+    /// Fails with `invalid_nonce` unless this server issued `nonce` for `purpose` (its MAC;
+    /// expiry and earlier use are checked elsewhere). A sign-in nonce offered for anything
+    /// else is told so: a signature given to sign in can only sign in.
+    pub(super) fn nonce_is_for(&self, nonce: &str, purpose: NonceFor<'_>) -> AppResult<()> {
+        if self.keys.nonce_matches(nonce, purpose) {
+            Ok(())
+        } else if purpose != NonceFor::SignIn && self.keys.nonce_matches(nonce, NonceFor::SignIn) {
+            Err(sign_in_nonce_elsewhere())
+        } else {
+            Err(invalid_nonce())
+        }
+    }
+
+    /// Parses a signed message and checks its nonce, the policy and the signature. Refused
+    /// here, with nothing written: a message that does not parse, a nonce not issued for this
+    /// request or expired, and a message its address did not sign. Any other refusal comes
+    /// back inside [`CheckedMessage`], to be reported once the nonce is spent.
+    fn check_message(
+        &self,
+        text: &str,
+        signature: &str,
+        nonce_for: impl FnOnce(&Service, &str, &str) -> AppResult<()>,
+    ) -> AppResult<CheckedMessage> {
+        let checked = siwe::parse_message(text)
+            .and_then(|parsed| Ok((parsed, siwe::parse_signature(signature)?)))
+            .and_then(|(parsed, signature)| {
+                let address = siwe::checksum_address(&parsed.message.address);
+                let nonce = parsed.message.nonce.as_str();
+                // Cheap refusals first: the MAC, then the expiry the MAC covers (never
+                // today's `nonce_ttl_secs`).
+                nonce_for(self, nonce, &address)?;
+                let nonce_expires_at = token::nonce_expiry(nonce)
+                    .filter(|expires_at| *expires_at > now_ms())
+                    .ok_or_else(invalid_nonce)?;
+                let refusal = self
+                    .policy
+                    .check_unsigned(&parsed, OffsetDateTime::now_utc())
+                    .err();
+                if let Err(unsigned) = siwe::verify_signature(&parsed.message, text, &signature) {
+                    // Whoever sent it, the address never signed it: it may spend no nonce
+                    // and fill no log. Said as the first thing wrong with it.
+                    return Err(refusal.unwrap_or(unsigned));
+                }
+                Ok(CheckedMessage {
+                    parsed,
+                    address,
+                    nonce_expires_at,
+                    refusal,
+                })
+            });
+        checked.inspect_err(|err| tracing::info!(reason = err.code().as_str(), "sign-in refused"))
+    }
+
+    /// Spends the nonce of a checked message (signed by its address, on a nonce for this
+    /// request), so that it never works again, whatever the outcome. A policy refusal is
+    /// returned in the inner result, to be kept with the spent nonce, and recorded as
+    /// `failed_kind` in the log of `owner` (by default the account of the signing wallet;
+    /// none, no event). Only the request that spends the nonce records anything: a replayed
+    /// message writes nothing.
+    pub(super) fn spend_nonce(
+        &self,
+        conn: &rusqlite::Connection,
+        checked: &mut CheckedMessage,
+        failed_kind: &str,
+        owner: Option<&str>,
+        client: &ClientInfo,
+    ) -> AppResult<AppResult<()>> {
+        let nonce = checked.parsed.message.nonce.as_str();
+        let expires_at = checked.nonce_expires_at;
+        let first_use = expires_at > now_ms() && nonces::spend(conn, nonce, expires_at)?;
+        let address = checked.address.as_str();
+        let refusal = match (first_use, checked.refusal.take()) {
+            (true, None) => return Ok(Ok(())),
+            (true, Some(refusal)) => refusal,
+            (false, _) => {
+                tracing::info!(%address, reason = "invalid_nonce", "sign-in refused");
+                return Ok(Err(invalid_nonce()));
+            }
+        };
+        let reason = refusal.code().as_str();
+        tracing::info!(%address, reason, "sign-in refused");
+        let owner = match owner {
+            Some(user_id) => Some(user_id.to_string()),
+            None => users::find_wallet(conn, address)?.map(|w| w.user_id),
+        };
+        if let Some(owner) = owner {
+            let (owner, detail) = (Some(owner.as_str()), Some(reason));
+            record_event(conn, failed_kind, owner, Some(address), client, detail)?;
+        }
+        Ok(Err(refusal))
+    }
+}

@@ -1,0 +1,200 @@
+//! Sessions: opening one, finding the live session for a token, its CSRF token, signing out,
+//! and listing or ending the account's sessions.
+
+use super::{
+    event_kind, load_account, new_row_id, now_ms, record_event, Account, ClientInfo, Service,
+    SignIn,
+};
+use crate::{
+    db::{
+        sessions::{self, SessionRecord},
+        users,
+    },
+    domain::token::{self, Keys},
+    error::{AppError, AppResult, ErrorCode},
+};
+
+/// A live session and its account.
+#[derive(Debug, Clone)]
+pub struct Authenticated {
+    pub account: Account,
+    pub session: SessionRecord,
+}
+
+/// How often a session's last use is written at most.
+const LAST_SEEN_EVERY_MS: i64 = 60_000;
+
+/// Longest User-Agent kept with a session.
+const USER_AGENT_MAX: usize = 512;
+
+impl Service {
+    /// Opens a session; `signed` when it comes from a verified signature (see
+    /// `Service::require_recent_signature`).
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn open_session(
+        &self,
+        conn: &rusqlite::Connection,
+        user_id: &str,
+        address: &str,
+        chain_id: u64,
+        new_account: Option<Account>,
+        client: &ClientInfo,
+        now: i64,
+        signed: bool,
+    ) -> AppResult<SignIn> {
+        let created = new_account.is_some();
+        let account = match new_account {
+            // Just stored, with this sign-in's time: nothing to update or read back.
+            Some(account) => account,
+            None => {
+                users::record_sign_in(conn, address, chain_id, now)?;
+                load_account(conn, user_id)?
+            }
+        };
+        let token = Keys::new_token(now);
+        let session = SessionRecord {
+            id: new_row_id(),
+            user_id: user_id.to_string(),
+            address: address.to_string(),
+            chain_id,
+            created_at: now,
+            expires_at: now + self.session_ttl.whole_milliseconds() as i64,
+            last_seen_at: now,
+            ip: client.ip.clone(),
+            user_agent: client.user_agent.clone().map(|mut ua| {
+                ua.truncate(ua.floor_char_boundary(USER_AGENT_MAX));
+                ua
+            }),
+            authenticated_at: signed.then_some(now),
+        };
+        sessions::insert(conn, &session, &self.keys.session_token_key(&token))?;
+        Ok(SignIn {
+            csrf_token: self.keys.csrf_token(&session.id),
+            account,
+            session,
+            token,
+            created,
+        })
+    }
+
+    /// The live session for a token (from a cookie or bearer header) and its account.
+    pub async fn authenticate(&self, token: &str) -> AppResult<Authenticated> {
+        if !token::looks_like_token(token) {
+            return Err(AppError::unauthenticated());
+        }
+        let key = self.keys.session_token_key(token);
+        let now = now_ms();
+        let authenticated = self.db.read(|conn| {
+            let (session, user) =
+                sessions::find_live(conn, &key, now)?.ok_or_else(AppError::unauthenticated)?;
+            let wallets = users::wallets_of(conn, &user.id)?;
+            Ok(Authenticated {
+                account: Account { user, wallets },
+                session,
+            })
+        })?;
+        if authenticated.session.last_seen_at <= now - LAST_SEEN_EVERY_MS {
+            let id = authenticated.session.id.clone();
+            self.db
+                .write_later(move |conn| sessions::touch(conn, &id, now, LAST_SEEN_EVERY_MS));
+        }
+        Ok(authenticated)
+    }
+
+    pub fn csrf_token(&self, session_id: &str) -> String {
+        self.keys.csrf_token(session_id)
+    }
+
+    /// Fails with `csrf_invalid` unless `presented` is this session's CSRF token.
+    pub fn check_csrf(&self, session_id: &str, presented: Option<&str>) -> AppResult<()> {
+        match presented {
+            Some(token) if self.keys.csrf_token_matches(session_id, token) => Ok(()),
+            _ => Err(AppError::new(
+                ErrorCode::CsrfInvalid,
+                "This request needs the session's CSRF token in the X-CSRF-Token header \
+                 (from GET /api/auth/csrf or the sign-in response).",
+            )),
+        }
+    }
+
+    pub async fn sign_out(&self, current: &Authenticated, client: ClientInfo) -> AppResult<()> {
+        let (user_id, session_id, address) = (
+            current.account.user.id.clone(),
+            current.session.id.clone(),
+            current.session.address.clone(),
+        );
+        self.db
+            .write(move |conn| {
+                sessions::revoke(conn, &user_id, &session_id, now_ms())?;
+                record_event(
+                    conn,
+                    event_kind::SIGN_OUT,
+                    Some(&user_id),
+                    Some(&address),
+                    &client,
+                    None,
+                )
+            })
+            .await
+    }
+
+    pub async fn sessions(&self, current: &Authenticated) -> AppResult<Vec<SessionRecord>> {
+        let user_id = current.account.user.id.clone();
+        self.db
+            .read(|conn| sessions::live_of_user(conn, &user_id, now_ms()))
+    }
+
+    /// Ends one of the account's sessions.
+    pub async fn end_session(
+        &self,
+        current: &Authenticated,
+        session_id: String,
+        client: ClientInfo,
+    ) -> AppResult<()> {
+        let user_id = current.account.user.id.clone();
+        self.db
+            .write(move |conn| {
+                if !sessions::revoke(conn, &user_id, &session_id, now_ms())? {
+                    return Err(AppError::new(
+                        ErrorCode::SessionNotFound,
+                        "No such active session on your account.",
+                    ));
+                }
+                record_event(
+                    conn,
+                    event_kind::SESSION_ENDED,
+                    Some(&user_id),
+                    None,
+                    &client,
+                    None,
+                )
+            })
+            .await
+    }
+
+    /// Ends all the account's sessions, or all but the current one; returns how many.
+    pub async fn end_all_sessions(
+        &self,
+        current: &Authenticated,
+        keep_current: bool,
+        client: ClientInfo,
+    ) -> AppResult<usize> {
+        self.require_recent_signature(current)?;
+        let user_id = current.account.user.id.clone();
+        let keep = keep_current.then(|| current.session.id.clone());
+        self.db
+            .write(move |conn| {
+                let ended = sessions::revoke_all(conn, &user_id, None, keep.as_deref(), now_ms())?;
+                record_event(
+                    conn,
+                    event_kind::SESSIONS_ENDED,
+                    Some(&user_id),
+                    None,
+                    &client,
+                    Some(&format!("{ended} sessions ended")),
+                )?;
+                Ok(ended)
+            })
+            .await
+    }
+}

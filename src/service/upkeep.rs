@@ -1,0 +1,47 @@
+//! Keeping the server running: health, metrics, and deleting what has expired.
+
+use time::OffsetDateTime;
+
+use super::{now_ms, unix_ms, Service};
+use crate::{db::Db, error::AppResult};
+
+impl Service {
+    /// Updates the gauges counted from the database (at most every
+    /// `metrics::GAUGE_MAX_AGE`), then renders all metrics.
+    pub async fn metrics_text(&self) -> AppResult<String> {
+        let (sessions, nonces) = self
+            .gauges
+            .get(|| self.db.read_blocking(|conn| Db::counts(conn, now_ms())))
+            .await?;
+        if let Some(m) = crate::metrics::metrics() {
+            m.active_sessions.set(sessions);
+            m.nonces.set(nonces);
+        }
+        Ok(crate::metrics::render())
+    }
+
+    /// Succeeds when the database answers.
+    pub async fn check_health(&self) -> AppResult<()> {
+        self.db.read(Db::ping)
+    }
+
+    /// Deletes expired nonces, sessions and email links, and events past their retention, a
+    /// small batch per write so that requests queued behind it wait only a moment.
+    pub async fn delete_expired(&self) -> AppResult<usize> {
+        let retention = self.event_retention;
+        let mut total = 0;
+        loop {
+            let deleted = self
+                .db
+                .write(move |conn| {
+                    let now = OffsetDateTime::now_utc();
+                    Db::delete_expired_batch(conn, unix_ms(now), unix_ms(now - retention))
+                })
+                .await?;
+            if deleted == 0 {
+                return Ok(total);
+            }
+            total += deleted;
+        }
+    }
+}
