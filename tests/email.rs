@@ -1,5 +1,5 @@
-//! Email against a real SMTP server: Python's aiosmtpd (tests/requirements.txt), started here on
-//! a loopback port, writing what it receives to a maildir that the tests read.
+//! Email against a real SMTP server: Python's aiosmtpd (tests/suites/requirements.txt), started
+//! here on a loopback port, writing what it receives to a maildir that the tests read.
 
 mod common;
 
@@ -59,7 +59,7 @@ impl SmtpSink {
         let mut child = child;
         let _ = child.kill();
         let _ = child.wait();
-        panic!("aiosmtpd did not start: `python3 -m pip install -r tests/requirements.txt`");
+        panic!("aiosmtpd did not start: `python3 -m pip install -r tests/suites/requirements.txt`");
     }
 
     /// Waits for the n-th message (1-based) and returns its raw text.

@@ -1,5 +1,5 @@
-//! Short-lived JWTs and the JWKS, verified with PyJWT (tests/requirements.txt); key rotation and
-//! `siwe-server check` with the real binary.
+//! Short-lived JWTs and the JWKS, verified with PyJWT (tests/suites/requirements.txt); key
+//! rotation and `siwe-server check` with the real binary.
 
 mod common;
 
@@ -14,7 +14,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_siwe-server");
 /// PyJWT's verdict: the claims, or the error text. (Async: the server runs on this runtime.)
 async fn verify(app: &TestApp, token: &str, audience: &str) -> Result<Value, String> {
     let out = tokio::process::Command::new("python3")
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/verify_jwt.py"))
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/suites/helpers/verify_jwt.py"))
         .args([
             &app.url("/.well-known/jwks.json"),
             token,
@@ -23,7 +23,7 @@ async fn verify(app: &TestApp, token: &str, audience: &str) -> Result<Value, Str
         ])
         .output()
         .await
-        .expect("python3 runs (bash tests/setup.sh installs PyJWT)");
+        .expect("python3 runs (bash tests/suites/setup.sh installs PyJWT)");
     let text = String::from_utf8_lossy(&out.stdout).trim().to_string();
     if out.status.success() {
         Ok(serde_json::from_str(&text).unwrap())

@@ -107,7 +107,7 @@ http {{
                 .status()
                 .is_ok()
         })
-        .expect("nginx is installed (bash tests/setup.sh)");
+        .expect("nginx is installed (bash tests/suites/setup.sh)");
     let child = Command::new(nginx)
         .args(["-e", &format!("{d}/error.log"), "-p", &d.to_string(), "-c"])
         .arg(&path)

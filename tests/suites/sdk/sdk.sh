@@ -3,14 +3,14 @@
 # TypeScript client (openapi-typescript + openapi-fetch) and a Python client
 # (openapi-python-client) from it, and signs in with each against the real binary.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../../.."
 
 python3 -m openapi_spec_validator openapi/openapi.json
 cargo build --quiet
 
 out=target/sdk
 rm -rf "$out" && mkdir -p "$out"
-(cd tests/sdk && npx --no-install openapi-typescript ../../openapi/openapi.json -o generated/schema.ts --silent \
+(cd tests/suites/sdk && npx --no-install openapi-typescript ../../../openapi/openapi.json -o generated/schema.ts --silent \
   && npx --no-install tsc -p tsconfig.json)
 openapi-python-client generate --path openapi/openapi.json --output-path "$out/python" --overwrite > "$out/python-generate.log" 2>&1
 if grep -qiE "unable to|warning|error" "$out/python-generate.log"; then
@@ -33,6 +33,6 @@ for _ in $(seq 1 100); do
   sleep 0.1
 done
 
-(cd tests/sdk && npx --no-install tsx client.ts "http://127.0.0.1:$port")
-PYTHONPATH="$out/python" python3 tests/sdk/python_client.py "http://127.0.0.1:$port"
+(cd tests/suites/sdk && npx --no-install tsx client.ts "http://127.0.0.1:$port")
+PYTHONPATH="$out/python" python3 tests/suites/sdk/python_client.py "http://127.0.0.1:$port"
 echo "sdk: 2 passed, 0 failed"

@@ -1,5 +1,6 @@
 """Signs in to a running siwe-server with a fresh key, using eth-account (an implementation
-independent of ours), and prints the bearer token. Usage: python3 tests/sign_in.py BASE_URL"""
+independent of ours), and prints the bearer token.
+Usage: python3 tests/suites/api-fuzz/sign_in.py BASE_URL"""
 
 import datetime
 import json

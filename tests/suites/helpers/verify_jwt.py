@@ -1,5 +1,5 @@
 """Verifies a siwe-server token with PyJWT (an implementation independent of ours) against the
-server's JWKS. Usage: python3 tests/verify_jwt.py JWKS_URL TOKEN AUDIENCE ISSUER
+server's JWKS. Usage: python3 tests/suites/helpers/verify_jwt.py JWKS_URL TOKEN AUDIENCE ISSUER
 Prints the claims as JSON and exits 0, or prints the error and exits 1."""
 
 import json

@@ -1,27 +1,28 @@
 #!/usr/bin/env bash
 # Dependency advisories: checks Cargo.lock against the RustSec advisory database with cargo-audit
-# (installed by tests/setup.sh from tests/requirements.txt). Any vulnerability, and any warning
-# (unmaintained, unsound or yanked crate), fails the check unless .cargo/audit.toml ignores that
-# advisory with its reason.
+# (installed by tests/suites/setup.sh from tests/suites/requirements.txt). Any vulnerability, and
+# any warning (unmaintained, unsound or yanked crate), fails the check unless .cargo/audit.toml
+# ignores that advisory with its reason.
 #
 # The database is cloned fresh (so CI with network sees new advisories the day they are published).
-# Where GitHub cannot be reached, the check runs against tests/advisory-db/, a committed snapshot of
-# the advisories of the crates in Cargo.lock, and says so, with the snapshot's date.
+# Where GitHub cannot be reached, the check runs against advisory-db/ next to this script, a
+# committed snapshot of the advisories of the crates in Cargo.lock, and says so, with its date.
 #
-#   bash tests/audit.sh                     the check
-#   bash tests/audit.sh --refresh-snapshot  rewrite tests/advisory-db/ from the live database
-#                                           (needs network; run it after changing dependencies)
-# ADVISORY_DB_URL overrides where the live database is cloned from. .ci/run runs this after
+#   bash tests/suites/audit/audit.sh                     the check
+#   bash tests/suites/audit/audit.sh --refresh-snapshot  rewrite advisory-db/ (next to this script)
+#                                                        from the live database (needs network;
+#                                                        run it after changing dependencies)
+# ADVISORY_DB_URL overrides where the live database is cloned from. tests/run.sh runs this after
 # `cargo test`: the yanked-crate check reads cargo's local copy of the crates.io index.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../../.."
 export LC_ALL=C # crates.txt is sorted bytewise; comm needs the same order whatever the locale
 
 url=${ADVISORY_DB_URL:-https://github.com/rustsec/advisory-db.git}
-snapshot=tests/advisory-db
+snapshot=tests/suites/audit/advisory-db
 
 if ! command -v cargo-audit > /dev/null; then
-  echo "cargo-audit is not installed: run bash tests/setup.sh" >&2
+  echo "cargo-audit is not installed: run bash tests/suites/setup.sh" >&2
   exit 1
 fi
 
@@ -57,11 +58,11 @@ if [ "${1:-}" = --refresh-snapshot ]; then
   cat > "$snapshot/SOURCE.md" << EOF
 # Snapshot of the RustSec advisory database
 
-\`tests/audit.sh\` checks Cargo.lock against the live RustSec advisory database when it can clone it,
+\`tests/suites/audit/audit.sh\` checks Cargo.lock against the live RustSec advisory database when it can clone it,
 and against this snapshot when it cannot (this project's build machines reach the package
 registries but not GitHub).
 
-Taken: $(date -u +%F), by \`bash tests/audit.sh --refresh-snapshot\`.
+Taken: $(date -u +%F), by \`bash tests/suites/audit/audit.sh --refresh-snapshot\`.
 
 Source: $url, commit $commit.
 
@@ -69,13 +70,13 @@ Contents: the advisories (\`crates/<crate>/RUSTSEC-*.md\`, unchanged) of every c
 Cargo.lock on that day ($count advisories), the list of those crates (crates.txt) and the
 database's LICENSE.txt. Nothing else: no other crates' advisories, no advisories for the Rust
 toolchain (\`rust/\`). After a dependency changes, refresh the snapshot on a machine with network
-and commit it (tests/audit.sh names the crates of Cargo.lock the snapshot was not taken for).
+and commit it (the script names the crates of Cargo.lock the snapshot was not taken for).
 
 Licence: the RustSec advisory database is dedicated to the public domain (CC0-1.0, see
 LICENSE.txt). Advisories adapted from the GitHub Advisory Database say so in their own
 \`license\` field (CC-BY-4.0); their attribution is the \`url\` and \`aliases\` in the same file.
 EOF
-  echo "tests/advisory-db/: $count advisories from $url at $commit"
+  echo "$snapshot/: $count advisories from $url at $commit"
   exit 0
 fi
 

@@ -2,7 +2,7 @@
 # Property-based API testing from the server's own OpenAPI document (schemathesis): a few hundred
 # generated requests against the real binary; no 5xx and no response that contradicts the spec.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../../.."
 
 cargo build --quiet
 
@@ -40,6 +40,6 @@ run
 # this run so the token stays valid for the other operations, and ignored_auth too: it adds
 # made-up credentials next to our valid token and expects a refusal (the run above checks that
 # bad credentials fail).
-token=$(python3 tests/sign_in.py "http://127.0.0.1:$port")
+token=$(python3 tests/suites/api-fuzz/sign_in.py "http://127.0.0.1:$port")
 echo "== with a bearer token"
 run -H "Authorization: Bearer $token" --exclude-operation-id logout --exclude-operation-id logoutAll --exclude-checks positive_data_acceptance,ignored_auth

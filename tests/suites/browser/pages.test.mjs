@@ -3,7 +3,7 @@
 // page (EIP-1193 provider announced through EIP-6963) whose personal_sign is answered here in
 // Node with known private keys (viem).
 //
-// Run: (cd tests/e2e && npm ci && npm test). Screenshots land in target/e2e/.
+// Run: (cd tests/suites/browser && npm ci && npm test). Screenshots land in target/e2e/.
 
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
@@ -17,7 +17,7 @@ import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
 import { privateKeyToAccount } from "viem/accounts";
 
-const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
+const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
 const binary = join(root, "target", "debug", "siwe-server");
 const shots = join(root, "target", "e2e");
 if (!existsSync(binary)) throw new Error(`${binary} is missing: run cargo build (or cargo test) first`);

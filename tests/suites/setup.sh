@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs what the tests need beyond Rust: Debian's Chromium (browser tests) and nginx
+# (forward-auth tests), the Python tools in tests/suites/requirements.txt, and the npm packages of
+# tests/suites/browser and tests/suites/sdk (from their lock files). tests/run.sh runs it first.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+missing=()
+command -v chromium > /dev/null || missing+=(chromium)
+[ -x /usr/sbin/nginx ] || command -v nginx > /dev/null || missing+=(nginx)
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo=""
+  [ "$(id -u)" = 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" > /dev/null
+fi
+python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore -r tests/suites/requirements.txt
+(cd tests/suites/browser && npm ci --no-audit --no-fund --loglevel=error)
+(cd tests/suites/sdk && npm ci --no-audit --no-fund --loglevel=error)
