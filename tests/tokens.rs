@@ -14,7 +14,10 @@ const BIN: &str = env!("CARGO_BIN_EXE_siwe-server");
 /// PyJWT's verdict: the claims, or the error text. (Async: the server runs on this runtime.)
 async fn verify(app: &TestApp, token: &str, audience: &str) -> Result<Value, String> {
     let out = tokio::process::Command::new("python3")
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/suites/helpers/verify_jwt.py"))
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/suites/helpers/verify_jwt.py"
+        ))
         .args([
             &app.url("/.well-known/jwks.json"),
             token,
