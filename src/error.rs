@@ -5,85 +5,64 @@ use std::borrow::Cow;
 
 use poem_openapi::Enum;
 
-/// A stable code to branch on; every error code a client can receive. (The HTTP status for
-/// each lives in `api::error`.)
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
-#[oai(rename_all = "snake_case")]
-pub enum ErrorCode {
-    InvalidRequest,
-    PayloadTooLarge,
-    RequestTimeout,
-    InvalidMessage,
-    InvalidSignatureFormat,
-    InvalidSignature,
-    InvalidNonce,
-    DomainMismatch,
-    UriMismatch,
-    ChainNotAllowed,
-    MessageExpired,
-    MessageNotYetValid,
-    IssuedAtInvalid,
-    InvalidAddress,
-    InvalidToken,
-    InvalidAudience,
-    Unauthenticated,
-    CsrfInvalid,
-    OriginNotAllowed,
-    ReauthenticationRequired,
-    AccessDenied,
-    RateLimited,
-    WalletNotFound,
-    SessionNotFound,
-    WalletAlreadyLinked,
-    WalletAlreadyYours,
-    LastSignInMethod,
-    EmailInUse,
-    NotFound,
-    MethodNotAllowed,
-    EmailUnavailable,
-    Unavailable,
-    Overloaded,
-    Internal,
+/// Declares `ErrorCode` from one table: each variant with the exact string a client receives,
+/// which is both its name in the OpenAPI document (`#[oai(rename)]`) and what `as_str` returns.
+macro_rules! error_codes {
+    ($(#[$meta:meta])* pub enum $name:ident { $($variant:ident = $code:tt,)* }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+        pub enum $name {
+            $(#[oai(rename = $code)] $variant,)*
+        }
+
+        impl $name {
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $code,)*
+                }
+            }
+        }
+    };
 }
 
-impl ErrorCode {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::InvalidRequest => "invalid_request",
-            Self::PayloadTooLarge => "payload_too_large",
-            Self::RequestTimeout => "request_timeout",
-            Self::InvalidMessage => "invalid_message",
-            Self::InvalidSignatureFormat => "invalid_signature_format",
-            Self::InvalidSignature => "invalid_signature",
-            Self::InvalidNonce => "invalid_nonce",
-            Self::DomainMismatch => "domain_mismatch",
-            Self::UriMismatch => "uri_mismatch",
-            Self::ChainNotAllowed => "chain_not_allowed",
-            Self::MessageExpired => "message_expired",
-            Self::MessageNotYetValid => "message_not_yet_valid",
-            Self::IssuedAtInvalid => "issued_at_invalid",
-            Self::InvalidAddress => "invalid_address",
-            Self::InvalidToken => "invalid_token",
-            Self::InvalidAudience => "invalid_audience",
-            Self::Unauthenticated => "unauthenticated",
-            Self::CsrfInvalid => "csrf_invalid",
-            Self::OriginNotAllowed => "origin_not_allowed",
-            Self::ReauthenticationRequired => "reauthentication_required",
-            Self::AccessDenied => "access_denied",
-            Self::RateLimited => "rate_limited",
-            Self::WalletNotFound => "wallet_not_found",
-            Self::SessionNotFound => "session_not_found",
-            Self::WalletAlreadyLinked => "wallet_already_linked",
-            Self::WalletAlreadyYours => "wallet_already_yours",
-            Self::LastSignInMethod => "last_sign_in_method",
-            Self::EmailInUse => "email_in_use",
-            Self::NotFound => "not_found",
-            Self::MethodNotAllowed => "method_not_allowed",
-            Self::EmailUnavailable => "email_unavailable",
-            Self::Unavailable => "unavailable",
-            Self::Overloaded => "overloaded",
-            Self::Internal => "internal",
-        }
+error_codes! {
+    /// A stable code to branch on; every error code a client can receive. (The HTTP status for
+    /// each lives in `api::error`.)
+    pub enum ErrorCode {
+        InvalidRequest = "invalid_request",
+        PayloadTooLarge = "payload_too_large",
+        RequestTimeout = "request_timeout",
+        InvalidMessage = "invalid_message",
+        InvalidSignatureFormat = "invalid_signature_format",
+        InvalidSignature = "invalid_signature",
+        InvalidNonce = "invalid_nonce",
+        DomainMismatch = "domain_mismatch",
+        UriMismatch = "uri_mismatch",
+        ChainNotAllowed = "chain_not_allowed",
+        MessageExpired = "message_expired",
+        MessageNotYetValid = "message_not_yet_valid",
+        IssuedAtInvalid = "issued_at_invalid",
+        InvalidAddress = "invalid_address",
+        InvalidToken = "invalid_token",
+        InvalidAudience = "invalid_audience",
+        Unauthenticated = "unauthenticated",
+        CsrfInvalid = "csrf_invalid",
+        OriginNotAllowed = "origin_not_allowed",
+        ReauthenticationRequired = "reauthentication_required",
+        AccessDenied = "access_denied",
+        RateLimited = "rate_limited",
+        WalletNotFound = "wallet_not_found",
+        SessionNotFound = "session_not_found",
+        WalletAlreadyLinked = "wallet_already_linked",
+        WalletAlreadyYours = "wallet_already_yours",
+        LastSignInMethod = "last_sign_in_method",
+        EmailInUse = "email_in_use",
+        NotFound = "not_found",
+        MethodNotAllowed = "method_not_allowed",
+        EmailUnavailable = "email_unavailable",
+        Unavailable = "unavailable",
+        Overloaded = "overloaded",
+        Internal = "internal",
     }
 }
 
