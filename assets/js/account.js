@@ -3,7 +3,6 @@
 
 import {
   api,
-  copyText,
   loadConfig,
   notify,
   setCsrfToken,
@@ -11,7 +10,8 @@ import {
   UserFacingError,
   withBusy,
 } from "./api.js";
-import { discoverWallets, ensureChain, personalSign, requestAccount } from "./wallet.js";
+import { setUpManualSigning, signWithWallet } from "./signing.js";
+import { discoverWallets, personalSign, requestAccount } from "./wallet.js";
 
 let config = { chainIds: [] };
 /** The account's wallets and the one this session signed in with, as last shown. */
@@ -19,6 +19,8 @@ let myWallets = [];
 let sessionAddress = null;
 /** The change waiting for the re-authentication card: {resolve, reject}. */
 let pendingReauth = null;
+/** The card's copy-sign-paste flow (see setUpReauth). */
+let reauthManual = null;
 
 function toLogin() {
   location.assign("/login?expired=1&next=/account");
@@ -52,9 +54,14 @@ async function withRecentSignature(call) {
   }
 }
 
+/** This session's re-authentication message for {address}. */
+function reauthChallenge(request) {
+  return api("POST", "/api/auth/reauthenticate/challenge", request);
+}
+
 /** Has `sign` sign this session's re-authentication challenge for `address`, and sends it. */
 async function confirmWith(address, sign) {
-  const challenge = await api("POST", "/api/auth/reauthenticate/challenge", { address });
+  const challenge = await reauthChallenge({ address });
   const signature = await sign(challenge.message);
   await api("POST", "/api/auth/reauthenticate", { message: challenge.message, signature });
 }
@@ -108,7 +115,7 @@ function reauthCard(hint) {
   const card = document.getElementById("reauth");
   card.hidden = false;
   card.scrollIntoView({ block: "nearest" });
-  loadReauthMessage();
+  reauthManual.load().catch((err) => notify(err.message));
   return new Promise((resolve, reject) => {
     pendingReauth = { resolve, reject };
   });
@@ -117,41 +124,22 @@ function reauthCard(hint) {
 /** Closes the card and lets the waiting change go on (or fail with `err`). */
 function finishReauth(err) {
   document.getElementById("reauth").hidden = true;
-  document.getElementById("reauth-form").reset();
-  document.getElementById("reauth-message").value = "";
+  reauthManual.reset();
   const pending = pendingReauth;
   pendingReauth = null;
   if (pending && err) pending.reject(err);
   else if (pending) pending.resolve();
 }
 
-async function loadReauthMessage() {
-  const box = document.getElementById("reauth-message");
-  box.value = "";
-  try {
-    const address = document.getElementById("reauth-address").value;
-    const challenge = await api("POST", "/api/auth/reauthenticate/challenge", { address });
-    box.value = challenge.message;
-  } catch (err) {
-    notify(err.message);
-  }
-}
-
 function setUpReauth() {
-  document.getElementById("reauth-address").addEventListener("change", loadReauthMessage);
-  document.getElementById("copy-reauth-message").addEventListener("click", (event) =>
-    copyText(document.getElementById("reauth-message").value, event.currentTarget),
-  );
-  const form = document.getElementById("reauth-form");
-  form.addEventListener("submit", (event) => {
-    event.preventDefault();
-    guarded(form.querySelector("button[type=submit]"), async () => {
-      await api("POST", "/api/auth/reauthenticate", {
-        message: document.getElementById("reauth-message").value,
-        signature: document.getElementById("reauth-signature").value.trim(),
-      });
+  reauthManual = setUpManualSigning({
+    prefix: "reauth",
+    challenge: reauthChallenge,
+    run: guarded,
+    submit: async (message, signature) => {
+      await api("POST", "/api/auth/reauthenticate", { message, signature });
       finishReauth();
-    });
+    },
   });
   document.getElementById("reauth-injected").addEventListener("click", (event) =>
     guarded(event.currentTarget, async () => {
@@ -292,6 +280,11 @@ async function refresh() {
   }
 }
 
+/** A message that links {address} (on {chainId}) to this account; may ask for a fresh signature. */
+function linkChallenge(request) {
+  return withRecentSignature(() => api("POST", "/api/wallets/challenge", request));
+}
+
 async function link(message, signature) {
   await withRecentSignature(() => api("POST", "/api/wallets", { message, signature }));
   notify("The wallet is linked to your account.", "ok");
@@ -305,44 +298,18 @@ function setUpLinking() {
       if (wallets.length === 0) {
         throw new UserFacingError("No browser wallet found: use “Link a wallet manually”.");
       }
-      const provider = wallets[0].provider;
-      const address = await requestAccount(provider);
-      let chainId;
-      try {
-        chainId = await ensureChain(provider, config.chainIds);
-      } catch (err) {
-        if (err.wrongNetwork) throw new UserFacingError(err.message, "wrong_network");
-        throw err;
-      }
-      const challenge = await withRecentSignature(() =>
-        api("POST", "/api/wallets/challenge", { address, chainId }),
-      );
-      await link(challenge.message, await personalSign(provider, challenge.message, address));
+      const { message, signature } = await signWithWallet(wallets[0].provider, config.chainIds, linkChallenge);
+      await link(message, signature);
     }),
   );
-  const addressForm = document.getElementById("link-address-form");
-  const signForm = document.getElementById("link-sign-form");
-  const messageBox = document.getElementById("link-message");
-  addressForm.addEventListener("submit", (event) => {
-    event.preventDefault();
-    guarded(addressForm.querySelector("button"), async () => {
-      const address = document.getElementById("link-address").value.trim();
-      const challenge = await withRecentSignature(() => api("POST", "/api/wallets/challenge", { address }));
-      messageBox.value = challenge.message;
-      signForm.hidden = false;
-    });
-  });
-  document.getElementById("copy-link-message").addEventListener("click", (event) =>
-    copyText(messageBox.value, event.currentTarget),
-  );
-  signForm.addEventListener("submit", (event) => {
-    event.preventDefault();
-    guarded(signForm.querySelector("button[type=submit]"), async () => {
-      await link(messageBox.value, document.getElementById("link-signature").value.trim());
-      signForm.hidden = true;
-      addressForm.reset();
-      signForm.reset();
-    });
+  const manual = setUpManualSigning({
+    prefix: "link",
+    challenge: linkChallenge,
+    run: guarded,
+    submit: async (message, signature) => {
+      await link(message, signature);
+      manual.reset();
+    },
   });
 }
 

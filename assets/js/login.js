@@ -1,7 +1,8 @@
 // The sign-in page: injected wallets (EIP-6963) and the manual copy-sign-paste flow.
 
-import { api, copyText, loadConfig, notify, setCsrfToken, UserFacingError, withBusy } from "./api.js";
-import { buildMessage, discoverWallets, ensureChain, personalSign, requestAccount } from "./wallet.js";
+import { api, loadConfig, notify, setCsrfToken, UserFacingError, withBusy } from "./api.js";
+import { setUpManualSigning, signWithWallet } from "./signing.js";
+import { discoverWallets } from "./wallet.js";
 
 const params = new URLSearchParams(location.search);
 let config = { chainIds: [], redirectOrigins: [] };
@@ -39,28 +40,13 @@ async function finishSignIn(message, signature) {
   location.assign(safeNext(params.get("next"), config.redirectOrigins));
 }
 
+/** The server-built sign-in message for {address, chainId}. */
+function signInChallenge(request) {
+  return api("POST", "/api/auth/challenge", request);
+}
+
 async function signInWith(provider) {
-  let address;
-  let chainId;
-  try {
-    address = await requestAccount(provider);
-    chainId = await ensureChain(provider, config.chainIds);
-  } catch (err) {
-    if (err.wrongNetwork) throw new UserFacingError(err.message, "wrong_network");
-    throw err;
-  }
-  const nonce = await api("GET", "/api/auth/nonce");
-  const message = buildMessage({
-    domain: nonce.domain,
-    address,
-    statement: nonce.statement,
-    uri: nonce.uri,
-    chainId,
-    nonce: nonce.nonce,
-    issuedAt: new Date().toISOString(),
-    expirationTime: nonce.expiresAt,
-  });
-  const signature = await personalSign(provider, message, address);
+  const { message, signature } = await signWithWallet(provider, config.chainIds, signInChallenge);
   await finishSignIn(message, signature);
 }
 
@@ -85,33 +71,6 @@ function renderWallets(wallets) {
   }
 }
 
-function setUpManual() {
-  const addressForm = document.getElementById("manual-address-form");
-  const signForm = document.getElementById("manual-sign-form");
-  const messageBox = document.getElementById("manual-message");
-  addressForm.addEventListener("submit", (event) => {
-    event.preventDefault();
-    const button = addressForm.querySelector("button");
-    withBusy(button, async () => {
-      const address = document.getElementById("manual-address").value.trim();
-      const challenge = await api("POST", "/api/auth/challenge", { address });
-      messageBox.value = challenge.message;
-      signForm.hidden = false;
-      document.getElementById("manual-signature").focus();
-    });
-  });
-  document.getElementById("copy-message").addEventListener("click", (event) =>
-    copyText(messageBox.value, event.currentTarget),
-  );
-  signForm.addEventListener("submit", (event) => {
-    event.preventDefault();
-    const button = signForm.querySelector("button[type=submit]");
-    withBusy(button, () =>
-      finishSignIn(messageBox.value, document.getElementById("manual-signature").value.trim()),
-    );
-  });
-}
-
 async function start() {
   try {
     config = await loadConfig();
@@ -121,7 +80,7 @@ async function start() {
   if (params.get("expired")) notify("Your session has ended. Please sign in again.");
   if (params.get("signed_in")) notify("The wallet was added to your account.", "ok");
   if (params.get("email_verified")) notify("Thank you: your email address is confirmed.", "ok");
-  setUpManual();
+  setUpManualSigning({ prefix: "manual", challenge: signInChallenge, submit: finishSignIn, run: withBusy });
   renderWallets(await discoverWallets());
 }
 

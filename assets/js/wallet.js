@@ -1,5 +1,5 @@
 // Browser wallets: EIP-6963 discovery (with window.ethereum as fallback), accounts, chain, and
-// personal_sign of an EIP-4361 message.
+// personal_sign of a server-built message.
 
 /** Collects announced providers for a moment; returns [{info: {name, icon, uuid}, provider}]. */
 export function discoverWallets(waitMs = 250) {
@@ -59,16 +59,6 @@ export async function ensureChain(provider, allowed) {
   );
   err.wrongNetwork = true;
   throw err;
-}
-
-/** The EIP-4361 message, line by line, exactly as the server expects it. */
-export function buildMessage({ domain, address, statement, uri, chainId, nonce, issuedAt, expirationTime }) {
-  const lines = [`${domain} wants you to sign in with your Ethereum account:`, address, ""];
-  if (statement) lines.push(statement, "");
-  else lines.push("");
-  lines.push(`URI: ${uri}`, "Version: 1", `Chain ID: ${chainId}`, `Nonce: ${nonce}`, `Issued At: ${issuedAt}`);
-  if (expirationTime) lines.push(`Expiration Time: ${expirationTime}`);
-  return lines.join("\n");
 }
 
 function toHex(text) {
