@@ -13,7 +13,7 @@ pub mod db;
 pub mod domain;
 pub mod error;
 pub mod http;
-pub mod jwt;
+pub mod keys;
 pub mod mail;
 pub mod metrics;
 pub mod service;

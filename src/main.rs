@@ -89,7 +89,7 @@ fn rotate_keys(config: Option<PathBuf>, now: bool) -> anyhow::Result<()> {
     } else {
         settings.tokens.key_publish_secs
     };
-    let (kid, _) = siwe_server::jwt::JwtKeys::rotate(
+    let (kid, _) = siwe_server::keys::JwtKeys::rotate(
         &settings.data_dir(),
         settings.tokens.ttl_secs,
         std::time::Duration::from_secs(publish_for),

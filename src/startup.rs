@@ -31,7 +31,7 @@ use crate::{
         connections::{ConnectionLimits, LimitedAcceptor},
         AllowedMethods, ClientIpResolver, HttpPolicy, RateLimiter, SecurityHeaders,
     },
-    jwt::JwtKeys,
+    keys::JwtKeys,
     mail::Mailer,
     metrics::MetricsGate,
     service::{CpuPool, Identity, Service, ServiceConfig},

@@ -35,7 +35,7 @@ use events::record_event;
 use crate::{
     db::Db,
     domain::{siwe::SiwePolicy, token::Keys},
-    jwt::JwtKeys,
+    keys::JwtKeys,
     mail::Mailer,
 };
 
