@@ -2,21 +2,18 @@
 
 use std::{
     future::Future,
-    io::Write,
     net::SocketAddr,
-    path::Path,
     sync::{Arc, OnceLock},
     time::Duration,
 };
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 use poem::{
     endpoint::{make_sync, BoxEndpoint, EmbeddedFileEndpoint, EmbeddedFilesEndpoint},
     get,
     listener::{Acceptor, Listener, TcpAcceptor, TcpListener},
     Endpoint, EndpointExt, IntoEndpoint, Request, Response, Route, Server,
 };
-use rand::Rng;
 use url::Url;
 
 use crate::{
@@ -25,13 +22,13 @@ use crate::{
     clock::Clock,
     config::Settings,
     db::Db,
-    domain::{siwe::SiwePolicy, token::Keys},
+    domain::siwe::SiwePolicy,
     http::{
         self,
         connections::{ConnectionLimits, LimitedAcceptor},
         AllowedMethods, ClientIpResolver, HttpPolicy, RateLimiter, SecurityHeaders,
     },
-    keys::JwtKeys,
+    keys::{secret, JwtKeys},
     mail::Mailer,
     metrics::MetricsGate,
     service::{CpuPool, Identity, Service, ServiceConfig},
@@ -58,7 +55,7 @@ pub struct Application {
 /// (what the server runs, without HTTP; also used by the benches and the seeding tool).
 pub async fn open_service(settings: &Settings) -> anyhow::Result<Service> {
     let public_url = settings.public_url()?;
-    let keys = Keys::from_secret(&load_or_create_secret(settings)?);
+    let keys = secret::token_keys(settings.security.secret.as_ref(), &settings.data_dir())?;
     let db_settings = settings.database.clone();
     let db =
         tokio::task::spawn_blocking(move || Db::open(&db_settings.path, db_settings.pool_size))
@@ -342,9 +339,9 @@ pub fn check(settings: &Settings) -> anyhow::Result<Vec<String>> {
         settings.server.public_url
     )];
     if settings.security.secret.is_none() {
-        let path = settings.data_dir().join("secret.key");
+        let path = secret::path(&settings.data_dir());
         if path.exists() {
-            load_or_create_secret(settings)?;
+            secret::load_or_create(None, &settings.data_dir())?;
             done.push(format!("secret {}", path.display()));
         } else {
             done.push(format!(
@@ -405,47 +402,4 @@ fn policy_from(settings: &Settings, public_url: &Url) -> anyhow::Result<SiwePoli
         nonce_ttl: time::Duration::seconds(settings.siwe.nonce_ttl_secs as i64),
         clock_skew: time::Duration::seconds(settings.siwe.clock_skew_secs as i64),
     })
-}
-
-/// `security.secret`, or the key in `<data folder>/secret.key`, generated (mode 0600) on first start.
-fn load_or_create_secret(settings: &Settings) -> anyhow::Result<Vec<u8>> {
-    if let Some(secret) = &settings.security.secret {
-        return Ok(secret.expose().as_bytes().to_vec());
-    }
-    let dir = settings.data_dir();
-    std::fs::create_dir_all(&dir)
-        .with_context(|| format!("cannot create the data folder {}", dir.display()))?;
-    let path = dir.join("secret.key");
-    if !path.exists() {
-        let mut secret = [0u8; 32];
-        rand::rng().fill_bytes(&mut secret);
-        match create_private_file(&path) {
-            Ok(mut file) => {
-                file.write_all(hex::encode(secret).as_bytes())?;
-                file.sync_all()?;
-                tracing::info!(path = %path.display(), "generated a new secret key");
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-            Err(e) => return Err(e).with_context(|| format!("cannot create {}", path.display())),
-        }
-    }
-    let text = std::fs::read_to_string(&path)
-        .with_context(|| format!("cannot read the secret key {}", path.display()))?;
-    let secret = hex::decode(text.trim())
-        .with_context(|| format!("{} must hold the secret as hex", path.display()))?;
-    if secret.len() < 32 {
-        bail!(
-            "{} holds fewer than 32 bytes; delete it to generate a new one",
-            path.display()
-        );
-    }
-    Ok(secret)
-}
-
-fn create_private_file(path: &Path) -> std::io::Result<std::fs::File> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    options.open(path)
 }

@@ -2,7 +2,8 @@
 //! (mode 0600). `siwe-server keys rotate` adds a key that is published in the JWKS at once but
 //! signs only after `tokens.key_publish_secs`, so that relying parties with a cached JWKS know it
 //! before they meet it; the key it replaces stops signing then, and stays published until every
-//! token it signed has expired. A running server notices the file changed.
+//! token it signed has expired. A running server notices the file changed. What is particular
+//! to the algorithm is in `ed25519.rs`.
 
 use std::{
     path::{Path, PathBuf},
@@ -12,10 +13,10 @@ use std::{
 
 use anyhow::Context;
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
-use ed25519_dalek::{pkcs8::EncodePrivateKey, SigningKey};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
+use super::ed25519;
 use crate::{
     clock::Clock,
     error::{AppError, AppResult},
@@ -57,8 +58,6 @@ pub struct JwtKeys {
 }
 
 fn new_key(created_at: i64, activates_at: i64) -> StoredKey {
-    let mut seed = [0u8; 32];
-    rand::rng().fill_bytes(&mut seed);
     let mut kid = [0u8; 12];
     rand::rng().fill_bytes(&mut kid);
     StoredKey {
@@ -66,7 +65,7 @@ fn new_key(created_at: i64, activates_at: i64) -> StoredKey {
         created_at,
         activates_at: Some(activates_at),
         retired_at: None,
-        seed: URL_SAFE_NO_PAD.encode(seed),
+        seed: ed25519::new_seed(),
     }
 }
 
@@ -81,21 +80,13 @@ impl StoredKey {
     }
 }
 
-fn signing_key(key: &StoredKey) -> anyhow::Result<SigningKey> {
-    let seed: [u8; 32] = URL_SAFE_NO_PAD
-        .decode(&key.seed)?
-        .try_into()
-        .map_err(|_| anyhow::anyhow!("key {} is not 32 bytes", key.kid))?;
-    Ok(SigningKey::from_bytes(&seed))
-}
-
 fn read(path: &Path) -> anyhow::Result<(KeyFile, Option<SystemTime>)> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     let file: KeyFile = serde_json::from_str(&text)
         .with_context(|| format!("{} is not a key file", path.display()))?;
     for key in &file.keys {
-        signing_key(key)?;
+        ed25519::check(&key.seed).with_context(|| format!("key {}", key.kid))?;
     }
     Ok((
         file,
@@ -105,11 +96,9 @@ fn read(path: &Path) -> anyhow::Result<(KeyFile, Option<SystemTime>)> {
 
 fn write(path: &Path, file: &KeyFile) -> anyhow::Result<()> {
     let tmp = path.with_extension("json.tmp");
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut out = options
+    let mut out = super::private_file_options()
+        .create(true)
+        .truncate(true)
         .open(&tmp)
         .with_context(|| format!("cannot write {}", tmp.display()))?;
     std::io::Write::write_all(&mut out, serde_json::to_string_pretty(file)?.as_bytes())?;
@@ -204,17 +193,10 @@ impl JwtKeys {
             .rev()
             .find(|k| k.signs_at(now))
             .ok_or_else(|| AppError::Internal(anyhow::anyhow!("no active JWT signing key")))?;
-        let der = signing_key(key)?
-            .to_pkcs8_der()
-            .map_err(|e| AppError::Internal(anyhow::anyhow!("key encoding: {e}")))?;
-        let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::EdDSA);
+        let mut header = jsonwebtoken::Header::new(ed25519::ALGORITHM);
         header.kid = Some(key.kid.clone());
-        jsonwebtoken::encode(
-            &header,
-            claims,
-            &jsonwebtoken::EncodingKey::from_ed_der(der.as_bytes()),
-        )
-        .map_err(|e| AppError::Internal(anyhow::anyhow!("signing a token: {e}")))
+        jsonwebtoken::encode(&header, claims, &ed25519::encoding_key(&key.seed)?)
+            .map_err(|e| AppError::Internal(anyhow::anyhow!("signing a token: {e}")))
     }
 
     /// The public keys that verify current tokens, and the next key, as a JWK Set.
@@ -225,17 +207,7 @@ impl JwtKeys {
             .keys
             .iter()
             .filter(|k| k.published_at(now, self.token_ttl_ms))
-            .filter_map(|k| {
-                let public = signing_key(k).ok()?.verifying_key().to_bytes();
-                Some(serde_json::json!({
-                    "kty": "OKP",
-                    "crv": "Ed25519",
-                    "x": URL_SAFE_NO_PAD.encode(public),
-                    "kid": k.kid,
-                    "alg": "EdDSA",
-                    "use": "sig",
-                }))
-            })
+            .filter_map(|k| ed25519::public_jwk(&k.seed, &k.kid).ok())
             .collect();
         Ok(serde_json::json!({ "keys": keys }))
     }

@@ -1,5 +1,20 @@
-//! The key material the server holds, and its files in the data folder.
+//! The key material the server holds, and its files in the data folder: the server secret
+//! (from which the token, CSRF and nonce MAC keys of `domain::token` are derived) and the JWT
+//! signing keys with their rotation. A new kind of key (an RSA key for OpenID Connect's RS256)
+//! goes here, beside `ed25519.rs`. Depends on `clock`, `config` (the secret's setting type),
+//! `domain` and `error` only; never on the service, the database or HTTP.
 
+mod ed25519;
 pub mod jwt;
+pub mod secret;
 
 pub use jwt::JwtKeys;
+
+/// Options that open a file only its owner can read (mode 0600 on Unix), for writing.
+fn private_file_options() -> std::fs::OpenOptions {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options
+}
