@@ -1,4 +1,4 @@
-//! The session cookie stays away from the apps behind forward-auth: README.md's nginx `map`
+//! The session cookie stays away from the apps behind forward-auth: docs/proxies.md's nginx `map`
 //! strips it before the app (through a real nginx), and the check refuses a request that carries
 //! it twice, so the copy a `map` leaves can never reach the app.
 
@@ -10,32 +10,34 @@ use common::{nginx::*, *};
 use reqwest::{Client, StatusCode};
 use serde_json::Value;
 
-/// The README's block that starts with `first` (inside a list item, so indented), dedented.
-fn readme_block(first: &str) -> String {
-    let start = README.find(first).expect("README.md has the block");
-    let line_start = README[..start].rfind('\n').map_or(0, |i| i + 1);
+/// The proxy guide's block that starts with `first` (inside a list item, so indented), dedented.
+fn documented_block(first: &str) -> String {
+    let start = PROXY_GUIDE
+        .find(first)
+        .expect("docs/proxies.md has the block");
+    let line_start = PROXY_GUIDE[..start].rfind('\n').map_or(0, |i| i + 1);
     let indent = start - line_start;
-    let len = README[line_start..].find("```").unwrap();
-    README[line_start..line_start + len]
+    let len = PROXY_GUIDE[line_start..].find("```").unwrap();
+    PROXY_GUIDE[line_start..line_start + len]
         .lines()
         .map(|l| l.get(indent..).unwrap_or(l.trim_start()))
         .collect::<Vec<_>>()
         .join("\n")
 }
 
-/// README's forward-auth locations, with its line that strips the cookie added to `location /`.
+/// The guide's forward-auth locations, with its line that strips the cookie added to `location /`.
 fn protected_locations() -> String {
-    let strip = readme_block("proxy_set_header Cookie $cookie_for_app;");
+    let strip = documented_block("proxy_set_header Cookie $cookie_for_app;");
     let strip = strip.trim().split('#').next().unwrap().trim();
-    let locations = readme_nginx_locations();
+    let locations = documented_nginx_locations();
     let proxy_pass = "    proxy_pass http://127.0.0.1:3000;";
     assert!(locations.contains(proxy_pass));
     locations.replacen(proxy_pass, &format!("    {strip}\n{proxy_pass}"), 1)
 }
 
-/// nginx with README's map in front of an app that echoes the Cookie header it receives.
+/// nginx with the guide's map in front of an app that echoes the Cookie header it receives.
 fn start_nginx(dir: &Path, app_port: u16) -> (Nginx, u16) {
-    let map = readme_block("map $http_cookie $cookie_for_app {");
+    let map = documented_block("map $http_cookie $cookie_for_app {");
     let nginx = common::nginx::start_nginx(
         dir,
         &NginxConfig {

@@ -303,7 +303,7 @@ fn start_nginx(dir: &Path, app_port: u16, locations: &str) -> (Nginx, u16) {
 
 #[tokio::test]
 async fn nginx_auth_request_protects_a_location() {
-    nginx_protects_a_location(&readme_nginx_locations()).await;
+    nginx_protects_a_location(&documented_nginx_locations()).await;
     nginx_protects_a_location(EARLIER_NGINX_LOCATIONS).await;
 }
 
@@ -383,7 +383,7 @@ async fn nginx_protects_a_location(locations: &str) {
 
 #[tokio::test]
 async fn nginx_decides_on_the_host_it_saw() {
-    nginx_decides_on_the_host(&readme_nginx_locations()).await;
+    nginx_decides_on_the_host(&documented_nginx_locations()).await;
     nginx_decides_on_the_host(EARLIER_NGINX_LOCATIONS).await;
 }
 

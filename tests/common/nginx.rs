@@ -1,5 +1,5 @@
 //! A real nginx on loopback in front of siwe-server and a stand-in for a protected app, running
-//! the nginx configuration README.md documents (or another one given as text).
+//! the nginx configuration docs/proxies.md documents (or another one given as text).
 
 use std::{
     path::Path,
@@ -7,7 +7,8 @@ use std::{
     time::Duration,
 };
 
-pub const README: &str = include_str!("../../README.md");
+/// The proxy guide, whose nginx blocks the tests run as people copy them.
+pub const PROXY_GUIDE: &str = include_str!("../../docs/proxies.md");
 
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -17,14 +18,14 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-/// The nginx locations of README.md's forward-auth section, as people copy them.
-pub fn readme_nginx_locations() -> String {
-    let start = README
+/// The nginx locations of docs/proxies.md's forward-auth section, as people copy them.
+pub fn documented_nginx_locations() -> String {
+    let start = PROXY_GUIDE
         .find("```nginx\nlocation = /_siwe_auth {")
-        .expect("README.md has the forward-auth nginx block")
+        .expect("docs/proxies.md has the forward-auth nginx block")
         + "```nginx\n".len();
-    let len = README[start..].find("```").unwrap();
-    README[start..start + len].to_string()
+    let len = PROXY_GUIDE[start..].find("```").unwrap();
+    PROXY_GUIDE[start..start + len].to_string()
 }
 
 /// nginx, stopped when dropped.
