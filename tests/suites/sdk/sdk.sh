@@ -6,7 +6,6 @@ set -euo pipefail
 cd "$(dirname "$0")/../../.."
 
 python3 -m openapi_spec_validator openapi/openapi.json
-cargo build --quiet
 
 out=target/sdk
 rm -rf "$out" && mkdir -p "$out"
@@ -19,19 +18,7 @@ if grep -qiE "unable to|warning|error" "$out/python-generate.log"; then
   exit 1
 fi
 
-data=$(mktemp -d)
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-SIWE_SERVER__BIND="127.0.0.1:$port" \
-SIWE_DATABASE__PATH="$data/siwe.db" \
-SIWE_RATE_LIMIT__AUTH_PER_MINUTE=0 \
-SIWE_LOG__LEVEL=warn \
-  target/debug/siwe-server &
-pid=$!
-trap 'kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -rf "$data"' EXIT
-for _ in $(seq 1 100); do
-  curl -fs "http://127.0.0.1:$port/healthz" > /dev/null && break
-  sleep 0.1
-done
+source tests/suites/helpers/serve.sh
 
 (cd tests/suites/sdk && npx --no-install tsx client.ts "http://127.0.0.1:$port")
 PYTHONPATH="$out/python" python3 tests/suites/sdk/python_client.py "http://127.0.0.1:$port"
