@@ -8,7 +8,9 @@ use std::sync::Arc;
 use time::OffsetDateTime;
 use tokio::sync::oneshot;
 
-use super::{now_ms, record_event, unix_ms, ClientInfo, Service};
+use rusqlite::Connection;
+
+use super::{now_ms, record_event, single_use::Spent, unix_ms, ClientInfo, Service};
 use crate::{
     db::{nonces, users, Answer, ForWaiter},
     domain::{
@@ -36,6 +38,25 @@ pub(super) struct CheckedMessage {
     pub nonce_expires_at: i64,
     /// Why the policy refused it (domain, time window...) although it is signed, if it did.
     pub refusal: Option<AppError>,
+}
+
+/// A signed message sent for one purpose, as [`Service::check_then_write`] takes it.
+pub(super) struct SignedMessage<N> {
+    pub message: String,
+    pub signature: String,
+    /// `nonce_for(service, nonce, address)` says whether the nonce was issued for this request
+    /// (see [`Service::nonce_is_for`]).
+    pub nonce_for: N,
+    /// What a refusal records once the nonce is spent.
+    pub refused: Refused,
+}
+
+/// The security event a signed message records when it is refused once its nonce is spent.
+pub(super) struct Refused {
+    pub kind: &'static str,
+    /// Whose log it goes to; by default the account of the signing wallet (none, no event).
+    pub owner: Option<String>,
+    pub client: ClientInfo,
 }
 
 pub(super) fn invalid_nonce() -> AppError {
@@ -95,23 +116,22 @@ impl Service {
         })
     }
 
-    /// Checks a signed message on the CPU pool (recovering the signer there, so that the async
-    /// workers keep serving), which then queues `write` with it for the writer. The answer
-    /// comes straight from the writer: one wake-up of the waiting request instead of two.
-    /// `nonce_for(service, nonce, address)` says whether the nonce was issued for this request
-    /// (see [`Service::nonce_is_for`]). A message refused before the writer (its nonce is not
-    /// for this, or has expired; its address did not sign it) writes nothing at all.
+    /// The one path of every signed message: checks it on the CPU pool (recovering the signer
+    /// there, so that the async workers keep serving), then, on the writer, spends its nonce
+    /// and runs `write` with it atomically. A message refused before the writer (its nonce is
+    /// not for this, or has expired; its address did not sign it) writes nothing at all; once
+    /// the nonce is spent it stays spent, whatever the policy or `write` says (see
+    /// [`Service::spend_nonce`]). The answer comes straight from the writer: one wake-up of the
+    /// waiting request instead of two.
     pub(super) async fn check_then_write<T, N, W>(
         self: &Arc<Self>,
-        text: String,
-        signature: String,
-        nonce_for: N,
+        signed: SignedMessage<N>,
         write: W,
     ) -> AppResult<T>
     where
         T: Send + 'static,
         N: FnOnce(&Service, &str, &str) -> AppResult<()> + Send + 'static,
-        W: FnOnce(&rusqlite::Connection, CheckedMessage) -> AppResult<T> + Send + 'static,
+        W: FnOnce(&Connection, &CheckedMessage) -> AppResult<T> + Send + 'static,
     {
         let (reply, answer) = oneshot::channel();
         let service = Arc::clone(self);
@@ -123,18 +143,28 @@ impl Service {
             // Skipped by the writer too if the requester goes away before it gets there; should
             // the writer have stopped, the answer is dropped and the request told.
             let tell = ForWaiter(reply);
-            match service.check_message(&text, &signature, nonce_for) {
-                Ok(checked) => {
-                    let _ = service
-                        .db
-                        .write_then(move |conn| write(conn, checked), tell);
+            let SignedMessage {
+                message,
+                signature,
+                nonce_for,
+                refused,
+            } = signed;
+            match service.check_message(&message, &signature, nonce_for) {
+                Ok(mut checked) => {
+                    let writer = Arc::clone(&service);
+                    let write = move |conn: &Connection| {
+                        let spent = writer.spend_nonce(conn, &mut checked, &refused)?;
+                        Ok(spent.then(conn, |conn, ()| write(conn, &checked)))
+                    };
+                    let _ = service.db.write_then(write, tell);
                 }
-                Err(refused) => tell.send(Err(refused)),
+                Err(refusal) => tell.send(Err(refusal)),
             }
         })?;
-        answer
+        let written = answer
             .await
-            .map_err(|_| AppError::Internal(anyhow::anyhow!("the signature check was dropped")))?
+            .map_err(|_| AppError::Internal(anyhow::anyhow!("the signature check was dropped")))?;
+        Spent::answer(written)
     }
 
     /// Fails with `invalid_nonce` unless this server issued `nonce` for `purpose` (its MAC;
@@ -191,41 +221,38 @@ impl Service {
     }
 
     /// Spends the nonce of a checked message (signed by its address, on a nonce for this
-    /// request), so that it never works again, whatever the outcome. A policy refusal is
-    /// returned in the inner result, to be kept with the spent nonce, and recorded as
-    /// `failed_kind` in the log of `owner` (by default the account of the signing wallet;
-    /// none, no event). Only the request that spends the nonce records anything: a replayed
-    /// message writes nothing.
-    pub(super) fn spend_nonce(
+    /// request), so that it never works again, whatever the outcome. A policy refusal is kept
+    /// with the spent nonce and recorded as [`Refused`] says. Only the request that spends the
+    /// nonce records anything: a replayed message writes nothing.
+    fn spend_nonce(
         &self,
-        conn: &rusqlite::Connection,
+        conn: &Connection,
         checked: &mut CheckedMessage,
-        failed_kind: &str,
-        owner: Option<&str>,
-        client: &ClientInfo,
-    ) -> AppResult<AppResult<()>> {
+        refused: &Refused,
+    ) -> AppResult<Spent<()>> {
         let nonce = checked.parsed.message.nonce.as_str();
         let expires_at = checked.nonce_expires_at;
         let first_use = expires_at > now_ms() && nonces::spend(conn, nonce, expires_at)?;
         let address = checked.address.as_str();
         let refusal = match (first_use, checked.refusal.take()) {
-            (true, None) => return Ok(Ok(())),
+            (true, None) => return Ok(Spent::Done(())),
             (true, Some(refusal)) => refusal,
             (false, _) => {
                 tracing::info!(%address, reason = "invalid_nonce", "sign-in refused");
-                return Ok(Err(invalid_nonce()));
+                return Ok(Spent::Refused(invalid_nonce()));
             }
         };
         let reason = refusal.code().as_str();
         tracing::info!(%address, reason, "sign-in refused");
-        let owner = match owner {
-            Some(user_id) => Some(user_id.to_string()),
+        let owner = match &refused.owner {
+            Some(user_id) => Some(user_id.clone()),
             None => users::find_wallet(conn, address)?.map(|w| w.user_id),
         };
         if let Some(owner) = owner {
             let (owner, detail) = (Some(owner.as_str()), Some(reason));
-            record_event(conn, failed_kind, owner, Some(address), client, detail)?;
+            let client = &refused.client;
+            record_event(conn, refused.kind, owner, Some(address), client, detail)?;
         }
-        Ok(Err(refusal))
+        Ok(Spent::Refused(refusal))
     }
 }

@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use super::{event_kind, now_ms, record_event, ClientInfo, Service};
+use super::{event_kind, now_ms, record_event, single_use::Spent, ClientInfo, Service};
 use crate::{
     db::{
         email_tokens::{self, EmailTokenRecord},
@@ -281,53 +281,53 @@ impl Service {
         client: ClientInfo,
     ) -> AppResult<String> {
         let service = Arc::clone(self);
-        self.db
+        let written = self
+            .db
             .write(move |conn| {
-                let record =
-                    match service.consume_email_token(conn, &token, EmailLinkKind::VerifyEmail)? {
-                        Ok(record) => record,
-                        Err(refusal) => return Ok(Err(refusal)),
-                    };
+                let spent =
+                    service.consume_email_token(conn, &token, EmailLinkKind::VerifyEmail)?;
                 // The link is spent all the same.
-                if verified_elsewhere(conn, &record.user_id, &record.email)? {
-                    return Ok(Err(confirmed_elsewhere()));
-                }
-                if !users::mark_email_verified(conn, &record.user_id, &record.email)? {
-                    return Ok(Err(email_changed()));
-                }
-                record_event(
-                    conn,
-                    event_kind::EMAIL_VERIFIED,
-                    Some(&record.user_id),
-                    None,
-                    &client,
-                    None,
-                )?;
-                Ok(Ok(record.email))
+                Ok(spent.then(conn, |conn, record| {
+                    if verified_elsewhere(conn, &record.user_id, &record.email)? {
+                        return Err(confirmed_elsewhere());
+                    }
+                    if !users::mark_email_verified(conn, &record.user_id, &record.email)? {
+                        return Err(email_changed());
+                    }
+                    record_event(
+                        conn,
+                        event_kind::EMAIL_VERIFIED,
+                        Some(&record.user_id),
+                        None,
+                        &client,
+                        None,
+                    )?;
+                    Ok(record.email)
+                }))
             })
-            .await?
+            .await;
+        Spent::answer(written)
     }
 
     /// Spends an email token of the given kind; refuses unknown, used and expired ones.
-    /// Like nonces, a token presented is spent whatever the outcome: a refusal comes back in
-    /// the inner result, to be kept with the spent token.
+    /// Like nonces, a token presented is spent whatever the outcome (see [`Spent`]).
     pub(super) fn consume_email_token(
         &self,
         conn: &rusqlite::Connection,
         token: &str,
         kind: EmailLinkKind,
-    ) -> AppResult<AppResult<EmailTokenRecord>> {
+    ) -> AppResult<Spent<EmailTokenRecord>> {
         if !token::looks_like_token(token) {
-            return Ok(Err(invalid_link()));
+            return Ok(Spent::Refused(invalid_link()));
         }
         Ok(
             match email_tokens::consume(conn, &self.keys.email_token_key(token))? {
                 Some(record)
                     if record.purpose == kind.purpose() && record.expires_at > now_ms() =>
                 {
-                    Ok(record)
+                    Spent::Done(record)
                 }
-                _ => Err(invalid_link()),
+                _ => Spent::Refused(invalid_link()),
             },
         )
     }

@@ -6,11 +6,12 @@ use std::sync::Arc;
 
 use super::{
     email::{email_changed, invalid_link, reserve_mail, same_email, EmailLinkKind},
-    event_kind, now_ms, record_event, Challenge, ClientInfo, PendingEmail, Service, SignIn,
+    event_kind, now_ms, record_event,
+    single_use::Spent,
+    Challenge, ClientInfo, PendingEmail, Service, SignIn,
 };
 use crate::{
     db::{
-        self,
         email_tokens::{self, EmailTokenRecord},
         users::{self, UserRecord},
     },
@@ -162,80 +163,82 @@ impl Service {
         client: ClientInfo,
     ) -> AppResult<SignIn> {
         let service = Arc::clone(self);
-        let (signed_in, notice) = self
+        let written = self
             .db
             .write(move |conn| {
+                let spent =
+                    service.consume_email_token(conn, &token, EmailLinkKind::AttachWallet)?;
                 // A used link stays used, whatever happens to the rest.
-                let record =
-                    match service.consume_email_token(conn, &token, EmailLinkKind::AttachWallet)? {
-                        Ok(record) => record,
-                        Err(refusal) => return Ok(Err(refusal)),
-                    };
-                if !service.email_wallet_attach() {
-                    // Switched off since the link was sent.
-                    return Ok(Err(invalid_link()));
-                }
-                let address = record.address.clone().unwrap_or_default();
-                let chain_id = record.chain_id.unwrap_or(1);
-                Ok(db::atomically(conn, |tx| {
-                    // The mailbox speaks for the account only while it is the account's
-                    // confirmed address.
-                    let owner = users::find_user(tx, &record.user_id)?;
-                    if !owner.is_some_and(|o| o.email_verified && same_email(&o, &record.email)) {
-                        return Err(email_changed());
-                    }
-                    let mut attached = false;
-                    match users::find_wallet(tx, &address)? {
-                        Some(w) if w.user_id == record.user_id => {}
-                        Some(_) => {
-                            return Err(AppError::new(
-                                ErrorCode::WalletAlreadyLinked,
-                                "This wallet was linked to another account in the meantime.",
-                            ))
-                        }
-                        None => {
-                            service.attach_wallet(
-                                tx,
-                                &record.user_id,
-                                &address,
-                                chain_id,
-                                &client,
-                            )?;
-                            attached = true;
-                        }
-                    }
-                    let notice = if attached {
-                        service.wallet_added_notice(tx, &record.user_id, &address)?
-                    } else {
-                        None
-                    };
-                    let signed_in = service.open_session(
-                        tx,
-                        &record.user_id,
-                        &address,
-                        chain_id,
-                        None,
-                        &client,
-                        now_ms(),
-                        // An emailed link proves the mailbox, not the wallet: not recent.
-                        false,
-                    )?;
-                    record_event(
-                        tx,
-                        event_kind::SIGN_IN,
-                        Some(&record.user_id),
-                        Some(&address),
-                        &client,
-                        Some("email_link"),
-                    )?;
-                    Ok((signed_in, notice))
+                Ok(spent.then(conn, |conn, record| {
+                    service.attach_by_email_link(conn, &record, &client)
                 }))
             })
-            .await??;
+            .await;
+        let (signed_in, notice) = Spent::answer(written)?;
         if let Some(notice) = notice {
             // The wallet is attached either way; a failure is logged by the mailer.
             let _ = self.send_email(notice).await;
         }
         Ok(signed_in)
+    }
+
+    /// The writes of a spent wallet link: attaches the wallet (unless already there) and
+    /// opens a session, if the link's mailbox is still the account's confirmed address.
+    fn attach_by_email_link(
+        &self,
+        conn: &rusqlite::Connection,
+        record: &EmailTokenRecord,
+        client: &ClientInfo,
+    ) -> AppResult<(SignIn, Option<PendingEmail>)> {
+        if !self.email_wallet_attach() {
+            // Switched off since the link was sent.
+            return Err(invalid_link());
+        }
+        let address = record.address.clone().unwrap_or_default();
+        let chain_id = record.chain_id.unwrap_or(1);
+        // The mailbox speaks for the account only while it is the account's confirmed address.
+        let owner = users::find_user(conn, &record.user_id)?;
+        if !owner.is_some_and(|o| o.email_verified && same_email(&o, &record.email)) {
+            return Err(email_changed());
+        }
+        let mut attached = false;
+        match users::find_wallet(conn, &address)? {
+            Some(w) if w.user_id == record.user_id => {}
+            Some(_) => {
+                return Err(AppError::new(
+                    ErrorCode::WalletAlreadyLinked,
+                    "This wallet was linked to another account in the meantime.",
+                ))
+            }
+            None => {
+                self.attach_wallet(conn, &record.user_id, &address, chain_id, client)?;
+                attached = true;
+            }
+        }
+        let notice = if attached {
+            self.wallet_added_notice(conn, &record.user_id, &address)?
+        } else {
+            None
+        };
+        let signed_in = self.open_session(
+            conn,
+            &record.user_id,
+            &address,
+            chain_id,
+            None,
+            client,
+            now_ms(),
+            // An emailed link proves the mailbox, not the wallet: not recent.
+            false,
+        )?;
+        record_event(
+            conn,
+            event_kind::SIGN_IN,
+            Some(&record.user_id),
+            Some(&address),
+            client,
+            Some("email_link"),
+        )?;
+        Ok((signed_in, notice))
     }
 }

@@ -10,6 +10,7 @@ mod email_attach;
 mod events;
 mod sessions;
 mod sign_in;
+mod single_use;
 mod sudo;
 mod tokens;
 mod upkeep;

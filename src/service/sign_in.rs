@@ -5,12 +5,13 @@
 use std::sync::Arc;
 
 use super::{
-    checked_message::CheckedMessage, event_kind, new_row_id, now_ms, record_event,
-    wallets::wallet_taken, Account, Authenticated, Challenge, ClientInfo, PendingEmail, Service,
+    checked_message::{CheckedMessage, Refused, SignedMessage},
+    event_kind, new_row_id, now_ms, record_event,
+    wallets::wallet_taken,
+    Account, Authenticated, Challenge, ClientInfo, PendingEmail, Service,
 };
 use crate::{
     db::{
-        self,
         sessions::SessionRecord,
         users::{self, UserRecord, WalletRecord},
     },
@@ -121,10 +122,17 @@ impl Service {
             self.require_recent_signature(current)?;
         }
         let service = Arc::clone(self);
-        let (message, signature) = (request.message.clone(), request.signature.clone());
         let link_to = request.link_to.as_ref().map(|a| a.account.user.id.clone());
         // With an email (and no link), an email-attach challenge for it serves too.
         let attach_email = request.email.clone().filter(|_| link_to.is_none());
+        let refused = Refused {
+            kind: match link_to {
+                Some(_) => event_kind::WALLET_LINK_FAILED,
+                None => event_kind::SIGN_IN_FAILED,
+            },
+            owner: link_to.clone(),
+            client: request.client.clone(),
+        };
         let nonce_for = move |service: &Service, nonce: &str, address: &str| match &link_to {
             Some(user_id) => service.nonce_is_for(nonce, NonceFor::Link { user_id, address }),
             None if attach_email
@@ -135,12 +143,17 @@ impl Service {
             }
             None => service.nonce_is_for(nonce, NonceFor::SignIn),
         };
+        let signed = SignedMessage {
+            message: request.message.clone(),
+            signature: request.signature.clone(),
+            nonce_for,
+            refused,
+        };
         let decided = self
-            .check_then_write(message, signature, nonce_for, move |conn, checked| {
-                service.sign_in_write(conn, checked, &request)
+            .check_then_write(signed, move |conn, checked| {
+                service.decide_sign_in(conn, checked, &request)
             })
-            .await
-            .and_then(|decided| decided);
+            .await;
         if let Some(m) = crate::metrics::metrics() {
             let result = decided
                 .as_ref()
@@ -181,30 +194,8 @@ impl Service {
         }
     }
 
-    /// The writes of a sign-in: spend the nonce, then apply the identity rules.
-    fn sign_in_write(
-        &self,
-        conn: &rusqlite::Connection,
-        mut checked: CheckedMessage,
-        request: &SignInRequest,
-    ) -> AppResult<AppResult<Decided>> {
-        let (failed_kind, owner) = match &request.link_to {
-            Some(current) => (
-                event_kind::WALLET_LINK_FAILED,
-                Some(current.account.user.id.as_str()),
-            ),
-            None => (event_kind::SIGN_IN_FAILED, None),
-        };
-        let spent = self.spend_nonce(conn, &mut checked, failed_kind, owner, &request.client)?;
-        if let Err(refusal) = spent {
-            return Ok(Err(refusal));
-        }
-        // The spent nonce stays spent whatever happens to the rest.
-        Ok(db::atomically(conn, |conn| {
-            self.decide_sign_in(conn, &checked, request)
-        }))
-    }
-
+    /// The identity rules, once the nonce is spent: which account the signed message signs
+    /// in to (linking, asking to join by email, existing or new), and its session.
     fn decide_sign_in(
         &self,
         conn: &rusqlite::Connection,

@@ -4,9 +4,12 @@
 
 use std::sync::Arc;
 
-use super::{event_kind, now_ms, record_event, Authenticated, Challenge, ClientInfo, Service};
+use super::{
+    checked_message::{Refused, SignedMessage},
+    event_kind, now_ms, record_event, Authenticated, Challenge, ClientInfo, Service,
+};
 use crate::{
-    db::{self, sessions, users},
+    db::{sessions, users},
     domain::{siwe, token::NonceFor},
     error::{AppError, AppResult, ErrorCode},
 };
@@ -73,7 +76,6 @@ impl Service {
         signature: String,
         client: ClientInfo,
     ) -> AppResult<()> {
-        let service = Arc::clone(self);
         let (user_id, session_id) = (current.account.user.id.clone(), current.session.id.clone());
         let for_session = session_id.clone();
         let nonce_for = move |service: &Service, nonce: &str, address: &str| {
@@ -87,36 +89,35 @@ impl Service {
             )
         };
         let failed_for = (user_id.clone(), client.clone());
+        let signed = SignedMessage {
+            message,
+            signature,
+            nonce_for,
+            refused: Refused {
+                kind: event_kind::REAUTHENTICATION_FAILED,
+                owner: Some(user_id.clone()),
+                client: client.clone(),
+            },
+        };
         let done = self
-            .check_then_write(message, signature, nonce_for, move |conn, mut checked| {
-                let failed = event_kind::REAUTHENTICATION_FAILED;
-                let owner = Some(user_id.as_str());
-                if let Err(refusal) =
-                    service.spend_nonce(conn, &mut checked, failed, owner, &client)?
-                {
-                    return Ok(Err(refusal));
+            .check_then_write(signed, move |conn, checked| {
+                let address = &checked.address;
+                if users::find_wallet(conn, address)?.is_none_or(|w| w.user_id != user_id) {
+                    return Err(wallet_not_on_account());
                 }
-                let address = checked.address;
-                // The spent nonce stays spent whatever happens to the rest.
-                Ok(db::atomically(conn, |conn| {
-                    if users::find_wallet(conn, &address)?.is_none_or(|w| w.user_id != user_id) {
-                        return Err(wallet_not_on_account());
-                    }
-                    if !sessions::mark_authenticated(conn, &user_id, &session_id, now_ms())? {
-                        return Err(AppError::unauthenticated());
-                    }
-                    record_event(
-                        conn,
-                        event_kind::REAUTHENTICATED,
-                        Some(&user_id),
-                        Some(&address),
-                        &client,
-                        None,
-                    )
-                }))
+                if !sessions::mark_authenticated(conn, &user_id, &session_id, now_ms())? {
+                    return Err(AppError::unauthenticated());
+                }
+                record_event(
+                    conn,
+                    event_kind::REAUTHENTICATED,
+                    Some(&user_id),
+                    Some(address),
+                    &client,
+                    None,
+                )
             })
-            .await
-            .and_then(|done| done);
+            .await;
         if let Err(refused) = &done {
             // Refused before the writer, so not recorded there; this request is the account's
             // own (a session), so its log shows a signature that did not match.

@@ -3,7 +3,10 @@
 
 use std::sync::Arc;
 
-use super::{event_kind, now_ms, record_event, Authenticated, Challenge, ClientInfo, Service};
+use super::{
+    checked_message::{Refused, SignedMessage},
+    event_kind, now_ms, record_event, Authenticated, Challenge, ClientInfo, Service,
+};
 use crate::{
     db::{
         self, sessions,
@@ -96,29 +99,28 @@ impl Service {
             let user_id = link_to.as_str();
             service.nonce_is_for(nonce, NonceFor::Link { user_id, address })
         };
+        let signed = SignedMessage {
+            message,
+            signature,
+            nonce_for,
+            refused: Refused {
+                kind: event_kind::WALLET_LINK_FAILED,
+                owner: Some(user_id.clone()),
+                client: client.clone(),
+            },
+        };
         let (wallet, notice) = self
-            .check_then_write(message, signature, nonce_for, move |conn, mut checked| {
-                let failed = event_kind::WALLET_LINK_FAILED;
-                let owner = Some(user_id.as_str());
-                if let Err(refusal) =
-                    service.spend_nonce(conn, &mut checked, failed, owner, &client)?
-                {
-                    return Ok(Err(refusal));
-                }
-                let address = checked.address;
-                // The spent nonce stays spent whatever happens to the rest.
-                Ok(db::atomically(conn, |conn| {
-                    wallet_taken(conn, &address, &user_id)?;
-                    let chain_id = checked.parsed.message.chain_id;
-                    service.attach_wallet(conn, &user_id, &address, chain_id, &client)?;
-                    let notice = service.wallet_added_notice(conn, &user_id, &address)?;
-                    let wallet = users::find_wallet(conn, &address)?.ok_or_else(|| {
-                        AppError::Internal(anyhow::anyhow!("linked wallet vanished"))
-                    })?;
-                    Ok((wallet, notice))
-                }))
+            .check_then_write(signed, move |conn, checked| {
+                let address = &checked.address;
+                wallet_taken(conn, address, &user_id)?;
+                let chain_id = checked.parsed.message.chain_id;
+                service.attach_wallet(conn, &user_id, address, chain_id, &client)?;
+                let notice = service.wallet_added_notice(conn, &user_id, address)?;
+                let wallet = users::find_wallet(conn, address)?
+                    .ok_or_else(|| AppError::Internal(anyhow::anyhow!("linked wallet vanished")))?;
+                Ok((wallet, notice))
             })
-            .await??;
+            .await?;
         tracing::info!(address = %wallet.address, user_id = %wallet.user_id, "wallet linked");
         if let Some(notice) = notice {
             // The wallet is linked either way; a failure is logged by the mailer.
