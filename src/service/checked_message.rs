@@ -59,6 +59,7 @@ pub(super) struct Refused {
     pub client: ClientInfo,
 }
 
+/// The refusal of a nonce this server did not issue, or that is used or expired.
 pub(super) fn invalid_nonce() -> AppError {
     AppError::new(
         ErrorCode::InvalidNonce,
@@ -76,6 +77,25 @@ fn sign_in_nonce_elsewhere() -> AppError {
 }
 
 impl Service {
+    /// A server-built message and its nonce: a link nonce when `link_for` is given.
+    pub(super) async fn challenge(
+        &self,
+        address: &str,
+        chain_id: Option<u64>,
+        statement: &str,
+        link_for: Option<String>,
+    ) -> AppResult<Challenge> {
+        let address = siwe::parse_address(address)?;
+        let purpose = match &link_for {
+            Some(user_id) => NonceFor::Link {
+                user_id,
+                address: &address,
+            },
+            None => NonceFor::SignIn,
+        };
+        self.build_challenge(&address, chain_id, statement, purpose)
+    }
+
     /// The message for `address` (EIP-55) on a fresh nonce issued for `purpose`.
     pub(super) fn build_challenge(
         &self,

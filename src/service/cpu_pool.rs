@@ -13,6 +13,7 @@ type Job = Box<dyn FnOnce() + Send>;
 /// ~30 µs, a whole check a little more), far more than a healthy server ever queues.
 pub const CPU_QUEUE: usize = 4096;
 
+/// A few threads that recover signers, so that the async workers keep serving meanwhile.
 pub struct CpuPool {
     jobs: mpsc::SyncSender<Job>,
 }

@@ -57,6 +57,7 @@ pub(super) struct PendingEmail {
 /// Mail one address may receive per hour (security notices are always sent, and counted).
 pub const MAIL_PER_RECIPIENT_PER_HOUR: u32 = 3;
 
+/// The refusal of an emailed link that is unknown, used, expired or mistyped.
 pub(super) fn invalid_link() -> AppError {
     AppError::new(
         ErrorCode::InvalidToken,
@@ -349,6 +350,7 @@ pub(super) fn reserve_mail(conn: &rusqlite::Connection, to: &str) -> AppResult<b
     Ok(true)
 }
 
+/// Whether `email` is the user's email, ignoring case.
 pub(super) fn same_email(user: &UserRecord, email: &str) -> bool {
     user.email
         .as_deref()
@@ -363,6 +365,7 @@ fn confirmed_elsewhere() -> AppError {
     )
 }
 
+/// The refusal of a link sent to an address the account no longer has.
 pub(super) fn email_changed() -> AppError {
     AppError::new(
         ErrorCode::InvalidToken,

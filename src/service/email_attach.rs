@@ -112,6 +112,8 @@ impl Service {
         Ok(pending)
     }
 
+    /// The mail that offers `owner` to add `address` to their account, unless the address
+    /// has had its share of mail this hour.
     pub(super) fn wallet_link_email(
         &self,
         conn: &rusqlite::Connection,

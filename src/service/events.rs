@@ -12,6 +12,7 @@ use crate::{
     error::AppResult,
 };
 
+/// One entry of an account's security log.
 pub type Event = EventRecord;
 
 /// Kinds of security events, as stored and shown.
@@ -61,6 +62,7 @@ pub(super) fn record_event(
 }
 
 impl Service {
+    /// The account's most recent security events, newest first (at most 200).
     pub async fn events(&self, current: &Authenticated, limit: u32) -> AppResult<Vec<Event>> {
         let user_id = current.account.user.id.clone();
         self.db

@@ -2,18 +2,32 @@
 //! wallets, keep profiles, list and end sessions, record security events. Knows nothing of HTTP.
 //! One file per capability; this one holds only the `Service` itself and how it is built.
 
+// Where each rule lives, by what a person does:
+/// The account: a user and their wallets, its profile (name, email).
 mod account;
+/// Every signed message's path: challenge, check, spend the nonce once, then the caller's write.
 mod checked_message;
+/// The threads that recover signers.
 mod cpu_pool;
+/// Email addresses, verification links and security notices.
 mod email;
+/// Adding a wallet to an account through its verified mailbox.
 mod email_attach;
+/// The account's security log.
 mod events;
+/// Opening, finding, listing and ending sessions; CSRF tokens.
 mod sessions;
+/// Signing in: nonces, the sign-in challenge, which account a signature signs in to.
 mod sign_in;
+/// Nonces and emailed links are spent whatever the outcome.
 mod single_use;
+/// Sensitive changes need a recent signature (re-authentication).
 mod sudo;
+/// Short-lived JWTs for other services.
 mod tokens;
+/// Health, metrics and deleting what has expired.
 mod upkeep;
+/// Linking and unlinking wallets; whether a wallet may join an account; the primary wallet.
 mod wallets;
 
 use std::sync::Arc;
@@ -72,6 +86,8 @@ pub struct Identity {
     pub statement: Option<String>,
 }
 
+/// The product's capabilities, one `impl` block per file of this folder; shared by all
+/// requests.
 pub struct Service {
     db: Db,
     policy: SiwePolicy,
@@ -94,6 +110,7 @@ pub struct Service {
     gauges: crate::metrics::GaugeCache,
 }
 
+/// What [`Service::new`] needs, taken from the settings at start-up.
 pub struct ServiceConfig {
     pub policy: SiwePolicy,
     pub keys: Keys,
@@ -113,6 +130,7 @@ pub struct ServiceConfig {
 }
 
 impl Service {
+    /// The service over `db`, configured once at start-up.
     pub fn new(db: Db, config: ServiceConfig) -> Self {
         Self {
             db,
@@ -133,13 +151,16 @@ impl Service {
         }
     }
 
+    /// The database, for tests and benchmarks.
     pub fn db(&self) -> &Db {
         &self.db
     }
 
+    /// Whether this server sends email.
     pub fn email_enabled(&self) -> bool {
         self.mailer.is_some()
     }
 }
 
+/// The service as requests hold it.
 pub type SharedService = Arc<Service>;

@@ -101,6 +101,7 @@ impl Service {
         Ok(authenticated)
     }
 
+    /// The CSRF token a session's changing requests must carry.
     pub fn csrf_token(&self, session_id: &str) -> String {
         self.keys.csrf_token(session_id)
     }
@@ -117,6 +118,7 @@ impl Service {
         }
     }
 
+    /// Ends the current session and records it.
     pub async fn sign_out(&self, current: &Authenticated, client: ClientInfo) -> AppResult<()> {
         let (user_id, session_id, address) = (
             current.account.user.id.clone(),
@@ -138,6 +140,7 @@ impl Service {
             .await
     }
 
+    /// The account's live sessions.
     pub async fn sessions(&self, current: &Authenticated) -> AppResult<Vec<SessionRecord>> {
         let user_id = current.account.user.id.clone();
         self.db

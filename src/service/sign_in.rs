@@ -31,6 +31,7 @@ pub struct NonceIssued {
     pub statement: Option<String>,
 }
 
+/// A new session for an account, as a sign-in answers it.
 #[derive(Debug, Clone)]
 pub struct SignIn {
     pub account: Account,
@@ -54,6 +55,7 @@ pub struct SignInRequest {
     pub client: ClientInfo,
 }
 
+/// What a verified sign-in message led to.
 pub enum SignInOutcome {
     SignedIn(Box<SignIn>),
     /// The email belongs to another account; a link that attaches the wallet was sent there.

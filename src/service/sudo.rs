@@ -143,6 +143,7 @@ fn wallet_not_on_account() -> AppError {
     )
 }
 
+/// The refusal of a sensitive change from a session that has not signed recently.
 pub(super) fn reauthentication_required() -> AppError {
     AppError::new(
         ErrorCode::ReauthenticationRequired,

@@ -16,6 +16,7 @@ use crate::{
     error::{AppError, AppResult, ErrorCode},
 };
 
+/// The refusal of a wallet address that is not on the account.
 fn wallet_not_found() -> AppError {
     AppError::new(
         ErrorCode::WalletNotFound,
@@ -23,6 +24,9 @@ fn wallet_not_found() -> AppError {
     )
 }
 
+/// The rule that decides whether a wallet may join account `user_id`: only if no account
+/// has it yet. Asked under the write lock by linking (here and from sign-in); the emailed
+/// wallet link asks the same with its own messages (`email_attach.rs`).
 pub(super) fn wallet_taken(
     conn: &rusqlite::Connection,
     address: &str,
@@ -59,25 +63,6 @@ impl Service {
         );
         self.challenge(address, chain_id, &statement, Some(user_id))
             .await
-    }
-
-    /// A server-built message and its nonce: a link nonce when `link_for` is given.
-    pub(super) async fn challenge(
-        &self,
-        address: &str,
-        chain_id: Option<u64>,
-        statement: &str,
-        link_for: Option<String>,
-    ) -> AppResult<Challenge> {
-        let address = siwe::parse_address(address)?;
-        let purpose = match &link_for {
-            Some(user_id) => NonceFor::Link {
-                user_id,
-                address: &address,
-            },
-            None => NonceFor::SignIn,
-        };
-        self.build_challenge(&address, chain_id, statement, purpose)
     }
 
     /// Links the wallet that signed `message` to the signed-in account. The message must come
@@ -129,6 +114,7 @@ impl Service {
         Ok(wallet)
     }
 
+    /// The account's wallets.
     pub async fn wallets(&self, current: &Authenticated) -> AppResult<Vec<WalletRecord>> {
         let user_id = current.account.user.id.clone();
         self.db.read(|conn| users::wallets_of(conn, &user_id))
@@ -189,6 +175,7 @@ impl Service {
             .await
     }
 
+    /// Makes one of the account's wallets its primary wallet.
     pub async fn set_primary_wallet(
         &self,
         current: &Authenticated,
