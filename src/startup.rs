@@ -24,9 +24,9 @@ use crate::{
     db::Db,
     domain::siwe::SiwePolicy,
     http::{
-        self,
         connections::{ConnectionLimits, LimitedAcceptor},
-        AllowedMethods, ClientIpResolver, HttpPolicy, RateLimiter, SecurityHeaders,
+        AllowHeader, AllowedMethods, BodyLimit, ClientIpResolver, Cors, Middlewares, OriginCheck,
+        RateLimit, RateLimiter, RequestContext, ResolveClientAddress, SecurityHeaders,
     },
     keys::{secret, JwtKeys},
     mail::Mailer,
@@ -48,6 +48,9 @@ pub struct Application {
     /// /metrics on the main listener, with its bearer token (`metrics.token`).
     metrics_on_main: MetricsGate,
     state: Arc<AppState>,
+    middlewares: Middlewares,
+    /// Shared with the rate-limit middleware; purged by the cleanup loop.
+    limiter: Arc<RateLimiter>,
     cleanup_interval: Duration,
 }
 
@@ -102,14 +105,7 @@ impl Application {
         let state = Arc::new(AppState {
             service: Arc::new(service),
             cookie: SessionCookie::from_settings(&settings),
-            http: HttpPolicy {
-                client_ip: ClientIpResolver::new(settings.trusted_proxies()),
-                limiter: RateLimiter::new(&settings.rate_limit),
-                cors_origins: settings.allowed_origins().into_iter().skip(1).collect(),
-                trusted_origins: settings.allowed_origins(),
-                headers: SecurityHeaders::new(&settings, || api::service().swagger_ui_html()),
-                allowed_methods: AllowedMethods::from_spec(api::spec_json()),
-            },
+            client_ip: ClientIpResolver::new(settings.trusted_proxies()),
             ui: UiConfigBody {
                 app_name: settings.ui.app_name.clone(),
                 logo_url: settings.ui.logo_url.clone(),
@@ -121,6 +117,8 @@ impl Application {
             forward: settings.forward_auth_policy(),
             public_origin: public_url.origin().ascii_serialization(),
         });
+        let limiter = Arc::new(RateLimiter::new(&settings.rate_limit));
+        let middlewares = middlewares(&settings, &state, Arc::clone(&limiter));
         if !settings.forward_auth.rules.is_empty() && settings.server.trusted_proxies.is_empty() {
             tracing::warn!(
                 "forward_auth.rules are set but server.trusted_proxies is empty: the proxy's \
@@ -177,6 +175,8 @@ impl Application {
             },
             metrics,
             state,
+            middlewares,
+            limiter,
             cleanup_interval: Duration::from_secs(settings.database.cleanup_interval_secs),
         })
     }
@@ -202,7 +202,11 @@ impl Application {
     }
 
     pub async fn run_until(self, stop: impl Future<Output = ()> + Send) -> std::io::Result<()> {
-        let cleanup = tokio::spawn(cleanup_loop(Arc::clone(&self.state), self.cleanup_interval));
+        let cleanup = tokio::spawn(cleanup_loop(
+            Arc::clone(&self.state.service),
+            self.limiter,
+            self.cleanup_interval,
+        ));
         tracing::info!(address = %self.local_addr, "listening");
         let metrics_server = self.metrics.map(|(acceptor, addr)| {
             tracing::info!(address = %addr, "metrics listening");
@@ -213,7 +217,9 @@ impl Application {
                 .data(Arc::clone(&self.state));
             tokio::spawn(Server::new_with_acceptor(acceptor).run(app))
         });
-        let app = routes(Arc::clone(&self.state), self.metrics_on_main);
+        let app = self
+            .middlewares
+            .wrap(routes(self.metrics_on_main).data(Arc::clone(&self.state)));
         let result = Server::new_with_acceptor(self.acceptor)
             .run_with_graceful_shutdown(app, stop, Some(SHUTDOWN_GRACE))
             .await;
@@ -250,7 +256,22 @@ impl Endpoint for BuiltOnFirstUse {
     }
 }
 
-fn routes(state: Arc<AppState>, metrics: MetricsGate) -> impl Endpoint {
+/// The middleware around the routes, each with its part of the settings.
+fn middlewares(settings: &Settings, state: &AppState, limiter: Arc<RateLimiter>) -> Middlewares {
+    let allowed_methods = Arc::new(AllowedMethods::from_spec(api::spec_json()));
+    Middlewares {
+        client_address: ResolveClientAddress::new(state.client_ip.clone()),
+        request_context: RequestContext::new(Arc::clone(&allowed_methods)),
+        security_headers: SecurityHeaders::new(settings, || api::service().swagger_ui_html()),
+        cors: Cors::new(settings.allowed_origins().into_iter().skip(1).collect()),
+        allow_header: AllowHeader::new(allowed_methods),
+        origin_check: OriginCheck::new(state.cookie.name(), settings.allowed_origins()),
+        rate_limit: RateLimit::new(limiter),
+        body_limit: BodyLimit::default(),
+    }
+}
+
+fn routes(metrics: MetricsGate) -> Route {
     let api = api::service();
     let spec_json = api::spec_json();
     // The OpenAPI service routes by its own full paths, so it gets them unstripped.
@@ -290,17 +311,17 @@ fn routes(state: Arc<AppState>, metrics: MetricsGate) -> impl Endpoint {
         // Routed even when closed (404 from the handler), so other methods get 405 like on
         // every documented path.
         .at("/metrics", api.data(metrics));
-    http::wrap(routes, state)
+    routes
 }
 
 /// Deletes expired rows and forgets rate-limit state of clients that have recovered.
-async fn cleanup_loop(state: Arc<AppState>, every: Duration) {
+async fn cleanup_loop(service: Arc<Service>, limiter: Arc<RateLimiter>, every: Duration) {
     // The first round comes one interval after start, so start-up does no bulk deletes.
     let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
     loop {
         ticker.tick().await;
-        state.http.limiter.purge();
-        match state.service.delete_expired().await {
+        limiter.purge();
+        match service.delete_expired().await {
             Ok(0) => {}
             Ok(n) => tracing::debug!(rows = n, "deleted expired nonces and sessions"),
             Err(err) => tracing::warn!(error = %err, "cleanup of expired rows failed"),

@@ -110,7 +110,7 @@ async fn decide(state: &AppState, req: &Request, redirect: Option<bool>) -> Forw
         .as_socket_addr()
         .map(|a| a.ip())
         .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
-    let original = state.http.client_ip.original_url(peer, req.headers());
+    let original = state.client_ip.original_url(peer, req.headers());
     // A proxy's rule that strips the session cookie before the app removes one copy: with two,
     // the second would reach the app, so such a request is not signed in.
     let auth = if security::cookie_count(req, state.cookie.name()) > 1 {

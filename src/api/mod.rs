@@ -18,7 +18,7 @@ use std::sync::{Arc, LazyLock};
 use poem_openapi::{OpenApiService, Tags};
 
 use crate::{
-    http::HttpPolicy,
+    http::{ClientAddress, ClientIpResolver},
     service::{ClientInfo, Service},
 };
 pub use cookie::SessionCookie;
@@ -27,7 +27,8 @@ pub use cookie::SessionCookie;
 pub struct AppState {
     pub service: Arc<Service>,
     pub cookie: SessionCookie,
-    pub http: HttpPolicy,
+    /// Which proxies are trusted, for the URL a proxy says it was asked for (forward-auth).
+    pub client_ip: ClientIpResolver,
     pub ui: dto::UiConfigBody,
     pub forward: crate::domain::forward_auth::ForwardAuthPolicy,
     /// The origin of public_url, without trailing slash.
@@ -95,7 +96,7 @@ pub fn spec_json() -> &'static str {
 /// Where a request came from, for sessions and security events.
 pub fn client_info(req: &poem::Request) -> ClientInfo {
     ClientInfo {
-        ip: Some(crate::http::request_info(req).client_ip.to_string()),
+        ip: Some(ClientAddress::of(req).ip.to_string()),
         user_agent: req
             .header(poem::http::header::USER_AGENT)
             .map(ToString::to_string),

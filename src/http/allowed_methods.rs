@@ -1,12 +1,14 @@
 //! The methods each API path answers, read from the OpenAPI document, and the `Allow` header of
 //! a 405.
 
+use std::sync::Arc;
+
 use poem::{
     http::{header, HeaderValue, StatusCode},
     Endpoint, IntoResponse, Request, Response,
 };
 
-use super::state;
+use super::Around;
 
 /// The methods of every path template of an OpenAPI document (`/api/wallets/{address}`).
 #[derive(Debug, Default)]
@@ -72,27 +74,39 @@ impl AllowedMethods {
     }
 }
 
-/// RFC 9110: a 405 says which methods the resource does answer.
-pub(super) async fn allow_header<E: Endpoint>(next: E, req: Request) -> poem::Result<Response> {
-    let state = state(&req);
-    let path = req.uri().path().to_string();
-    let mut resp = next.call(req).await?.into_response();
-    if resp.status() == StatusCode::METHOD_NOT_ALLOWED
-        && !resp.headers().contains_key(header::ALLOW)
-    {
-        let allowed = state
-            .as_ref()
-            .and_then(|s| s.http.allowed_methods.for_path(&path).map(str::to_string))
-            .unwrap_or_else(|| "GET, HEAD".to_string());
-        if let Ok(value) = HeaderValue::from_str(&allowed) {
-            resp.headers_mut().insert(header::ALLOW, value);
-        }
+/// RFC 9110: a 405 says which methods the resource does answer. Paths outside the API answer
+/// GET and HEAD.
+#[derive(Debug, Clone)]
+pub struct AllowHeader {
+    methods: Arc<AllowedMethods>,
+}
+
+impl AllowHeader {
+    pub fn new(methods: Arc<AllowedMethods>) -> Self {
+        Self { methods }
     }
-    Ok(resp)
+}
+
+impl Around for AllowHeader {
+    async fn around<E: Endpoint>(&self, inner: &E, req: Request) -> poem::Result<Response> {
+        let path = req.uri().path().to_string();
+        let mut resp = inner.call(req).await?.into_response();
+        if resp.status() == StatusCode::METHOD_NOT_ALLOWED
+            && !resp.headers().contains_key(header::ALLOW)
+        {
+            let allowed = self.methods.for_path(&path).unwrap_or("GET, HEAD");
+            if let Ok(value) = HeaderValue::from_str(allowed) {
+                resp.headers_mut().insert(header::ALLOW, value);
+            }
+        }
+        Ok(resp)
+    }
 }
 
 #[cfg(test)]
 mod tests {
+    use poem::{endpoint::make_sync, EndpointExt};
+
     use super::*;
 
     #[test]
@@ -106,5 +120,20 @@ mod tests {
         assert_eq!(allowed.for_path("/api/wallets/0xabc/primary"), Some("POST"));
         assert_eq!(allowed.for_path("/api/wallets//primary"), None);
         assert_eq!(allowed.for_path("/elsewhere"), None);
+    }
+
+    #[tokio::test]
+    async fn a_405_names_the_methods_of_its_path() {
+        let methods = AllowedMethods::from_spec(r#"{"paths": {"/api/x": {"post": {}}}}"#);
+        let app =
+            make_sync(|_| StatusCode::METHOD_NOT_ALLOWED).with(AllowHeader::new(Arc::new(methods)));
+        let allow = |path: &str| Request::builder().uri_str(path).finish();
+        let resp = app.call(allow("/api/x")).await.unwrap();
+        assert_eq!(resp.header(header::ALLOW), Some("POST"));
+        let resp = app.call(allow("/login")).await.unwrap();
+        assert_eq!(resp.header(header::ALLOW), Some("GET, HEAD"));
+        let ok = make_sync(|_| "ok").with(AllowHeader::new(Arc::default()));
+        let resp = ok.call(allow("/api/x")).await.unwrap();
+        assert_eq!(resp.header(header::ALLOW), None);
     }
 }

@@ -1,9 +1,11 @@
-//! Named per-IP rate-limit policies (governor). IPv6 clients are keyed by their /64, since one
-//! host usually has a whole /64 to choose addresses from.
+//! Named per-IP rate-limit policies (governor), which routes fall under which, and the middleware
+//! that answers 429 with `Retry-After`. IPv6 clients are keyed by their /64, since one host
+//! usually has a whole /64 to choose addresses from.
 
 use std::{
     net::{IpAddr, Ipv6Addr},
     num::NonZeroU32,
+    sync::Arc,
     time::Duration,
 };
 
@@ -13,7 +15,7 @@ use poem::{
     Endpoint, IntoResponse, Request, Response,
 };
 
-use super::{error::error_response, request_info, state};
+use super::{client_address::ClientAddress, error::error_response, Around};
 use crate::{config::RateLimitSettings, error::ErrorCode};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -111,30 +113,51 @@ fn policy_for(method: &Method, path: &str) -> Option<Policy> {
     }
 }
 
-pub(super) async fn rate_limit<E: Endpoint>(next: E, req: Request) -> poem::Result<Response> {
-    if let (Some(state), Some(policy)) = (state(&req), policy_for(req.method(), req.uri().path())) {
-        let ip = request_info(&req).client_ip;
-        if let Err(wait) = state.http.limiter.check(policy, ip) {
-            let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-            tracing::info!(client_ip = %ip, ?policy, retry_after = secs, "rate limited");
-            if let Some(m) = crate::metrics::metrics() {
-                let name = if policy == Policy::Auth {
-                    "auth"
-                } else {
-                    "read"
-                };
-                m.rate_limited.with_label_values(&[name]).inc();
-            }
-            let mut resp = error_response(
-                ErrorCode::RateLimited,
-                format!("Too many requests from your address; try again in {secs} seconds."),
-            );
-            resp.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
-            return Ok(resp);
-        }
+/// Refuses requests over their route's policy, before their body is read. Needs the
+/// [`ClientAddress`] stored outside it.
+#[derive(Clone)]
+pub struct RateLimit {
+    limiter: Arc<RateLimiter>,
+}
+
+impl RateLimit {
+    /// `limiter` is shared with the cleanup that purges it.
+    pub fn new(limiter: Arc<RateLimiter>) -> Self {
+        Self { limiter }
     }
-    Ok(next.call(req).await?.into_response())
+}
+
+impl Around for RateLimit {
+    async fn around<E: Endpoint>(&self, inner: &E, req: Request) -> poem::Result<Response> {
+        if let Some(policy) = policy_for(req.method(), req.uri().path()) {
+            let ip = ClientAddress::of(&req).ip;
+            if let Err(wait) = self.limiter.check(policy, ip) {
+                return Ok(refusal(policy, ip, wait));
+            }
+        }
+        Ok(inner.call(req).await?.into_response())
+    }
+}
+
+/// The 429 for a client that must wait, logged and counted.
+fn refusal(policy: Policy, ip: IpAddr, wait: Duration) -> Response {
+    let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    tracing::info!(client_ip = %ip, ?policy, retry_after = secs, "rate limited");
+    if let Some(m) = crate::metrics::metrics() {
+        let name = if policy == Policy::Auth {
+            "auth"
+        } else {
+            "read"
+        };
+        m.rate_limited.with_label_values(&[name]).inc();
+    }
+    let mut resp = error_response(
+        ErrorCode::RateLimited,
+        format!("Too many requests from your address; try again in {secs} seconds."),
+    );
+    resp.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
+    resp
 }
 
 #[cfg(test)]
@@ -229,5 +252,19 @@ mod tests {
         assert_eq!(policy_for(&Method::GET, "/api/wallets"), Some(Policy::Read));
         assert_eq!(policy_for(&Method::GET, "/healthz"), None);
         assert_eq!(policy_for(&Method::GET, "/docs"), None);
+    }
+
+    #[tokio::test]
+    async fn over_the_limit_answers_429_with_retry_after() {
+        let limiter = Arc::new(RateLimiter::new(&settings(1, 1)));
+        let app =
+            poem::EndpointExt::with(poem::endpoint::make_sync(|_| "ok"), RateLimit::new(limiter));
+        let nonce = || Request::builder().uri_str("/api/auth/nonce").finish();
+        assert_eq!(app.call(nonce()).await.unwrap().status(), 200);
+        let refused = app.call(nonce()).await.unwrap();
+        assert_eq!(refused.status(), 429);
+        assert!(refused.header(header::RETRY_AFTER).is_some());
+        let page = Request::builder().uri_str("/login").finish();
+        assert_eq!(app.call(page).await.unwrap().status(), 200);
     }
 }

@@ -1,9 +1,6 @@
-//! Each request's id and client address, its span, its log line and its metrics.
+//! Each request's id, its span, its log line and its metrics.
 
-use std::{
-    net::{IpAddr, Ipv4Addr},
-    time::Instant,
-};
+use std::{sync::Arc, time::Instant};
 
 use poem::{
     http::{HeaderValue, Method},
@@ -11,28 +8,23 @@ use poem::{
 };
 use tracing::Instrument;
 
-use super::{allowed_methods::AllowedMethods, state};
+use super::{allowed_methods::AllowedMethods, client_address::ClientAddress, Around};
 
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
-/// What every request carries once it is in: its id and the client's address.
+/// Gives each request an id (a trusted proxy's, or a new one), runs it in a span carrying the
+/// id, echoes the id in `X-Request-Id`, counts it in the metrics and writes one log line. Needs
+/// the [`ClientAddress`] stored outside it.
 #[derive(Debug, Clone)]
-pub struct RequestInfo {
-    pub id: String,
-    pub client_ip: IpAddr,
-    /// The client used https to reach us (through a trusted proxy; we do not terminate TLS).
-    pub https: bool,
+pub struct RequestContext {
+    /// The API's path templates, for the metrics' `route` label.
+    routes: Arc<AllowedMethods>,
 }
 
-pub fn request_info(req: &Request) -> RequestInfo {
-    req.extensions()
-        .get::<RequestInfo>()
-        .cloned()
-        .unwrap_or(RequestInfo {
-            id: String::new(),
-            client_ip: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
-            https: false,
-        })
+impl RequestContext {
+    pub fn new(routes: Arc<AllowedMethods>) -> Self {
+        Self { routes }
+    }
 }
 
 /// A request id a trusted proxy sent, if it is short and plain enough to log and echo.
@@ -46,65 +38,45 @@ fn forwarded_request_id(req: &Request) -> Option<String> {
     plain.then(|| id.to_string())
 }
 
-/// Assigns the request id and client address, runs the request in a span carrying both, and
-/// writes one log line per request. The path is logged without its query, which may hold tokens.
-pub(super) async fn request_context<E: Endpoint>(
-    next: E,
-    mut req: Request,
-) -> poem::Result<Response> {
-    let started = Instant::now();
-    let peer = req
-        .remote_addr()
-        .as_socket_addr()
-        .map(|a| a.ip())
-        .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
-    let state_opt = state(&req);
-    let (client_ip, id, https) = match &state_opt {
-        Some(state) => {
-            let resolver = &state.http.client_ip;
-            let id = resolver
-                .trusts(peer)
-                .then(|| forwarded_request_id(&req))
-                .flatten();
-            let https = resolver.forwarded_https(peer, req.headers());
-            (resolver.resolve(peer, req.headers()), id, https)
+impl Around for RequestContext {
+    /// The path is logged without its query, which may hold tokens.
+    async fn around<E: Endpoint>(&self, inner: &E, req: Request) -> poem::Result<Response> {
+        let started = Instant::now();
+        let client = ClientAddress::of(&req);
+        let id = client
+            .via_trusted_proxy
+            .then(|| forwarded_request_id(&req))
+            .flatten()
+            .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
+        let method = req.method().clone();
+        let path = req.uri().path().to_string();
+        let span = tracing::info_span!("request", request_id = %id);
+        let mut resp = inner
+            .call(req)
+            .instrument(span.clone())
+            .await?
+            .into_response();
+        if let Ok(value) = HeaderValue::from_str(&id) {
+            resp.headers_mut().insert(REQUEST_ID_HEADER, value);
         }
-        None => (peer, None, false),
-    };
-    let id = id.unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
-    req.extensions_mut().insert(RequestInfo {
-        id: id.clone(),
-        client_ip,
-        https,
-    });
-    let method = req.method().clone();
-    let path = req.uri().path().to_string();
-    let span = tracing::info_span!("request", request_id = %id);
-    let mut resp = next
-        .call(req)
-        .instrument(span.clone())
-        .await?
-        .into_response();
-    if let Ok(value) = HeaderValue::from_str(&id) {
-        resp.headers_mut().insert(REQUEST_ID_HEADER, value);
+        if let Some(m) = crate::metrics::metrics() {
+            let route = route_label(&self.routes, &path);
+            m.requests
+                .with_label_values(&[route, method_label(&method), resp.status().as_str()])
+                .inc();
+        }
+        span.in_scope(|| {
+            tracing::info!(
+                %method,
+                path = %path,
+                status = resp.status().as_u16(),
+                latency_ms = format!("{:.2}", started.elapsed().as_secs_f64() * 1000.0),
+                client_ip = %client.ip,
+                "request"
+            )
+        });
+        Ok(resp)
     }
-    if let (Some(m), Some(state)) = (crate::metrics::metrics(), state_opt.as_ref()) {
-        let route = route_label(&state.http.allowed_methods, &path);
-        m.requests
-            .with_label_values(&[route, method_label(&method), resp.status().as_str()])
-            .inc();
-    }
-    span.in_scope(|| {
-        tracing::info!(
-            %method,
-            path = %path,
-            status = resp.status().as_u16(),
-            latency_ms = format!("{:.2}", started.elapsed().as_secs_f64() * 1000.0),
-            client_ip = %client_ip,
-            "request"
-        )
-    });
-    Ok(resp)
 }
 
 /// The `method` label: a standard method or `other`, so clients cannot invent label values.
@@ -151,6 +123,8 @@ fn route_label<'a>(allowed: &'a AllowedMethods, path: &str) -> &'a str {
 
 #[cfg(test)]
 mod tests {
+    use poem::{endpoint::make_sync, EndpointExt};
+
     use super::*;
 
     #[test]
@@ -168,5 +142,26 @@ mod tests {
         assert_eq!(route_label(&allowed, "/random/junk"), "unmatched");
         assert_eq!(method_label(&Method::DELETE), "DELETE");
         assert_eq!(method_label(&Method::from_bytes(b"FOO").unwrap()), "other");
+    }
+
+    async fn request_id(via_trusted_proxy: bool, sent: &str) -> String {
+        let app = make_sync(|_| "ok").with(RequestContext::new(Arc::default()));
+        let mut req = Request::builder().header(REQUEST_ID_HEADER, sent).finish();
+        req.extensions_mut().insert(ClientAddress {
+            ip: "192.0.2.1".parse().unwrap(),
+            https: false,
+            via_trusted_proxy,
+        });
+        let resp = app.call(req).await.unwrap();
+        resp.header(REQUEST_ID_HEADER).unwrap().to_string()
+    }
+
+    #[tokio::test]
+    async fn request_ids_come_from_trusted_proxies_only() {
+        assert_eq!(request_id(true, "edge-42").await, "edge-42");
+        let own = request_id(false, "edge-42").await;
+        assert_eq!(own.len(), 32, "{own}");
+        let unsafe_id = request_id(true, "a b").await;
+        assert_eq!(unsafe_id.len(), 32, "{unsafe_id}");
     }
 }

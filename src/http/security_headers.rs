@@ -2,16 +2,20 @@
 //! script. Swagger UI's page is inline scripts only, so /docs gets a policy that allows exactly
 //! those scripts by hash.
 
+use std::sync::OnceLock;
+
 use poem::{
     http::{header, HeaderValue},
     Endpoint, IntoResponse, Request, Response,
 };
 use sha2::{Digest, Sha256};
-use std::sync::OnceLock;
 
-use super::{request_info, state};
+use super::{client_address::ClientAddress, Around};
 use crate::config::Settings;
 
+/// The middleware that sets the headers; built once from the settings. Needs the
+/// [`ClientAddress`] stored outside it (a client that came over https gets HSTS).
+#[derive(Clone)]
 pub struct SecurityHeaders {
     page_csp: HeaderValue,
     /// Made on first use: hashing Swagger UI's page means building it (megabytes).
@@ -95,38 +99,37 @@ impl SecurityHeaders {
     }
 }
 
-pub async fn apply<E: Endpoint>(next: E, req: Request) -> poem::Result<Response> {
-    let path = req.uri().path();
-    let is_api = path.starts_with("/api/");
-    let is_docs = path == "/docs" || path.starts_with("/docs/");
-    let state = state(&req);
-    let https = request_info(&req).https;
-    let mut resp = next.call(req).await?.into_response();
-    let is_html = resp
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|ct| ct.starts_with("text/html"));
-    let h = resp.headers_mut();
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    h.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
-    // Lets pages open wallet pop-ups (and read their window.opener replies) while still
-    // isolating this origin from windows it did not open.
-    h.insert(
-        "cross-origin-opener-policy",
-        HeaderValue::from_static("same-origin-allow-popups"),
-    );
-    if is_api && !h.contains_key(header::CACHE_CONTROL) {
-        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    }
-    if let Some(state) = state {
-        let policy = &state.http.headers;
+impl Around for SecurityHeaders {
+    async fn around<E: Endpoint>(&self, inner: &E, req: Request) -> poem::Result<Response> {
+        let path = req.uri().path();
+        let is_api = path.starts_with("/api/");
+        let is_docs = path == "/docs" || path.starts_with("/docs/");
+        let https = ClientAddress::of(&req).https;
+        let mut resp = inner.call(req).await?.into_response();
+        let is_html = resp
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|ct| ct.starts_with("text/html"));
+        let h = resp.headers_mut();
+        h.insert(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        );
+        h.insert(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        );
+        // Lets pages open wallet pop-ups (and read their window.opener replies) while still
+        // isolating this origin from windows it did not open.
+        h.insert(
+            "cross-origin-opener-policy",
+            HeaderValue::from_static("same-origin-allow-popups"),
+        );
+        if is_api && !h.contains_key(header::CACHE_CONTROL) {
+            h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        }
+        let policy = self;
         if is_html {
             let csp = if is_docs {
                 policy.docs_csp()
@@ -144,8 +147,8 @@ pub async fn apply<E: Endpoint>(next: E, req: Request) -> poem::Result<Response>
                 HeaderValue::from_static("max-age=31536000; includeSubDomains"),
             );
         }
+        Ok(resp)
     }
-    Ok(resp)
 }
 
 #[cfg(test)]
@@ -158,5 +161,40 @@ mod tests {
         let hashes = inline_script_hashes(html);
         assert_eq!(hashes.len(), 2);
         assert!(hashes.iter().all(|h| h.starts_with("'sha256-")));
+    }
+
+    async fn headers(path: &str, content_type: &'static str, https: bool) -> Response {
+        let policy =
+            SecurityHeaders::new(&Settings::default(), || "<script>docs()</script>".into());
+        let app = poem::EndpointExt::with(
+            poem::endpoint::make_sync(move |_| {
+                Response::builder().content_type(content_type).body("x")
+            }),
+            policy,
+        );
+        let mut req = Request::builder().uri_str(path).finish();
+        req.extensions_mut().insert(ClientAddress {
+            ip: "192.0.2.1".parse().unwrap(),
+            https,
+            via_trusted_proxy: https,
+        });
+        app.call(req).await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn pages_get_a_policy_and_api_answers_no_store() {
+        let page = headers("/login", "text/html; charset=utf-8", false).await;
+        let csp = page.header(header::CONTENT_SECURITY_POLICY).unwrap();
+        assert!(csp.contains("script-src 'self'"), "{csp}");
+        assert_eq!(page.header(header::X_FRAME_OPTIONS), Some("DENY"));
+        assert_eq!(page.header(header::STRICT_TRANSPORT_SECURITY), None);
+        let docs = headers("/docs", "text/html", false).await;
+        let csp = docs.header(header::CONTENT_SECURITY_POLICY).unwrap();
+        assert!(csp.contains("'sha256-"), "{csp}");
+        let api = headers("/api/x", "application/json", true).await;
+        assert_eq!(api.header(header::CACHE_CONTROL), Some("no-store"));
+        assert_eq!(api.header(header::CONTENT_SECURITY_POLICY), None);
+        assert_eq!(api.header(header::X_CONTENT_TYPE_OPTIONS), Some("nosniff"));
+        assert!(api.header(header::STRICT_TRANSPORT_SECURITY).is_some());
     }
 }
