@@ -74,6 +74,18 @@ impl Service {
         }
     }
 
+    /// Sends an email, if any, once the request has been answered and whatever happens, so
+    /// that how long the answer takes does not tell whether a mail went out (which would say
+    /// whether an account has the address).
+    pub(super) fn send_email_after_answer(self: &Arc<Self>, mail: Option<PendingEmail>) {
+        if let Some(mail) = mail {
+            let service = Arc::clone(self);
+            tokio::spawn(async move {
+                let _ = service.send_email(mail).await;
+            });
+        }
+    }
+
     /// The token a link page's form must carry for `browser` (the random value in that
     /// browser's cookie) and the emailed `link_token`.
     pub fn link_form_token(&self, browser: &str, link_token: &str) -> String {

@@ -8,6 +8,7 @@ use super::{
     email::{email_changed, invalid_link, reserve_mail, same_email, EmailLinkKind},
     event_kind, now_ms, record_event,
     single_use::Spent,
+    wallets::{wallet_holder, WalletHolder},
     Challenge, ClientInfo, PendingEmail, Service, SignIn,
 };
 use crate::{
@@ -204,15 +205,15 @@ impl Service {
             return Err(email_changed());
         }
         let mut attached = false;
-        match users::find_wallet(conn, &address)? {
-            Some(w) if w.user_id == record.user_id => {}
-            Some(_) => {
+        match wallet_holder(conn, &address, &record.user_id)? {
+            WalletHolder::ThisAccount => {}
+            WalletHolder::AnotherAccount => {
                 return Err(AppError::new(
                     ErrorCode::WalletAlreadyLinked,
                     "This wallet was linked to another account in the meantime.",
                 ))
             }
-            None => {
+            WalletHolder::Nobody => {
                 self.attach_wallet(conn, &record.user_id, &address, chain_id, client)?;
                 attached = true;
             }

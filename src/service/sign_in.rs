@@ -171,26 +171,12 @@ impl Service {
                     created = signed_in.created,
                     "sign-in succeeded"
                 );
-                if let Some(mail) = pending {
-                    // The account exists either way; the person can ask for a new link. Sent
-                    // after answering, so that how long the answer takes does not tell whether
-                    // a mail went out (which would say whether another account has the address).
-                    let service = Arc::clone(self);
-                    tokio::spawn(async move {
-                        let _ = service.send_email(mail).await;
-                    });
-                }
+                // The account exists either way; the person can ask for a new link.
+                self.send_email_after_answer(pending);
                 Ok(SignInOutcome::SignedIn(signed_in))
             }
             Decided::EmailLink { email, pending } => {
-                if let Some(mail) = pending {
-                    // After answering, and whatever happens: the answer must not tell whether
-                    // an account has the address.
-                    let service = Arc::clone(self);
-                    tokio::spawn(async move {
-                        let _ = service.send_email(mail).await;
-                    });
-                }
+                self.send_email_after_answer(pending);
                 Ok(SignInOutcome::EmailLinkSent { email })
             }
         }

@@ -24,24 +24,45 @@ fn wallet_not_found() -> AppError {
     )
 }
 
-/// The rule that decides whether a wallet may join account `user_id`: only if no account
-/// has it yet. Asked under the write lock by linking (here and from sign-in); the emailed
-/// wallet link asks the same with its own messages (`email_attach.rs`).
+/// Which account, if any, holds a wallet, as seen from the account it would join.
+pub(super) enum WalletHolder {
+    Nobody,
+    ThisAccount,
+    AnotherAccount,
+}
+
+/// The rule that decides whether a wallet may join account `user_id`: only while no account
+/// holds it (a wallet belongs to one account at most). Every way of adding a wallet asks it
+/// under the write lock: linking (here and from sign-in) through [`wallet_taken`], an emailed
+/// wallet link (`email_attach.rs`) directly.
+pub(super) fn wallet_holder(
+    conn: &rusqlite::Connection,
+    address: &str,
+    user_id: &str,
+) -> AppResult<WalletHolder> {
+    Ok(match users::find_wallet(conn, address)? {
+        Some(w) if w.user_id == user_id => WalletHolder::ThisAccount,
+        Some(_) => WalletHolder::AnotherAccount,
+        None => WalletHolder::Nobody,
+    })
+}
+
+/// Fails unless wallet `address` may be linked to account `user_id` (see [`wallet_holder`]).
 pub(super) fn wallet_taken(
     conn: &rusqlite::Connection,
     address: &str,
     user_id: &str,
 ) -> AppResult<()> {
-    match users::find_wallet(conn, address)? {
-        Some(w) if w.user_id == user_id => Err(AppError::new(
+    match wallet_holder(conn, address, user_id)? {
+        WalletHolder::ThisAccount => Err(AppError::new(
             ErrorCode::WalletAlreadyYours,
             "This wallet is already linked to your account.",
         )),
-        Some(_) => Err(AppError::new(
+        WalletHolder::AnotherAccount => Err(AppError::new(
             ErrorCode::WalletAlreadyLinked,
             "This wallet belongs to another account. Sign in with it and unlink it there first.",
         )),
-        None => Ok(()),
+        WalletHolder::Nobody => Ok(()),
     }
 }
 
