@@ -105,7 +105,10 @@ fn benches(c: &mut Criterion) {
     let mut settings = Settings::default();
     settings.database.path = dir.path().join("bench.db");
     let rt = Runtime::new().unwrap();
-    let service = Arc::new(rt.block_on(open_service(&settings)).unwrap());
+    let service = Arc::new(
+        rt.block_on(open_service(&settings, siwe_server::clock::Clock::system()))
+            .unwrap(),
+    );
 
     c.bench_function("nonce issue (HMAC; nothing stored)", |b| {
         b.iter(|| rt.block_on(service.issue_nonce()).unwrap())

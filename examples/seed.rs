@@ -46,7 +46,7 @@ fn main() -> anyhow::Result<()> {
     // A one-off bulk load: durability of every batch does not matter here.
     conn.execute_batch("PRAGMA synchronous = OFF; PRAGMA cache_size = -200000;")?;
     let started = Instant::now();
-    let now = siwe_server::service::unix_ms(time::OffsetDateTime::now_utc());
+    let now = siwe_server::clock::Clock::system().now_ms();
     let mut rng = rand::rng();
     let keys = Keys::from_secret(&rng.random::<[u8; 32]>());
     let mut done = 0;

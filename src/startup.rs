@@ -55,8 +55,9 @@ pub struct Application {
 }
 
 /// Opens the database, loads or creates the secret and signing keys, and builds the service
-/// (what the server runs, without HTTP; also used by the benches and the seeding tool).
-pub async fn open_service(settings: &Settings) -> anyhow::Result<Service> {
+/// (what the server runs, without HTTP; also used by the benches and the seeding tool). The
+/// service and its signing keys read the time from `clock`.
+pub async fn open_service(settings: &Settings, clock: Clock) -> anyhow::Result<Service> {
     let public_url = settings.public_url()?;
     let keys = secret::token_keys(settings.security.secret.as_ref(), &settings.data_dir())?;
     let db_settings = settings.database.clone();
@@ -67,6 +68,7 @@ pub async fn open_service(settings: &Settings) -> anyhow::Result<Service> {
     Ok(Service::new(
         db,
         ServiceConfig {
+            clock: clock.clone(),
             policy: policy_from(settings, &public_url)?,
             keys,
             session_ttl: time::Duration::seconds(settings.session.ttl_secs as i64),
@@ -80,11 +82,7 @@ pub async fn open_service(settings: &Settings) -> anyhow::Result<Service> {
             email_link_ttl: time::Duration::seconds(settings.email.link_ttl_secs as i64),
             email_wallet_attach: settings.email.wallet_attach,
             event_retention: time::Duration::days(i64::from(settings.audit.retention_days)),
-            jwt: JwtKeys::open(
-                &settings.data_dir(),
-                settings.tokens.ttl_secs,
-                Clock::system(),
-            )?,
+            jwt: JwtKeys::open(&settings.data_dir(), settings.tokens.ttl_secs, clock)?,
             token_ttl: time::Duration::seconds(settings.tokens.ttl_secs as i64),
             token_audiences: if settings.tokens.audiences.is_empty() {
                 vec![public_url.origin().ascii_serialization()]
@@ -99,9 +97,14 @@ pub async fn open_service(settings: &Settings) -> anyhow::Result<Service> {
 impl Application {
     /// Opens the database, loads or creates the secret, and binds the listener.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        Self::build_with_clock(settings, Clock::system()).await
+    }
+
+    /// [`Application::build`] on a given clock (tests move theirs instead of sleeping).
+    pub async fn build_with_clock(settings: Settings, clock: Clock) -> anyhow::Result<Self> {
         settings.validate()?;
         let public_url = settings.public_url()?;
-        let service = open_service(&settings).await?;
+        let service = open_service(&settings, clock).await?;
         let state = Arc::new(AppState {
             service: Arc::new(service),
             cookie: SessionCookie::from_settings(&settings),

@@ -13,6 +13,7 @@ use time::OffsetDateTime;
 #[tokio::test]
 async fn nonce_describes_an_acceptable_message() {
     let app = TestApp::spawn_with(|s| s.siwe.chain_ids = vec![1, 10]).await;
+    let before = app.clock.now();
     let resp = app.get("/api/auth/nonce").await;
     assert_eq!(resp.status(), StatusCode::OK);
     assert_eq!(resp.headers()["cache-control"], "no-store");
@@ -29,8 +30,11 @@ async fn nonce_describes_an_acceptable_message() {
         &time::format_description::well_known::Rfc3339,
     )
     .unwrap();
-    let ttl = expires - OffsetDateTime::now_utc();
-    assert!(ttl > time::Duration::seconds(290) && ttl <= time::Duration::seconds(300));
+    let ttl = time::Duration::seconds(300);
+    assert!(
+        expires > before + ttl - time::Duration::milliseconds(1)
+            && expires <= app.clock.now() + ttl
+    );
     assert_ne!(app.nonce().await, nonce, "nonces are fresh");
 }
 
@@ -396,7 +400,7 @@ async fn expired_nonces_are_refused() {
     let app = TestApp::spawn_with(|s| s.siwe.nonce_ttl_secs = 1).await;
     let wallet = Wallet::random();
     let spec = MessageSpec::new(&wallet, &app.nonce().await);
-    tokio::time::sleep(Duration::from_millis(1300)).await;
+    app.advance_clock(2);
     expect_error(
         app.verify_spec(&wallet, &spec).await,
         StatusCode::UNAUTHORIZED,
@@ -415,7 +419,7 @@ async fn a_longer_nonce_ttl_after_a_restart_does_not_revive_an_expired_nonce() {
     short.stop().await;
     settings.siwe.nonce_ttl_secs = 300;
     let long = TestApp::spawn_in(dir, settings).await;
-    tokio::time::sleep(Duration::from_millis(3000)).await;
+    long.advance_clock(3);
     expect_error(
         long.verify_spec(&wallet, &MessageSpec::new(&wallet, &nonce))
             .await,
@@ -680,10 +684,10 @@ async fn tokens_begin_with_their_time_and_untimed_ones_still_work() {
 
 #[tokio::test]
 async fn sessions_expire() {
-    let app = TestApp::spawn_with(|s| s.session.ttl_secs = 1).await;
+    let app = TestApp::spawn_with(|s| s.session.ttl_secs = 60).await;
     app.sign_in(&Wallet::random()).await;
     assert_eq!(app.get("/api/auth/session").await.status(), StatusCode::OK);
-    tokio::time::sleep(Duration::from_millis(1300)).await;
+    app.advance_clock(61);
     expect_error(
         app.get("/api/auth/session").await,
         StatusCode::UNAUTHORIZED,
@@ -697,8 +701,8 @@ async fn sessions_expire() {
 #[tokio::test]
 async fn expired_rows_are_cleaned_up() {
     let app = TestApp::spawn_with(|s| {
-        s.siwe.nonce_ttl_secs = 1;
-        s.session.ttl_secs = 1;
+        s.siwe.nonce_ttl_secs = 60;
+        s.session.ttl_secs = 60;
         s.database.cleanup_interval_secs = 1;
     })
     .await;
@@ -712,6 +716,8 @@ async fn expired_rows_are_cleaned_up() {
         .unwrap()
     };
     assert_eq!((count("spent_nonces"), count("sessions")), (1, 1));
+    app.advance_clock(61);
+    // Waits for the cleanup, which runs every second on the server's clock.
     let mut gone = false;
     for _ in 0..40 {
         tokio::time::sleep(Duration::from_millis(250)).await;

@@ -3,7 +3,7 @@
 
 mod common;
 
-use std::{process::Command, time::Duration};
+use std::process::Command;
 
 use common::*;
 use reqwest::{Method, StatusCode};
@@ -13,6 +13,16 @@ const BIN: &str = env!("CARGO_BIN_EXE_siwe-server");
 
 /// PyJWT's verdict: the claims, or the error text. (Async: the server runs on this runtime.)
 async fn verify(app: &TestApp, token: &str, audience: &str) -> Result<Value, String> {
+    verify_moved(app, token, audience, 0).await
+}
+
+/// [`verify`] by a verifier whose clock is `moved_secs` ahead, as the test moved the server's.
+async fn verify_moved(
+    app: &TestApp,
+    token: &str,
+    audience: &str,
+    moved_secs: i64,
+) -> Result<Value, String> {
     let out = tokio::process::Command::new("python3")
         .arg(concat!(
             env!("CARGO_MANIFEST_DIR"),
@@ -23,6 +33,7 @@ async fn verify(app: &TestApp, token: &str, audience: &str) -> Result<Value, Str
             token,
             audience,
             "http://localhost:8080",
+            &moved_secs.to_string(),
         ])
         .output()
         .await
@@ -135,7 +146,7 @@ async fn tokens_verify_independently_against_the_jwks() {
 
 #[tokio::test]
 async fn tokens_expire() {
-    let app = TestApp::spawn_with(|s| s.tokens.ttl_secs = 4).await;
+    let app = TestApp::spawn_with(|s| s.tokens.ttl_secs = 60).await;
     let me = app.sign_in(&Wallet::random()).await;
     let body: Value = token(&app, me["csrfToken"].as_str().unwrap(), json!({}))
         .await
@@ -146,8 +157,8 @@ async fn tokens_expire() {
     verify(&app, jwt, "http://localhost:8080")
         .await
         .expect("fresh");
-    tokio::time::sleep(Duration::from_millis(5200)).await;
-    let err = verify(&app, jwt, "http://localhost:8080")
+    app.advance_clock(61);
+    let err = verify_moved(&app, jwt, "http://localhost:8080", 61)
         .await
         .unwrap_err();
     assert!(err.contains("expired"), "{err}");
@@ -176,7 +187,7 @@ async fn rotation_publishes_the_next_key_before_it_signs() {
             .args(["keys", "rotate"])
             .args(extra)
             .env("SIWE_DATABASE__PATH", app.db_path())
-            .env("SIWE_TOKENS__KEY_PUBLISH_SECS", "2")
+            .env("SIWE_TOKENS__KEY_PUBLISH_SECS", "60")
             .env_remove("SIWE_CONFIG")
             .output()
             .unwrap();
@@ -212,7 +223,7 @@ async fn rotation_publishes_the_next_key_before_it_signs() {
     assert_eq!(keys.len(), 2, "{keys:?}");
     assert_eq!(signing_kid().await, kid(&old));
     let next = keys.into_iter().find(|k| *k != kid(&old)).unwrap();
-    tokio::time::sleep(Duration::from_millis(2300)).await;
+    app.advance_clock(61);
     let after: Value = token(&app, &csrf, json!({})).await.json().await.unwrap();
     let new = after["token"].as_str().unwrap();
     assert_eq!(
@@ -221,10 +232,10 @@ async fn rotation_publishes_the_next_key_before_it_signs() {
         "the published key signs once its time has come"
     );
     assert_eq!(published().await.len(), 2, "the old key stays published");
-    verify(&app, &old, "http://localhost:8080")
+    verify_moved(&app, &old, "http://localhost:8080", 61)
         .await
         .expect("old tokens still verify");
-    verify(&app, new, "http://localhost:8080")
+    verify_moved(&app, new, "http://localhost:8080", 61)
         .await
         .expect("new tokens verify");
 

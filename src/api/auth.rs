@@ -20,7 +20,10 @@ use super::{
     security::SessionAuth,
     ApiTags, AppState,
 };
-use crate::service::{from_unix_ms, EmailLinkKind, SignIn, SignInOutcome, SignInRequest};
+use crate::{
+    clock::from_unix_ms,
+    service::{EmailLinkKind, SignIn, SignInOutcome, SignInRequest},
+};
 
 pub struct AuthApi;
 

@@ -11,8 +11,9 @@ use serde_json::Value;
 use time::OffsetDateTime;
 
 use crate::{
+    clock::from_unix_ms,
     db::{sessions::SessionRecord, users::WalletRecord},
-    service::{from_unix_ms, Account, Challenge, Event, NonceIssued},
+    service::{Account, Challenge, Event, NonceIssued},
 };
 
 /// A string field of a request. poem-openapi's `String` also takes JSON numbers and booleans

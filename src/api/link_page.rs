@@ -140,9 +140,7 @@ pub fn page(
         .get(LINK_COOKIE)
         .map(|c| c.value_str().to_string())
         .filter(|v| crate::domain::token::looks_like_token(v))
-        .unwrap_or_else(|| {
-            Keys::new_token(crate::service::unix_ms(time::OffsetDateTime::now_utc()))
-        });
+        .unwrap_or_else(|| Keys::new_token(state.service.clock().now_ms()));
     let form_token = state.service.link_form_token(&browser, token);
     let domain = state
         .public_origin

@@ -5,13 +5,13 @@
 
 use std::sync::Arc;
 
-use time::OffsetDateTime;
 use tokio::sync::oneshot;
 
 use rusqlite::Connection;
 
-use super::{now_ms, record_event, single_use::Spent, unix_ms, ClientInfo, Service};
+use super::{record_event, single_use::Spent, ClientInfo, Service};
 use crate::{
+    clock::unix_ms,
     db::{nonces, users, Answer, ForWaiter},
     domain::{
         siwe::{self, SiweMessage},
@@ -116,7 +116,7 @@ impl Service {
                 ),
             ));
         }
-        let now = OffsetDateTime::now_utc();
+        let now = self.clock.now();
         let expires = now + self.policy.nonce_ttl;
         let nonce = self.keys.new_nonce(unix_ms(expires), purpose);
         let message = siwe::build_message(&siwe::MessageParts {
@@ -219,12 +219,9 @@ impl Service {
                 // today's `nonce_ttl_secs`).
                 nonce_for(self, nonce, &address)?;
                 let nonce_expires_at = token::nonce_expiry(nonce)
-                    .filter(|expires_at| *expires_at > now_ms())
+                    .filter(|expires_at| *expires_at > self.now_ms())
                     .ok_or_else(invalid_nonce)?;
-                let refusal = self
-                    .policy
-                    .check_unsigned(&parsed, OffsetDateTime::now_utc())
-                    .err();
+                let refusal = self.policy.check_unsigned(&parsed, self.clock.now()).err();
                 if let Err(unsigned) = siwe::verify_signature(&parsed.message, text, &signature) {
                     // Whoever sent it, the address never signed it: it may spend no nonce
                     // and fill no log. Said as the first thing wrong with it.
@@ -252,7 +249,7 @@ impl Service {
     ) -> AppResult<Spent<()>> {
         let nonce = checked.parsed.message.nonce.as_str();
         let expires_at = checked.nonce_expires_at;
-        let first_use = expires_at > now_ms() && nonces::spend(conn, nonce, expires_at)?;
+        let first_use = expires_at > self.now_ms() && nonces::spend(conn, nonce, expires_at)?;
         let address = checked.address.as_str();
         let refusal = match (first_use, checked.refusal.take()) {
             (true, None) => return Ok(Spent::Done(())),
@@ -271,7 +268,15 @@ impl Service {
         if let Some(owner) = owner {
             let (owner, detail) = (Some(owner.as_str()), Some(reason));
             let client = &refused.client;
-            record_event(conn, refused.kind, owner, Some(address), client, detail)?;
+            record_event(
+                conn,
+                self.now_ms(),
+                refused.kind,
+                owner,
+                Some(address),
+                client,
+                detail,
+            )?;
         }
         Ok(Spent::Refused(refusal))
     }

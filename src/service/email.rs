@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use super::{event_kind, now_ms, record_event, single_use::Spent, ClientInfo, Service};
+use super::{event_kind, record_event, single_use::Spent, ClientInfo, Service};
 use crate::{
     db::{
         email_tokens::{self, EmailTokenRecord},
@@ -128,7 +128,7 @@ impl Service {
             return Err(invalid_link());
         }
         let key = self.keys.email_token_key(token);
-        let now = now_ms();
+        let now = self.now_ms();
         self.db.read(|conn| {
             let record = match email_tokens::find(conn, &key)? {
                 Some(record) if record.purpose == kind.purpose() && record.expires_at > now => {
@@ -184,6 +184,7 @@ impl Service {
             users::set_email(conn, user_id, email)?;
             record_event(
                 conn,
+                self.now_ms(),
                 event_kind::EMAIL_CHANGED,
                 Some(user_id),
                 None,
@@ -219,13 +220,13 @@ impl Service {
     ) -> AppResult<Option<PendingEmail>> {
         if self.mailer.is_none()
             || verified_elsewhere(conn, user_id, email)?
-            || !reserve_mail(conn, email)?
+            || !reserve_mail(conn, email, self.now_ms())?
         {
             // Another account's confirmed address can only be refused, so no link goes there;
             // and no address gets more than its share of mail. Either way the answer is the same.
             return Ok(None);
         }
-        let now = now_ms();
+        let now = self.now_ms();
         let token = self.email_token(
             conn,
             EmailTokenRecord {
@@ -270,7 +271,7 @@ impl Service {
             return Ok(None);
         };
         // Never throttled: nobody may silence the notice by filling the address's quota first.
-        mail_log::insert(conn, &email, now_ms())?;
+        mail_log::insert(conn, &email, self.now_ms())?;
         Ok(Some(PendingEmail {
             to: email,
             subject: format!(
@@ -309,6 +310,7 @@ impl Service {
                     }
                     record_event(
                         conn,
+                        service.now_ms(),
                         event_kind::EMAIL_VERIFIED,
                         Some(&record.user_id),
                         None,
@@ -336,7 +338,7 @@ impl Service {
         Ok(
             match email_tokens::consume(conn, &self.keys.email_token_key(token))? {
                 Some(record)
-                    if record.purpose == kind.purpose() && record.expires_at > now_ms() =>
+                    if record.purpose == kind.purpose() && record.expires_at > self.now_ms() =>
                 {
                     Spent::Done(record)
                 }
@@ -351,9 +353,8 @@ fn verified_elsewhere(conn: &rusqlite::Connection, user_id: &str, email: &str) -
     Ok(users::find_verified_owner(conn, email)?.is_some_and(|owner| owner.id != user_id))
 }
 
-/// Counts a mail to `to` unless it has had its share this hour; false when it has.
-pub(super) fn reserve_mail(conn: &rusqlite::Connection, to: &str) -> AppResult<bool> {
-    let now = now_ms();
+/// Counts a mail to `to` sent `now` unless it has had its share this hour; false when it has.
+pub(super) fn reserve_mail(conn: &rusqlite::Connection, to: &str, now: i64) -> AppResult<bool> {
     if mail_log::count_since(conn, to, now - mail_log::WINDOW_MS)? >= MAIL_PER_RECIPIENT_PER_HOUR {
         tracing::info!("mail to a recipient skipped: its hourly limit is reached");
         return Ok(false);

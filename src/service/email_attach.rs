@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use super::{
     email::{email_changed, invalid_link, reserve_mail, same_email, EmailLinkKind},
-    event_kind, now_ms, record_event,
+    event_kind, record_event,
     single_use::Spent,
     wallets::{wallet_holder, WalletHolder},
     Challenge, ClientInfo, PendingEmail, Service, SignIn,
@@ -103,6 +103,7 @@ impl Service {
         if pending.is_some() {
             record_event(
                 conn,
+                self.now_ms(),
                 event_kind::EMAIL_LINK_SENT,
                 Some(&owner.id),
                 Some(address),
@@ -123,10 +124,10 @@ impl Service {
         chain_id: u64,
     ) -> AppResult<Option<PendingEmail>> {
         let email = owner.email.clone().unwrap_or_default();
-        if !reserve_mail(conn, &email)? {
+        if !reserve_mail(conn, &email, self.now_ms())? {
             return Ok(None);
         }
-        let now = now_ms();
+        let now = self.now_ms();
         let token = self.email_token(
             conn,
             EmailTokenRecord {
@@ -230,12 +231,13 @@ impl Service {
             chain_id,
             None,
             client,
-            now_ms(),
+            self.now_ms(),
             // An emailed link proves the mailbox, not the wallet: not recent.
             false,
         )?;
         record_event(
             conn,
+            self.now_ms(),
             event_kind::SIGN_IN,
             Some(&record.user_id),
             Some(&address),

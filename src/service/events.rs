@@ -3,7 +3,7 @@
 
 use rusqlite::Connection;
 
-use super::{now_ms, Authenticated, ClientInfo, Service};
+use super::{Authenticated, ClientInfo, Service};
 use crate::{
     db::{
         events::{self, EventRecord},
@@ -33,9 +33,10 @@ pub mod event_kind {
     pub const REAUTHENTICATION_FAILED: &str = "reauthentication_failed";
 }
 
-/// Records a security event; the user is the address's owner when none is given.
+/// Records a security event that happened `at` (Unix ms); the user is the address's owner when none is given.
 pub(super) fn record_event(
     conn: &Connection,
+    at: i64,
     kind: &str,
     user_id: Option<&str>,
     address: Option<&str>,
@@ -51,7 +52,7 @@ pub(super) fn record_event(
         conn,
         &EventRecord {
             id: 0,
-            at: now_ms(),
+            at,
             user_id: owner,
             kind: kind.to_string(),
             address: address.map(str::to_string),

@@ -32,7 +32,7 @@ mod wallets;
 
 use std::sync::Arc;
 
-use time::{Duration, OffsetDateTime};
+use time::Duration;
 
 pub use account::{Account, ProfileUpdate};
 pub use checked_message::Challenge;
@@ -48,26 +48,12 @@ use email::PendingEmail;
 use events::record_event;
 
 use crate::{
+    clock::Clock,
     db::Db,
     domain::{siwe::SiwePolicy, token::Keys},
     keys::JwtKeys,
     mail::Mailer,
 };
-
-/// Unix milliseconds, the unit every stored time uses.
-pub fn unix_ms(t: OffsetDateTime) -> i64 {
-    (t.unix_timestamp_nanos() / 1_000_000) as i64
-}
-
-/// The inverse of [`unix_ms`]; out-of-range values clamp to the epoch.
-pub fn from_unix_ms(ms: i64) -> OffsetDateTime {
-    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
-        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
-}
-
-fn now_ms() -> i64 {
-    unix_ms(OffsetDateTime::now_utc())
-}
 
 /// Where a request came from, kept with sessions and security events.
 #[derive(Debug, Clone, Default)]
@@ -90,6 +76,8 @@ pub struct Identity {
 /// requests.
 pub struct Service {
     db: Db,
+    /// Where every "now" of the service comes from.
+    clock: Clock,
     policy: SiwePolicy,
     keys: Keys,
     session_ttl: Duration,
@@ -112,6 +100,7 @@ pub struct Service {
 
 /// What [`Service::new`] needs, taken from the settings at start-up.
 pub struct ServiceConfig {
+    pub clock: Clock,
     pub policy: SiwePolicy,
     pub keys: Keys,
     pub session_ttl: Duration,
@@ -134,6 +123,7 @@ impl Service {
     pub fn new(db: Db, config: ServiceConfig) -> Self {
         Self {
             db,
+            clock: config.clock,
             policy: config.policy,
             keys: config.keys,
             session_ttl: config.session_ttl,
@@ -154,6 +144,16 @@ impl Service {
     /// The database, for tests and benchmarks.
     pub fn db(&self) -> &Db {
         &self.db
+    }
+
+    /// The clock the service reads the time from.
+    pub fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
+    /// Now, in the Unix milliseconds every stored time uses.
+    fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
     }
 
     /// Whether this server sends email.

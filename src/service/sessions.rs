@@ -2,8 +2,7 @@
 //! and listing or ending the account's sessions.
 
 use super::{
-    event_kind, load_account, new_row_id, now_ms, record_event, Account, ClientInfo, Service,
-    SignIn,
+    event_kind, load_account, new_row_id, record_event, Account, ClientInfo, Service, SignIn,
 };
 use crate::{
     db::{
@@ -83,7 +82,7 @@ impl Service {
             return Err(AppError::unauthenticated());
         }
         let key = self.keys.session_token_key(token);
-        let now = now_ms();
+        let now = self.now_ms();
         let authenticated = self.db.read(|conn| {
             let (session, user) =
                 sessions::find_live(conn, &key, now)?.ok_or_else(AppError::unauthenticated)?;
@@ -125,11 +124,13 @@ impl Service {
             current.session.id.clone(),
             current.session.address.clone(),
         );
+        let clock = self.clock.clone();
         self.db
             .write(move |conn| {
-                sessions::revoke(conn, &user_id, &session_id, now_ms())?;
+                sessions::revoke(conn, &user_id, &session_id, clock.now_ms())?;
                 record_event(
                     conn,
+                    clock.now_ms(),
                     event_kind::SIGN_OUT,
                     Some(&user_id),
                     Some(&address),
@@ -144,7 +145,7 @@ impl Service {
     pub async fn sessions(&self, current: &Authenticated) -> AppResult<Vec<SessionRecord>> {
         let user_id = current.account.user.id.clone();
         self.db
-            .read(|conn| sessions::live_of_user(conn, &user_id, now_ms()))
+            .read(|conn| sessions::live_of_user(conn, &user_id, self.now_ms()))
     }
 
     /// Ends one of the account's sessions.
@@ -155,9 +156,10 @@ impl Service {
         client: ClientInfo,
     ) -> AppResult<()> {
         let user_id = current.account.user.id.clone();
+        let clock = self.clock.clone();
         self.db
             .write(move |conn| {
-                if !sessions::revoke(conn, &user_id, &session_id, now_ms())? {
+                if !sessions::revoke(conn, &user_id, &session_id, clock.now_ms())? {
                     return Err(AppError::new(
                         ErrorCode::SessionNotFound,
                         "No such active session on your account.",
@@ -165,6 +167,7 @@ impl Service {
                 }
                 record_event(
                     conn,
+                    clock.now_ms(),
                     event_kind::SESSION_ENDED,
                     Some(&user_id),
                     None,
@@ -185,11 +188,14 @@ impl Service {
         self.require_recent_signature(current)?;
         let user_id = current.account.user.id.clone();
         let keep = keep_current.then(|| current.session.id.clone());
+        let clock = self.clock.clone();
         self.db
             .write(move |conn| {
-                let ended = sessions::revoke_all(conn, &user_id, None, keep.as_deref(), now_ms())?;
+                let ended =
+                    sessions::revoke_all(conn, &user_id, None, keep.as_deref(), clock.now_ms())?;
                 record_event(
                     conn,
+                    clock.now_ms(),
                     event_kind::SESSIONS_ENDED,
                     Some(&user_id),
                     None,

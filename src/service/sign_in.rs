@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use super::{
     checked_message::{CheckedMessage, Refused, SignedMessage},
-    event_kind, new_row_id, now_ms, record_event,
+    event_kind, new_row_id, record_event,
     wallets::wallet_taken,
     Account, Authenticated, Challenge, ClientInfo, PendingEmail, Service,
 };
@@ -78,7 +78,7 @@ impl Service {
     /// A fresh sign-in nonce. Nothing is stored until it is used (see `token::Keys::new_nonce`),
     /// so asking for nonces costs no database write.
     pub async fn issue_nonce(&self) -> AppResult<NonceIssued> {
-        let expires_at = now_ms() + self.policy.nonce_ttl.whole_milliseconds() as i64;
+        let expires_at = self.now_ms() + self.policy.nonce_ttl.whole_milliseconds() as i64;
         let nonce = self.keys.new_nonce(expires_at, NonceFor::SignIn);
         Ok(NonceIssued {
             nonce,
@@ -192,7 +192,7 @@ impl Service {
     ) -> AppResult<Decided> {
         let address = checked.address.as_str();
         let chain_id = checked.parsed.message.chain_id;
-        let now = now_ms();
+        let now = self.now_ms();
         let mut pending = None;
         let (user_id, new_account, detail) = if let Some(current) = &request.link_to {
             let user_id = current.account.user.id.clone();
@@ -234,6 +234,7 @@ impl Service {
         )?;
         record_event(
             conn,
+            self.now_ms(),
             event_kind::SIGN_IN,
             Some(&user_id),
             Some(address),
@@ -256,7 +257,7 @@ impl Service {
             name: siwe::short_address(address),
             email: email.map(str::to_string),
             email_verified: false,
-            created_at: now_ms(),
+            created_at: self.now_ms(),
         };
         let wallet = WalletRecord {
             address: address.to_string(),

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use super::{
     checked_message::{Refused, SignedMessage},
-    event_kind, now_ms, record_event, Authenticated, Challenge, ClientInfo, Service,
+    event_kind, record_event, Authenticated, Challenge, ClientInfo, Service,
 };
 use crate::{
     db::{sessions, users},
@@ -22,7 +22,7 @@ impl Service {
         current
             .session
             .authenticated_at
-            .is_some_and(|at| now_ms() - at <= window)
+            .is_some_and(|at| self.now_ms() - at <= window)
     }
 
     /// Fails with `reauthentication_required` unless the session signed recently.
@@ -99,17 +99,19 @@ impl Service {
                 client: client.clone(),
             },
         };
+        let clock = self.clock.clone();
         let done = self
             .check_then_write(signed, move |conn, checked| {
                 let address = &checked.address;
                 if users::find_wallet(conn, address)?.is_none_or(|w| w.user_id != user_id) {
                     return Err(wallet_not_on_account());
                 }
-                if !sessions::mark_authenticated(conn, &user_id, &session_id, now_ms())? {
+                if !sessions::mark_authenticated(conn, &user_id, &session_id, clock.now_ms())? {
                     return Err(AppError::unauthenticated());
                 }
                 record_event(
                     conn,
+                    clock.now_ms(),
                     event_kind::REAUTHENTICATED,
                     Some(&user_id),
                     Some(address),
@@ -123,10 +125,19 @@ impl Service {
             // own (a session), so its log shows a signature that did not match.
             if refused.code() == ErrorCode::InvalidSignature {
                 let (user_id, client) = failed_for;
+                let clock = self.clock.clone();
                 self.db.write_later(move |conn| {
                     let failed = event_kind::REAUTHENTICATION_FAILED;
                     let detail = Some(ErrorCode::InvalidSignature.as_str());
-                    record_event(conn, failed, Some(&user_id), None, &client, detail)
+                    record_event(
+                        conn,
+                        clock.now_ms(),
+                        failed,
+                        Some(&user_id),
+                        None,
+                        &client,
+                        detail,
+                    )
                 });
             }
         }

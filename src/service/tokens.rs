@@ -1,8 +1,6 @@
 //! Short-lived JWTs for other services (who is signed in, for which audience) and the keys
 //! that verify them.
 
-use time::OffsetDateTime;
-
 use super::{Authenticated, Service};
 use crate::error::{AppError, AppResult};
 
@@ -40,7 +38,7 @@ impl Service {
                 ))
             }
         };
-        let iat = OffsetDateTime::now_utc().unix_timestamp();
+        let iat = self.clock.now().unix_timestamp();
         let exp = iat + self.token_ttl.whole_seconds();
         let claims = TokenClaims {
             sub: current.account.user.id.clone(),

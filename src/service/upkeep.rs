@@ -1,17 +1,17 @@
 //! Keeping the server running: health, metrics, and deleting what has expired.
 
-use time::OffsetDateTime;
-
-use super::{now_ms, unix_ms, Service};
+use super::Service;
+use crate::clock::unix_ms;
 use crate::{db::Db, error::AppResult};
 
 impl Service {
     /// Updates the gauges counted from the database (at most every
     /// `metrics::GAUGE_MAX_AGE`), then renders all metrics.
     pub async fn metrics_text(&self) -> AppResult<String> {
+        let now = self.now_ms();
         let (sessions, nonces) = self
             .gauges
-            .get(|| self.db.read_blocking(|conn| Db::counts(conn, now_ms())))
+            .get(|| self.db.read_blocking(move |conn| Db::counts(conn, now)))
             .await?;
         if let Some(m) = crate::metrics::metrics() {
             m.active_sessions.set(sessions);
@@ -31,10 +31,11 @@ impl Service {
         let retention = self.event_retention;
         let mut total = 0;
         loop {
+            let clock = self.clock.clone();
             let deleted = self
                 .db
                 .write(move |conn| {
-                    let now = OffsetDateTime::now_utc();
+                    let now = clock.now();
                     Db::delete_expired_batch(conn, unix_ms(now), unix_ms(now - retention))
                 })
                 .await?;

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use super::{
     checked_message::{Refused, SignedMessage},
-    event_kind, now_ms, record_event, Authenticated, Challenge, ClientInfo, Service,
+    event_kind, record_event, Authenticated, Challenge, ClientInfo, Service,
 };
 use crate::{
     db::{
@@ -153,6 +153,7 @@ impl Service {
         let address = siwe::parse_address(address).map_err(|_| wallet_not_found())?;
         let user_id = current.account.user.id.clone();
         let current_session = current.session.id.clone();
+        let clock = self.clock.clone();
         self.db
             .write(move |conn| {
                 let wallets = users::wallets_of(conn, &user_id)?;
@@ -181,10 +182,11 @@ impl Service {
                     &user_id,
                     Some(&address),
                     Some(&current_session),
-                    now_ms(),
+                    clock.now_ms(),
                 )?;
                 record_event(
                     conn,
+                    clock.now_ms(),
                     event_kind::WALLET_UNLINKED,
                     Some(&user_id),
                     Some(&address),
@@ -205,6 +207,7 @@ impl Service {
     ) -> AppResult<()> {
         let address = siwe::parse_address(address).map_err(|_| wallet_not_found())?;
         let user_id = current.account.user.id.clone();
+        let clock = self.clock.clone();
         self.db
             .write(move |conn| {
                 if !users::set_primary(conn, &user_id, &address)? {
@@ -212,6 +215,7 @@ impl Service {
                 }
                 record_event(
                     conn,
+                    clock.now_ms(),
                     event_kind::PRIMARY_WALLET_CHANGED,
                     Some(&user_id),
                     Some(&address),
@@ -236,7 +240,7 @@ impl Service {
             address: address.to_string(),
             user_id: user_id.to_string(),
             chain_id,
-            linked_at: now_ms(),
+            linked_at: self.now_ms(),
             last_sign_in_at: None,
             is_primary: users::wallets_of(conn, user_id)?.is_empty(),
         };
@@ -252,6 +256,7 @@ impl Service {
         })?;
         record_event(
             conn,
+            self.now_ms(),
             event_kind::WALLET_LINKED,
             Some(user_id),
             Some(address),

@@ -10,7 +10,7 @@ use k256::ecdsa::SigningKey;
 use reqwest::{header::HeaderMap, Client, Response, StatusCode};
 use serde_json::{json, Value};
 use sha3::{Digest, Keccak256};
-use siwe_server::{Application, Settings};
+use siwe_server::{clock::Clock, Application, Settings};
 use tempfile::TempDir;
 use time::{format_description::well_known::Rfc3339, OffsetDateTime};
 use tokio::sync::oneshot;
@@ -25,6 +25,8 @@ pub struct TestApp {
     pub settings: Settings,
     pub client: Client,
     pub dir: Arc<TempDir>,
+    /// The server's clock: tests move it instead of sleeping past a lifetime.
+    pub clock: Clock,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
 }
@@ -61,9 +63,11 @@ impl TestApp {
         Self::spawn_in(dir, settings).await
     }
 
-    /// Starts a server on an existing folder (e.g. to restart on the same database).
+    /// Starts a server on an existing folder (e.g. to restart on the same database), with a
+    /// clock of its own.
     pub async fn spawn_in(dir: Arc<TempDir>, settings: Settings) -> Self {
-        let app = Application::build(settings.clone())
+        let clock = Clock::adjustable();
+        let app = Application::build_with_clock(settings.clone(), clock.clone())
             .await
             .expect("application builds");
         let base = format!("http://{}", app.local_addr());
@@ -82,6 +86,7 @@ impl TestApp {
             settings,
             client: cookie_client(),
             dir,
+            clock,
             stop: Some(stop),
             task: Some(task),
         }
@@ -94,6 +99,11 @@ impl TestApp {
         if let Some(task) = self.task.take() {
             let _ = tokio::time::timeout(Duration::from_secs(15), task).await;
         }
+    }
+
+    /// Moves the server's clock `secs` seconds forward, as if that much time had passed.
+    pub fn advance_clock(&self, secs: i64) {
+        self.clock.advance(time::Duration::seconds(secs));
     }
 
     /// The settings this app runs with, to start another server on the same data.
