@@ -7,13 +7,13 @@ use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 use anyhow::Context;
 use poem::{
     listener::{Acceptor, Listener, TcpAcceptor, TcpListener},
-    EndpointExt, IntoEndpoint, Route, Server,
+    Server,
 };
 use url::Url;
 
-use self::routes::{middlewares, routes};
+use self::routes::{app, metrics_app, middlewares};
 use crate::{
-    api::{self, dto::UiConfigBody, AppState, SessionCookie},
+    api::{dto::UiConfigBody, AppState, SessionCookie},
     clock::Clock,
     config::Settings,
     db::Db,
@@ -207,16 +207,10 @@ impl Application {
         tracing::info!(address = %self.local_addr, "listening");
         let metrics_server = self.metrics.map(|(acceptor, addr)| {
             tracing::info!(address = %addr, "metrics listening");
-            let api = api::service().into_endpoint();
-            let app = Route::new()
-                .at("/metrics", api)
-                .data(MetricsGate::Open)
-                .data(Arc::clone(&self.state));
+            let app = metrics_app(Arc::clone(&self.state));
             tokio::spawn(Server::new_with_acceptor(acceptor).run(app))
         });
-        let app = self
-            .middlewares
-            .wrap(routes(self.metrics_on_main).data(Arc::clone(&self.state)));
+        let app = app(self.state, self.middlewares, self.metrics_on_main);
         let result = Server::new_with_acceptor(self.acceptor)
             .run_with_graceful_shutdown(app, stop, Some(SHUTDOWN_GRACE))
             .await;

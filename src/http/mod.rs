@@ -35,7 +35,7 @@ pub use client_ip::ClientIpResolver;
 pub use cors::Cors;
 pub use origin_check::OriginCheck;
 pub use ratelimit::{Policy, RateLimit, RateLimiter};
-pub use request_context::{RequestContext, REQUEST_ID_HEADER};
+pub use request_context::{RequestContext, RouteLabels, REQUEST_ID_HEADER};
 pub use security_headers::SecurityHeaders;
 
 /// What one middleware of this layer does around the endpoint inside it. Each middleware type

@@ -17,13 +17,14 @@ pub const REQUEST_ID_HEADER: &str = "x-request-id";
 /// the [`ClientAddress`] stored outside it.
 #[derive(Debug, Clone)]
 pub struct RequestContext {
-    /// The API's path templates, for the metrics' `route` label.
-    routes: Arc<AllowedMethods>,
+    labels: Arc<RouteLabels>,
 }
 
 impl RequestContext {
-    pub fn new(routes: Arc<AllowedMethods>) -> Self {
-        Self { routes }
+    pub fn new(labels: RouteLabels) -> Self {
+        Self {
+            labels: Arc::new(labels),
+        }
     }
 }
 
@@ -60,7 +61,7 @@ impl Around for RequestContext {
             resp.headers_mut().insert(REQUEST_ID_HEADER, value);
         }
         if let Some(m) = crate::metrics::metrics() {
-            let route = route_label(&self.routes, &path);
+            let route = self.labels.label(&path);
             m.requests
                 .with_label_values(&[route, method_label(&method), resp.status().as_str()])
                 .inc();
@@ -95,29 +96,33 @@ fn method_label(method: &Method) -> &'static str {
     }
 }
 
-/// The `route` label: a path template of the API, one of the fixed pages, or `unmatched`.
-fn route_label<'a>(allowed: &'a AllowedMethods, path: &str) -> &'a str {
-    const PAGES: [&str; 7] = [
-        "/",
-        "/login",
-        "/account",
-        "/healthz",
-        "/metrics",
-        "/openapi.json",
-        "/openapi.yaml",
-    ];
-    if let Some(template) = allowed.template_for(path) {
-        return template;
-    }
-    if let Some(page) = PAGES.iter().find(|p| **p == path) {
-        return page;
-    }
-    if path.starts_with("/assets/") {
-        "/assets"
-    } else if path == "/docs" || path.starts_with("/docs/") {
-        "/docs"
-    } else {
-        "unmatched"
+/// The metrics' `route` label of a path: one of a fixed set, so clients cannot invent values.
+#[derive(Debug, Default)]
+pub struct RouteLabels {
+    /// The API's path templates (`/api/wallets/{address}`), each its own label.
+    pub api: Arc<AllowedMethods>,
+    /// Other paths that are their own label.
+    pub pages: &'static [&'static str],
+    /// Folders whose every path below is labelled by the folder (`/assets/app.js` is `/assets`).
+    pub folders: &'static [&'static str],
+}
+
+impl RouteLabels {
+    /// A path template of the API, a page, a folder, or `unmatched`.
+    fn label<'a>(&'a self, path: &str) -> &'a str {
+        if let Some(template) = self.api.template_for(path) {
+            return template;
+        }
+        if let Some(page) = self.pages.iter().find(|page| **page == path) {
+            return page;
+        }
+        self.folders
+            .iter()
+            .find(|folder| {
+                path.strip_prefix(**folder)
+                    .is_some_and(|rest| rest.starts_with('/'))
+            })
+            .map_or("unmatched", |folder| folder)
     }
 }
 
@@ -129,23 +134,27 @@ mod tests {
 
     #[test]
     fn metric_labels_are_a_fixed_set() {
-        let allowed =
-            AllowedMethods::from_spec(r#"{"paths": {"/api/wallets/{address}": {"delete": {}}}}"#);
-        assert_eq!(
-            route_label(&allowed, "/api/wallets/0xabc"),
-            "/api/wallets/{address}"
-        );
-        assert_eq!(route_label(&allowed, "/login"), "/login");
-        assert_eq!(route_label(&allowed, "/assets/app.js"), "/assets");
-        assert_eq!(route_label(&allowed, "/docs/x"), "/docs");
-        assert_eq!(route_label(&allowed, "/docsX"), "unmatched");
-        assert_eq!(route_label(&allowed, "/random/junk"), "unmatched");
+        let labels = RouteLabels {
+            api: Arc::new(AllowedMethods::from_spec(
+                r#"{"paths": {"/api/wallets/{address}": {"delete": {}}}}"#,
+            )),
+            pages: &["/login", "/docs"],
+            folders: &["/assets", "/docs"],
+        };
+        assert_eq!(labels.label("/api/wallets/0xabc"), "/api/wallets/{address}");
+        assert_eq!(labels.label("/login"), "/login");
+        assert_eq!(labels.label("/assets/app.js"), "/assets");
+        assert_eq!(labels.label("/assets"), "unmatched");
+        assert_eq!(labels.label("/docs"), "/docs");
+        assert_eq!(labels.label("/docs/x"), "/docs");
+        assert_eq!(labels.label("/docsX"), "unmatched");
+        assert_eq!(labels.label("/random/junk"), "unmatched");
         assert_eq!(method_label(&Method::DELETE), "DELETE");
         assert_eq!(method_label(&Method::from_bytes(b"FOO").unwrap()), "other");
     }
 
     async fn request_id(via_trusted_proxy: bool, sent: &str) -> String {
-        let app = make_sync(|_| "ok").with(RequestContext::new(Arc::default()));
+        let app = make_sync(|_| "ok").with(RequestContext::new(RouteLabels::default()));
         let mut req = Request::builder().header(REQUEST_ID_HEADER, sent).finish();
         req.extensions_mut().insert(ClientAddress {
             ip: "192.0.2.1".parse().unwrap(),

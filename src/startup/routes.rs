@@ -1,4 +1,6 @@
-//! The routes and the middleware around them.
+//! The routes and the middleware around them. Each group of routes is one function that adds
+//! its routes to the `Route` so far; [`app`] lists the groups, so a new group (the OpenID
+//! provider's, say) is one line there, plus its pages in [`PAGES`] for the metrics' labels.
 
 use std::sync::{Arc, OnceLock};
 
@@ -13,10 +15,126 @@ use crate::{
     config::Settings,
     http::{
         AllowHeader, AllowedMethods, BodyLimit, Cors, Middlewares, OriginCheck, RateLimit,
-        RateLimiter, RequestContext, ResolveClientAddress, SecurityHeaders,
+        RateLimiter, RequestContext, ResolveClientAddress, RouteLabels, SecurityHeaders,
     },
     metrics::MetricsGate,
 };
+
+/// Paths outside the API's spec that are their own label in the metrics.
+const PAGES: &[&str] = &[
+    "/",
+    "/login",
+    "/account",
+    "/healthz",
+    "/metrics",
+    "/openapi.json",
+    "/openapi.yaml",
+    "/docs",
+];
+/// Folders whose paths are labelled by the folder in the metrics.
+const FOLDERS: &[&str] = &["/assets", "/docs"];
+
+/// The OpenAPI service as one endpoint, shared by the routes that reach it.
+type ApiEndpoint = Arc<BoxEndpoint<'static>>;
+
+/// The main listener's application: every group of routes, the state the handlers reach, and
+/// the middleware around them.
+pub(super) fn app(
+    state: Arc<AppState>,
+    middlewares: Middlewares,
+    metrics: MetricsGate,
+) -> BoxEndpoint<'static> {
+    let api: ApiEndpoint = Arc::new(api::service().into_endpoint());
+    let routes = Route::new();
+    let routes = api_routes(routes, &api);
+    let routes = metrics_route(routes, &api, metrics);
+    let routes = spec_and_docs(routes);
+    let routes = pages(routes);
+    middlewares.wrap(routes.data(state))
+}
+
+/// The separate metrics listener (`metrics.bind`): /metrics only, open, without the middleware.
+pub(super) fn metrics_app(state: Arc<AppState>) -> impl Endpoint {
+    let api: ApiEndpoint = Arc::new(api::service().into_endpoint());
+    metrics_route(Route::new(), &api, MetricsGate::Open).data(state)
+}
+
+/// The API's operations. The OpenAPI service routes by its own full paths, so it gets them
+/// unstripped.
+fn api_routes(routes: Route, api: &ApiEndpoint) -> Route {
+    routes
+        .nest_no_strip("/api", Arc::clone(api))
+        .at("/healthz", Arc::clone(api))
+        .at("/.well-known/jwks.json", Arc::clone(api))
+}
+
+/// /metrics, behind `gate`. Routed even when closed (404 from the handler), so other methods
+/// get 405 like on every documented path.
+fn metrics_route(routes: Route, api: &ApiEndpoint, gate: MetricsGate) -> Route {
+    routes.at("/metrics", Arc::clone(api).data(gate))
+}
+
+/// The OpenAPI document (JSON, YAML) and Swagger UI.
+fn spec_and_docs(routes: Route) -> Route {
+    let spec_json = api::spec_json();
+    routes
+        .at(
+            "/openapi.json",
+            get(make_sync(move |_| {
+                Response::builder()
+                    .content_type("application/json; charset=utf-8")
+                    .body(spec_json)
+            })),
+        )
+        .at(
+            "/openapi.yaml",
+            BuiltOnFirstUse::new(|| {
+                api::service()
+                    .spec_endpoint_yaml()
+                    .map_to_response()
+                    .boxed()
+            }),
+        )
+        .nest(
+            "/docs",
+            BuiltOnFirstUse::new(|| api::service().swagger_ui().map_to_response().boxed()),
+        )
+}
+
+/// The built-in pages and their assets.
+fn pages(routes: Route) -> Route {
+    routes
+        .at("/", EmbeddedFileEndpoint::<Assets>::new("login.html"))
+        .at("/login", EmbeddedFileEndpoint::<Assets>::new("login.html"))
+        .at(
+            "/account",
+            EmbeddedFileEndpoint::<Assets>::new("account.html"),
+        )
+        .nest("/assets", EmbeddedFilesEndpoint::<Assets>::new())
+}
+
+/// The middleware around the routes, each with its part of the settings.
+pub(super) fn middlewares(
+    settings: &Settings,
+    state: &AppState,
+    limiter: Arc<RateLimiter>,
+) -> Middlewares {
+    let allowed_methods = Arc::new(AllowedMethods::from_spec(api::spec_json()));
+    Middlewares {
+        client_address: ResolveClientAddress::new(state.client_ip.clone()),
+        request_context: RequestContext::new(RouteLabels {
+            api: Arc::clone(&allowed_methods),
+            pages: PAGES,
+            folders: FOLDERS,
+        }),
+        security_headers: SecurityHeaders::new(settings, || api::service().swagger_ui_html()),
+        cors: Cors::new(settings.allowed_origins().into_iter().skip(1).collect()),
+        allow_header: AllowHeader::new(allowed_methods),
+        origin_check: OriginCheck::new(state.cookie.name(), settings.allowed_origins()),
+        rate_limit: RateLimit::new(limiter),
+        body_limit: BodyLimit::default(),
+    }
+}
 
 /// An endpoint made on its first request. The docs' endpoints hold megabytes (Swagger UI's page
 /// with the spec inline, the YAML spec) that most servers rarely serve; made at start-up, they
@@ -41,66 +159,4 @@ impl Endpoint for BuiltOnFirstUse {
     async fn call(&self, req: Request) -> poem::Result<Response> {
         self.built.get_or_init(self.build).call(req).await
     }
-}
-
-/// The middleware around the routes, each with its part of the settings.
-pub(super) fn middlewares(
-    settings: &Settings,
-    state: &AppState,
-    limiter: Arc<RateLimiter>,
-) -> Middlewares {
-    let allowed_methods = Arc::new(AllowedMethods::from_spec(api::spec_json()));
-    Middlewares {
-        client_address: ResolveClientAddress::new(state.client_ip.clone()),
-        request_context: RequestContext::new(Arc::clone(&allowed_methods)),
-        security_headers: SecurityHeaders::new(settings, || api::service().swagger_ui_html()),
-        cors: Cors::new(settings.allowed_origins().into_iter().skip(1).collect()),
-        allow_header: AllowHeader::new(allowed_methods),
-        origin_check: OriginCheck::new(state.cookie.name(), settings.allowed_origins()),
-        rate_limit: RateLimit::new(limiter),
-        body_limit: BodyLimit::default(),
-    }
-}
-
-pub(super) fn routes(metrics: MetricsGate) -> Route {
-    let api = api::service();
-    let spec_json = api::spec_json();
-    // The OpenAPI service routes by its own full paths, so it gets them unstripped.
-    let api = Arc::new(api.into_endpoint());
-    let routes = Route::new()
-        .nest_no_strip("/api", Arc::clone(&api))
-        .at("/healthz", Arc::clone(&api))
-        .at("/.well-known/jwks.json", Arc::clone(&api))
-        .at(
-            "/openapi.json",
-            get(make_sync(move |_| {
-                Response::builder()
-                    .content_type("application/json; charset=utf-8")
-                    .body(spec_json)
-            })),
-        )
-        .at(
-            "/openapi.yaml",
-            BuiltOnFirstUse::new(|| {
-                api::service()
-                    .spec_endpoint_yaml()
-                    .map_to_response()
-                    .boxed()
-            }),
-        )
-        .nest(
-            "/docs",
-            BuiltOnFirstUse::new(|| api::service().swagger_ui().map_to_response().boxed()),
-        )
-        .at("/", EmbeddedFileEndpoint::<Assets>::new("login.html"))
-        .at("/login", EmbeddedFileEndpoint::<Assets>::new("login.html"))
-        .at(
-            "/account",
-            EmbeddedFileEndpoint::<Assets>::new("account.html"),
-        )
-        .nest("/assets", EmbeddedFilesEndpoint::<Assets>::new())
-        // Routed even when closed (404 from the handler), so other methods get 405 like on
-        // every documented path.
-        .at("/metrics", api.data(metrics));
-    routes
 }
