@@ -1,5 +1,5 @@
 //! Feeds arbitrary bytes to the EIP-4361 parser and, for what parses, the policy checks and
-//! signature recovery. Run: `cargo +nightly fuzz run parse_message` (see README).
+//! signature recovery. Run: `cargo +nightly fuzz run parse_message` (see docs/testing.md).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
