@@ -106,8 +106,11 @@ fn benches(c: &mut Criterion) {
     settings.database.path = dir.path().join("bench.db");
     let rt = Runtime::new().unwrap();
     let service = Arc::new(
-        rt.block_on(open_service(&settings, siwe_server::clock::Clock::system()))
-            .unwrap(),
+        rt.block_on(open_service(
+            &settings.validate().unwrap(),
+            siwe_server::clock::Clock::system(),
+        ))
+        .unwrap(),
     );
 
     c.bench_function("nonce issue (HMAC; nothing stored)", |b| {

@@ -1,6 +1,5 @@
 //! Outgoing email over SMTP (lettre), when `[email]` is configured.
 
-use anyhow::Context;
 use lettre::{
     message::{header::ContentType, Mailbox},
     transport::smtp::authentication::Credentials,
@@ -8,7 +7,7 @@ use lettre::{
 };
 
 use crate::{
-    config::{EmailSettings, SmtpTls},
+    config::{Email, SmtpTls},
     error::{AppError, AppResult, ErrorCode},
 };
 
@@ -20,27 +19,27 @@ pub struct Mailer {
 
 impl Mailer {
     /// `None` when no SMTP host is configured.
-    pub fn from_settings(settings: &EmailSettings) -> anyhow::Result<Option<Self>> {
-        let Some(host) = &settings.smtp_host else {
+    pub fn from_settings(email: &Email) -> anyhow::Result<Option<Self>> {
+        let Some(smtp) = &email.smtp else {
             return Ok(None);
         };
-        let mut builder = match settings.smtp_tls {
+        let host = &smtp.host;
+        let mut builder = match smtp.tls {
             SmtpTls::Starttls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(host)?,
             SmtpTls::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(host)?,
             SmtpTls::None => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host),
         }
-        .port(settings.smtp_port)
+        .port(smtp.port)
         .timeout(Some(std::time::Duration::from_secs(15)));
-        if let (Some(user), Some(password)) = (&settings.smtp_username, &settings.smtp_password) {
+        if let Some((user, password)) = &smtp.credentials {
             builder = builder.credentials(Credentials::new(
                 user.clone(),
                 password.expose().to_string(),
             ));
         }
-        let from = settings.from.parse().context("email.from")?;
         Ok(Some(Self {
             transport: builder.build(),
-            from,
+            from: smtp.from.clone(),
         }))
     }
 

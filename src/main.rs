@@ -83,28 +83,30 @@ fn check(config: Option<PathBuf>) -> anyhow::Result<()> {
 }
 
 fn rotate_keys(config: Option<PathBuf>, now: bool) -> anyhow::Result<()> {
-    let settings = Settings::load(config.as_deref())?.settings;
+    let config = Settings::load(config.as_deref())?.config;
+    let tokens = &config.tokens;
     let publish_for = if now {
-        0
+        std::time::Duration::ZERO
     } else {
-        settings.tokens.key_publish_secs
+        tokens.key_publish
     };
     let (kid, _) = siwe_server::keys::JwtKeys::rotate(
-        &settings.data_dir(),
-        settings.tokens.ttl_secs,
-        std::time::Duration::from_secs(publish_for),
+        &config.database.data_dir,
+        tokens.ttl.as_secs(),
+        publish_for,
     )?;
     println!(
-        "published key {kid}; it signs tokens in {publish_for} s, and the previous key stays \
+        "published key {kid}; it signs tokens in {} s, and the previous key stays \
          published {} s longer",
-        settings.tokens.ttl_secs
+        publish_for.as_secs(),
+        tokens.ttl.as_secs()
     );
     Ok(())
 }
 
 fn serve(config: Option<PathBuf>) -> anyhow::Result<()> {
     let loaded = Settings::load(config.as_deref())?;
-    telemetry::init(&loaded.settings.log);
+    telemetry::init(&loaded.config.log);
     for warning in &loaded.warnings {
         tracing::warn!("{warning}");
     }
@@ -112,7 +114,7 @@ fn serve(config: Option<PathBuf>) -> anyhow::Result<()> {
     // would only wait, each with its own stack and allocator arena.
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
-        .max_blocking_threads(loaded.settings.database.pool_size as usize + 8)
+        .max_blocking_threads(loaded.config.database.pool_size as usize + 8)
         .build()?;
     runtime.block_on(async {
         let app = Application::build(loaded.settings).await?;

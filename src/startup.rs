@@ -4,20 +4,22 @@ mod routes;
 
 use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
-use anyhow::Context;
+use anyhow::{bail, Context};
 use poem::{
     listener::{Acceptor, Listener, TcpAcceptor, TcpListener},
     Server,
 };
-use url::Url;
 
 use self::routes::{app, metrics_app, middlewares};
 use crate::{
     api::{dto::UiConfigBody, AppState, SessionCookie},
     clock::Clock,
-    config::Settings,
+    config::{Config, Settings},
     db::Db,
-    domain::siwe::SiwePolicy,
+    domain::{
+        forward_auth::{ForwardAuthPolicy, HostRule, ProtectedHost},
+        siwe::{self, SiwePolicy},
+    },
     http::{
         connections::{ConnectionLimits, LimitedAcceptor},
         ClientIpResolver, Middlewares, RateLimiter,
@@ -51,38 +53,33 @@ pub struct Application {
 /// Opens the database, loads or creates the secret and signing keys, and builds the service
 /// (what the server runs, without HTTP; also used by the benches and the seeding tool). The
 /// service and its signing keys read the time from `clock`.
-pub async fn open_service(settings: &Settings, clock: Clock) -> anyhow::Result<Service> {
-    let public_url = settings.public_url()?;
-    let keys = secret::token_keys(settings.security.secret.as_ref(), &settings.data_dir())?;
-    let db_settings = settings.database.clone();
-    let db =
-        tokio::task::spawn_blocking(move || Db::open(&db_settings.path, db_settings.pool_size))
-            .await
-            .context("database start-up task failed")??;
+pub async fn open_service(config: &Config, clock: Clock) -> anyhow::Result<Service> {
+    let identity = identity(config)?;
+    let keys = secret::token_keys(config.security.secret.as_ref(), &config.database.data_dir)?;
+    let database = config.database.clone();
+    let db = tokio::task::spawn_blocking(move || Db::open(&database.path, database.pool_size))
+        .await
+        .context("database start-up task failed")??;
     Ok(Service::new(
         db,
         ServiceConfig {
             clock: clock.clone(),
-            policy: policy_from(settings, &public_url)?,
+            policy: siwe_policy(config),
             keys,
-            session_ttl: time::Duration::seconds(settings.session.ttl_secs as i64),
-            reauth_window: time::Duration::seconds(settings.session.reauth_window_secs as i64),
-            identity: Identity {
-                domain: domain_of(&public_url),
-                origin: public_url.origin().ascii_serialization(),
-                statement: settings.siwe.statement.clone(),
-            },
-            mailer: Mailer::from_settings(&settings.email)?,
-            email_link_ttl: time::Duration::seconds(settings.email.link_ttl_secs as i64),
-            email_wallet_attach: settings.email.wallet_attach,
-            event_retention: time::Duration::days(i64::from(settings.audit.retention_days)),
-            jwt: JwtKeys::open(&settings.data_dir(), settings.tokens.ttl_secs, clock)?,
-            token_ttl: time::Duration::seconds(settings.tokens.ttl_secs as i64),
-            token_audiences: if settings.tokens.audiences.is_empty() {
-                vec![public_url.origin().ascii_serialization()]
-            } else {
-                settings.tokens.audiences.clone()
-            },
+            session_ttl: span(config.session.ttl),
+            reauth_window: span(config.session.reauth_window),
+            identity,
+            mailer: Mailer::from_settings(&config.email)?,
+            email_link_ttl: span(config.email.link_ttl),
+            email_wallet_attach: config.email.wallet_attach,
+            event_retention: span(config.audit.retention),
+            jwt: JwtKeys::open(
+                &config.database.data_dir,
+                config.tokens.ttl.as_secs(),
+                clock,
+            )?,
+            token_ttl: span(config.tokens.ttl),
+            token_audiences: config.tokens.audiences.clone(),
             cpu: CpuPool::new()?,
         },
     ))
@@ -96,34 +93,34 @@ impl Application {
 
     /// [`Application::build`] on a given clock (tests move theirs instead of sleeping).
     pub async fn build_with_clock(settings: Settings, clock: Clock) -> anyhow::Result<Self> {
-        settings.validate()?;
-        let public_url = settings.public_url()?;
-        let service = open_service(&settings, clock).await?;
+        let (config, forward) = check_config(&settings)?;
+        let service = open_service(&config, clock).await?;
+        let server = &config.server;
         let state = Arc::new(AppState {
             service: Arc::new(service),
-            cookie: SessionCookie::from_settings(&settings),
-            client_ip: ClientIpResolver::new(settings.trusted_proxies()),
+            cookie: SessionCookie::from_settings(&config.session),
+            client_ip: ClientIpResolver::new(server.trusted_proxies.clone()),
             ui: UiConfigBody {
-                app_name: settings.ui.app_name.clone(),
-                logo_url: settings.ui.logo_url.clone(),
-                accent_color: settings.ui.accent_color.clone(),
-                chain_ids: settings.siwe.chain_ids.clone(),
-                redirect_origins: settings.return_origins(),
-                email_enabled: settings.email.smtp_host.is_some(),
+                app_name: config.ui.app_name.clone(),
+                logo_url: config.ui.logo_url.clone(),
+                accent_color: config.ui.accent_color.clone(),
+                chain_ids: config.siwe.chain_ids.clone(),
+                redirect_origins: config.return_origins(),
+                email_enabled: config.email.smtp.is_some(),
             },
-            forward: settings.forward_auth_policy(),
-            public_origin: public_url.origin().ascii_serialization(),
+            forward,
+            public_origin: server.public_origin.clone(),
         });
-        let limiter = Arc::new(RateLimiter::new(&settings.rate_limit));
-        let middlewares = middlewares(&settings, &state, Arc::clone(&limiter));
-        if !settings.forward_auth.rules.is_empty() && settings.server.trusted_proxies.is_empty() {
+        let limiter = Arc::new(RateLimiter::new(&config.rate_limit));
+        let middlewares = middlewares(&config, &state, Arc::clone(&limiter));
+        if !config.forward_auth.rules.is_empty() && server.trusted_proxies.is_empty() {
             tracing::warn!(
                 "forward_auth.rules are set but server.trusted_proxies is empty: the proxy's \
                  headers naming the protected site are not believed, so every signed-in \
                  forward-auth check is refused; add the proxy's address"
             );
         }
-        let bind = settings.bind_addr()?;
+        let bind = server.bind;
         let acceptor = TcpListener::bind(bind)
             .into_acceptor()
             .await
@@ -134,15 +131,14 @@ impl Application {
             .and_then(|a| a.as_socket_addr().copied())
             .context("the listener has no address")?;
         let limits = ConnectionLimits {
-            max: settings.server.max_connections,
-            per_ip: settings.max_connections_per_ip(),
-            header_timeout: Duration::from_secs(settings.server.header_timeout_secs),
-            keep_alive_timeout: Duration::from_secs(settings.server.keep_alive_timeout_secs),
-            trusted: ClientIpResolver::new(settings.trusted_proxies()),
+            max: server.max_connections,
+            per_ip: server.max_connections_per_ip,
+            header_timeout: server.header_timeout,
+            keep_alive_timeout: server.keep_alive_timeout,
+            trusted: ClientIpResolver::new(server.trusted_proxies.clone()),
         };
-        let metrics = match (&settings.metrics.bind, settings.metrics.enabled) {
-            (Some(bind), true) => {
-                let addr: SocketAddr = bind.parse()?;
+        let metrics = match config.metrics.listener {
+            Some(addr) => {
                 let acceptor = TcpListener::bind(addr)
                     .into_acceptor()
                     .await
@@ -161,20 +157,20 @@ impl Application {
                 };
                 Some((LimitedAcceptor::new(acceptor, limits), local))
             }
-            _ => None,
+            None => None,
         };
         Ok(Self {
             acceptor: LimitedAcceptor::new(acceptor, limits),
             local_addr,
-            metrics_on_main: match &settings.metrics.token {
-                Some(token) if settings.metrics.enabled => MetricsGate::Token(token.clone()),
-                _ => MetricsGate::Closed,
+            metrics_on_main: match &config.metrics.token {
+                Some(token) => MetricsGate::Token(token.clone()),
+                None => MetricsGate::Closed,
             },
             metrics,
             state,
             middlewares,
             limiter,
-            cleanup_interval: Duration::from_secs(settings.database.cleanup_interval_secs),
+            cleanup_interval: config.database.cleanup_interval,
         })
     }
 
@@ -262,15 +258,15 @@ async fn shutdown_signal() {
 /// Checks settings, secret, signing keys and database without changing anything; returns what
 /// was checked.
 pub fn check(settings: &Settings) -> anyhow::Result<Vec<String>> {
-    settings.validate()?;
+    let (config, _) = check_config(settings)?;
     let mut done = vec![format!(
         "configuration (public_url {})",
         settings.server.public_url
     )];
-    if settings.security.secret.is_none() {
-        let path = secret::path(&settings.data_dir());
+    if config.security.secret.is_none() {
+        let path = secret::path(&config.database.data_dir);
         if path.exists() {
-            secret::load_or_create(None, &settings.data_dir())?;
+            secret::load_or_create(None, &config.database.data_dir)?;
             done.push(format!("secret {}", path.display()));
         } else {
             done.push(format!(
@@ -279,16 +275,16 @@ pub fn check(settings: &Settings) -> anyhow::Result<Vec<String>> {
             ));
         }
     }
-    let keys = settings.data_dir().join("jwt-keys.json");
+    let keys = config.database.data_dir.join("jwt-keys.json");
     if keys.exists() {
         JwtKeys::open(
-            &settings.data_dir(),
-            settings.tokens.ttl_secs,
+            &config.database.data_dir,
+            config.tokens.ttl.as_secs(),
             Clock::system(),
         )?;
         done.push(format!("token signing keys {}", keys.display()));
     }
-    let path = &settings.database.path;
+    let path = &config.database.path;
     if path.exists() {
         done.push(format!("database {}: {}", path.display(), Db::check(path)?));
     } else {
@@ -297,38 +293,89 @@ pub fn check(settings: &Settings) -> anyhow::Result<Vec<String>> {
             path.display()
         ));
     }
-    if let Some(mailer) = Mailer::from_settings(&settings.email)? {
+    if let Some(mailer) = Mailer::from_settings(&config.email)? {
         drop(mailer);
         done.push("email settings".into());
     }
     Ok(done)
 }
 
-/// host[:port] of a URL, as a message's domain line carries it.
-fn domain_of(url: &Url) -> String {
-    let host = url.host_str().unwrap_or_default().to_ascii_lowercase();
-    match url.port() {
-        Some(port) => format!("{host}:{port}"),
-        None => host,
+/// The settings checked: config's own checks, then what only the domain can judge (the
+/// statement, forward-auth rule hosts and addresses), all before anything touches the disk.
+fn check_config(settings: &Settings) -> anyhow::Result<(Config, ForwardAuthPolicy)> {
+    let config = settings.validate()?;
+    identity(&config)?;
+    let forward = forward_auth_policy(&config)?;
+    Ok((config, forward))
+}
+
+/// Who this server is to a message: public_url's domain and origin, and the statement it
+/// suggests (which must be one EIP-4361 line).
+fn identity(config: &Config) -> anyhow::Result<Identity> {
+    if let Some(statement) = &config.siwe.statement {
+        if !siwe::is_valid_statement(statement) {
+            bail!(
+                "siwe.statement must be one line of letters, digits, spaces and URI \
+                 punctuation (EIP-4361 allows no other characters)"
+            );
+        }
+    }
+    Ok(Identity {
+        domain: config.server.public_domain.clone(),
+        origin: config.server.public_origin.clone(),
+        statement: config.siwe.statement.clone(),
+    })
+}
+
+/// What a message may name: public_url's domain and origin first, then `[siwe]`'s extras.
+fn siwe_policy(config: &Config) -> SiwePolicy {
+    let siwe = &config.siwe;
+    let mut domains = vec![config.server.public_domain.clone()];
+    domains.extend(siwe.domains.iter().cloned());
+    let mut uri_origins = vec![config.server.public_url.origin()];
+    uri_origins.extend(siwe.uri_origins.iter().cloned());
+    SiwePolicy {
+        domains,
+        uri_origins,
+        chain_ids: siwe.chain_ids.clone(),
+        nonce_ttl: span(siwe.nonce_ttl),
+        clock_skew: span(siwe.clock_skew),
     }
 }
 
-fn policy_from(settings: &Settings, public_url: &Url) -> anyhow::Result<SiwePolicy> {
-    let mut domains = vec![domain_of(public_url)];
-    domains.extend(settings.siwe.domains.iter().map(|d| d.to_ascii_lowercase()));
-    let mut uri_origins = vec![public_url.origin()];
-    for uri in &settings.siwe.uris {
-        uri_origins.push(
-            Url::parse(uri)
-                .with_context(|| format!("siwe.uris: {uri:?}"))?
-                .origin(),
-        );
+/// `[forward_auth]` as the domain's policy; a rule's host or address it cannot parse is refused.
+fn forward_auth_policy(config: &Config) -> anyhow::Result<ForwardAuthPolicy> {
+    let mut rules = Vec::new();
+    for rule in &config.forward_auth.rules {
+        let Some(host) = ProtectedHost::parse_rule(&rule.host) else {
+            bail!(
+                "forward_auth.rules: host {:?} must be a host name such as admin.example.org \
+                 (optionally with a port)",
+                rule.host
+            );
+        };
+        let addresses = rule
+            .addresses
+            .iter()
+            .map(|address| {
+                siwe::parse_address(address).map_err(|_| {
+                    anyhow::anyhow!(
+                        "forward_auth.rules ({}): {address:?} is not an address",
+                        rule.host
+                    )
+                })
+            })
+            .collect::<anyhow::Result<_>>()?;
+        rules.push(HostRule { host, addresses });
     }
-    Ok(SiwePolicy {
-        domains,
-        uri_origins,
-        chain_ids: settings.siwe.chain_ids.clone(),
-        nonce_ttl: time::Duration::seconds(settings.siwe.nonce_ttl_secs as i64),
-        clock_skew: time::Duration::seconds(settings.siwe.clock_skew_secs as i64),
+    Ok(ForwardAuthPolicy {
+        rules,
+        return_origins: config.return_origins(),
     })
+}
+
+/// A configured duration as the service counts time (saturating; configured values are far
+/// below the limit).
+fn span(duration: Duration) -> time::Duration {
+    time::Duration::try_from(duration).unwrap_or(time::Duration::MAX)
 }

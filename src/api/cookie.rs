@@ -3,7 +3,7 @@
 
 use poem::web::cookie::{Cookie, SameSite as CookieSameSite};
 
-use crate::config::{SameSite, Settings};
+use crate::config::{SameSite, Session};
 
 #[derive(Debug, Clone)]
 pub struct SessionCookie {
@@ -15,19 +15,19 @@ pub struct SessionCookie {
 }
 
 impl SessionCookie {
-    pub fn from_settings(settings: &Settings) -> Self {
-        let secure = settings.cookie_secure();
-        let domain = settings.session.domain.clone();
+    pub fn from_settings(session: &Session) -> Self {
+        let secure = session.secure;
+        let domain = session.domain.clone();
         Self {
-            name: effective_name(&settings.session.cookie_name, secure, domain.is_some()),
-            same_site: match settings.session.same_site {
+            name: effective_name(&session.cookie_name, secure, domain.is_some()),
+            same_site: match session.same_site {
                 SameSite::Lax => CookieSameSite::Lax,
                 SameSite::Strict => CookieSameSite::Strict,
                 SameSite::None => CookieSameSite::None,
             },
             secure,
             domain,
-            max_age: std::time::Duration::from_secs(settings.session.ttl_secs),
+            max_age: session.ttl,
         }
     }
 

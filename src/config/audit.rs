@@ -1,5 +1,7 @@
 //! `[audit]`: how long security events are kept.
 
+use std::time::Duration;
+
 use anyhow::bail;
 use serde::{Deserialize, Serialize};
 
@@ -16,11 +18,20 @@ impl Default for AuditSettings {
     }
 }
 
+/// `[audit]`, checked.
+#[derive(Debug, Clone)]
+pub struct Audit {
+    /// How long security events are kept.
+    pub retention: Duration,
+}
+
 impl AuditSettings {
-    pub fn validate(&self) -> anyhow::Result<()> {
+    pub fn validate(&self) -> anyhow::Result<Audit> {
         if self.retention_days == 0 {
             bail!("audit.retention_days must be at least 1");
         }
-        Ok(())
+        Ok(Audit {
+            retention: Duration::from_secs(u64::from(self.retention_days) * 86_400),
+        })
     }
 }

@@ -13,11 +13,23 @@ pub struct CorsSettings {
     pub allowed_origins: Vec<String>,
 }
 
+/// `[cors]`, checked: origins in their ASCII form, each once, without the server's own.
+#[derive(Debug, Clone)]
+pub struct Cors {
+    pub allowed_origins: Vec<String>,
+}
+
 impl CorsSettings {
-    pub fn validate(&self) -> anyhow::Result<()> {
+    /// `public_origin` is the server's own origin, allowed anyway.
+    pub fn validate(&self, public_origin: &str) -> anyhow::Result<Cors> {
+        let mut allowed_origins: Vec<String> = Vec::new();
         for origin in &self.allowed_origins {
-            parse_origin(origin).with_context(|| format!("cors.allowed_origins: {origin:?}"))?;
+            let origin = parse_origin(origin)
+                .with_context(|| format!("cors.allowed_origins: {origin:?}"))?;
+            if origin != public_origin && !allowed_origins.contains(&origin) {
+                allowed_origins.push(origin);
+            }
         }
-        Ok(())
+        Ok(Cors { allowed_origins })
     }
 }

@@ -1,6 +1,6 @@
 //! `[database]`: the SQLite file, its pool and the clean-up of expired rows.
 
-use std::path::PathBuf;
+use std::{path::PathBuf, time::Duration};
 
 use anyhow::bail;
 use serde::{Deserialize, Serialize};
@@ -23,22 +23,33 @@ impl Default for DatabaseSettings {
     }
 }
 
+/// `[database]`, checked, with the data folder worked out.
+#[derive(Debug, Clone)]
+pub struct Database {
+    pub path: PathBuf,
+    pub pool_size: u32,
+    pub cleanup_interval: Duration,
+    /// The folder for generated files (secret key, token signing keys), next to the database.
+    pub data_dir: PathBuf,
+}
+
 impl DatabaseSettings {
-    pub fn validate(&self) -> anyhow::Result<()> {
+    pub fn validate(&self) -> anyhow::Result<Database> {
         if self.pool_size == 0 {
             bail!("database.pool_size must be at least 1");
         }
         if self.cleanup_interval_secs == 0 {
             bail!("database.cleanup_interval_secs must be at least 1");
         }
-        Ok(())
-    }
-
-    /// The folder for generated files (the secret key), next to the database.
-    pub fn data_dir(&self) -> PathBuf {
-        match self.path.parent() {
+        let data_dir = match self.path.parent() {
             Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
             _ => PathBuf::from("."),
-        }
+        };
+        Ok(Database {
+            path: self.path.clone(),
+            pool_size: self.pool_size,
+            cleanup_interval: Duration::from_secs(self.cleanup_interval_secs),
+            data_dir,
+        })
     }
 }

@@ -1,6 +1,9 @@
 //! `[email]`: the SMTP server for emailed links, and what those links may do.
 
+use std::time::Duration;
+
 use anyhow::{bail, Context};
+use lettre::message::Mailbox;
 use serde::{Deserialize, Serialize};
 
 use super::Secret;
@@ -50,19 +53,56 @@ impl Default for EmailSettings {
     }
 }
 
+/// `[email]`, checked: the SMTP server when one is set, with its From address parsed.
+#[derive(Debug, Clone)]
+pub struct Email {
+    pub smtp: Option<Smtp>,
+    pub link_ttl: Duration,
+    pub wallet_attach: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct Smtp {
+    pub host: String,
+    pub port: u16,
+    pub tls: SmtpTls,
+    /// User name and password; both or neither.
+    pub credentials: Option<(String, Secret)>,
+    pub from: Mailbox,
+}
+
 impl EmailSettings {
-    pub fn validate(&self) -> anyhow::Result<()> {
-        if self.smtp_host.is_some() {
-            self.from
-                .parse::<lettre::message::Mailbox>()
-                .with_context(|| format!("email.from {:?} must be an address such as \"Sign-in <login@example.org>\"", self.from))?;
-            if self.smtp_username.is_some() != self.smtp_password.is_some() {
-                bail!("email.smtp_username and email.smtp_password go together");
+    pub fn validate(&self) -> anyhow::Result<Email> {
+        let smtp = match &self.smtp_host {
+            Some(host) => {
+                let from = self.from.parse::<Mailbox>().with_context(|| {
+                    format!(
+                        "email.from {:?} must be an address such as \"Sign-in <login@example.org>\"",
+                        self.from
+                    )
+                })?;
+                let credentials = match (&self.smtp_username, &self.smtp_password) {
+                    (Some(user), Some(password)) => Some((user.clone(), password.clone())),
+                    (None, None) => None,
+                    _ => bail!("email.smtp_username and email.smtp_password go together"),
+                };
+                Some(Smtp {
+                    host: host.clone(),
+                    port: self.smtp_port,
+                    tls: self.smtp_tls,
+                    credentials,
+                    from,
+                })
             }
-        }
+            None => None,
+        };
         if self.link_ttl_secs == 0 {
             bail!("email.link_ttl_secs must be at least 1");
         }
-        Ok(())
+        Ok(Email {
+            smtp,
+            link_ttl: Duration::from_secs(self.link_ttl_secs),
+            wallet_attach: self.wallet_attach,
+        })
     }
 }

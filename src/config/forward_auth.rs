@@ -1,7 +1,7 @@
 //! `[forward_auth]`: the apps a reverse proxy protects through this server, and who may enter
 //! which host.
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
 use super::parse_origin;
@@ -24,28 +24,26 @@ pub struct ForwardAuthRule {
     pub addresses: Vec<String>,
 }
 
+/// `[forward_auth]`, checked as far as config can: origins in their ASCII form. Rule hosts and
+/// addresses are the domain's to parse (start-up builds the policy from them).
+#[derive(Debug, Clone)]
+pub struct ForwardAuth {
+    pub origins: Vec<String>,
+    pub rules: Vec<ForwardAuthRule>,
+}
+
 impl ForwardAuthSettings {
-    pub fn validate(&self) -> anyhow::Result<()> {
-        for origin in &self.origins {
-            parse_origin(origin).with_context(|| format!("forward_auth.origins: {origin:?}"))?;
-        }
-        for rule in &self.rules {
-            if crate::domain::forward_auth::ProtectedHost::parse_rule(&rule.host).is_none() {
-                bail!(
-                    "forward_auth.rules: host {:?} must be a host name such as admin.example.org \
-                     (optionally with a port)",
-                    rule.host
-                );
-            }
-            for address in &rule.addresses {
-                crate::domain::siwe::parse_address(address).map_err(|_| {
-                    anyhow::anyhow!(
-                        "forward_auth.rules ({}): {address:?} is not an address",
-                        rule.host
-                    )
-                })?;
-            }
-        }
-        Ok(())
+    pub fn validate(&self) -> anyhow::Result<ForwardAuth> {
+        let origins = self
+            .origins
+            .iter()
+            .map(|origin| {
+                parse_origin(origin).with_context(|| format!("forward_auth.origins: {origin:?}"))
+            })
+            .collect::<anyhow::Result<_>>()?;
+        Ok(ForwardAuth {
+            origins,
+            rules: self.rules.clone(),
+        })
     }
 }

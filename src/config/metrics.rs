@@ -29,19 +29,32 @@ impl Default for MetricsSettings {
     }
 }
 
+/// `[metrics]`, checked, with `enabled` applied: where `/metrics` is served, if anywhere.
+#[derive(Debug, Clone)]
+pub struct Metrics {
+    /// Its own listener, open to whoever reaches it.
+    pub listener: Option<SocketAddr>,
+    /// On the main listener, to requests bearing this token.
+    pub token: Option<Secret>,
+}
+
 impl MetricsSettings {
-    pub fn validate(&self) -> anyhow::Result<()> {
+    pub fn validate(&self) -> anyhow::Result<Metrics> {
         if let Some(token) = &self.token {
             let token = token.expose();
             if token.len() < 16 || !token.bytes().all(|b| b.is_ascii_graphic()) {
                 bail!("metrics.token must be at least 16 printable characters without spaces");
             }
         }
-        if let Some(bind) = &self.bind {
-            bind.parse::<SocketAddr>().with_context(|| {
+        let listener = match &self.bind {
+            Some(bind) => Some(bind.parse::<SocketAddr>().with_context(|| {
                 format!("metrics.bind {bind:?} must be an address and port such as 127.0.0.1:9100")
-            })?;
-        }
-        Ok(())
+            })?),
+            None => None,
+        };
+        Ok(Metrics {
+            listener: listener.filter(|_| self.enabled),
+            token: self.token.clone().filter(|_| self.enabled),
+        })
     }
 }

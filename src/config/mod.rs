@@ -19,7 +19,6 @@ mod ui;
 
 use std::{
     collections::BTreeSet,
-    net::SocketAddr,
     path::{Path, PathBuf},
 };
 
@@ -32,20 +31,20 @@ use serde::{Deserialize, Serialize};
 use url::Url;
 
 pub use self::{
-    audit::AuditSettings,
-    cors::CorsSettings,
-    database::DatabaseSettings,
-    email::{EmailSettings, SmtpTls},
-    forward_auth::{ForwardAuthRule, ForwardAuthSettings},
+    audit::{Audit, AuditSettings},
+    cors::{Cors, CorsSettings},
+    database::{Database, DatabaseSettings},
+    email::{Email, EmailSettings, Smtp, SmtpTls},
+    forward_auth::{ForwardAuth, ForwardAuthRule, ForwardAuthSettings},
     log::{LogFormat, LogSettings},
-    metrics::MetricsSettings,
+    metrics::{Metrics, MetricsSettings},
     rate_limit::RateLimitSettings,
     secret::Secret,
     security::SecuritySettings,
-    server::ServerSettings,
-    session::{SameSite, SecureCookie, SessionSettings},
-    siwe::SiweSettings,
-    tokens::TokenSettings,
+    server::{Server, ServerSettings},
+    session::{SameSite, SecureCookie, Session, SessionSettings},
+    siwe::{Siwe, SiweSettings},
+    tokens::{TokenSettings, Tokens},
     ui::UiSettings,
 };
 
@@ -53,6 +52,8 @@ pub use self::{
 pub const CONFIG_ENV: &str = "SIWE_CONFIG";
 const ENV_PREFIX: &str = "SIWE_";
 
+/// What the config file and the environment say, section by section (the file's shape; tests
+/// build it in code). [`Settings::validate`] turns it into a [`Config`].
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]
 pub struct Settings {
@@ -72,9 +73,53 @@ pub struct Settings {
     pub log: LogSettings,
 }
 
+/// The settings checked and parsed once: each section typed (addresses, URLs, origins,
+/// durations), so no reader parses a string again. Start-up sees all of it and hands each part
+/// only the section it needs.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub server: Server,
+    pub database: Database,
+    pub siwe: Siwe,
+    pub session: Session,
+    pub security: SecuritySettings,
+    pub rate_limit: RateLimitSettings,
+    pub cors: Cors,
+    pub email: Email,
+    pub audit: Audit,
+    pub ui: UiSettings,
+    pub forward_auth: ForwardAuth,
+    pub tokens: Tokens,
+    pub metrics: Metrics,
+    pub log: LogSettings,
+}
+
+impl Config {
+    /// Origins allowed to make credentialed requests: the server's own, then `cors.allowed_origins`.
+    pub fn trusted_origins(&self) -> Vec<String> {
+        let mut origins = vec![self.server.public_origin.clone()];
+        origins.extend(self.cors.allowed_origins.iter().cloned());
+        origins
+    }
+
+    /// Origins the login page may send people to after sign-in: CORS origins and forward-auth
+    /// origins.
+    pub fn return_origins(&self) -> Vec<String> {
+        let mut origins = self.cors.allowed_origins.clone();
+        for origin in &self.forward_auth.origins {
+            if !origins.contains(origin) {
+                origins.push(origin.clone());
+            }
+        }
+        origins
+    }
+}
+
 /// Settings plus what loading them noticed (written to the log once logging is set up).
 pub struct Loaded {
     pub settings: Settings,
+    /// `settings`, checked.
+    pub config: Config,
     pub warnings: Vec<String>,
 }
 
@@ -115,116 +160,48 @@ impl Settings {
             .merge(env)
             .extract()
             .map_err(|e| anyhow::anyhow!(describe_figment_error(e)))?;
-        settings.validate()?;
-        Ok(Loaded { settings, warnings })
+        let config = settings.validate()?;
+        Ok(Loaded {
+            settings,
+            config,
+            warnings,
+        })
     }
 
-    /// Checks everything that can be checked without touching the disk or network.
-    pub fn validate(&self) -> anyhow::Result<()> {
-        self.server.validate()?;
-        let public = self.server.public_url()?;
-        self.siwe.validate()?;
-        self.session.validate(&public)?;
+    /// Checks everything config can check without touching the disk or network, section by
+    /// section, and returns the typed sections. (What only the domain can judge, such as
+    /// forward-auth rule hosts, start-up checks as it builds the domain's policies.)
+    pub fn validate(&self) -> anyhow::Result<Config> {
+        let server = self.server.validate()?;
+        let siwe = self.siwe.validate()?;
+        let session = self.session.validate(&server.public_url)?;
         self.security.validate()?;
-        self.cors.validate()?;
+        let cors = self.cors.validate(&server.public_origin)?;
         self.rate_limit.validate()?;
-        self.email.validate()?;
-        self.forward_auth.validate()?;
-        self.metrics.validate()?;
-        self.tokens.validate()?;
+        let email = self.email.validate()?;
+        let forward_auth = self.forward_auth.validate()?;
+        let metrics = self.metrics.validate()?;
+        let tokens = self.tokens.validate(&server.public_origin)?;
         self.ui.validate()?;
-        self.audit.validate()?;
-        self.database.validate()?;
+        let audit = self.audit.validate()?;
+        let database = self.database.validate()?;
         self.log.validate()?;
-        Ok(())
-    }
-
-    pub fn bind_addr(&self) -> anyhow::Result<SocketAddr> {
-        self.server.bind_addr()
-    }
-
-    pub fn public_url(&self) -> anyhow::Result<Url> {
-        self.server.public_url()
-    }
-
-    /// Origins allowed to make credentialed requests: public_url's plus `cors.allowed_origins`.
-    pub fn allowed_origins(&self) -> Vec<String> {
-        let mut origins: Vec<String> = self
-            .public_url()
-            .map(|u| vec![u.origin().ascii_serialization()])
-            .unwrap_or_default();
-        for origin in &self.cors.allowed_origins {
-            if let Ok(o) = parse_origin(origin) {
-                if !origins.contains(&o) {
-                    origins.push(o);
-                }
-            }
-        }
-        origins
-    }
-
-    /// Origins the login page may send people to after sign-in: CORS origins and forward-auth
-    /// origins.
-    pub fn return_origins(&self) -> Vec<String> {
-        let mut origins: Vec<String> = self.allowed_origins().into_iter().skip(1).collect();
-        for origin in &self.forward_auth.origins {
-            if let Ok(o) = parse_origin(origin) {
-                if !origins.contains(&o) {
-                    origins.push(o);
-                }
-            }
-        }
-        origins
-    }
-
-    pub fn forward_auth_policy(&self) -> crate::domain::forward_auth::ForwardAuthPolicy {
-        use crate::domain::forward_auth::{ForwardAuthPolicy, HostRule, ProtectedHost};
-        ForwardAuthPolicy {
-            rules: self
-                .forward_auth
-                .rules
-                .iter()
-                .filter_map(|rule| {
-                    Some(HostRule {
-                        host: ProtectedHost::parse_rule(&rule.host)?,
-                        addresses: rule
-                            .addresses
-                            .iter()
-                            .filter_map(|a| crate::domain::siwe::parse_address(a).ok())
-                            .collect(),
-                    })
-                })
-                .collect(),
-            return_origins: self.return_origins(),
-        }
-    }
-
-    /// The per-address connection cap: `server.max_connections_per_ip`, else a quarter of
-    /// `server.max_connections` (at least 1).
-    pub fn max_connections_per_ip(&self) -> usize {
-        self.server
-            .max_connections_per_ip
-            .unwrap_or((self.server.max_connections / 4).max(1))
-    }
-
-    pub fn trusted_proxies(&self) -> Vec<ipnet::IpNet> {
-        self.server
-            .trusted_proxies
-            .iter()
-            .filter_map(|c| server::parse_cidr(c).ok())
-            .collect()
-    }
-
-    /// Whether session cookies carry the Secure attribute.
-    pub fn cookie_secure(&self) -> bool {
-        self.public_url()
-            .map(|url| self.session.cookie_secure_with(&url))
-            .unwrap_or(false)
-    }
-
-    /// The folder for generated files (the secret key), next to the database.
-    pub fn data_dir(&self) -> PathBuf {
-        self.database.data_dir()
+        Ok(Config {
+            server,
+            database,
+            siwe,
+            session,
+            security: self.security.clone(),
+            rate_limit: self.rate_limit.clone(),
+            cors,
+            email,
+            audit,
+            ui: self.ui.clone(),
+            forward_auth,
+            tokens,
+            metrics,
+            log: self.log.clone(),
+        })
     }
 }
 
@@ -312,7 +289,7 @@ mod tests {
             assert_eq!(s.server.bind, "127.0.0.1:9999");
             assert_eq!(s.siwe.chain_ids, vec![1, 10]);
             assert_eq!(s.session.same_site, SameSite::None);
-            assert!(s.cookie_secure());
+            assert!(s.validate().map_err(|e| e.to_string())?.session.secure);
             assert_eq!(loaded.warnings.len(), 1);
             assert!(loaded.warnings[0].contains("SIWE_NOT__A_KEY"));
             Ok(())

@@ -1,7 +1,7 @@
 //! `[server]`: where the server listens, the URL people use, which proxies are believed, and
 //! connection limits.
 
-use std::net::SocketAddr;
+use std::{net::SocketAddr, time::Duration};
 
 use anyhow::{bail, Context};
 use serde::{Deserialize, Serialize};
@@ -42,13 +42,37 @@ impl Default for ServerSettings {
     }
 }
 
+/// `[server]`, checked and parsed.
+#[derive(Debug, Clone)]
+pub struct Server {
+    pub bind: SocketAddr,
+    pub public_url: Url,
+    /// public_url's origin (`https://login.example.org`, no trailing slash).
+    pub public_origin: String,
+    /// host[:port] of public_url, as a message's domain line carries it.
+    pub public_domain: String,
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    pub max_connections: usize,
+    /// `max_connections_per_ip`, else a quarter of `max_connections` (at least 1).
+    pub max_connections_per_ip: usize,
+    pub header_timeout: Duration,
+    pub keep_alive_timeout: Duration,
+}
+
 impl ServerSettings {
-    pub fn validate(&self) -> anyhow::Result<()> {
-        self.bind_addr()?;
-        self.public_url()?;
-        for cidr in &self.trusted_proxies {
-            parse_cidr(cidr)?;
-        }
+    pub fn validate(&self) -> anyhow::Result<Server> {
+        let bind = self.bind.parse().with_context(|| {
+            format!(
+                "server.bind {:?} must be an address and port such as 127.0.0.1:8080",
+                self.bind
+            )
+        })?;
+        let public_url = self.parse_public_url()?;
+        let trusted_proxies = self
+            .trusted_proxies
+            .iter()
+            .map(|cidr| parse_cidr(cidr))
+            .collect::<anyhow::Result<_>>()?;
         if self.max_connections == 0 {
             bail!("server.max_connections must be at least 1");
         }
@@ -61,19 +85,22 @@ impl ServerSettings {
         if self.keep_alive_timeout_secs == 0 {
             bail!("server.keep_alive_timeout_secs must be at least 1");
         }
-        Ok(())
-    }
-
-    pub fn bind_addr(&self) -> anyhow::Result<SocketAddr> {
-        self.bind.parse().with_context(|| {
-            format!(
-                "server.bind {:?} must be an address and port such as 127.0.0.1:8080",
-                self.bind
-            )
+        Ok(Server {
+            bind,
+            public_origin: public_url.origin().ascii_serialization(),
+            public_domain: domain_of(&public_url),
+            public_url,
+            trusted_proxies,
+            max_connections: self.max_connections,
+            max_connections_per_ip: self
+                .max_connections_per_ip
+                .unwrap_or((self.max_connections / 4).max(1)),
+            header_timeout: Duration::from_secs(self.header_timeout_secs),
+            keep_alive_timeout: Duration::from_secs(self.keep_alive_timeout_secs),
         })
     }
 
-    pub fn public_url(&self) -> anyhow::Result<Url> {
+    fn parse_public_url(&self) -> anyhow::Result<Url> {
         let raw = &self.public_url;
         let url = Url::parse(raw).with_context(|| {
             format!("server.public_url {raw:?} must be a URL such as https://login.example.org")
@@ -88,8 +115,17 @@ impl ServerSettings {
     }
 }
 
+/// host[:port] of a URL, as a message's domain line carries it.
+fn domain_of(url: &Url) -> String {
+    let host = url.host_str().unwrap_or_default().to_ascii_lowercase();
+    match url.port() {
+        Some(port) => format!("{host}:{port}"),
+        None => host,
+    }
+}
+
 /// A CIDR, or a single address (taken as /32 or /128).
-pub(super) fn parse_cidr(text: &str) -> anyhow::Result<ipnet::IpNet> {
+fn parse_cidr(text: &str) -> anyhow::Result<ipnet::IpNet> {
     text.parse::<ipnet::IpNet>()
         .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
         .with_context(|| {

@@ -1,5 +1,7 @@
 //! `[session]`: the session cookie's name and attributes, and how long sessions last.
 
+use std::time::Duration;
+
 use anyhow::bail;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use url::Url;
@@ -78,9 +80,21 @@ impl Default for SessionSettings {
     }
 }
 
+/// `[session]`, checked, with `secure` decided.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub cookie_name: String,
+    pub same_site: SameSite,
+    /// Whether the cookie carries the Secure attribute ("auto" decided by public_url's scheme).
+    pub secure: bool,
+    pub domain: Option<String>,
+    pub ttl: Duration,
+    pub reauth_window: Duration,
+}
+
 impl SessionSettings {
     /// `public` is the checked `server.public_url` (Secure "auto" follows its scheme).
-    pub fn validate(&self, public: &Url) -> anyhow::Result<()> {
+    pub fn validate(&self, public: &Url) -> anyhow::Result<Session> {
         if self.ttl_secs == 0 {
             bail!("session.ttl_secs must be at least 1");
         }
@@ -102,7 +116,12 @@ impl SessionSettings {
                  __Host- itself when the cookie is Secure and session.domain is unset"
             );
         }
-        if self.same_site == SameSite::None && !self.cookie_secure_with(public) {
+        let secure = match self.secure {
+            SecureCookie::Auto => public.scheme() == "https",
+            SecureCookie::Always => true,
+            SecureCookie::Never => false,
+        };
+        if self.same_site == SameSite::None && !secure {
             bail!(
                 "session.same_site = \"none\" needs Secure cookies: browsers drop SameSite=None \
                  cookies without Secure. Serve over https (server.public_url = \"https://...\") \
@@ -116,14 +135,13 @@ impl SessionSettings {
                 bail!("session.domain {domain:?} must be a domain such as .example.org");
             }
         }
-        Ok(())
-    }
-
-    pub(super) fn cookie_secure_with(&self, public: &Url) -> bool {
-        match self.secure {
-            SecureCookie::Auto => public.scheme() == "https",
-            SecureCookie::Always => true,
-            SecureCookie::Never => false,
-        }
+        Ok(Session {
+            cookie_name: self.cookie_name.clone(),
+            same_site: self.same_site,
+            secure,
+            domain: self.domain.clone(),
+            ttl: Duration::from_secs(self.ttl_secs),
+            reauth_window: Duration::from_secs(self.reauth_window_secs),
+        })
     }
 }

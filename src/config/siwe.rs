@@ -1,6 +1,8 @@
 //! `[siwe]`: what a sign-in message may name (domains, URIs, chains) and for how long a nonce
 //! works.
 
+use std::time::Duration;
+
 use anyhow::{bail, Context};
 use serde::{Deserialize, Serialize};
 use url::Url;
@@ -32,8 +34,23 @@ impl Default for SiweSettings {
     }
 }
 
+/// `[siwe]`, checked: the extra domains lower-cased and the extra URIs reduced to origins.
+/// Whether the statement is one EIP-4361 line is the domain's to judge (start-up asks it).
+#[derive(Debug, Clone)]
+pub struct Siwe {
+    /// Extra host[:port] values a message's domain may be, lower case.
+    pub domains: Vec<String>,
+    /// Extra origins a message's URI may have.
+    pub uri_origins: Vec<url::Origin>,
+    /// Empty allows any chain.
+    pub chain_ids: Vec<u64>,
+    pub statement: Option<String>,
+    pub nonce_ttl: Duration,
+    pub clock_skew: Duration,
+}
+
 impl SiweSettings {
-    pub fn validate(&self) -> anyhow::Result<()> {
+    pub fn validate(&self) -> anyhow::Result<Siwe> {
         for domain in &self.domains {
             if domain.is_empty() || domain.contains("://") || domain.contains('/') {
                 bail!(
@@ -41,6 +58,7 @@ impl SiweSettings {
                 );
             }
         }
+        let mut uri_origins = Vec::new();
         for uri in &self.uris {
             let parsed = Url::parse(uri).with_context(|| {
                 format!("siwe.uris: {uri:?} is not an absolute URL such as https://app.example.org")
@@ -48,18 +66,22 @@ impl SiweSettings {
             if parsed.host().is_none() {
                 bail!("siwe.uris: {uri:?} has no host");
             }
-        }
-        if let Some(statement) = &self.statement {
-            if !crate::domain::siwe::is_valid_statement(statement) {
-                bail!(
-                    "siwe.statement must be one line of letters, digits, spaces and URI \
-                     punctuation (EIP-4361 allows no other characters)"
-                );
-            }
+            uri_origins.push(parsed.origin());
         }
         if self.nonce_ttl_secs == 0 {
             bail!("siwe.nonce_ttl_secs must be at least 1");
         }
-        Ok(())
+        Ok(Siwe {
+            domains: self
+                .domains
+                .iter()
+                .map(|d| d.to_ascii_lowercase())
+                .collect(),
+            uri_origins,
+            chain_ids: self.chain_ids.clone(),
+            statement: self.statement.clone(),
+            nonce_ttl: Duration::from_secs(self.nonce_ttl_secs),
+            clock_skew: Duration::from_secs(self.clock_skew_secs),
+        })
     }
 }

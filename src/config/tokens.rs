@@ -1,5 +1,7 @@
 //! `[tokens]`: the JWTs other services accept, and the rotation of their signing keys.
 
+use std::time::Duration;
+
 use anyhow::bail;
 use serde::{Deserialize, Serialize};
 
@@ -24,14 +26,32 @@ impl Default for TokenSettings {
     }
 }
 
+/// `[tokens]`, checked, with the default audience filled in.
+#[derive(Debug, Clone)]
+pub struct Tokens {
+    pub ttl: Duration,
+    /// Allowed `aud` values, the default first; never empty.
+    pub audiences: Vec<String>,
+    pub key_publish: Duration,
+}
+
 impl TokenSettings {
-    pub fn validate(&self) -> anyhow::Result<()> {
+    /// `public_origin` is the audience when none is configured.
+    pub fn validate(&self, public_origin: &str) -> anyhow::Result<Tokens> {
         if self.ttl_secs == 0 {
             bail!("tokens.ttl_secs must be at least 1");
         }
         if self.audiences.iter().any(|a| a.trim().is_empty()) {
             bail!("tokens.audiences may not contain empty values");
         }
-        Ok(())
+        Ok(Tokens {
+            ttl: Duration::from_secs(self.ttl_secs),
+            audiences: if self.audiences.is_empty() {
+                vec![public_origin.to_string()]
+            } else {
+                self.audiences.clone()
+            },
+            key_publish: Duration::from_secs(self.key_publish_secs),
+        })
     }
 }

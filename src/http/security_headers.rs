@@ -11,7 +11,7 @@ use poem::{
 use sha2::{Digest, Sha256};
 
 use super::{client_address::ClientAddress, Around};
-use crate::config::Settings;
+use crate::config::SecuritySettings;
 
 /// The middleware that sets the headers; built once from the settings. Needs the
 /// [`ClientAddress`] stored outside it (a client that came over https gets HSTS).
@@ -61,9 +61,9 @@ fn inline_script_hashes(html: &str) -> Vec<String> {
 }
 
 impl SecurityHeaders {
-    /// `docs_html` makes the /docs page, whose inline scripts its policy allows.
-    pub fn new(settings: &Settings, docs_html: fn() -> String) -> Self {
-        let security = &settings.security;
+    /// `hsts` when the server is reached over https; `docs_html` makes the /docs page, whose
+    /// inline scripts its policy allows.
+    pub fn new(security: &SecuritySettings, hsts: bool, docs_html: fn() -> String) -> Self {
         let frame_ancestors = sources(&security.csp_frame_ancestors, true);
         let page = format!(
             "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: https:; \
@@ -79,7 +79,7 @@ impl SecurityHeaders {
             docs_html,
             frame_ancestors,
             frameable: !security.csp_frame_ancestors.is_empty(),
-            hsts: settings.public_url().is_ok_and(|u| u.scheme() == "https"),
+            hsts,
         }
     }
 }
@@ -164,8 +164,9 @@ mod tests {
     }
 
     async fn headers(path: &str, content_type: &'static str, https: bool) -> Response {
-        let policy =
-            SecurityHeaders::new(&Settings::default(), || "<script>docs()</script>".into());
+        let policy = SecurityHeaders::new(&SecuritySettings::default(), false, || {
+            "<script>docs()</script>".into()
+        });
         let app = poem::EndpointExt::with(
             poem::endpoint::make_sync(move |_| {
                 Response::builder().content_type(content_type).body("x")

@@ -12,7 +12,7 @@ use poem::{
 use crate::{
     api::{self, AppState},
     assets::Assets,
-    config::Settings,
+    config::Config,
     http::{
         AllowHeader, AllowedMethods, BodyLimit, Cors, Middlewares, OriginCheck, RateLimit,
         RateLimiter, RequestContext, ResolveClientAddress, RouteLabels, SecurityHeaders,
@@ -115,7 +115,7 @@ fn pages(routes: Route) -> Route {
 
 /// The middleware around the routes, each with its part of the settings.
 pub(super) fn middlewares(
-    settings: &Settings,
+    config: &Config,
     state: &AppState,
     limiter: Arc<RateLimiter>,
 ) -> Middlewares {
@@ -127,10 +127,14 @@ pub(super) fn middlewares(
             pages: PAGES,
             folders: FOLDERS,
         }),
-        security_headers: SecurityHeaders::new(settings, || api::service().swagger_ui_html()),
-        cors: Cors::new(settings.allowed_origins().into_iter().skip(1).collect()),
+        security_headers: SecurityHeaders::new(
+            &config.security,
+            config.server.public_url.scheme() == "https",
+            || api::service().swagger_ui_html(),
+        ),
+        cors: Cors::new(config.cors.allowed_origins.clone()),
         allow_header: AllowHeader::new(allowed_methods),
-        origin_check: OriginCheck::new(state.cookie.name(), settings.allowed_origins()),
+        origin_check: OriginCheck::new(state.cookie.name(), config.trusted_origins()),
         rate_limit: RateLimit::new(limiter),
         body_limit: BodyLimit::default(),
     }
