@@ -4,17 +4,14 @@
 
 use std::sync::Arc;
 
-use poem::{
-    http::{header, Method},
-    Request, RequestBody,
-};
+use poem::{http::header, Request, RequestBody};
 use poem_openapi::{
     registry::{MetaSecurityScheme, Registry},
     ApiExtractor, ApiExtractorType, ExtractParamOptions,
 };
 
 use super::{error::ApiError, AppState};
-use crate::{error::AppError, service::Authenticated};
+use crate::{error::AppError, http::changes_state, service::Authenticated};
 
 pub const CSRF_HEADER: &str = "X-CSRF-Token";
 const COOKIE_SCHEME: &str = "SessionCookie";
@@ -135,8 +132,7 @@ impl SessionAuth {
         let (token, method) =
             presented_token(req, state.cookie.name())?.ok_or_else(AppError::unauthenticated)?;
         let current = state.service.authenticate(&token).await?;
-        let changes_state = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
-        if method == AuthMethod::Cookie && changes_state {
+        if method == AuthMethod::Cookie && changes_state(req.method()) {
             let presented = req.headers().get(CSRF_HEADER).and_then(|v| v.to_str().ok());
             state.service.check_csrf(&current.session.id, presented)?;
         }

@@ -3,6 +3,9 @@
 //! limits; and the limits on connections. Each middleware is its own type in its own file and
 //! carries its own configuration, built by `startup`. Must not depend on `api/` or `service/`.
 //!
+//! A new middleware: a file here with its type, its `impl Around` and its tests; then its name in
+//! `middleware!`, a field in `Middlewares` and its place in `Middlewares::wrap` (say why there).
+//!
 //! poem's own `Cors` and `RealIp` are not used: with an empty list `Cors` allows every origin and
 //! refuses same-origin requests from unlisted origins, and `RealIp` believes headers any client
 //! can send.
@@ -136,7 +139,8 @@ impl Middlewares {
     }
 }
 
-/// Whether a request may change state (everything but GET, HEAD and OPTIONS).
-fn changes_state(method: &Method) -> bool {
+/// Whether a request may change state (everything but GET, HEAD and OPTIONS): what the origin
+/// check, the body limit and the CSRF check apply to.
+pub fn changes_state(method: &Method) -> bool {
     !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
 }
