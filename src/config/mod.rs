@@ -9,6 +9,8 @@ mod forward_auth;
 mod log;
 mod metrics;
 mod rate_limit;
+#[cfg(test)]
+mod reference;
 mod secret;
 mod security;
 mod server;
