@@ -13,14 +13,11 @@ use clap::Parser;
 use rand::RngExt;
 use rusqlite::Connection;
 use siwe_server::{
-    db::{
-        nonces,
-        sessions::{self, SessionRecord},
-        users::{self, UserRecord, WalletRecord},
-        Db,
-    },
+    db::{nonces, sessions, users, Db},
     domain::{
-        siwe,
+        account::{User, Wallet},
+        address::Address,
+        session::Session,
         token::{Keys, NonceFor},
     },
 };
@@ -53,10 +50,11 @@ fn main() -> anyhow::Result<()> {
     while done < args.rows {
         let tx = conn.transaction()?;
         for _ in done..(done + BATCH).min(args.rows) {
-            let address = siwe::checksum_address(&rng.random());
-            let user = UserRecord {
+            let parsed = Address::from_bytes(rng.random());
+            let address = parsed.to_string();
+            let user = User {
                 id: uuid::Uuid::now_v7().to_string(),
-                name: siwe::short_address(&address),
+                name: parsed.short(),
                 email: None,
                 email_verified: false,
                 created_at: now,
@@ -64,7 +62,7 @@ fn main() -> anyhow::Result<()> {
             users::insert_user(&tx, &user)?;
             users::insert_wallet(
                 &tx,
-                &WalletRecord {
+                &Wallet {
                     address: address.clone(),
                     user_id: user.id.clone(),
                     chain_id: 1,
@@ -73,7 +71,7 @@ fn main() -> anyhow::Result<()> {
                     is_primary: true,
                 },
             )?;
-            let session = SessionRecord {
+            let session = Session {
                 id: uuid::Uuid::now_v7().to_string(),
                 user_id: user.id,
                 address,

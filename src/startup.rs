@@ -17,6 +17,7 @@ use crate::{
     config::{Config, Settings},
     db::Db,
     domain::{
+        address::Address,
         forward_auth::{ForwardAuthPolicy, HostRule, ProtectedHost},
         siwe::{self, SiwePolicy},
     },
@@ -358,7 +359,7 @@ fn forward_auth_policy(config: &Config) -> anyhow::Result<ForwardAuthPolicy> {
             .addresses
             .iter()
             .map(|address| {
-                siwe::parse_address(address).map_err(|_| {
+                Address::parse(address).map(|a| a.to_string()).map_err(|_| {
                     anyhow::anyhow!(
                         "forward_auth.rules ({}): {address:?} is not an address",
                         rule.host

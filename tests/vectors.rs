@@ -79,7 +79,7 @@ fn assert_fields(name: &str, text: &str, fields: &Value) {
     }
     let address = match &message.address_raw {
         Some(raw) => format!("0x{raw}"),
-        None => siwe::checksum_address(&message.address),
+        None => siwe_server::domain::address::Address::from_bytes(message.address).to_string(),
     };
     let checks: [(&str, Option<String>); 10] = [
         ("domain", Some(domain)),

@@ -1,4 +1,5 @@
-//! The JSON shapes of requests and responses, and their conversion from service records.
+//! The JSON shapes of requests and responses, and their conversion from the service's and the
+//! domain's types.
 
 use std::borrow::Cow;
 
@@ -12,8 +13,8 @@ use time::OffsetDateTime;
 
 use crate::{
     clock::from_unix_ms,
-    db::{sessions::SessionRecord, users::WalletRecord},
-    service::{Account, Challenge, Event, NonceIssued},
+    domain::{account, event::Event, session},
+    service::{Account, Challenge, NonceIssued},
 };
 
 /// A string field of a request. poem-openapi's `String` also takes JSON numbers and booleans
@@ -324,8 +325,8 @@ pub struct HealthBody {
     pub status: String,
 }
 
-impl From<&WalletRecord> for Wallet {
-    fn from(w: &WalletRecord) -> Self {
+impl From<&account::Wallet> for Wallet {
+    fn from(w: &account::Wallet) -> Self {
         Self {
             address: w.address.clone(),
             chain_id: w.chain_id,
@@ -349,8 +350,8 @@ impl From<&Account> for User {
     }
 }
 
-impl From<&SessionRecord> for Session {
-    fn from(s: &SessionRecord) -> Self {
+impl From<&session::Session> for Session {
+    fn from(s: &session::Session) -> Self {
         Self {
             id: s.id.clone(),
             address: s.address.clone(),
@@ -377,7 +378,7 @@ impl From<NonceIssued> for NonceBody {
 }
 
 impl SessionInfo {
-    pub fn new(s: &SessionRecord, current_id: &str) -> Self {
+    pub fn new(s: &session::Session, current_id: &str) -> Self {
         Self {
             id: s.id.clone(),
             address: s.address.clone(),
@@ -397,7 +398,7 @@ impl From<&Event> for EventBody {
         Self {
             id: e.id,
             at: from_unix_ms(e.at),
-            kind: e.kind.clone(),
+            kind: e.kind.as_str().to_string(),
             address: e.address.clone(),
             ip: e.ip.clone(),
             detail: e.detail.clone(),

@@ -2,24 +2,12 @@
 
 use rusqlite::{params, Connection, OptionalExtension};
 
-use crate::error::AppResult;
+use crate::{domain::email_link::EmailLink, error::AppResult};
 
 pub const VERIFY_EMAIL: &str = "verify_email";
 pub const LINK_WALLET: &str = "link_wallet";
 
-#[derive(Debug, Clone)]
-pub struct EmailTokenRecord {
-    pub purpose: String,
-    pub user_id: String,
-    pub email: String,
-    /// For wallet links: the wallet to attach.
-    pub address: Option<String>,
-    pub chain_id: Option<u64>,
-    pub created_at: i64,
-    pub expires_at: i64,
-}
-
-pub fn insert(conn: &Connection, token_key: &[u8], token: &EmailTokenRecord) -> AppResult<()> {
+pub fn insert(conn: &Connection, token_key: &[u8], token: &EmailLink) -> AppResult<()> {
     conn.prepare_cached(
         "INSERT INTO email_tokens (token_hash, purpose, user_id, email, address, chain_id, created_at, expires_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
@@ -38,7 +26,7 @@ pub fn insert(conn: &Connection, token_key: &[u8], token: &EmailTokenRecord) -> 
 }
 
 /// The token, left in place: what a link's page shows before anything is done.
-pub fn find(conn: &Connection, token_key: &[u8]) -> AppResult<Option<EmailTokenRecord>> {
+pub fn find(conn: &Connection, token_key: &[u8]) -> AppResult<Option<EmailLink>> {
     Ok(conn
         .prepare_cached(
             "SELECT purpose, user_id, email, address, chain_id, created_at, expires_at
@@ -48,8 +36,8 @@ pub fn find(conn: &Connection, token_key: &[u8]) -> AppResult<Option<EmailTokenR
         .optional()?)
 }
 
-fn record_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<EmailTokenRecord> {
-    Ok(EmailTokenRecord {
+fn record_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<EmailLink> {
+    Ok(EmailLink {
         purpose: row.get(0)?,
         user_id: row.get(1)?,
         email: row.get(2)?,
@@ -61,7 +49,7 @@ fn record_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<EmailTokenRecord
 }
 
 /// Removes and returns the token in one statement: a link works once.
-pub fn consume(conn: &Connection, token_key: &[u8]) -> AppResult<Option<EmailTokenRecord>> {
+pub fn consume(conn: &Connection, token_key: &[u8]) -> AppResult<Option<EmailLink>> {
     Ok(conn
         .prepare_cached(
             "DELETE FROM email_tokens WHERE token_hash = ?1

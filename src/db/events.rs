@@ -2,20 +2,12 @@
 
 use rusqlite::{params, Connection};
 
-use crate::error::AppResult;
+use crate::{
+    domain::event::{Event, EventKind},
+    error::AppResult,
+};
 
-#[derive(Debug, Clone)]
-pub struct EventRecord {
-    pub id: i64,
-    pub at: i64,
-    pub user_id: Option<String>,
-    pub kind: String,
-    pub address: Option<String>,
-    pub ip: Option<String>,
-    pub detail: Option<String>,
-}
-
-pub fn insert(conn: &Connection, event: &EventRecord) -> AppResult<()> {
+pub fn insert(conn: &Connection, event: &Event) -> AppResult<()> {
     conn.prepare_cached(
         "INSERT INTO security_events (at, user_id, kind, address, ip, detail)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -23,7 +15,7 @@ pub fn insert(conn: &Connection, event: &EventRecord) -> AppResult<()> {
     .execute(params![
         event.at,
         event.user_id,
-        event.kind,
+        event.kind.as_str(),
         event.address,
         event.ip,
         event.detail
@@ -32,23 +24,34 @@ pub fn insert(conn: &Connection, event: &EventRecord) -> AppResult<()> {
 }
 
 /// The user's most recent events, newest first.
-pub fn recent_of_user(conn: &Connection, user_id: &str, limit: u32) -> AppResult<Vec<EventRecord>> {
+pub fn recent_of_user(conn: &Connection, user_id: &str, limit: u32) -> AppResult<Vec<Event>> {
     let mut stmt = conn.prepare_cached(
         "SELECT id, at, user_id, kind, address, ip, detail FROM security_events
           WHERE user_id = ?1 ORDER BY at DESC, id DESC LIMIT ?2",
     )?;
     let rows = stmt.query_map(params![user_id, limit], |row| {
-        Ok(EventRecord {
+        Ok(Event {
             id: row.get(0)?,
             at: row.get(1)?,
             user_id: row.get(2)?,
-            kind: row.get(3)?,
+            kind: kind_of(row.get(3)?)?,
             address: row.get(4)?,
             ip: row.get(5)?,
             detail: row.get(6)?,
         })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// The kind a stored name stands for; a name this version does not know fails the read.
+fn kind_of(name: String) -> rusqlite::Result<EventKind> {
+    EventKind::from_name(&name).ok_or_else(|| {
+        rusqlite::Error::FromSqlConversionFailure(
+            3,
+            rusqlite::types::Type::Text,
+            format!("unknown event kind {name:?}").into(),
+        )
+    })
 }
 
 pub fn delete_older_than(conn: &Connection, cutoff_ms: i64, batch: u32) -> AppResult<usize> {

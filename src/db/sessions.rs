@@ -5,31 +5,18 @@ use std::sync::LazyLock;
 
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
-use super::users::{self, UserRecord};
-use crate::error::AppResult;
-
-#[derive(Debug, Clone)]
-pub struct SessionRecord {
-    pub id: String,
-    pub user_id: String,
-    pub address: String,
-    pub chain_id: u64,
-    pub created_at: i64,
-    pub expires_at: i64,
-    pub last_seen_at: i64,
-    pub ip: Option<String>,
-    pub user_agent: Option<String>,
-    /// When the session last proved a signature (sign-in or re-authentication); `None` for
-    /// sessions opened by an emailed link.
-    pub authenticated_at: Option<i64>,
-}
+use super::users;
+use crate::{
+    domain::{account::User, session::Session},
+    error::AppResult,
+};
 
 const COLUMNS: &str = "id, user_id, address, chain_id, created_at, expires_at, last_seen_at, ip, \
                        user_agent, authenticated_at";
 const COLUMN_COUNT: usize = 10;
 
-fn from_row(row: &Row<'_>) -> rusqlite::Result<SessionRecord> {
-    Ok(SessionRecord {
+fn from_row(row: &Row<'_>) -> rusqlite::Result<Session> {
+    Ok(Session {
         id: row.get(0)?,
         user_id: row.get(1)?,
         address: row.get(2)?,
@@ -43,7 +30,7 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<SessionRecord> {
     })
 }
 
-pub fn insert(conn: &Connection, session: &SessionRecord, token_key: &[u8]) -> AppResult<()> {
+pub fn insert(conn: &Connection, session: &Session, token_key: &[u8]) -> AppResult<()> {
     conn.prepare_cached(&format!(
         "INSERT INTO sessions (token_hash, {COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
     ))?
@@ -69,7 +56,7 @@ pub fn find_live(
     conn: &Connection,
     token_key: &[u8],
     now_ms: i64,
-) -> AppResult<Option<(SessionRecord, UserRecord)>> {
+) -> AppResult<Option<(Session, User)>> {
     static SQL: LazyLock<String> = LazyLock::new(|| {
         let prefixed = |table: &str, columns: &str| {
             columns
@@ -94,11 +81,7 @@ pub fn find_live(
 }
 
 /// The user's live sessions, newest first.
-pub fn live_of_user(
-    conn: &Connection,
-    user_id: &str,
-    now_ms: i64,
-) -> AppResult<Vec<SessionRecord>> {
+pub fn live_of_user(conn: &Connection, user_id: &str, now_ms: i64) -> AppResult<Vec<Session>> {
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {COLUMNS} FROM sessions
           WHERE user_id = ?1 AND revoked_at IS NULL AND expires_at > ?2

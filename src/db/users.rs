@@ -2,37 +2,21 @@
 
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
-use crate::error::AppResult;
-
-#[derive(Debug, Clone)]
-pub struct UserRecord {
-    pub id: String,
-    pub name: String,
-    pub email: Option<String>,
-    pub email_verified: bool,
-    pub created_at: i64,
-}
-
-#[derive(Debug, Clone)]
-pub struct WalletRecord {
-    pub address: String,
-    pub user_id: String,
-    pub chain_id: u64,
-    pub linked_at: i64,
-    pub last_sign_in_at: Option<i64>,
-    pub is_primary: bool,
-}
+use crate::{
+    domain::account::{User, Wallet},
+    error::AppResult,
+};
 
 pub(super) const USER_COLUMNS: &str = "id, name, email, email_verified, created_at";
 const WALLET_COLUMNS: &str = "address, user_id, chain_id, linked_at, last_sign_in_at, is_primary";
 
-fn user_from_row(row: &Row<'_>) -> rusqlite::Result<UserRecord> {
+fn user_from_row(row: &Row<'_>) -> rusqlite::Result<User> {
     user_from_row_at(row, 0)
 }
 
 /// A user from `USER_COLUMNS` starting at column `first` (for joins).
-pub(super) fn user_from_row_at(row: &Row<'_>, first: usize) -> rusqlite::Result<UserRecord> {
-    Ok(UserRecord {
+pub(super) fn user_from_row_at(row: &Row<'_>, first: usize) -> rusqlite::Result<User> {
+    Ok(User {
         id: row.get(first)?,
         name: row.get(first + 1)?,
         email: row.get(first + 2)?,
@@ -41,8 +25,8 @@ pub(super) fn user_from_row_at(row: &Row<'_>, first: usize) -> rusqlite::Result<
     })
 }
 
-fn wallet_from_row(row: &Row<'_>) -> rusqlite::Result<WalletRecord> {
-    Ok(WalletRecord {
+fn wallet_from_row(row: &Row<'_>) -> rusqlite::Result<Wallet> {
+    Ok(Wallet {
         address: row.get(0)?,
         user_id: row.get(1)?,
         chain_id: row.get(2)?,
@@ -52,7 +36,7 @@ fn wallet_from_row(row: &Row<'_>) -> rusqlite::Result<WalletRecord> {
     })
 }
 
-pub fn find_user(conn: &Connection, user_id: &str) -> AppResult<Option<UserRecord>> {
+pub fn find_user(conn: &Connection, user_id: &str) -> AppResult<Option<User>> {
     Ok(conn
         .prepare_cached(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?1"))?
         .query_row(params![user_id], user_from_row)
@@ -60,7 +44,7 @@ pub fn find_user(conn: &Connection, user_id: &str) -> AppResult<Option<UserRecor
 }
 
 /// The account that has verified this email, whatever its case (at most one has).
-pub fn find_verified_owner(conn: &Connection, email: &str) -> AppResult<Option<UserRecord>> {
+pub fn find_verified_owner(conn: &Connection, email: &str) -> AppResult<Option<User>> {
     Ok(conn
         .prepare_cached(&format!(
             "SELECT {USER_COLUMNS} FROM users
@@ -70,7 +54,7 @@ pub fn find_verified_owner(conn: &Connection, email: &str) -> AppResult<Option<U
         .optional()?)
 }
 
-pub fn insert_user(conn: &Connection, user: &UserRecord) -> AppResult<()> {
+pub fn insert_user(conn: &Connection, user: &User) -> AppResult<()> {
     conn.prepare_cached(&format!(
         "INSERT INTO users ({USER_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5)"
     ))?
@@ -111,7 +95,7 @@ pub fn mark_email_verified(conn: &Connection, user_id: &str, email: &str) -> App
         > 0)
 }
 
-pub fn find_wallet(conn: &Connection, address: &str) -> AppResult<Option<WalletRecord>> {
+pub fn find_wallet(conn: &Connection, address: &str) -> AppResult<Option<Wallet>> {
     Ok(conn
         .prepare_cached(&format!(
             "SELECT {WALLET_COLUMNS} FROM wallets WHERE address = ?1"
@@ -121,7 +105,7 @@ pub fn find_wallet(conn: &Connection, address: &str) -> AppResult<Option<WalletR
 }
 
 /// The user's wallets, primary first, then by link time.
-pub fn wallets_of(conn: &Connection, user_id: &str) -> AppResult<Vec<WalletRecord>> {
+pub fn wallets_of(conn: &Connection, user_id: &str) -> AppResult<Vec<Wallet>> {
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {WALLET_COLUMNS} FROM wallets WHERE user_id = ?1
           ORDER BY is_primary DESC, linked_at, address"
@@ -131,7 +115,7 @@ pub fn wallets_of(conn: &Connection, user_id: &str) -> AppResult<Vec<WalletRecor
 }
 
 /// Adds a wallet; fails with a UNIQUE violation when the address is linked already.
-pub fn insert_wallet(conn: &Connection, wallet: &WalletRecord) -> rusqlite::Result<()> {
+pub fn insert_wallet(conn: &Connection, wallet: &Wallet) -> rusqlite::Result<()> {
     conn.prepare_cached(&format!(
         "INSERT INTO wallets ({WALLET_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
     ))?

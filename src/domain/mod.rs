@@ -1,5 +1,12 @@
-//! Pure rules: EIP-4361 messages and signatures, session tokens. No I/O, no HTTP.
+//! Pure rules and the product's nouns: EIP-4361 messages and signatures, addresses, session
+//! tokens, and the accounts, wallets, sessions, email links and security events the service
+//! works with (`db/` maps rows to them). No I/O, no HTTP, no SQL.
 
+pub mod account;
+pub mod address;
+pub mod email_link;
+pub mod event;
 pub mod forward_auth;
+pub mod session;
 pub mod siwe;
 pub mod token;

@@ -8,7 +8,10 @@ pub use signinwithethereum::Message;
 use time::{Duration, OffsetDateTime};
 use url::Url;
 
-use crate::error::{AppError, AppResult, ErrorCode};
+use crate::{
+    domain::address::Address,
+    error::{AppError, AppResult, ErrorCode},
+};
 
 /// What this server accepts in a message, derived once from the settings.
 #[derive(Debug, Clone)]
@@ -21,22 +24,6 @@ pub struct SiwePolicy {
     pub chain_ids: Vec<u64>,
     pub nonce_ttl: Duration,
     pub clock_skew: Duration,
-}
-
-/// `0x` + 40 hex digits of the EIP-55 form.
-pub fn checksum_address(address: &[u8; 20]) -> String {
-    signinwithethereum::eip55(address)
-}
-
-/// "0x1234…abcd" from an EIP-55 address.
-pub fn short_address(address: &str) -> String {
-    match (
-        address.get(..6),
-        address.get(address.len().saturating_sub(4)..),
-    ) {
-        (Some(head), Some(tail)) if address.len() > 10 => format!("{head}…{tail}"),
-        _ => address.to_string(),
-    }
 }
 
 fn invalid_message(why: impl Into<String>) -> AppError {
@@ -227,27 +214,6 @@ fn is_pchars(text: &str) -> bool {
     true
 }
 
-/// An address as a person or client writes it: `0x` and 40 hex digits, in one case or in its
-/// EIP-55 mixed case. Returns the EIP-55 form.
-pub fn parse_address(text: &str) -> AppResult<String> {
-    let invalid = || {
-        AppError::new(
-            ErrorCode::InvalidAddress,
-            "The address must be 0x followed by 40 hex digits (mixed case only with a valid EIP-55 checksum).",
-        )
-    };
-    let digits = text.strip_prefix("0x").ok_or_else(invalid)?;
-    let mut bytes = [0u8; 20];
-    hex::decode_to_slice(digits, &mut bytes).map_err(|_| invalid())?;
-    let checksummed = checksum_address(&bytes);
-    let mixed = digits.bytes().any(|b| b.is_ascii_lowercase())
-        && digits.bytes().any(|b| b.is_ascii_uppercase());
-    if mixed && checksummed[2..] != *digits {
-        return Err(invalid());
-    }
-    Ok(checksummed)
-}
-
 /// The fields of a message this server writes itself (link challenges).
 pub struct MessageParts<'a> {
     pub domain: &'a str,
@@ -269,13 +235,11 @@ pub fn build_message(parts: &MessageParts<'_>) -> AppResult<String> {
         t.replace_nanosecond(t.nanosecond() / 1_000_000 * 1_000_000)
             .unwrap_or(t)
     };
-    let address = parse_address(parts.address)?;
-    let mut bytes = [0u8; 20];
-    hex::decode_to_slice(&address[2..], &mut bytes).map_err(|_| internal("address"))?;
+    let address = Address::parse(parts.address)?;
     let message = Message {
         scheme: None,
         domain: parts.domain.parse().map_err(|_| internal("domain"))?,
-        address: bytes,
+        address: *address.as_bytes(),
         address_raw: None,
         statement: Some(parts.statement.to_string()),
         uri: parts.uri.parse().map_err(|_| internal("uri"))?,
@@ -456,14 +420,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn short_address_keeps_head_and_tail() {
-        assert_eq!(
-            short_address("0xC02aaA39b223FE8D0A0e5C4F27eAD9083C756Cc2"),
-            "0xC02a…6Cc2"
-        );
-    }
-
-    #[test]
     fn domains_are_rfc3986_authorities() {
         for ok in [
             "example.com",
@@ -509,29 +465,6 @@ mod tests {
         assert!(is_pchars("abc%20def:@!"));
         assert!(!is_pchars("a b"));
         assert!(!is_pchars("%zz"));
-    }
-
-    #[test]
-    fn addresses_in_any_single_case_or_valid_checksum() {
-        let eip55 = "0xC02aaA39b223FE8D0A0e5C4F27eAD9083C756Cc2";
-        assert_eq!(parse_address(eip55).unwrap(), eip55);
-        assert_eq!(parse_address(&eip55.to_lowercase()).unwrap(), eip55);
-        assert_eq!(
-            parse_address(&format!("0x{}", eip55[2..].to_uppercase())).unwrap(),
-            eip55
-        );
-        for bad in [
-            "0xc02aaA39b223FE8D0A0e5C4F27eAD9083C756Cc2",
-            "C02aaA39b223FE8D0A0e5C4F27eAD9083C756Cc2",
-            "0x1234",
-            "",
-        ] {
-            assert_eq!(
-                parse_address(bad).unwrap_err().code(),
-                ErrorCode::InvalidAddress,
-                "{bad}"
-            );
-        }
     }
 
     #[test]

@@ -5,8 +5,9 @@ use std::sync::Arc;
 use rusqlite::Connection;
 
 use super::{Authenticated, ClientInfo, Service};
+use crate::domain::account::{User, Wallet};
 use crate::{
-    db::users::{self, UserRecord, WalletRecord},
+    db::users,
     error::{AppError, AppResult, ErrorCode},
     mail,
 };
@@ -14,8 +15,8 @@ use crate::{
 /// A user with their wallets.
 #[derive(Debug, Clone)]
 pub struct Account {
-    pub user: UserRecord,
-    pub wallets: Vec<WalletRecord>,
+    pub user: User,
+    pub wallets: Vec<Wallet>,
 }
 
 /// Profile changes; `email: Some(None)` removes the email.

@@ -10,6 +10,8 @@ use tokio::sync::oneshot;
 use rusqlite::Connection;
 
 use super::{record_event, single_use::Spent, ClientInfo, Service};
+use crate::domain::address::Address;
+use crate::domain::event::EventKind;
 use crate::{
     clock::unix_ms,
     db::{nonces, users, Answer, ForWaiter},
@@ -53,7 +55,7 @@ pub(super) struct SignedMessage<N> {
 
 /// The security event a signed message records when it is refused once its nonce is spent.
 pub(super) struct Refused {
-    pub kind: &'static str,
+    pub kind: EventKind,
     /// Whose log it goes to; by default the account of the signing wallet (none, no event).
     pub owner: Option<String>,
     pub client: ClientInfo,
@@ -85,7 +87,7 @@ impl Service {
         statement: &str,
         link_for: Option<String>,
     ) -> AppResult<Challenge> {
-        let address = siwe::parse_address(address)?;
+        let address = Address::parse(address)?.to_string();
         let purpose = match &link_for {
             Some(user_id) => NonceFor::Link {
                 user_id,
@@ -213,7 +215,7 @@ impl Service {
         let checked = siwe::parse_message(text)
             .and_then(|parsed| Ok((parsed, siwe::parse_signature(signature)?)))
             .and_then(|(parsed, signature)| {
-                let address = siwe::checksum_address(&parsed.message.address);
+                let address = Address::from_bytes(parsed.message.address).to_string();
                 let nonce = parsed.message.nonce.as_str();
                 // Cheap refusals first: the MAC, then the expiry the MAC covers (never
                 // today's `nonce_ttl_secs`).

@@ -5,13 +5,11 @@
 
 use std::sync::Arc;
 
-use super::{event_kind, record_event, single_use::Spent, ClientInfo, Service};
+use super::{record_event, single_use::Spent, ClientInfo, Service};
+use crate::domain::event::EventKind;
+use crate::domain::{account::User, email_link::EmailLink};
 use crate::{
-    db::{
-        email_tokens::{self, EmailTokenRecord},
-        mail_log,
-        users::{self, UserRecord},
-    },
+    db::{email_tokens, mail_log, users},
     domain::token::{self, Keys},
     error::{AppError, AppResult, ErrorCode},
 };
@@ -185,7 +183,7 @@ impl Service {
             record_event(
                 conn,
                 self.now_ms(),
-                event_kind::EMAIL_CHANGED,
+                EventKind::EmailChanged,
                 Some(user_id),
                 None,
                 client,
@@ -204,7 +202,7 @@ impl Service {
     pub(super) fn email_token(
         &self,
         conn: &rusqlite::Connection,
-        record: EmailTokenRecord,
+        record: EmailLink,
     ) -> AppResult<String> {
         let token = Keys::new_token(record.created_at);
         email_tokens::insert(conn, &self.keys.email_token_key(&token), &record)?;
@@ -229,7 +227,7 @@ impl Service {
         let now = self.now_ms();
         let token = self.email_token(
             conn,
-            EmailTokenRecord {
+            EmailLink {
                 purpose: email_tokens::VERIFY_EMAIL.into(),
                 user_id: user_id.to_string(),
                 email: email.to_string(),
@@ -311,7 +309,7 @@ impl Service {
                     record_event(
                         conn,
                         service.now_ms(),
-                        event_kind::EMAIL_VERIFIED,
+                        EventKind::EmailVerified,
                         Some(&record.user_id),
                         None,
                         &client,
@@ -331,7 +329,7 @@ impl Service {
         conn: &rusqlite::Connection,
         token: &str,
         kind: EmailLinkKind,
-    ) -> AppResult<Spent<EmailTokenRecord>> {
+    ) -> AppResult<Spent<EmailLink>> {
         if !token::looks_like_token(token) {
             return Ok(Spent::Refused(invalid_link()));
         }
@@ -364,7 +362,7 @@ pub(super) fn reserve_mail(conn: &rusqlite::Connection, to: &str, now: i64) -> A
 }
 
 /// Whether `email` is the user's email, ignoring case.
-pub(super) fn same_email(user: &UserRecord, email: &str) -> bool {
+pub(super) fn same_email(user: &User, email: &str) -> bool {
     user.email
         .as_deref()
         .is_some_and(|e| e.eq_ignore_ascii_case(email))

@@ -6,16 +6,16 @@ use std::sync::Arc;
 
 use super::{
     email::{email_changed, invalid_link, reserve_mail, same_email, EmailLinkKind},
-    event_kind, record_event,
+    record_event,
     single_use::Spent,
     wallets::{wallet_holder, WalletHolder},
     Challenge, ClientInfo, PendingEmail, Service, SignIn,
 };
+use crate::domain::address::Address;
+use crate::domain::event::EventKind;
+use crate::domain::{account::User, email_link::EmailLink};
 use crate::{
-    db::{
-        email_tokens::{self, EmailTokenRecord},
-        users::{self, UserRecord},
-    },
+    db::{email_tokens, users},
     domain::{siwe, token::NonceFor},
     error::{AppError, AppResult, ErrorCode},
     mail,
@@ -50,7 +50,7 @@ impl Service {
                 "The email address is not valid.",
             ));
         }
-        let address = siwe::parse_address(address)?;
+        let address = Address::parse(address)?.to_string();
         let statement = format!(
             "Add this wallet to the account with email {email} on {}.",
             self.identity.domain
@@ -104,7 +104,7 @@ impl Service {
             record_event(
                 conn,
                 self.now_ms(),
-                event_kind::EMAIL_LINK_SENT,
+                EventKind::EmailLinkSent,
                 Some(&owner.id),
                 Some(address),
                 client,
@@ -119,7 +119,7 @@ impl Service {
     pub(super) fn wallet_link_email(
         &self,
         conn: &rusqlite::Connection,
-        owner: &UserRecord,
+        owner: &User,
         address: &str,
         chain_id: u64,
     ) -> AppResult<Option<PendingEmail>> {
@@ -130,7 +130,7 @@ impl Service {
         let now = self.now_ms();
         let token = self.email_token(
             conn,
-            EmailTokenRecord {
+            EmailLink {
                 purpose: email_tokens::LINK_WALLET.into(),
                 user_id: owner.id.clone(),
                 email: email.clone(),
@@ -191,7 +191,7 @@ impl Service {
     fn attach_by_email_link(
         &self,
         conn: &rusqlite::Connection,
-        record: &EmailTokenRecord,
+        record: &EmailLink,
         client: &ClientInfo,
     ) -> AppResult<(SignIn, Option<PendingEmail>)> {
         if !self.email_wallet_attach() {
@@ -238,7 +238,7 @@ impl Service {
         record_event(
             conn,
             self.now_ms(),
-            event_kind::SIGN_IN,
+            EventKind::SignIn,
             Some(&record.user_id),
             Some(&address),
             client,

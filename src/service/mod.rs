@@ -38,7 +38,6 @@ pub use account::{Account, ProfileUpdate};
 pub use checked_message::Challenge;
 pub use cpu_pool::CpuPool;
 pub use email::{EmailLinkKind, EmailLinkPreview};
-pub use events::{event_kind, Event};
 pub use sessions::Authenticated;
 pub use sign_in::{NonceIssued, SignIn, SignInOutcome, SignInRequest};
 pub use tokens::TokenClaims;

@@ -1,14 +1,11 @@
 //! Sessions: opening one, finding the live session for a token, its CSRF token, signing out,
 //! and listing or ending the account's sessions.
 
-use super::{
-    event_kind, load_account, new_row_id, record_event, Account, ClientInfo, Service, SignIn,
-};
+use super::{load_account, new_row_id, record_event, Account, ClientInfo, Service, SignIn};
+use crate::domain::event::EventKind;
+use crate::domain::session::Session;
 use crate::{
-    db::{
-        sessions::{self, SessionRecord},
-        users,
-    },
+    db::{sessions, users},
     domain::token::{self, Keys},
     error::{AppError, AppResult, ErrorCode},
 };
@@ -17,7 +14,7 @@ use crate::{
 #[derive(Debug, Clone)]
 pub struct Authenticated {
     pub account: Account,
-    pub session: SessionRecord,
+    pub session: Session,
 }
 
 /// How often a session's last use is written at most.
@@ -51,7 +48,7 @@ impl Service {
             }
         };
         let token = Keys::new_token(now);
-        let session = SessionRecord {
+        let session = Session {
             id: new_row_id(),
             user_id: user_id.to_string(),
             address: address.to_string(),
@@ -131,7 +128,7 @@ impl Service {
                 record_event(
                     conn,
                     clock.now_ms(),
-                    event_kind::SIGN_OUT,
+                    EventKind::SignOut,
                     Some(&user_id),
                     Some(&address),
                     &client,
@@ -142,7 +139,7 @@ impl Service {
     }
 
     /// The account's live sessions.
-    pub async fn sessions(&self, current: &Authenticated) -> AppResult<Vec<SessionRecord>> {
+    pub async fn sessions(&self, current: &Authenticated) -> AppResult<Vec<Session>> {
         let user_id = current.account.user.id.clone();
         self.db
             .read(|conn| sessions::live_of_user(conn, &user_id, self.now_ms()))
@@ -168,7 +165,7 @@ impl Service {
                 record_event(
                     conn,
                     clock.now_ms(),
-                    event_kind::SESSION_ENDED,
+                    EventKind::SessionEnded,
                     Some(&user_id),
                     None,
                     &client,
@@ -196,7 +193,7 @@ impl Service {
                 record_event(
                     conn,
                     clock.now_ms(),
-                    event_kind::SESSIONS_ENDED,
+                    EventKind::SessionsEnded,
                     Some(&user_id),
                     None,
                     &client,

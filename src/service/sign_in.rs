@@ -6,16 +6,19 @@ use std::sync::Arc;
 
 use super::{
     checked_message::{CheckedMessage, Refused, SignedMessage},
-    event_kind, new_row_id, record_event,
+    new_row_id, record_event,
     wallets::wallet_taken,
     Account, Authenticated, Challenge, ClientInfo, PendingEmail, Service,
 };
+use crate::domain::address::Address;
+use crate::domain::event::EventKind;
+use crate::domain::{
+    account::{User, Wallet},
+    session::Session,
+};
 use crate::{
-    db::{
-        sessions::SessionRecord,
-        users::{self, UserRecord, WalletRecord},
-    },
-    domain::{siwe, token::NonceFor},
+    db::users,
+    domain::token::NonceFor,
     error::{AppError, AppResult, ErrorCode},
     mail,
 };
@@ -35,7 +38,7 @@ pub struct NonceIssued {
 #[derive(Debug, Clone)]
 pub struct SignIn {
     pub account: Account,
-    pub session: SessionRecord,
+    pub session: Session,
     /// The session token, for the cookie or an `Authorization: Bearer` header.
     pub token: String,
     pub csrf_token: String,
@@ -129,8 +132,8 @@ impl Service {
         let attach_email = request.email.clone().filter(|_| link_to.is_none());
         let refused = Refused {
             kind: match link_to {
-                Some(_) => event_kind::WALLET_LINK_FAILED,
-                None => event_kind::SIGN_IN_FAILED,
+                Some(_) => EventKind::WalletLinkFailed,
+                None => EventKind::SignInFailed,
             },
             owner: link_to.clone(),
             client: request.client.clone(),
@@ -235,7 +238,7 @@ impl Service {
         record_event(
             conn,
             self.now_ms(),
-            event_kind::SIGN_IN,
+            EventKind::SignIn,
             Some(&user_id),
             Some(address),
             &request.client,
@@ -252,14 +255,14 @@ impl Service {
         chain_id: u64,
         email: Option<&str>,
     ) -> AppResult<Account> {
-        let user = UserRecord {
+        let user = User {
             id: new_row_id(),
-            name: siwe::short_address(address),
+            name: Address::parse(address)?.short(),
             email: email.map(str::to_string),
             email_verified: false,
             created_at: self.now_ms(),
         };
-        let wallet = WalletRecord {
+        let wallet = Wallet {
             address: address.to_string(),
             user_id: user.id.clone(),
             chain_id,

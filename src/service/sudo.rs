@@ -6,11 +6,13 @@ use std::sync::Arc;
 
 use super::{
     checked_message::{Refused, SignedMessage},
-    event_kind, record_event, Authenticated, Challenge, ClientInfo, Service,
+    record_event, Authenticated, Challenge, ClientInfo, Service,
 };
+use crate::domain::address::Address;
+use crate::domain::event::EventKind;
 use crate::{
     db::{sessions, users},
-    domain::{siwe, token::NonceFor},
+    domain::token::NonceFor,
     error::{AppError, AppResult, ErrorCode},
 };
 
@@ -43,7 +45,7 @@ impl Service {
         address: Option<&str>,
     ) -> AppResult<Challenge> {
         let address = match address {
-            Some(address) => siwe::parse_address(address)?,
+            Some(address) => Address::parse(address)?.to_string(),
             None => current.session.address.clone(),
         };
         let wallet = current
@@ -94,7 +96,7 @@ impl Service {
             signature,
             nonce_for,
             refused: Refused {
-                kind: event_kind::REAUTHENTICATION_FAILED,
+                kind: EventKind::ReauthenticationFailed,
                 owner: Some(user_id.clone()),
                 client: client.clone(),
             },
@@ -112,7 +114,7 @@ impl Service {
                 record_event(
                     conn,
                     clock.now_ms(),
-                    event_kind::REAUTHENTICATED,
+                    EventKind::Reauthenticated,
                     Some(&user_id),
                     Some(address),
                     &client,
@@ -127,7 +129,7 @@ impl Service {
                 let (user_id, client) = failed_for;
                 let clock = self.clock.clone();
                 self.db.write_later(move |conn| {
-                    let failed = event_kind::REAUTHENTICATION_FAILED;
+                    let failed = EventKind::ReauthenticationFailed;
                     let detail = Some(ErrorCode::InvalidSignature.as_str());
                     record_event(
                         conn,

@@ -5,14 +5,14 @@ use std::sync::Arc;
 
 use super::{
     checked_message::{Refused, SignedMessage},
-    event_kind, record_event, Authenticated, Challenge, ClientInfo, Service,
+    record_event, Authenticated, Challenge, ClientInfo, Service,
 };
+use crate::domain::account::Wallet;
+use crate::domain::address::Address;
+use crate::domain::event::EventKind;
 use crate::{
-    db::{
-        self, sessions,
-        users::{self, WalletRecord},
-    },
-    domain::{siwe, token::NonceFor},
+    db::{self, sessions, users},
+    domain::token::NonceFor,
     error::{AppError, AppResult, ErrorCode},
 };
 
@@ -95,7 +95,7 @@ impl Service {
         message: String,
         signature: String,
         client: ClientInfo,
-    ) -> AppResult<WalletRecord> {
+    ) -> AppResult<Wallet> {
         // Before the nonce is spent, so the same signed message works after re-authenticating.
         self.require_recent_signature(current)?;
         let service = Arc::clone(self);
@@ -110,7 +110,7 @@ impl Service {
             signature,
             nonce_for,
             refused: Refused {
-                kind: event_kind::WALLET_LINK_FAILED,
+                kind: EventKind::WalletLinkFailed,
                 owner: Some(user_id.clone()),
                 client: client.clone(),
             },
@@ -136,7 +136,7 @@ impl Service {
     }
 
     /// The account's wallets.
-    pub async fn wallets(&self, current: &Authenticated) -> AppResult<Vec<WalletRecord>> {
+    pub async fn wallets(&self, current: &Authenticated) -> AppResult<Vec<Wallet>> {
         let user_id = current.account.user.id.clone();
         self.db.read(|conn| users::wallets_of(conn, &user_id))
     }
@@ -150,7 +150,9 @@ impl Service {
         client: ClientInfo,
     ) -> AppResult<()> {
         self.require_recent_signature(current)?;
-        let address = siwe::parse_address(address).map_err(|_| wallet_not_found())?;
+        let address = Address::parse(address)
+            .map_err(|_| wallet_not_found())?
+            .to_string();
         let user_id = current.account.user.id.clone();
         let current_session = current.session.id.clone();
         let clock = self.clock.clone();
@@ -187,7 +189,7 @@ impl Service {
                 record_event(
                     conn,
                     clock.now_ms(),
-                    event_kind::WALLET_UNLINKED,
+                    EventKind::WalletUnlinked,
                     Some(&user_id),
                     Some(&address),
                     &client,
@@ -205,7 +207,9 @@ impl Service {
         address: &str,
         client: ClientInfo,
     ) -> AppResult<()> {
-        let address = siwe::parse_address(address).map_err(|_| wallet_not_found())?;
+        let address = Address::parse(address)
+            .map_err(|_| wallet_not_found())?
+            .to_string();
         let user_id = current.account.user.id.clone();
         let clock = self.clock.clone();
         self.db
@@ -216,7 +220,7 @@ impl Service {
                 record_event(
                     conn,
                     clock.now_ms(),
-                    event_kind::PRIMARY_WALLET_CHANGED,
+                    EventKind::PrimaryWalletChanged,
                     Some(&user_id),
                     Some(&address),
                     &client,
@@ -236,7 +240,7 @@ impl Service {
         chain_id: u64,
         client: &ClientInfo,
     ) -> AppResult<()> {
-        let wallet = WalletRecord {
+        let wallet = Wallet {
             address: address.to_string(),
             user_id: user_id.to_string(),
             chain_id,
@@ -257,7 +261,7 @@ impl Service {
         record_event(
             conn,
             self.now_ms(),
-            event_kind::WALLET_LINKED,
+            EventKind::WalletLinked,
             Some(user_id),
             Some(address),
             client,

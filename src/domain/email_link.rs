@@ -1,0 +1,14 @@
+//! A link mailed to an address (verify the address, or attach a wallet), single-use and found
+//! by its token (`db/email_tokens.rs` maps the rows). Times are Unix milliseconds. Pure data.
+
+#[derive(Debug, Clone)]
+pub struct EmailLink {
+    pub purpose: String,
+    pub user_id: String,
+    pub email: String,
+    /// For wallet links: the wallet to attach.
+    pub address: Option<String>,
+    pub chain_id: Option<u64>,
+    pub created_at: i64,
+    pub expires_at: i64,
+}

@@ -1,0 +1,18 @@
+//! A session: one sign-in, found by its token (`db/sessions.rs` maps the rows). Times are
+//! Unix milliseconds. Pure data: no I/O.
+
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub id: String,
+    pub user_id: String,
+    pub address: String,
+    pub chain_id: u64,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub last_seen_at: i64,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    /// When the session last proved a signature (sign-in or re-authentication); `None` for
+    /// sessions opened by an emailed link.
+    pub authenticated_at: Option<i64>,
+}
