@@ -19,8 +19,8 @@ use siwe_server::{error::ErrorCode, http::error::status_of};
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 const BIN: &str = env!("CARGO_BIN_EXE_siwe-server");
 
-/// Pages other parts of issue 14 add: a link to one is checked once it exists.
-const WRITTEN_ELSEWHERE: &[&str] = &["ARCHITECTURE.md", "docs/configuration.md"];
+/// A page the lead of issue 14 adds: a link to it is checked once it exists.
+const WRITTEN_ELSEWHERE: &[&str] = &["ARCHITECTURE.md"];
 
 /// Where inline code that names a repository path starts.
 const PATH_PREFIXES: &[&str] = &[
