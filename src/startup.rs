@@ -97,21 +97,7 @@ impl Application {
         let (config, forward) = check_config(&settings)?;
         let service = open_service(&config, clock).await?;
         let server = &config.server;
-        let state = Arc::new(AppState {
-            service: Arc::new(service),
-            cookie: SessionCookie::from_settings(&config.session),
-            client_ip: ClientIpResolver::new(server.trusted_proxies.clone()),
-            ui: UiConfigBody {
-                app_name: config.ui.app_name.clone(),
-                logo_url: config.ui.logo_url.clone(),
-                accent_color: config.ui.accent_color.clone(),
-                chain_ids: config.siwe.chain_ids.clone(),
-                redirect_origins: config.return_origins(),
-                email_enabled: config.email.smtp.is_some(),
-            },
-            forward,
-            public_origin: server.public_origin.clone(),
-        });
+        let state = Arc::new(app_state(&config, service, forward));
         let limiter = Arc::new(RateLimiter::new(&config.rate_limit));
         let middlewares = middlewares(&config, &state, Arc::clone(&limiter));
         if !config.forward_auth.rules.is_empty() && server.trusted_proxies.is_empty() {
@@ -121,16 +107,7 @@ impl Application {
                  forward-auth check is refused; add the proxy's address"
             );
         }
-        let bind = server.bind;
-        let acceptor = TcpListener::bind(bind)
-            .into_acceptor()
-            .await
-            .with_context(|| format!("cannot listen on {bind} (server.bind)"))?;
-        let local_addr = acceptor
-            .local_addr()
-            .first()
-            .and_then(|a| a.as_socket_addr().copied())
-            .context("the listener has no address")?;
+        let (acceptor, local_addr) = listen(server.bind, "server.bind").await?;
         let limits = ConnectionLimits {
             max: server.max_connections,
             per_ip: server.max_connections_per_ip,
@@ -140,15 +117,7 @@ impl Application {
         };
         let metrics = match config.metrics.listener {
             Some(addr) => {
-                let acceptor = TcpListener::bind(addr)
-                    .into_acceptor()
-                    .await
-                    .with_context(|| format!("cannot listen on {addr} (metrics.bind)"))?;
-                let local = acceptor
-                    .local_addr()
-                    .first()
-                    .and_then(|a| a.as_socket_addr().copied())
-                    .context("the metrics listener has no address")?;
+                let (acceptor, local) = listen(addr, "metrics.bind").await?;
                 // The scraper's listener gets the same header deadline and idle timeout, and
                 // a few connections.
                 let limits = ConnectionLimits {
@@ -217,6 +186,39 @@ impl Application {
         }
         result
     }
+}
+
+/// What every handler can reach, from the checked configuration.
+fn app_state(config: &Config, service: Service, forward: ForwardAuthPolicy) -> AppState {
+    AppState {
+        service: Arc::new(service),
+        cookie: SessionCookie::from_settings(&config.session),
+        client_ip: ClientIpResolver::new(config.server.trusted_proxies.clone()),
+        ui: UiConfigBody {
+            app_name: config.ui.app_name.clone(),
+            logo_url: config.ui.logo_url.clone(),
+            accent_color: config.ui.accent_color.clone(),
+            chain_ids: config.siwe.chain_ids.clone(),
+            redirect_origins: config.return_origins(),
+            email_enabled: config.email.smtp.is_some(),
+        },
+        forward,
+        public_origin: config.server.public_origin.clone(),
+    }
+}
+
+/// Binds a listener; `key` names the setting in the error.
+async fn listen(addr: SocketAddr, key: &str) -> anyhow::Result<(TcpAcceptor, SocketAddr)> {
+    let acceptor = TcpListener::bind(addr)
+        .into_acceptor()
+        .await
+        .with_context(|| format!("cannot listen on {addr} ({key})"))?;
+    let local = acceptor
+        .local_addr()
+        .first()
+        .and_then(|a| a.as_socket_addr().copied())
+        .with_context(|| format!("the listener of {key} has no address"))?;
+    Ok((acceptor, local))
 }
 
 /// Deletes expired rows and forgets rate-limit state of clients that have recovered.
