@@ -33,3 +33,21 @@ impl CorsSettings {
         Ok(Cors { allowed_origins })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn origins_are_normalised_once_each_without_the_servers_own() {
+        let settings = CorsSettings {
+            allowed_origins: vec![
+                "https://App.example.org".into(),
+                "https://app.example.org/".into(),
+                "http://localhost:8080".into(),
+            ],
+        };
+        let cors = settings.validate("http://localhost:8080").unwrap();
+        assert_eq!(cors.allowed_origins, vec!["https://app.example.org"]);
+    }
+}

@@ -58,3 +58,22 @@ impl MetricsSettings {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn enabled_false_serves_nowhere() {
+        let mut settings = MetricsSettings {
+            bind: Some("127.0.0.1:9100".into()),
+            token: Some("a-long-random-string".to_string().into()),
+            ..MetricsSettings::default()
+        };
+        let on = settings.validate().unwrap();
+        assert!(on.listener.is_some() && on.token.is_some());
+        settings.enabled = false;
+        let off = settings.validate().unwrap();
+        assert!(off.listener.is_none() && off.token.is_none());
+    }
+}

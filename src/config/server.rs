@@ -132,3 +132,28 @@ fn parse_cidr(text: &str) -> anyhow::Result<ipnet::IpNet> {
             format!("server.trusted_proxies: {text:?} is not an address or CIDR such as 10.0.0.0/8")
         })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parsed_once_with_the_derived_values() {
+        let settings = ServerSettings {
+            public_url: "https://Login.Example.org:8443".into(),
+            trusted_proxies: vec!["10.0.0.1".into(), "192.168.0.0/16".into()],
+            max_connections: 10,
+            ..ServerSettings::default()
+        };
+        let server = settings.validate().unwrap();
+        assert_eq!(server.bind, "127.0.0.1:8080".parse::<SocketAddr>().unwrap());
+        assert_eq!(server.public_origin, "https://login.example.org:8443");
+        assert_eq!(server.public_domain, "login.example.org:8443");
+        assert_eq!(server.trusted_proxies.len(), 2);
+        assert_eq!(
+            server.max_connections_per_ip, 2,
+            "a quarter of max_connections"
+        );
+        assert_eq!(server.header_timeout, Duration::from_secs(10));
+    }
+}

@@ -145,3 +145,22 @@ impl SessionSettings {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secure_auto_follows_the_public_urls_scheme() {
+        let settings = SessionSettings::default();
+        let https = Url::parse("https://login.example.org").unwrap();
+        let http = Url::parse("http://localhost:8080").unwrap();
+        assert!(settings.validate(&https).unwrap().secure);
+        assert!(!settings.validate(&http).unwrap().secure);
+        let always = SessionSettings {
+            secure: SecureCookie::Always,
+            ..SessionSettings::default()
+        };
+        assert!(always.validate(&http).unwrap().secure);
+    }
+}

@@ -55,3 +55,16 @@ impl TokenSettings {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_servers_origin_is_the_audience_when_none_is_set() {
+        let tokens = TokenSettings::default()
+            .validate("https://login.example.org")
+            .unwrap();
+        assert_eq!(tokens.audiences, vec!["https://login.example.org"]);
+    }
+}
