@@ -7,7 +7,7 @@ use k256::ecdsa::SigningKey;
 use sha3::{Digest, Keccak256};
 use siwe_server::{
     db::nonces,
-    domain::{siwe, token::Keys},
+    domain::{address::Address, siwe, token::Keys},
     open_service,
     service::{ClientInfo, Service, SignInOutcome, SignInRequest},
     Settings,
@@ -15,10 +15,10 @@ use siwe_server::{
 use tokio::runtime::Runtime;
 
 /// The EIP-55 address of a key.
-fn address_of(key: &SigningKey) -> String {
+fn address_of(key: &SigningKey) -> Address {
     let point = key.verifying_key().to_encoded_point(false);
-    signinwithethereum::eip55(
-        &Keccak256::digest(&point.as_bytes()[1..])[12..]
+    Address::from_bytes(
+        Keccak256::digest(&point.as_bytes()[1..])[12..]
             .try_into()
             .unwrap(),
     )
@@ -53,7 +53,7 @@ fn fresh_sign_in(rt: &Runtime, service: &Service) -> SignInRequest {
     let key = SigningKey::random(&mut rand_core::OsRng);
     let message = siwe::build_message(&siwe::MessageParts {
         domain: &issued.domain,
-        address: &address_of(&key),
+        address: address_of(&key),
         statement: "Bench.",
         uri: &issued.uri,
         chain_id: 1,

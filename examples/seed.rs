@@ -50,11 +50,10 @@ fn main() -> anyhow::Result<()> {
     while done < args.rows {
         let tx = conn.transaction()?;
         for _ in done..(done + BATCH).min(args.rows) {
-            let parsed = Address::from_bytes(rng.random());
-            let address = parsed.to_string();
+            let address = Address::from_bytes(rng.random());
             let user = User {
                 id: uuid::Uuid::now_v7().to_string(),
-                name: parsed.short(),
+                name: address.short(),
                 email: None,
                 email_verified: false,
                 created_at: now,
@@ -63,7 +62,7 @@ fn main() -> anyhow::Result<()> {
             users::insert_wallet(
                 &tx,
                 &Wallet {
-                    address: address.clone(),
+                    address,
                     user_id: user.id.clone(),
                     chain_id: 1,
                     linked_at: now,

@@ -328,7 +328,7 @@ pub struct HealthBody {
 impl From<&account::Wallet> for Wallet {
     fn from(w: &account::Wallet) -> Self {
         Self {
-            address: w.address.clone(),
+            address: w.address.to_string(),
             chain_id: w.chain_id,
             linked_at: from_unix_ms(w.linked_at),
             last_sign_in_at: w.last_sign_in_at.map(from_unix_ms),
@@ -354,7 +354,7 @@ impl From<&session::Session> for Session {
     fn from(s: &session::Session) -> Self {
         Self {
             id: s.id.clone(),
-            address: s.address.clone(),
+            address: s.address.to_string(),
             chain_id: s.chain_id,
             created_at: from_unix_ms(s.created_at),
             expires_at: from_unix_ms(s.expires_at),
@@ -381,7 +381,7 @@ impl SessionInfo {
     pub fn new(s: &session::Session, current_id: &str) -> Self {
         Self {
             id: s.id.clone(),
-            address: s.address.clone(),
+            address: s.address.to_string(),
             chain_id: s.chain_id,
             created_at: from_unix_ms(s.created_at),
             last_seen_at: from_unix_ms(s.last_seen_at),
@@ -399,7 +399,7 @@ impl From<&Event> for EventBody {
             id: e.id,
             at: from_unix_ms(e.at),
             kind: e.kind.as_str().to_string(),
-            address: e.address.clone(),
+            address: e.address.map(|a| a.to_string()),
             ip: e.ip.clone(),
             detail: e.detail.clone(),
         }

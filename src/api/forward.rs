@@ -121,7 +121,7 @@ async fn decide(state: &AppState, req: &Request, redirect: Option<bool>) -> Forw
     match auth {
         Ok(auth) => {
             let current = auth.current;
-            let address = current.session.address.clone();
+            let address = current.session.address.to_string();
             let host = original.as_ref().and_then(ProtectedHost::of_url);
             let refusal = match state.forward.access(host.as_ref(), &address) {
                 Access::Allowed => None,
@@ -141,11 +141,11 @@ async fn decide(state: &AppState, req: &Request, redirect: Option<bool>) -> Forw
                     message,
                 )));
             }
-            let wallets: Vec<&str> = current
+            let wallets: Vec<String> = current
                 .account
                 .wallets
                 .iter()
-                .map(|w| w.address.as_str())
+                .map(|w| w.address.to_string())
                 .collect();
             ForwardResponse::Allowed(current.account.user.id.clone(), address, wallets.join(","))
         }

@@ -150,7 +150,7 @@ pub fn page(
         Some(primary) => format!(
             "your account <strong>{}</strong> (primary wallet <span class=\"mono\">{}</span>)",
             escape(&preview.account_name),
-            escape(primary)
+            escape(&primary.to_string())
         ),
         None => format!(
             "your account <strong>{}</strong>",
@@ -173,7 +173,7 @@ pub fn page(
                 "Add the wallet <span class=\"mono\">{}</span> to {account} on {}, whose email \
                  is <strong>{}</strong>, and sign in with it in this browser. Whoever holds that \
                  wallet will be able to sign in to your account.",
-                escape(preview.wallet.as_deref().unwrap_or_default()),
+                escape(&preview.wallet.map(|w| w.to_string()).unwrap_or_default()),
                 escape(domain),
                 escape(&preview.email)
             ),

@@ -19,7 +19,10 @@ use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::Connection;
 use tokio::sync::oneshot;
 
-use crate::error::{AppError, AppResult};
+use crate::{
+    domain::address::Address,
+    error::{AppError, AppResult},
+};
 
 pub use migrations::SCHEMA_VERSION;
 
@@ -254,4 +257,17 @@ pub fn is_unique_violation(err: &rusqlite::Error) -> bool {
             if e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
                 || e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
     )
+}
+
+/// Addresses are stored as their EIP-55 text.
+impl rusqlite::ToSql for Address {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        Ok(rusqlite::types::ToSqlOutput::from(self.to_string()))
+    }
+}
+
+impl rusqlite::types::FromSql for Address {
+    fn column_result(value: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
+        Address::parse(value.as_str()?).map_err(|e| rusqlite::types::FromSqlError::Other(e.into()))
+    }
 }

@@ -7,7 +7,7 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::users;
 use crate::{
-    domain::{account::User, session::Session},
+    domain::{account::User, address::Address, session::Session},
     error::AppResult,
 };
 
@@ -133,7 +133,7 @@ pub fn revoke(conn: &Connection, user_id: &str, session_id: &str, now_ms: i64) -
 pub fn revoke_all(
     conn: &Connection,
     user_id: &str,
-    address: Option<&str>,
+    address: Option<&Address>,
     keep: Option<&str>,
     now_ms: i64,
 ) -> AppResult<usize> {

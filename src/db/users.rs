@@ -3,7 +3,10 @@
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use crate::{
-    domain::account::{User, Wallet},
+    domain::{
+        account::{User, Wallet},
+        address::Address,
+    },
     error::AppResult,
 };
 
@@ -95,7 +98,7 @@ pub fn mark_email_verified(conn: &Connection, user_id: &str, email: &str) -> App
         > 0)
 }
 
-pub fn find_wallet(conn: &Connection, address: &str) -> AppResult<Option<Wallet>> {
+pub fn find_wallet(conn: &Connection, address: &Address) -> AppResult<Option<Wallet>> {
     Ok(conn
         .prepare_cached(&format!(
             "SELECT {WALLET_COLUMNS} FROM wallets WHERE address = ?1"
@@ -130,7 +133,7 @@ pub fn insert_wallet(conn: &Connection, wallet: &Wallet) -> rusqlite::Result<()>
     Ok(())
 }
 
-pub fn delete_wallet(conn: &Connection, user_id: &str, address: &str) -> AppResult<bool> {
+pub fn delete_wallet(conn: &Connection, user_id: &str, address: &Address) -> AppResult<bool> {
     Ok(conn
         .prepare_cached("DELETE FROM wallets WHERE user_id = ?1 AND address = ?2")?
         .execute(params![user_id, address])?
@@ -138,7 +141,7 @@ pub fn delete_wallet(conn: &Connection, user_id: &str, address: &str) -> AppResu
 }
 
 /// Makes `address` the user's only primary wallet; false when it is not the user's.
-pub fn set_primary(conn: &Connection, user_id: &str, address: &str) -> AppResult<bool> {
+pub fn set_primary(conn: &Connection, user_id: &str, address: &Address) -> AppResult<bool> {
     let owned = conn
         .prepare_cached("SELECT 1 FROM wallets WHERE user_id = ?1 AND address = ?2")?
         .exists(params![user_id, address])?;
@@ -155,7 +158,12 @@ pub fn set_primary(conn: &Connection, user_id: &str, address: &str) -> AppResult
     Ok(owned)
 }
 
-pub fn record_sign_in(conn: &Connection, address: &str, chain_id: u64, at: i64) -> AppResult<()> {
+pub fn record_sign_in(
+    conn: &Connection,
+    address: &Address,
+    chain_id: u64,
+    at: i64,
+) -> AppResult<()> {
     conn.prepare_cached(
         "UPDATE wallets SET last_sign_in_at = ?2, chain_id = ?3 WHERE address = ?1",
     )?

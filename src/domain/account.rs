@@ -1,6 +1,8 @@
 //! Accounts: a user and the wallets linked to it, as the service works with them (`db/users.rs`
 //! maps the rows). Times are Unix milliseconds. Pure data: no I/O.
 
+use super::address::Address;
+
 /// An account's own fields.
 #[derive(Debug, Clone)]
 pub struct User {
@@ -14,7 +16,7 @@ pub struct User {
 /// A wallet linked to an account; an address is linked to one account at most.
 #[derive(Debug, Clone)]
 pub struct Wallet {
-    pub address: String,
+    pub address: Address,
     pub user_id: String,
     pub chain_id: u64,
     pub linked_at: i64,

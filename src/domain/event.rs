@@ -4,6 +4,8 @@
 
 use std::fmt;
 
+use super::address::Address;
+
 /// Kinds of security events.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EventKind {
@@ -81,8 +83,7 @@ pub struct Event {
     pub at: i64,
     pub user_id: Option<String>,
     pub kind: EventKind,
-    /// EIP-55.
-    pub address: Option<String>,
+    pub address: Option<Address>,
     pub ip: Option<String>,
     /// The reason of a refusal (an error code), or other detail.
     pub detail: Option<String>,

@@ -1,11 +1,14 @@
 //! A session: one sign-in, found by its token (`db/sessions.rs` maps the rows). Times are
 //! Unix milliseconds. Pure data: no I/O.
 
+use super::address::Address;
+
 #[derive(Debug, Clone)]
 pub struct Session {
     pub id: String,
     pub user_id: String,
-    pub address: String,
+    /// The wallet that signed in.
+    pub address: Address,
     pub chain_id: u64,
     pub created_at: i64,
     pub expires_at: i64,

@@ -217,7 +217,7 @@ fn is_pchars(text: &str) -> bool {
 /// The fields of a message this server writes itself (link challenges).
 pub struct MessageParts<'a> {
     pub domain: &'a str,
-    pub address: &'a str,
+    pub address: Address,
     pub statement: &'a str,
     pub uri: &'a str,
     pub chain_id: u64,
@@ -235,11 +235,10 @@ pub fn build_message(parts: &MessageParts<'_>) -> AppResult<String> {
         t.replace_nanosecond(t.nanosecond() / 1_000_000 * 1_000_000)
             .unwrap_or(t)
     };
-    let address = Address::parse(parts.address)?;
     let message = Message {
         scheme: None,
         domain: parts.domain.parse().map_err(|_| internal("domain"))?,
-        address: *address.as_bytes(),
+        address: *parts.address.as_bytes(),
         address_raw: None,
         statement: Some(parts.statement.to_string()),
         uri: parts.uri.parse().map_err(|_| internal("uri"))?,
@@ -472,7 +471,7 @@ mod tests {
         let now = OffsetDateTime::now_utc();
         let text = build_message(&MessageParts {
             domain: "localhost:8080",
-            address: "0xc02aaa39b223fe8d0a0e5c4f27ead9083c756cc2",
+            address: Address::parse("0xc02aaa39b223fe8d0a0e5c4f27ead9083c756cc2").unwrap(),
             statement: "Link this wallet to account 1f0e-22 on localhost:8080.",
             uri: "http://localhost:8080",
             chain_id: 10,

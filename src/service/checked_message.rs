@@ -34,8 +34,8 @@ pub struct Challenge {
 /// whether it passed the policy.
 pub(super) struct CheckedMessage {
     pub parsed: SiweMessage,
-    /// The signer's EIP-55 address, as named in the message.
-    pub address: String,
+    /// The signer, as named in the message.
+    pub address: Address,
     /// When the nonce expires, as the nonce says (its tag covers it).
     pub nonce_expires_at: i64,
     /// Why the policy refused it (domain, time window...) although it is signed, if it did.
@@ -87,11 +87,12 @@ impl Service {
         statement: &str,
         link_for: Option<String>,
     ) -> AppResult<Challenge> {
-        let address = Address::parse(address)?.to_string();
+        let address = Address::parse(address)?;
+        let named = address.to_string();
         let purpose = match &link_for {
             Some(user_id) => NonceFor::Link {
                 user_id,
-                address: &address,
+                address: &named,
             },
             None => NonceFor::SignIn,
         };
@@ -101,7 +102,7 @@ impl Service {
     /// The message for `address` (EIP-55) on a fresh nonce issued for `purpose`.
     pub(super) fn build_challenge(
         &self,
-        address: &str,
+        address: &Address,
         chain_id: Option<u64>,
         statement: &str,
         purpose: NonceFor<'_>,
@@ -123,7 +124,7 @@ impl Service {
         let nonce = self.keys.new_nonce(unix_ms(expires), purpose);
         let message = siwe::build_message(&siwe::MessageParts {
             domain: &self.identity.domain,
-            address,
+            address: *address,
             statement,
             uri: &self.identity.origin,
             chain_id,
@@ -215,11 +216,11 @@ impl Service {
         let checked = siwe::parse_message(text)
             .and_then(|parsed| Ok((parsed, siwe::parse_signature(signature)?)))
             .and_then(|(parsed, signature)| {
-                let address = Address::from_bytes(parsed.message.address).to_string();
+                let address = Address::from_bytes(parsed.message.address);
                 let nonce = parsed.message.nonce.as_str();
                 // Cheap refusals first: the MAC, then the expiry the MAC covers (never
                 // today's `nonce_ttl_secs`).
-                nonce_for(self, nonce, &address)?;
+                nonce_for(self, nonce, &address.to_string())?;
                 let nonce_expires_at = token::nonce_expiry(nonce)
                     .filter(|expires_at| *expires_at > self.now_ms())
                     .ok_or_else(invalid_nonce)?;
@@ -252,7 +253,7 @@ impl Service {
         let nonce = checked.parsed.message.nonce.as_str();
         let expires_at = checked.nonce_expires_at;
         let first_use = expires_at > self.now_ms() && nonces::spend(conn, nonce, expires_at)?;
-        let address = checked.address.as_str();
+        let address = &checked.address;
         let refusal = match (first_use, checked.refusal.take()) {
             (true, None) => return Ok(Spent::Done(())),
             (true, Some(refusal)) => refusal,

@@ -6,6 +6,7 @@
 use std::sync::Arc;
 
 use super::{record_event, single_use::Spent, ClientInfo, Service};
+use crate::domain::address::Address;
 use crate::domain::event::EventKind;
 use crate::domain::{account::User, email_link::EmailLink};
 use crate::{
@@ -40,9 +41,9 @@ pub struct EmailLinkPreview {
     /// The account's name.
     pub account_name: String,
     /// The account's primary wallet.
-    pub primary_address: Option<String>,
+    pub primary_address: Option<Address>,
     /// For a wallet link: the wallet that will be added.
-    pub wallet: Option<String>,
+    pub wallet: Option<Address>,
 }
 
 /// An email to send once the transaction that asked for it has committed.
@@ -257,7 +258,7 @@ impl Service {
         &self,
         conn: &rusqlite::Connection,
         user_id: &str,
-        address: &str,
+        address: &Address,
     ) -> AppResult<Option<PendingEmail>> {
         if self.mailer.is_none() {
             return Ok(None);

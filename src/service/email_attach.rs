@@ -50,7 +50,7 @@ impl Service {
                 "The email address is not valid.",
             ));
         }
-        let address = Address::parse(address)?.to_string();
+        let address = Address::parse(address)?;
         let statement = format!(
             "Add this wallet to the account with email {email} on {}.",
             self.identity.domain
@@ -61,9 +61,10 @@ impl Service {
                 "This email address has characters a message to sign cannot hold.",
             ));
         }
+        let named = address.to_string();
         let purpose = NonceFor::EmailAttach {
             email: &email,
-            address: &address,
+            address: &named,
         };
         self.build_challenge(&address, chain_id, &statement, purpose)
     }
@@ -84,7 +85,7 @@ impl Service {
         &self,
         conn: &rusqlite::Connection,
         email: &str,
-        address: &str,
+        address: &Address,
         chain_id: u64,
         client: &ClientInfo,
     ) -> AppResult<Option<PendingEmail>> {
@@ -120,7 +121,7 @@ impl Service {
         &self,
         conn: &rusqlite::Connection,
         owner: &User,
-        address: &str,
+        address: &Address,
         chain_id: u64,
     ) -> AppResult<Option<PendingEmail>> {
         let email = owner.email.clone().unwrap_or_default();
@@ -134,7 +135,7 @@ impl Service {
                 purpose: email_tokens::LINK_WALLET.into(),
                 user_id: owner.id.clone(),
                 email: email.clone(),
-                address: Some(address.to_string()),
+                address: Some(*address),
                 chain_id: Some(chain_id),
                 created_at: now,
                 expires_at: now + self.email_link_ttl.whole_milliseconds() as i64,
@@ -198,7 +199,7 @@ impl Service {
             // Switched off since the link was sent.
             return Err(invalid_link());
         }
-        let address = record.address.clone().unwrap_or_default();
+        let address = record.address.ok_or_else(invalid_link)?;
         let chain_id = record.chain_id.unwrap_or(1);
         // The mailbox speaks for the account only while it is the account's confirmed address.
         let owner = users::find_user(conn, &record.user_id)?;

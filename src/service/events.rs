@@ -6,7 +6,10 @@ use rusqlite::Connection;
 use super::{Authenticated, ClientInfo, Service};
 use crate::{
     db::{events, users},
-    domain::event::{Event, EventKind},
+    domain::{
+        address::Address,
+        event::{Event, EventKind},
+    },
     error::AppResult,
 };
 
@@ -17,7 +20,7 @@ pub(super) fn record_event(
     at: i64,
     kind: EventKind,
     user_id: Option<&str>,
-    address: Option<&str>,
+    address: Option<&Address>,
     client: &ClientInfo,
     detail: Option<&str>,
 ) -> AppResult<()> {
@@ -33,7 +36,7 @@ pub(super) fn record_event(
             at,
             user_id: owner,
             kind,
-            address: address.map(str::to_string),
+            address: address.copied(),
             ip: client.ip.clone(),
             detail: detail.map(str::to_string),
         },

@@ -2,6 +2,7 @@
 //! and listing or ending the account's sessions.
 
 use super::{load_account, new_row_id, record_event, Account, ClientInfo, Service, SignIn};
+use crate::domain::address::Address;
 use crate::domain::event::EventKind;
 use crate::domain::session::Session;
 use crate::{
@@ -31,7 +32,7 @@ impl Service {
         &self,
         conn: &rusqlite::Connection,
         user_id: &str,
-        address: &str,
+        address: &Address,
         chain_id: u64,
         new_account: Option<Account>,
         client: &ClientInfo,
@@ -51,7 +52,7 @@ impl Service {
         let session = Session {
             id: new_row_id(),
             user_id: user_id.to_string(),
-            address: address.to_string(),
+            address: *address,
             chain_id,
             created_at: now,
             expires_at: now + self.session_ttl.whole_milliseconds() as i64,
@@ -119,7 +120,7 @@ impl Service {
         let (user_id, session_id, address) = (
             current.account.user.id.clone(),
             current.session.id.clone(),
-            current.session.address.clone(),
+            current.session.address,
         );
         let clock = self.clock.clone();
         self.db

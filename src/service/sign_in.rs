@@ -193,7 +193,7 @@ impl Service {
         checked: &CheckedMessage,
         request: &SignInRequest,
     ) -> AppResult<Decided> {
-        let address = checked.address.as_str();
+        let address = &checked.address;
         let chain_id = checked.parsed.message.chain_id;
         let now = self.now_ms();
         let mut pending = None;
@@ -204,7 +204,7 @@ impl Service {
             pending = self.wallet_added_notice(conn, &user_id, address)?;
             (user_id, None, "linked")
         } else if let Some(email) = request.email.as_deref().filter(|email| {
-            self.is_email_attach_nonce(&checked.parsed.message.nonce, email, address)
+            self.is_email_attach_nonce(&checked.parsed.message.nonce, email, &address.to_string())
         }) {
             // Signed to ask for exactly this: never a sign-in, whatever else is true.
             let pending =
@@ -251,19 +251,19 @@ impl Service {
     fn create_account(
         &self,
         conn: &rusqlite::Connection,
-        address: &str,
+        address: &Address,
         chain_id: u64,
         email: Option<&str>,
     ) -> AppResult<Account> {
         let user = User {
             id: new_row_id(),
-            name: Address::parse(address)?.short(),
+            name: address.short(),
             email: email.map(str::to_string),
             email_verified: false,
             created_at: self.now_ms(),
         };
         let wallet = Wallet {
-            address: address.to_string(),
+            address: *address,
             user_id: user.id.clone(),
             chain_id,
             linked_at: user.created_at,

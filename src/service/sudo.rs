@@ -45,8 +45,8 @@ impl Service {
         address: Option<&str>,
     ) -> AppResult<Challenge> {
         let address = match address {
-            Some(address) => Address::parse(address)?.to_string(),
-            None => current.session.address.clone(),
+            Some(address) => Address::parse(address)?,
+            None => current.session.address,
         };
         let wallet = current
             .account
@@ -61,9 +61,10 @@ impl Service {
             "Confirm a sensitive change to account {} on {}.",
             current.account.user.id, self.identity.domain
         );
+        let named = address.to_string();
         let purpose = NonceFor::Reauth {
             session_id: &current.session.id,
-            address: &address,
+            address: &named,
         };
         self.build_challenge(&address, chain_id, &statement, purpose)
     }

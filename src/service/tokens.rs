@@ -42,12 +42,12 @@ impl Service {
         let exp = iat + self.token_ttl.whole_seconds();
         let claims = TokenClaims {
             sub: current.account.user.id.clone(),
-            addr: current.session.address.clone(),
+            addr: current.session.address.to_string(),
             wallets: current
                 .account
                 .wallets
                 .iter()
-                .map(|w| w.address.clone())
+                .map(|w| w.address.to_string())
                 .collect(),
             iat,
             exp,

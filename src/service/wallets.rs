@@ -37,7 +37,7 @@ pub(super) enum WalletHolder {
 /// wallet link (`email_attach.rs`) directly.
 pub(super) fn wallet_holder(
     conn: &rusqlite::Connection,
-    address: &str,
+    address: &Address,
     user_id: &str,
 ) -> AppResult<WalletHolder> {
     Ok(match users::find_wallet(conn, address)? {
@@ -50,7 +50,7 @@ pub(super) fn wallet_holder(
 /// Fails unless wallet `address` may be linked to account `user_id` (see [`wallet_holder`]).
 pub(super) fn wallet_taken(
     conn: &rusqlite::Connection,
-    address: &str,
+    address: &Address,
     user_id: &str,
 ) -> AppResult<()> {
     match wallet_holder(conn, address, user_id)? {
@@ -150,9 +150,7 @@ impl Service {
         client: ClientInfo,
     ) -> AppResult<()> {
         self.require_recent_signature(current)?;
-        let address = Address::parse(address)
-            .map_err(|_| wallet_not_found())?
-            .to_string();
+        let address = Address::parse(address).map_err(|_| wallet_not_found())?;
         let user_id = current.account.user.id.clone();
         let current_session = current.session.id.clone();
         let clock = self.clock.clone();
@@ -207,9 +205,7 @@ impl Service {
         address: &str,
         client: ClientInfo,
     ) -> AppResult<()> {
-        let address = Address::parse(address)
-            .map_err(|_| wallet_not_found())?
-            .to_string();
+        let address = Address::parse(address).map_err(|_| wallet_not_found())?;
         let user_id = current.account.user.id.clone();
         let clock = self.clock.clone();
         self.db
@@ -236,12 +232,12 @@ impl Service {
         &self,
         conn: &rusqlite::Connection,
         user_id: &str,
-        address: &str,
+        address: &Address,
         chain_id: u64,
         client: &ClientInfo,
     ) -> AppResult<()> {
         let wallet = Wallet {
-            address: address.to_string(),
+            address: *address,
             user_id: user_id.to_string(),
             chain_id,
             linked_at: self.now_ms(),
