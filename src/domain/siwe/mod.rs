@@ -1,30 +1,19 @@
-//! EIP-4361 messages: parsing (with the `signinwithethereum` crate plus the checks it leaves out),
-//! binding to this server's domains, URIs, chains and clock, and EIP-191 signature recovery over
-//! the exact bytes the client signed.
+//! EIP-4361 messages: parsing (with the `signinwithethereum` crate plus the checks it leaves out)
+//! and building; binding to this server's domains, URIs, chains and clock in `policy.rs`; EIP-191
+//! signature recovery over the exact bytes the client signed in `signature.rs`.
 
-use secp256k1::ecdsa::{RecoverableSignature, RecoveryId};
-use sha3::{Digest, Keccak256};
+mod policy;
+mod signature;
+
+pub use policy::{check_validity_window, SiwePolicy};
+pub use signature::{parse_signature, recover_signer, verify_signature};
 pub use signinwithethereum::Message;
-use time::{Duration, OffsetDateTime};
-use url::Url;
+use time::OffsetDateTime;
 
 use crate::{
     domain::address::Address,
     error::{AppError, AppResult, ErrorCode},
 };
-
-/// What this server accepts in a message, derived once from the settings.
-#[derive(Debug, Clone)]
-pub struct SiwePolicy {
-    /// Lowercase host[:port] values a message's domain may be.
-    pub domains: Vec<String>,
-    /// Origins (scheme://host[:port]) a message's URI may have.
-    pub uri_origins: Vec<url::Origin>,
-    /// Empty means any chain.
-    pub chain_ids: Vec<u64>,
-    pub nonce_ttl: Duration,
-    pub clock_skew: Duration,
-}
 
 fn invalid_message(why: impl Into<String>) -> AppError {
     AppError::new(
@@ -257,163 +246,6 @@ pub fn build_message(parts: &MessageParts<'_>) -> AppResult<String> {
     Ok(text)
 }
 
-/// Accepts 65 bytes as hex, with or without `0x`.
-pub fn parse_signature(text: &str) -> AppResult<[u8; 65]> {
-    let digits = text.strip_prefix("0x").unwrap_or(text);
-    let mut signature = [0u8; 65];
-    hex::decode_to_slice(digits, &mut signature).map_err(|_| {
-        AppError::new(
-            ErrorCode::InvalidSignatureFormat,
-            "The signature must be 65 bytes written as 130 hex digits (optionally 0x-prefixed).",
-        )
-    })?;
-    Ok(signature)
-}
-
-/// The address whose key made `signature` over the EIP-191 personal-message hash of `text`.
-pub fn recover_signer(text: &str, signature: &[u8; 65]) -> Option<[u8; 20]> {
-    let mut hasher = Keccak256::new();
-    hasher.update(format!("\x19Ethereum Signed Message:\n{}", text.len()));
-    hasher.update(text.as_bytes());
-    let digest: [u8; 32] = hasher.finalize().into();
-    let v = match signature[64] {
-        v @ (0 | 1) => v,
-        v @ (27 | 28) => v - 27,
-        _ => return None,
-    };
-    let id = RecoveryId::try_from(i32::from(v)).ok()?;
-    let sig = RecoverableSignature::from_compact(&signature[..64], id).ok()?;
-    let key = sig
-        .recover(secp256k1::Message::from_digest(digest))
-        .ok()?
-        .serialize_uncompressed();
-    let hash = Keccak256::digest(&key[1..]);
-    let mut address = [0u8; 20];
-    address.copy_from_slice(&hash[12..]);
-    Some(address)
-}
-
-/// Fails unless `signature` over `text` was made by the message's address.
-pub fn verify_signature(message: &Message, text: &str, signature: &[u8; 65]) -> AppResult<()> {
-    match recover_signer(text, signature) {
-        Some(signer) if signer == message.address => Ok(()),
-        _ => Err(AppError::new(
-            ErrorCode::InvalidSignature,
-            "The signature was not made by the address in the message.",
-        )),
-    }
-}
-
-impl SiwePolicy {
-    /// Everything about a parsed message except its nonce: binding, time window, signature.
-    /// The signature goes last, as it is the costly check.
-    pub fn check(
-        &self,
-        parsed: &SiweMessage,
-        text: &str,
-        signature: &[u8; 65],
-        now: OffsetDateTime,
-    ) -> AppResult<()> {
-        self.check_unsigned(parsed, now)?;
-        verify_signature(&parsed.message, text, signature)
-    }
-
-    /// What [`SiwePolicy::check`] checks but the signature and the nonce: binding and times.
-    /// Kept apart so that a refusal can be told from a message its signer never signed.
-    pub fn check_unsigned(&self, parsed: &SiweMessage, now: OffsetDateTime) -> AppResult<()> {
-        self.check_binding(parsed)?;
-        check_validity_window(&parsed.message, now, self.clock_skew)?;
-        self.check_issued_at(&parsed.message, now)
-    }
-
-    /// Domain (and scheme, when the message has one), URI origin and chain.
-    pub fn check_binding(&self, parsed: &SiweMessage) -> AppResult<()> {
-        let message = &parsed.message;
-        let domain = parsed.domain.to_ascii_lowercase();
-        let scheme_ok = parsed.scheme.as_deref().is_none_or(|scheme| {
-            self.uri_origins.iter().any(|origin| match origin {
-                url::Origin::Tuple(s, _, _) => s.eq_ignore_ascii_case(scheme),
-                url::Origin::Opaque(_) => false,
-            })
-        });
-        if !scheme_ok || !self.domains.contains(&domain) {
-            return Err(AppError::new(
-                ErrorCode::DomainMismatch,
-                format!(
-                    "The message is for {:?}, which this server does not accept; it accepts {}.",
-                    parsed.domain,
-                    self.domains.join(", ")
-                ),
-            ));
-        }
-        let origin_ok = Url::parse(message.uri.as_str())
-            .map(|uri| self.uri_origins.contains(&uri.origin()))
-            .unwrap_or(false);
-        if !origin_ok {
-            return Err(AppError::new(
-                ErrorCode::UriMismatch,
-                "The message's URI is not on an origin this server accepts.",
-            ));
-        }
-        let chain_stored = i64::try_from(message.chain_id).is_ok();
-        if !chain_stored
-            || (!self.chain_ids.is_empty() && !self.chain_ids.contains(&message.chain_id))
-        {
-            return Err(AppError::new(
-                ErrorCode::ChainNotAllowed,
-                format!(
-                    "Chain {} is not allowed here; use one of {:?}.",
-                    message.chain_id, self.chain_ids
-                ),
-            ));
-        }
-        Ok(())
-    }
-
-    /// Issued At may be at most the clock skew ahead, and no older than a nonce lives.
-    pub fn check_issued_at(&self, message: &Message, now: OffsetDateTime) -> AppResult<()> {
-        let issued_at = *message.issued_at.as_ref();
-        if issued_at > now + self.clock_skew {
-            return Err(AppError::new(
-                ErrorCode::IssuedAtInvalid,
-                "The message's Issued At is in the future; check the device's clock.",
-            ));
-        }
-        if issued_at < now - self.nonce_ttl - self.clock_skew {
-            return Err(AppError::new(
-                ErrorCode::IssuedAtInvalid,
-                "The message's Issued At is older than a nonce lives; sign a new message.",
-            ));
-        }
-        Ok(())
-    }
-}
-
-/// Expiration Time and Not Before against `now`; Not Before tolerates `clock_skew`.
-pub fn check_validity_window(
-    message: &Message,
-    now: OffsetDateTime,
-    clock_skew: Duration,
-) -> AppResult<()> {
-    if let Some(expiration) = &message.expiration_time {
-        if *expiration.as_ref() <= now {
-            return Err(AppError::new(
-                ErrorCode::MessageExpired,
-                "The message's Expiration Time has passed; sign a new message.",
-            ));
-        }
-    }
-    if let Some(not_before) = &message.not_before {
-        if *not_before.as_ref() > now + clock_skew {
-            return Err(AppError::new(
-                ErrorCode::MessageNotYetValid,
-                "The message's Not Before time has not been reached yet.",
-            ));
-        }
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -477,30 +309,12 @@ mod tests {
             chain_id: 10,
             nonce: "abcdefgh12345678",
             issued_at: now,
-            expiration_time: Some(now + Duration::minutes(5)),
+            expiration_time: Some(now + time::Duration::minutes(5)),
         })
         .unwrap();
         let parsed = parse_message(&text).unwrap();
         assert_eq!(parsed.domain, "localhost:8080");
         assert_eq!(parsed.message.chain_id, 10);
         assert!(text.contains("0xC02aaA39b223FE8D0A0e5C4F27eAD9083C756Cc2"));
-    }
-
-    #[test]
-    fn signature_hex_must_be_65_bytes() {
-        assert!(parse_signature(&format!("0x{}", "ab".repeat(65))).is_ok());
-        assert!(parse_signature(&"ab".repeat(65)).is_ok());
-        for bad in [
-            "",
-            "0x",
-            &"ab".repeat(64),
-            &"ab".repeat(66),
-            &format!("0x{}", "zz".repeat(65)),
-        ] {
-            assert_eq!(
-                parse_signature(bad).unwrap_err().code(),
-                ErrorCode::InvalidSignatureFormat
-            );
-        }
     }
 }
