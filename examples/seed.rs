@@ -17,6 +17,7 @@ use siwe_server::{
     domain::{
         account::{User, Wallet},
         address::Address,
+        id::{SessionId, UserId},
         session::Session,
         token::{Keys, NonceFor},
     },
@@ -52,7 +53,7 @@ fn main() -> anyhow::Result<()> {
         for _ in done..(done + BATCH).min(args.rows) {
             let address = Address::from_bytes(rng.random());
             let user = User {
-                id: uuid::Uuid::now_v7().to_string(),
+                id: UserId::new(uuid::Uuid::now_v7().to_string()),
                 name: address.short(),
                 email: None,
                 email_verified: false,
@@ -71,7 +72,7 @@ fn main() -> anyhow::Result<()> {
                 },
             )?;
             let session = Session {
-                id: uuid::Uuid::now_v7().to_string(),
+                id: SessionId::new(uuid::Uuid::now_v7().to_string()),
                 user_id: user.id,
                 address,
                 chain_id: 1,

@@ -22,6 +22,7 @@ use super::{
 };
 use crate::{
     clock::from_unix_ms,
+    domain::id::SessionId,
     service::{EmailLinkKind, SignIn, SignInOutcome, SignInRequest},
 };
 
@@ -395,10 +396,10 @@ impl AuthApi {
         #[oai(name = "X-CSRF-Token")]
         _csrf: Header<Option<String>>,
     ) -> Result<SessionsEndedResponse, ApiError> {
-        let current = id.0 == auth.current.session.id;
+        let current = id.0 == auth.current.session.id.as_str();
         state
             .service
-            .end_session(&auth.current, id.0, client_info(req))
+            .end_session(&auth.current, SessionId::new(id.0), client_info(req))
             .await?;
         Ok(SessionsEndedResponse::Ended(
             current.then(|| state.cookie.clear()),

@@ -13,7 +13,7 @@ use time::OffsetDateTime;
 
 use crate::{
     clock::from_unix_ms,
-    domain::{account, event::Event, session},
+    domain::{account, event::Event, id::SessionId, session},
     service::{Account, Challenge, NonceIssued},
 };
 
@@ -340,7 +340,7 @@ impl From<&account::Wallet> for Wallet {
 impl From<&Account> for User {
     fn from(a: &Account) -> Self {
         Self {
-            id: a.user.id.clone(),
+            id: a.user.id.to_string(),
             name: a.user.name.clone(),
             email: a.user.email.clone(),
             email_verified: a.user.email_verified,
@@ -353,7 +353,7 @@ impl From<&Account> for User {
 impl From<&session::Session> for Session {
     fn from(s: &session::Session) -> Self {
         Self {
-            id: s.id.clone(),
+            id: s.id.to_string(),
             address: s.address.to_string(),
             chain_id: s.chain_id,
             created_at: from_unix_ms(s.created_at),
@@ -378,9 +378,9 @@ impl From<NonceIssued> for NonceBody {
 }
 
 impl SessionInfo {
-    pub fn new(s: &session::Session, current_id: &str) -> Self {
+    pub fn new(s: &session::Session, current_id: &SessionId) -> Self {
         Self {
-            id: s.id.clone(),
+            id: s.id.to_string(),
             address: s.address.to_string(),
             chain_id: s.chain_id,
             created_at: from_unix_ms(s.created_at),
@@ -388,7 +388,7 @@ impl SessionInfo {
             expires_at: from_unix_ms(s.expires_at),
             ip: s.ip.clone(),
             user_agent: s.user_agent.clone(),
-            current: s.id == current_id,
+            current: s.id == *current_id,
         }
     }
 }

@@ -147,7 +147,11 @@ async fn decide(state: &AppState, req: &Request, redirect: Option<bool>) -> Forw
                 .iter()
                 .map(|w| w.address.to_string())
                 .collect();
-            ForwardResponse::Allowed(current.account.user.id.clone(), address, wallets.join(","))
+            ForwardResponse::Allowed(
+                current.account.user.id.to_string(),
+                address,
+                wallets.join(","),
+            )
         }
         Err(err @ AppError::Client { .. }) => {
             let wants_html = req

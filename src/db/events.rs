@@ -3,7 +3,10 @@
 use rusqlite::{params, Connection};
 
 use crate::{
-    domain::event::{Event, EventKind},
+    domain::{
+        event::{Event, EventKind},
+        id::UserId,
+    },
     error::AppResult,
 };
 
@@ -24,7 +27,7 @@ pub fn insert(conn: &Connection, event: &Event) -> AppResult<()> {
 }
 
 /// The user's most recent events, newest first.
-pub fn recent_of_user(conn: &Connection, user_id: &str, limit: u32) -> AppResult<Vec<Event>> {
+pub fn recent_of_user(conn: &Connection, user_id: &UserId, limit: u32) -> AppResult<Vec<Event>> {
     let mut stmt = conn.prepare_cached(
         "SELECT id, at, user_id, kind, address, ip, detail FROM security_events
           WHERE user_id = ?1 ORDER BY at DESC, id DESC LIMIT ?2",

@@ -20,7 +20,10 @@ use rusqlite::Connection;
 use tokio::sync::oneshot;
 
 use crate::{
-    domain::address::Address,
+    domain::{
+        address::Address,
+        id::{SessionId, UserId},
+    },
     error::{AppError, AppResult},
 };
 
@@ -258,6 +261,27 @@ pub fn is_unique_violation(err: &rusqlite::Error) -> bool {
                 || e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
     )
 }
+
+/// Ids are stored as their text.
+macro_rules! text_id_column {
+    ($name:ident) => {
+        impl rusqlite::ToSql for $name {
+            fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+                Ok(rusqlite::types::ToSqlOutput::from(self.as_str()))
+            }
+        }
+
+        impl rusqlite::types::FromSql for $name {
+            fn column_result(
+                value: rusqlite::types::ValueRef<'_>,
+            ) -> rusqlite::types::FromSqlResult<Self> {
+                String::column_result(value).map($name::new)
+            }
+        }
+    };
+}
+text_id_column!(UserId);
+text_id_column!(SessionId);
 
 /// Addresses are stored as their EIP-55 text.
 impl rusqlite::ToSql for Address {

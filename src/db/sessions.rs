@@ -7,7 +7,12 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::users;
 use crate::{
-    domain::{account::User, address::Address, session::Session},
+    domain::{
+        account::User,
+        address::Address,
+        id::{SessionId, UserId},
+        session::Session,
+    },
     error::AppResult,
 };
 
@@ -81,7 +86,7 @@ pub fn find_live(
 }
 
 /// The user's live sessions, newest first.
-pub fn live_of_user(conn: &Connection, user_id: &str, now_ms: i64) -> AppResult<Vec<Session>> {
+pub fn live_of_user(conn: &Connection, user_id: &UserId, now_ms: i64) -> AppResult<Vec<Session>> {
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {COLUMNS} FROM sessions
           WHERE user_id = ?1 AND revoked_at IS NULL AND expires_at > ?2
@@ -92,7 +97,12 @@ pub fn live_of_user(conn: &Connection, user_id: &str, now_ms: i64) -> AppResult<
 }
 
 /// Records use of a session, at most once per `every_ms`, to spare writes on every request.
-pub fn touch(conn: &Connection, session_id: &str, now_ms: i64, every_ms: i64) -> AppResult<()> {
+pub fn touch(
+    conn: &Connection,
+    session_id: &SessionId,
+    now_ms: i64,
+    every_ms: i64,
+) -> AppResult<()> {
     conn.prepare_cached(
         "UPDATE sessions SET last_seen_at = ?2 WHERE id = ?1 AND last_seen_at <= ?2 - ?3",
     )?
@@ -104,8 +114,8 @@ pub fn touch(conn: &Connection, session_id: &str, now_ms: i64, every_ms: i64) ->
 /// such a session.
 pub fn mark_authenticated(
     conn: &Connection,
-    user_id: &str,
-    session_id: &str,
+    user_id: &UserId,
+    session_id: &SessionId,
     now_ms: i64,
 ) -> AppResult<bool> {
     Ok(conn
@@ -118,7 +128,12 @@ pub fn mark_authenticated(
 }
 
 /// Revokes one of the user's live sessions; true when there was one.
-pub fn revoke(conn: &Connection, user_id: &str, session_id: &str, now_ms: i64) -> AppResult<bool> {
+pub fn revoke(
+    conn: &Connection,
+    user_id: &UserId,
+    session_id: &SessionId,
+    now_ms: i64,
+) -> AppResult<bool> {
     Ok(conn
         .prepare_cached(
             "UPDATE sessions SET revoked_at = ?3
@@ -132,9 +147,9 @@ pub fn revoke(conn: &Connection, user_id: &str, session_id: &str, now_ms: i64) -
 /// `keep`; returns how many.
 pub fn revoke_all(
     conn: &Connection,
-    user_id: &str,
+    user_id: &UserId,
     address: Option<&Address>,
-    keep: Option<&str>,
+    keep: Option<&SessionId>,
     now_ms: i64,
 ) -> AppResult<usize> {
     Ok(conn

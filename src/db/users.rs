@@ -6,6 +6,7 @@ use crate::{
     domain::{
         account::{User, Wallet},
         address::Address,
+        id::UserId,
     },
     error::AppResult,
 };
@@ -39,7 +40,7 @@ fn wallet_from_row(row: &Row<'_>) -> rusqlite::Result<Wallet> {
     })
 }
 
-pub fn find_user(conn: &Connection, user_id: &str) -> AppResult<Option<User>> {
+pub fn find_user(conn: &Connection, user_id: &UserId) -> AppResult<Option<User>> {
     Ok(conn
         .prepare_cached(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?1"))?
         .query_row(params![user_id], user_from_row)
@@ -71,14 +72,14 @@ pub fn insert_user(conn: &Connection, user: &User) -> AppResult<()> {
     Ok(())
 }
 
-pub fn set_name(conn: &Connection, user_id: &str, name: &str) -> AppResult<()> {
+pub fn set_name(conn: &Connection, user_id: &UserId, name: &str) -> AppResult<()> {
     conn.prepare_cached("UPDATE users SET name = ?2 WHERE id = ?1")?
         .execute(params![user_id, name])?;
     Ok(())
 }
 
 /// Sets (or clears) the email; a changed email is unverified.
-pub fn set_email(conn: &Connection, user_id: &str, email: Option<&str>) -> AppResult<()> {
+pub fn set_email(conn: &Connection, user_id: &UserId, email: Option<&str>) -> AppResult<()> {
     conn.prepare_cached(
         "UPDATE users SET email = ?2,
                 email_verified = CASE WHEN lower(email) IS lower(?2) THEN email_verified ELSE 0 END
@@ -89,7 +90,7 @@ pub fn set_email(conn: &Connection, user_id: &str, email: Option<&str>) -> AppRe
 }
 
 /// Marks the email verified if the account still has this email; true when it did.
-pub fn mark_email_verified(conn: &Connection, user_id: &str, email: &str) -> AppResult<bool> {
+pub fn mark_email_verified(conn: &Connection, user_id: &UserId, email: &str) -> AppResult<bool> {
     Ok(conn
         .prepare_cached(
             "UPDATE users SET email_verified = 1 WHERE id = ?1 AND lower(email) = lower(?2)",
@@ -108,7 +109,7 @@ pub fn find_wallet(conn: &Connection, address: &Address) -> AppResult<Option<Wal
 }
 
 /// The user's wallets, primary first, then by link time.
-pub fn wallets_of(conn: &Connection, user_id: &str) -> AppResult<Vec<Wallet>> {
+pub fn wallets_of(conn: &Connection, user_id: &UserId) -> AppResult<Vec<Wallet>> {
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {WALLET_COLUMNS} FROM wallets WHERE user_id = ?1
           ORDER BY is_primary DESC, linked_at, address"
@@ -133,7 +134,7 @@ pub fn insert_wallet(conn: &Connection, wallet: &Wallet) -> rusqlite::Result<()>
     Ok(())
 }
 
-pub fn delete_wallet(conn: &Connection, user_id: &str, address: &Address) -> AppResult<bool> {
+pub fn delete_wallet(conn: &Connection, user_id: &UserId, address: &Address) -> AppResult<bool> {
     Ok(conn
         .prepare_cached("DELETE FROM wallets WHERE user_id = ?1 AND address = ?2")?
         .execute(params![user_id, address])?
@@ -141,7 +142,7 @@ pub fn delete_wallet(conn: &Connection, user_id: &str, address: &Address) -> App
 }
 
 /// Makes `address` the user's only primary wallet; false when it is not the user's.
-pub fn set_primary(conn: &Connection, user_id: &str, address: &Address) -> AppResult<bool> {
+pub fn set_primary(conn: &Connection, user_id: &UserId, address: &Address) -> AppResult<bool> {
     let owned = conn
         .prepare_cached("SELECT 1 FROM wallets WHERE user_id = ?1 AND address = ?2")?
         .exists(params![user_id, address])?;

@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use super::address::Address;
+use super::{address::Address, id::UserId};
 
 /// Kinds of security events.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,7 +81,7 @@ pub struct Event {
     pub id: i64,
     /// Unix milliseconds.
     pub at: i64,
-    pub user_id: Option<String>,
+    pub user_id: Option<UserId>,
     pub kind: EventKind,
     pub address: Option<Address>,
     pub ip: Option<String>,

@@ -7,6 +7,7 @@ pub mod address;
 pub mod email_link;
 pub mod event;
 pub mod forward_auth;
+pub mod id;
 pub mod session;
 pub mod siwe;
 pub mod token;

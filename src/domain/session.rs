@@ -1,12 +1,15 @@
 //! A session: one sign-in, found by its token (`db/sessions.rs` maps the rows). Times are
 //! Unix milliseconds. Pure data: no I/O.
 
-use super::address::Address;
+use super::{
+    address::Address,
+    id::{SessionId, UserId},
+};
 
 #[derive(Debug, Clone)]
 pub struct Session {
-    pub id: String,
-    pub user_id: String,
+    pub id: SessionId,
+    pub user_id: UserId,
     /// The wallet that signed in.
     pub address: Address,
     pub chain_id: u64,

@@ -6,6 +6,7 @@ use rusqlite::Connection;
 
 use super::{Authenticated, ClientInfo, Service};
 use crate::domain::account::{User, Wallet};
+use crate::domain::id::UserId;
 use crate::{
     db::users,
     error::{AppError, AppResult, ErrorCode},
@@ -36,7 +37,7 @@ pub(super) fn new_row_id() -> String {
 }
 
 /// Loads an account with its wallets.
-pub(super) fn load_account(conn: &Connection, user_id: &str) -> AppResult<Account> {
+pub(super) fn load_account(conn: &Connection, user_id: &UserId) -> AppResult<Account> {
     let user = users::find_user(conn, user_id)?
         .ok_or_else(|| AppError::Internal(anyhow::anyhow!("user {user_id} vanished")))?;
     let wallets = users::wallets_of(conn, user_id)?;

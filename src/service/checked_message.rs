@@ -12,6 +12,7 @@ use rusqlite::Connection;
 use super::{record_event, single_use::Spent, ClientInfo, Service};
 use crate::domain::address::Address;
 use crate::domain::event::EventKind;
+use crate::domain::id::UserId;
 use crate::{
     clock::unix_ms,
     db::{nonces, users, Answer, ForWaiter},
@@ -57,7 +58,7 @@ pub(super) struct SignedMessage<N> {
 pub(super) struct Refused {
     pub kind: EventKind,
     /// Whose log it goes to; by default the account of the signing wallet (none, no event).
-    pub owner: Option<String>,
+    pub owner: Option<UserId>,
     pub client: ClientInfo,
 }
 
@@ -85,13 +86,13 @@ impl Service {
         address: &str,
         chain_id: Option<u64>,
         statement: &str,
-        link_for: Option<String>,
+        link_for: Option<UserId>,
     ) -> AppResult<Challenge> {
         let address = Address::parse(address)?;
         let named = address.to_string();
         let purpose = match &link_for {
             Some(user_id) => NonceFor::Link {
-                user_id,
+                user_id: user_id.as_str(),
                 address: &named,
             },
             None => NonceFor::SignIn,
@@ -269,7 +270,7 @@ impl Service {
             None => users::find_wallet(conn, address)?.map(|w| w.user_id),
         };
         if let Some(owner) = owner {
-            let (owner, detail) = (Some(owner.as_str()), Some(reason));
+            let (owner, detail) = (Some(&owner), Some(reason));
             let client = &refused.client;
             record_event(
                 conn,

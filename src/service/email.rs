@@ -8,6 +8,7 @@ use std::sync::Arc;
 use super::{record_event, single_use::Spent, ClientInfo, Service};
 use crate::domain::address::Address;
 use crate::domain::event::EventKind;
+use crate::domain::id::UserId;
 use crate::domain::{account::User, email_link::EmailLink};
 use crate::{
     db::{email_tokens, mail_log, users},
@@ -171,7 +172,7 @@ impl Service {
     pub(super) fn set_email(
         &self,
         conn: &rusqlite::Connection,
-        user_id: &str,
+        user_id: &UserId,
         email: Option<&str>,
         client: &ClientInfo,
     ) -> AppResult<Option<PendingEmail>> {
@@ -214,7 +215,7 @@ impl Service {
     pub(super) fn verification_email(
         &self,
         conn: &rusqlite::Connection,
-        user_id: &str,
+        user_id: &UserId,
         email: &str,
     ) -> AppResult<Option<PendingEmail>> {
         if self.mailer.is_none()
@@ -230,7 +231,7 @@ impl Service {
             conn,
             EmailLink {
                 purpose: email_tokens::VERIFY_EMAIL.into(),
-                user_id: user_id.to_string(),
+                user_id: user_id.clone(),
                 email: email.to_string(),
                 address: None,
                 chain_id: None,
@@ -257,7 +258,7 @@ impl Service {
     pub(super) fn wallet_added_notice(
         &self,
         conn: &rusqlite::Connection,
-        user_id: &str,
+        user_id: &UserId,
         address: &Address,
     ) -> AppResult<Option<PendingEmail>> {
         if self.mailer.is_none() {
@@ -348,8 +349,12 @@ impl Service {
 }
 
 /// Whether an account other than `user_id` has confirmed `email`.
-fn verified_elsewhere(conn: &rusqlite::Connection, user_id: &str, email: &str) -> AppResult<bool> {
-    Ok(users::find_verified_owner(conn, email)?.is_some_and(|owner| owner.id != user_id))
+fn verified_elsewhere(
+    conn: &rusqlite::Connection,
+    user_id: &UserId,
+    email: &str,
+) -> AppResult<bool> {
+    Ok(users::find_verified_owner(conn, email)?.is_some_and(|owner| owner.id != *user_id))
 }
 
 /// Counts a mail to `to` sent `now` unless it has had its share this hour; false when it has.

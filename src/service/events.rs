@@ -4,6 +4,7 @@
 use rusqlite::Connection;
 
 use super::{Authenticated, ClientInfo, Service};
+use crate::domain::id::UserId;
 use crate::{
     db::{events, users},
     domain::{
@@ -19,13 +20,13 @@ pub(super) fn record_event(
     conn: &Connection,
     at: i64,
     kind: EventKind,
-    user_id: Option<&str>,
+    user_id: Option<&UserId>,
     address: Option<&Address>,
     client: &ClientInfo,
     detail: Option<&str>,
 ) -> AppResult<()> {
     let owner = match (user_id, address) {
-        (Some(id), _) => Some(id.to_string()),
+        (Some(id), _) => Some(id.clone()),
         (None, Some(address)) => users::find_wallet(conn, address)?.map(|w| w.user_id),
         (None, None) => None,
     };

@@ -4,6 +4,8 @@
 use super::{load_account, new_row_id, record_event, Account, ClientInfo, Service, SignIn};
 use crate::domain::address::Address;
 use crate::domain::event::EventKind;
+use crate::domain::id::SessionId;
+use crate::domain::id::UserId;
 use crate::domain::session::Session;
 use crate::{
     db::{sessions, users},
@@ -31,7 +33,7 @@ impl Service {
     pub(super) fn open_session(
         &self,
         conn: &rusqlite::Connection,
-        user_id: &str,
+        user_id: &UserId,
         address: &Address,
         chain_id: u64,
         new_account: Option<Account>,
@@ -50,8 +52,8 @@ impl Service {
         };
         let token = Keys::new_token(now);
         let session = Session {
-            id: new_row_id(),
-            user_id: user_id.to_string(),
+            id: SessionId::new(new_row_id()),
+            user_id: user_id.clone(),
             address: *address,
             chain_id,
             created_at: now,
@@ -66,7 +68,7 @@ impl Service {
         };
         sessions::insert(conn, &session, &self.keys.session_token_key(&token))?;
         Ok(SignIn {
-            csrf_token: self.keys.csrf_token(&session.id),
+            csrf_token: self.keys.csrf_token(session.id.as_str()),
             account,
             session,
             token,
@@ -99,14 +101,14 @@ impl Service {
     }
 
     /// The CSRF token a session's changing requests must carry.
-    pub fn csrf_token(&self, session_id: &str) -> String {
-        self.keys.csrf_token(session_id)
+    pub fn csrf_token(&self, session_id: &SessionId) -> String {
+        self.keys.csrf_token(session_id.as_str())
     }
 
     /// Fails with `csrf_invalid` unless `presented` is this session's CSRF token.
-    pub fn check_csrf(&self, session_id: &str, presented: Option<&str>) -> AppResult<()> {
+    pub fn check_csrf(&self, session_id: &SessionId, presented: Option<&str>) -> AppResult<()> {
         match presented {
-            Some(token) if self.keys.csrf_token_matches(session_id, token) => Ok(()),
+            Some(token) if self.keys.csrf_token_matches(session_id.as_str(), token) => Ok(()),
             _ => Err(AppError::new(
                 ErrorCode::CsrfInvalid,
                 "This request needs the session's CSRF token in the X-CSRF-Token header \
@@ -150,7 +152,7 @@ impl Service {
     pub async fn end_session(
         &self,
         current: &Authenticated,
-        session_id: String,
+        session_id: SessionId,
         client: ClientInfo,
     ) -> AppResult<()> {
         let user_id = current.account.user.id.clone();
@@ -190,7 +192,7 @@ impl Service {
         self.db
             .write(move |conn| {
                 let ended =
-                    sessions::revoke_all(conn, &user_id, None, keep.as_deref(), clock.now_ms())?;
+                    sessions::revoke_all(conn, &user_id, None, keep.as_ref(), clock.now_ms())?;
                 record_event(
                     conn,
                     clock.now_ms(),

@@ -14,6 +14,7 @@ use crate::domain::address::Address;
 use crate::domain::event::EventKind;
 use crate::domain::{
     account::{User, Wallet},
+    id::UserId,
     session::Session,
 };
 use crate::{
@@ -139,7 +140,13 @@ impl Service {
             client: request.client.clone(),
         };
         let nonce_for = move |service: &Service, nonce: &str, address: &str| match &link_to {
-            Some(user_id) => service.nonce_is_for(nonce, NonceFor::Link { user_id, address }),
+            Some(user_id) => service.nonce_is_for(
+                nonce,
+                NonceFor::Link {
+                    user_id: user_id.as_str(),
+                    address,
+                },
+            ),
             None if attach_email
                 .as_deref()
                 .is_some_and(|email| service.is_email_attach_nonce(nonce, email, address)) =>
@@ -256,7 +263,7 @@ impl Service {
         email: Option<&str>,
     ) -> AppResult<Account> {
         let user = User {
-            id: new_row_id(),
+            id: UserId::new(new_row_id()),
             name: address.short(),
             email: email.map(str::to_string),
             email_verified: false,

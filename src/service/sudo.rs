@@ -63,7 +63,7 @@ impl Service {
         );
         let named = address.to_string();
         let purpose = NonceFor::Reauth {
-            session_id: &current.session.id,
+            session_id: current.session.id.as_str(),
             address: &named,
         };
         self.build_challenge(&address, chain_id, &statement, purpose)

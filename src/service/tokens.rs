@@ -41,7 +41,7 @@ impl Service {
         let iat = self.clock.now().unix_timestamp();
         let exp = iat + self.token_ttl.whole_seconds();
         let claims = TokenClaims {
-            sub: current.account.user.id.clone(),
+            sub: current.account.user.id.to_string(),
             addr: current.session.address.to_string(),
             wallets: current
                 .account

@@ -10,6 +10,7 @@ use super::{
 use crate::domain::account::Wallet;
 use crate::domain::address::Address;
 use crate::domain::event::EventKind;
+use crate::domain::id::UserId;
 use crate::{
     db::{self, sessions, users},
     domain::token::NonceFor,
@@ -38,10 +39,10 @@ pub(super) enum WalletHolder {
 pub(super) fn wallet_holder(
     conn: &rusqlite::Connection,
     address: &Address,
-    user_id: &str,
+    user_id: &UserId,
 ) -> AppResult<WalletHolder> {
     Ok(match users::find_wallet(conn, address)? {
-        Some(w) if w.user_id == user_id => WalletHolder::ThisAccount,
+        Some(w) if w.user_id == *user_id => WalletHolder::ThisAccount,
         Some(_) => WalletHolder::AnotherAccount,
         None => WalletHolder::Nobody,
     })
@@ -51,7 +52,7 @@ pub(super) fn wallet_holder(
 pub(super) fn wallet_taken(
     conn: &rusqlite::Connection,
     address: &Address,
-    user_id: &str,
+    user_id: &UserId,
 ) -> AppResult<()> {
     match wallet_holder(conn, address, user_id)? {
         WalletHolder::ThisAccount => Err(AppError::new(
@@ -231,14 +232,14 @@ impl Service {
     pub(super) fn attach_wallet(
         &self,
         conn: &rusqlite::Connection,
-        user_id: &str,
+        user_id: &UserId,
         address: &Address,
         chain_id: u64,
         client: &ClientInfo,
     ) -> AppResult<()> {
         let wallet = Wallet {
             address: *address,
-            user_id: user_id.to_string(),
+            user_id: user_id.clone(),
             chain_id,
             linked_at: self.now_ms(),
             last_sign_in_at: None,
