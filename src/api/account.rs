@@ -18,7 +18,7 @@ use super::{
     security::SessionAuth,
     ApiTags, AppState,
 };
-use crate::service::{EmailLinkKind, ProfileUpdate};
+use crate::{domain::email_link::EmailLinkKind, service::ProfileUpdate};
 
 pub struct AccountApi;
 

@@ -22,8 +22,9 @@ use super::{
 };
 use crate::{
     clock::from_unix_ms,
+    domain::email_link::EmailLinkKind,
     domain::id::SessionId,
-    service::{EmailLinkKind, SignIn, SignInOutcome, SignInRequest},
+    service::{SignIn, SignInOutcome, SignInRequest},
 };
 
 pub struct AuthApi;

@@ -12,10 +12,11 @@ use poem_openapi::{
 
 use super::AppState;
 use crate::{
+    domain::email_link::EmailLinkKind,
     domain::token::Keys,
     error::{AppError, ErrorCode},
     http::error::{status_of, ErrorBody},
-    service::{EmailLinkKind, EmailLinkPreview},
+    service::EmailLinkPreview,
 };
 
 /// The cookie holding this browser's random value for link pages.

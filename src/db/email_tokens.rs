@@ -2,10 +2,10 @@
 
 use rusqlite::{params, Connection, OptionalExtension};
 
-use crate::{domain::email_link::EmailLink, error::AppResult};
-
-pub const VERIFY_EMAIL: &str = "verify_email";
-pub const LINK_WALLET: &str = "link_wallet";
+use crate::{
+    domain::email_link::{EmailLink, EmailLinkKind},
+    error::AppResult,
+};
 
 pub fn insert(conn: &Connection, token_key: &[u8], token: &EmailLink) -> AppResult<()> {
     conn.prepare_cached(
@@ -14,7 +14,7 @@ pub fn insert(conn: &Connection, token_key: &[u8], token: &EmailLink) -> AppResu
     )?
     .execute(params![
         token_key,
-        token.purpose,
+        token.kind.as_str(),
         token.user_id,
         token.email,
         token.address,
@@ -38,13 +38,24 @@ pub fn find(conn: &Connection, token_key: &[u8]) -> AppResult<Option<EmailLink>>
 
 fn record_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<EmailLink> {
     Ok(EmailLink {
-        purpose: row.get(0)?,
+        kind: kind_of(row.get(0)?)?,
         user_id: row.get(1)?,
         email: row.get(2)?,
         address: row.get(3)?,
         chain_id: row.get(4)?,
         created_at: row.get(5)?,
         expires_at: row.get(6)?,
+    })
+}
+
+/// The kind a stored purpose stands for; a purpose this version does not know fails the read.
+fn kind_of(purpose: String) -> rusqlite::Result<EmailLinkKind> {
+    EmailLinkKind::from_name(&purpose).ok_or_else(|| {
+        rusqlite::Error::FromSqlConversionFailure(
+            0,
+            rusqlite::types::Type::Text,
+            format!("unknown email link purpose {purpose:?}").into(),
+        )
     })
 }
 

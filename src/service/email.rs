@@ -9,7 +9,10 @@ use super::{record_event, single_use::Spent, ClientInfo, Service};
 use crate::domain::address::Address;
 use crate::domain::event::EventKind;
 use crate::domain::id::UserId;
-use crate::domain::{account::User, email_link::EmailLink};
+use crate::domain::{
+    account::User,
+    email_link::{EmailLink, EmailLinkKind},
+};
 use crate::{
     db::{email_tokens, mail_log, users},
     domain::token::{self, Keys},
@@ -17,23 +20,6 @@ use crate::{
 };
 
 /// What an emailed link is for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EmailLinkKind {
-    /// Confirms the account's email address.
-    VerifyEmail,
-    /// Adds a wallet to the account and signs in with it.
-    AttachWallet,
-}
-
-impl EmailLinkKind {
-    fn purpose(self) -> &'static str {
-        match self {
-            Self::VerifyEmail => email_tokens::VERIFY_EMAIL,
-            Self::AttachWallet => email_tokens::LINK_WALLET,
-        }
-    }
-}
-
 /// What a link will do, for its page.
 #[derive(Debug, Clone)]
 pub struct EmailLinkPreview {
@@ -131,9 +117,7 @@ impl Service {
         let now = self.now_ms();
         self.db.read(|conn| {
             let record = match email_tokens::find(conn, &key)? {
-                Some(record) if record.purpose == kind.purpose() && record.expires_at > now => {
-                    record
-                }
+                Some(record) if record.kind == kind && record.expires_at > now => record,
                 _ => return Err(invalid_link()),
             };
             let user = users::find_user(conn, &record.user_id)?.ok_or_else(invalid_link)?;
@@ -230,7 +214,7 @@ impl Service {
         let token = self.email_token(
             conn,
             EmailLink {
-                purpose: email_tokens::VERIFY_EMAIL.into(),
+                kind: EmailLinkKind::VerifyEmail,
                 user_id: user_id.clone(),
                 email: email.to_string(),
                 address: None,
@@ -337,9 +321,7 @@ impl Service {
         }
         Ok(
             match email_tokens::consume(conn, &self.keys.email_token_key(token))? {
-                Some(record)
-                    if record.purpose == kind.purpose() && record.expires_at > self.now_ms() =>
-                {
+                Some(record) if record.kind == kind && record.expires_at > self.now_ms() => {
                     Spent::Done(record)
                 }
                 _ => Spent::Refused(invalid_link()),

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use super::{
-    email::{email_changed, invalid_link, reserve_mail, same_email, EmailLinkKind},
+    email::{email_changed, invalid_link, reserve_mail, same_email},
     record_event,
     single_use::Spent,
     wallets::{wallet_holder, WalletHolder},
@@ -13,9 +13,12 @@ use super::{
 };
 use crate::domain::address::Address;
 use crate::domain::event::EventKind;
-use crate::domain::{account::User, email_link::EmailLink};
+use crate::domain::{
+    account::User,
+    email_link::{EmailLink, EmailLinkKind},
+};
 use crate::{
-    db::{email_tokens, users},
+    db::users,
     domain::{siwe, token::NonceFor},
     error::{AppError, AppResult, ErrorCode},
     mail,
@@ -132,7 +135,7 @@ impl Service {
         let token = self.email_token(
             conn,
             EmailLink {
-                purpose: email_tokens::LINK_WALLET.into(),
+                kind: EmailLinkKind::AttachWallet,
                 user_id: owner.id.clone(),
                 email: email.clone(),
                 address: Some(*address),

@@ -37,7 +37,7 @@ use time::Duration;
 pub use account::{Account, ProfileUpdate};
 pub use checked_message::Challenge;
 pub use cpu_pool::CpuPool;
-pub use email::{EmailLinkKind, EmailLinkPreview};
+pub use email::EmailLinkPreview;
 pub use sessions::Authenticated;
 pub use sign_in::{NonceIssued, SignIn, SignInOutcome, SignInRequest};
 pub use tokens::TokenClaims;
