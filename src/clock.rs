@@ -77,6 +77,37 @@ mod tests {
         assert_eq!(from_unix_ms(i64::MAX), OffsetDateTime::UNIX_EPOCH);
     }
 
+    /// Every "now" comes from the application's clock: outside this file, no code of `src/`
+    /// (test modules aside) reads the wall clock, so tests can move all of it at once.
+    #[test]
+    fn nothing_else_reads_the_wall_clock() {
+        fn visit(dir: &std::path::Path, found: &mut Vec<String>) {
+            for entry in std::fs::read_dir(dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    visit(&path, found);
+                } else if path.extension().is_some_and(|e| e == "rs")
+                    && !path.ends_with("src/clock.rs")
+                {
+                    let text = std::fs::read_to_string(&path).unwrap();
+                    let code = text.split("#[cfg(test)]").next().unwrap_or_default();
+                    if ["now_utc()", "SystemTime::now()"]
+                        .iter()
+                        .any(|call| code.contains(call))
+                    {
+                        found.push(path.display().to_string());
+                    }
+                }
+            }
+        }
+        let mut found = Vec::new();
+        visit(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
+            &mut found,
+        );
+        assert!(found.is_empty(), "read the time from the Clock: {found:?}");
+    }
+
     #[test]
     fn an_adjustable_clock_moves_for_every_clone_and_the_system_clock_does_not() {
         let clock = Clock::adjustable();
