@@ -118,16 +118,4 @@ impl AppError {
     }
 }
 
-impl From<rusqlite::Error> for AppError {
-    fn from(err: rusqlite::Error) -> Self {
-        Self::Internal(anyhow::Error::new(err).context("database query failed"))
-    }
-}
-
-impl From<r2d2::Error> for AppError {
-    fn from(err: r2d2::Error) -> Self {
-        Self::Internal(anyhow::Error::new(err).context("no database connection available"))
-    }
-}
-
 pub type AppResult<T> = Result<T, AppError>;

@@ -59,7 +59,10 @@ fn module_of(file: &Path) -> Vec<String> {
         .iter()
         .map(|p| p.to_string_lossy().into_owned())
         .collect();
-    if matches!(parts.last().map(String::as_str), Some("mod" | "lib" | "main")) {
+    if matches!(
+        parts.last().map(String::as_str),
+        Some("mod" | "lib" | "main")
+    ) {
         parts.pop();
     }
     parts
@@ -82,15 +85,22 @@ fn code_only(src: &str) -> String {
                 }
             }
             (b'/', Some(b'*')) => {
-                let end = without_tests[i + 2..].find("*/").map_or(bytes.len(), |e| i + 4 + e);
+                let end = without_tests[i + 2..]
+                    .find("*/")
+                    .map_or(bytes.len(), |e| i + 4 + e);
                 i = end;
             }
             (b'r', Some(b'#' | b'"')) if i == 0 || !is_ident(bytes[i - 1]) => {
-                let hashes = without_tests[i + 1..].bytes().take_while(|b| *b == b'#').count();
+                let hashes = without_tests[i + 1..]
+                    .bytes()
+                    .take_while(|b| *b == b'#')
+                    .count();
                 if bytes.get(i + 1 + hashes) == Some(&b'"') {
                     let close = format!("\"{}", "#".repeat(hashes));
                     let start = i + 2 + hashes;
-                    i = without_tests[start..].find(&close).map_or(bytes.len(), |e| start + e + close.len());
+                    i = without_tests[start..]
+                        .find(&close)
+                        .map_or(bytes.len(), |e| start + e + close.len());
                     out.push_str("\"\"");
                 } else {
                     out.push('r');
@@ -107,7 +117,9 @@ fn code_only(src: &str) -> String {
             }
             (b'\'', _) if bytes.get(i + 2) == Some(&b'\'') || bytes.get(i + 1) == Some(&b'\\') => {
                 // A char literal ('a' or '\n'); lifetimes ('a) fall through.
-                let end = without_tests[i + 1..].find('\'').map_or(bytes.len(), |e| i + 2 + e);
+                let end = without_tests[i + 1..]
+                    .find('\'')
+                    .map_or(bytes.len(), |e| i + 2 + e);
                 i = end;
                 out.push_str("' '");
             }
@@ -232,12 +244,18 @@ fn imports() -> Vec<Import> {
     for file in files {
         let module = module_of(&file);
         // The binary (src/main.rs) sits above everything.
-        let Some(from) = module.first().cloned() else { continue };
+        let Some(from) = module.first().cloned() else {
+            continue;
+        };
         let code = code_only(&fs::read_to_string(&file).expect("readable source"));
         for path in named_paths(&code) {
             if let Some(to) = target_module(&module, &path) {
                 if to != from {
-                    out.push(Import { file: file.clone(), from: from.clone(), to });
+                    out.push(Import {
+                        file: file.clone(),
+                        from: from.clone(),
+                        to,
+                    });
                 }
             }
         }
@@ -248,7 +266,11 @@ fn imports() -> Vec<Import> {
 fn lib_modules() -> BTreeSet<String> {
     let lib = fs::read_to_string(root().join("src/lib.rs")).expect("src/lib.rs");
     lib.lines()
-        .filter_map(|l| l.trim().strip_prefix("pub mod ").or_else(|| l.trim().strip_prefix("mod ")))
+        .filter_map(|l| {
+            l.trim()
+                .strip_prefix("pub mod ")
+                .or_else(|| l.trim().strip_prefix("mod "))
+        })
         .map(|l| l.trim_end_matches(';').trim().to_string())
         .collect()
 }
@@ -281,14 +303,26 @@ fn imports_only_point_down_the_layers() {
         if to <= from {
             wrong.insert(format!(
                 "{} ({}) uses {} ({}): an arrow up or sideways",
-                import.file.strip_prefix(root()).unwrap_or(&import.file).display(),
+                import
+                    .file
+                    .strip_prefix(root())
+                    .unwrap_or(&import.file)
+                    .display(),
                 import.from,
                 import.to,
-                if to == from { "same layer" } else { "higher layer" },
+                if to == from {
+                    "same layer"
+                } else {
+                    "higher layer"
+                },
             ));
         }
     }
-    assert!(wrong.is_empty(), "imports against ARCHITECTURE.md's layers:\n{}", wrong.into_iter().collect::<Vec<_>>().join("\n"));
+    assert!(
+        wrong.is_empty(),
+        "imports against ARCHITECTURE.md's layers:\n{}",
+        wrong.into_iter().collect::<Vec<_>>().join("\n")
+    );
 }
 
 #[test]
@@ -304,7 +338,10 @@ fn only_the_storage_layer_names_the_database_driver() {
         })
         .map(|f| f.strip_prefix(root()).unwrap_or(f).display().to_string())
         .collect();
-    assert!(offenders.is_empty(), "SQLite is named outside src/db/ in {offenders:?}");
+    assert!(
+        offenders.is_empty(),
+        "SQLite is named outside src/db/ in {offenders:?}"
+    );
 }
 
 #[test]
@@ -316,9 +353,18 @@ fn long_files_say_why_at_their_top() {
         .filter_map(|f| {
             let src = fs::read_to_string(f).expect("readable source");
             let lines = src.lines().count();
-            let top: String = src.lines().take(12).collect::<Vec<_>>().join(" ").to_lowercase();
-            (lines > MAX_LINES && !top.contains(LONG_FILE_REASON))
-                .then(|| format!("{} ({lines} lines)", f.strip_prefix(root()).unwrap_or(f).display()))
+            let top: String = src
+                .lines()
+                .take(12)
+                .collect::<Vec<_>>()
+                .join(" ")
+                .to_lowercase();
+            (lines > MAX_LINES && !top.contains(LONG_FILE_REASON)).then(|| {
+                format!(
+                    "{} ({lines} lines)",
+                    f.strip_prefix(root()).unwrap_or(f).display()
+                )
+            })
         })
         .collect();
     assert!(
@@ -338,7 +384,12 @@ fn the_import_reader_sees_groups_super_and_skips_comments_and_strings() {
     let heads: Vec<String> = paths.iter().map(|p| p.join("::")).collect();
     assert_eq!(
         heads,
-        ["crate::db", "crate::error::AppError", "crate::metrics::metrics", "super::super::domain::siwe"]
+        [
+            "crate::db",
+            "crate::error::AppError",
+            "crate::metrics::metrics",
+            "super::super::domain::siwe"
+        ]
     );
     let file = root().join("src/service/wallets.rs");
     let module = module_of(&file);
@@ -347,5 +398,8 @@ fn the_import_reader_sees_groups_super_and_skips_comments_and_strings() {
     let dir_file = root().join("src/http/mod.rs");
     assert_eq!(module_of(&dir_file), ["http"]);
     let super_path: Vec<String> = vec!["super".into(), "api".into()];
-    assert_eq!(target_module(&module_of(&dir_file), &super_path).as_deref(), Some("api"));
+    assert_eq!(
+        target_module(&module_of(&dir_file), &super_path).as_deref(),
+        Some("api")
+    );
 }

@@ -1,5 +1,6 @@
 //! The JSON shapes of requests and responses, and their conversion from the service's and the
-//! domain's types.
+//! domain's types. Longer than 400 lines because each shape carries the doc comments and examples
+//! that the OpenAPI document publishes; one file keeps the schemas' names unique at a glance.
 
 use std::borrow::Cow;
 

@@ -1,5 +1,25 @@
 //! Storage: the pool, pragmas, migrations and every SQL statement of the server.
 
+/// A connection inside one atomic step (the writer's transaction), as the service's write
+/// closures receive it. Named here so that only `db/` names the driver; a second backend
+/// (issue 20) turns this into the storage interface.
+pub type Conn = rusqlite::Connection;
+
+// The driver's errors become internal errors here, so the error enum need not name the driver.
+impl From<rusqlite::Error> for crate::error::AppError {
+    fn from(err: rusqlite::Error) -> Self {
+        crate::error::AppError::Internal(anyhow::Error::new(err).context("database query failed"))
+    }
+}
+
+impl From<r2d2::Error> for crate::error::AppError {
+    fn from(err: r2d2::Error) -> Self {
+        crate::error::AppError::Internal(
+            anyhow::Error::new(err).context("no database connection available"),
+        )
+    }
+}
+
 pub mod email_tokens;
 pub mod events;
 pub mod mail_log;

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use tokio::sync::oneshot;
 
-use rusqlite::Connection;
+use crate::db::Conn;
 
 use super::{record_event, single_use::Spent, ClientInfo, Service};
 use crate::domain::address::Address;
@@ -155,7 +155,7 @@ impl Service {
     where
         T: Send + 'static,
         N: FnOnce(&Service, &str, &str) -> AppResult<()> + Send + 'static,
-        W: FnOnce(&Connection, &CheckedMessage) -> AppResult<T> + Send + 'static,
+        W: FnOnce(&Conn, &CheckedMessage) -> AppResult<T> + Send + 'static,
     {
         let (reply, answer) = oneshot::channel();
         let service = Arc::clone(self);
@@ -176,7 +176,7 @@ impl Service {
             match service.check_message(&message, &signature, nonce_for) {
                 Ok(mut checked) => {
                     let writer = Arc::clone(&service);
-                    let write = move |conn: &Connection| {
+                    let write = move |conn: &Conn| {
                         let spent = writer.spend_nonce(conn, &mut checked, &refused)?;
                         Ok(spent.then(conn, |conn, ()| write(conn, &checked)))
                     };
@@ -247,7 +247,7 @@ impl Service {
     /// nonce records anything: a replayed message writes nothing.
     fn spend_nonce(
         &self,
-        conn: &Connection,
+        conn: &Conn,
         checked: &mut CheckedMessage,
         refused: &Refused,
     ) -> AppResult<Spent<()>> {

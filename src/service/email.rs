@@ -155,7 +155,7 @@ impl Service {
     /// Saving the same unverified address again sends a new link.
     pub(super) fn set_email(
         &self,
-        conn: &rusqlite::Connection,
+        conn: &crate::db::Conn,
         user_id: &UserId,
         email: Option<&str>,
         client: &ClientInfo,
@@ -187,7 +187,7 @@ impl Service {
     /// Stores a single-use email token and returns it (for the link).
     pub(super) fn email_token(
         &self,
-        conn: &rusqlite::Connection,
+        conn: &crate::db::Conn,
         record: EmailLink,
     ) -> AppResult<String> {
         let token = Keys::new_token(record.created_at);
@@ -198,7 +198,7 @@ impl Service {
     /// The verification email for a newly set address, when email is configured.
     pub(super) fn verification_email(
         &self,
-        conn: &rusqlite::Connection,
+        conn: &crate::db::Conn,
         user_id: &UserId,
         email: &str,
     ) -> AppResult<Option<PendingEmail>> {
@@ -241,7 +241,7 @@ impl Service {
     /// an attach the owner did not make does not go unseen.
     pub(super) fn wallet_added_notice(
         &self,
-        conn: &rusqlite::Connection,
+        conn: &crate::db::Conn,
         user_id: &UserId,
         address: &Address,
     ) -> AppResult<Option<PendingEmail>> {
@@ -312,7 +312,7 @@ impl Service {
     /// Like nonces, a token presented is spent whatever the outcome (see [`Spent`]).
     pub(super) fn consume_email_token(
         &self,
-        conn: &rusqlite::Connection,
+        conn: &crate::db::Conn,
         token: &str,
         kind: EmailLinkKind,
     ) -> AppResult<Spent<EmailLink>> {
@@ -331,16 +331,12 @@ impl Service {
 }
 
 /// Whether an account other than `user_id` has confirmed `email`.
-fn verified_elsewhere(
-    conn: &rusqlite::Connection,
-    user_id: &UserId,
-    email: &str,
-) -> AppResult<bool> {
+fn verified_elsewhere(conn: &crate::db::Conn, user_id: &UserId, email: &str) -> AppResult<bool> {
     Ok(users::find_verified_owner(conn, email)?.is_some_and(|owner| owner.id != *user_id))
 }
 
 /// Counts a mail to `to` sent `now` unless it has had its share this hour; false when it has.
-pub(super) fn reserve_mail(conn: &rusqlite::Connection, to: &str, now: i64) -> AppResult<bool> {
+pub(super) fn reserve_mail(conn: &crate::db::Conn, to: &str, now: i64) -> AppResult<bool> {
     if mail_log::count_since(conn, to, now - mail_log::WINDOW_MS)? >= MAIL_PER_RECIPIENT_PER_HOUR {
         tracing::info!("mail to a recipient skipped: its hourly limit is reached");
         return Ok(false);

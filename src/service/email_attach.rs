@@ -86,7 +86,7 @@ impl Service {
     /// account a link, if there is one. The caller answers the same either way.
     pub(super) fn request_email_attach(
         &self,
-        conn: &rusqlite::Connection,
+        conn: &crate::db::Conn,
         email: &str,
         address: &Address,
         chain_id: u64,
@@ -122,7 +122,7 @@ impl Service {
     /// has had its share of mail this hour.
     pub(super) fn wallet_link_email(
         &self,
-        conn: &rusqlite::Connection,
+        conn: &crate::db::Conn,
         owner: &User,
         address: &Address,
         chain_id: u64,
@@ -194,7 +194,7 @@ impl Service {
     /// opens a session, if the link's mailbox is still the account's confirmed address.
     fn attach_by_email_link(
         &self,
-        conn: &rusqlite::Connection,
+        conn: &crate::db::Conn,
         record: &EmailLink,
         client: &ClientInfo,
     ) -> AppResult<(SignIn, Option<PendingEmail>)> {

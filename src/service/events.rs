@@ -1,7 +1,7 @@
 //! The account's security log: recording an event (inside the write that caused it) and
 //! reading an account's recent events. The kinds are `domain::event::EventKind`.
 
-use rusqlite::Connection;
+use crate::db::Conn;
 
 use super::{Authenticated, ClientInfo, Service};
 use crate::domain::id::UserId;
@@ -17,7 +17,7 @@ use crate::{
 /// Records a security event that happened `at` (Unix ms); the user is the address's owner
 /// when none is given.
 pub(super) fn record_event(
-    conn: &Connection,
+    conn: &Conn,
     at: i64,
     kind: EventKind,
     user_id: Option<&UserId>,

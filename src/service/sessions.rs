@@ -32,7 +32,7 @@ impl Service {
     #[allow(clippy::too_many_arguments)]
     pub(super) fn open_session(
         &self,
-        conn: &rusqlite::Connection,
+        conn: &crate::db::Conn,
         user_id: &UserId,
         address: &Address,
         chain_id: u64,

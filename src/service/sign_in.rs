@@ -196,7 +196,7 @@ impl Service {
     /// in to (linking, asking to join by email, existing or new), and its session.
     fn decide_sign_in(
         &self,
-        conn: &rusqlite::Connection,
+        conn: &crate::db::Conn,
         checked: &CheckedMessage,
         request: &SignInRequest,
     ) -> AppResult<Decided> {
@@ -257,7 +257,7 @@ impl Service {
     /// A new account whose first (primary) wallet is `address`, signing in now.
     fn create_account(
         &self,
-        conn: &rusqlite::Connection,
+        conn: &crate::db::Conn,
         address: &Address,
         chain_id: u64,
         email: Option<&str>,

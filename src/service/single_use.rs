@@ -2,7 +2,7 @@
 //! the outcome, so a refusal after the spend must be committed with it rather than undo it.
 //! [`Spent`] is how such a write says so; only storage failures undo the whole write.
 
-use rusqlite::Connection;
+use crate::db::Conn;
 
 use crate::{
     db,
@@ -22,8 +22,8 @@ impl<T> Spent<T> {
     /// Runs `rest` after a good spend, atomically: its failure undoes only its own writes.
     pub(super) fn then<U>(
         self,
-        conn: &Connection,
-        rest: impl FnOnce(&Connection, T) -> AppResult<U>,
+        conn: &Conn,
+        rest: impl FnOnce(&Conn, T) -> AppResult<U>,
     ) -> Spent<U> {
         match self {
             Spent::Done(value) => match db::atomically(conn, |conn| rest(conn, value)) {

@@ -37,7 +37,7 @@ pub(super) enum WalletHolder {
 /// under the write lock: linking (here and from sign-in) through [`wallet_taken`], an emailed
 /// wallet link (`email_attach.rs`) directly.
 pub(super) fn wallet_holder(
-    conn: &rusqlite::Connection,
+    conn: &crate::db::Conn,
     address: &Address,
     user_id: &UserId,
 ) -> AppResult<WalletHolder> {
@@ -50,7 +50,7 @@ pub(super) fn wallet_holder(
 
 /// Fails unless wallet `address` may be linked to account `user_id` (see [`wallet_holder`]).
 pub(super) fn wallet_taken(
-    conn: &rusqlite::Connection,
+    conn: &crate::db::Conn,
     address: &Address,
     user_id: &UserId,
 ) -> AppResult<()> {
@@ -231,7 +231,7 @@ impl Service {
     /// Links a wallet that no account has to `user_id`.
     pub(super) fn attach_wallet(
         &self,
-        conn: &rusqlite::Connection,
+        conn: &crate::db::Conn,
         user_id: &UserId,
         address: &Address,
         chain_id: u64,
