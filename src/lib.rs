@@ -16,6 +16,7 @@ pub mod http;
 pub mod keys;
 pub mod mail;
 pub mod metrics;
+pub mod oidc;
 pub mod service;
 pub mod startup;
 pub mod telemetry;

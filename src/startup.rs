@@ -190,8 +190,14 @@ impl Application {
 
 /// What every handler can reach, from the checked configuration.
 fn app_state(config: &Config, service: Service, forward: ForwardAuthPolicy) -> AppState {
+    let service = Arc::new(service);
     AppState {
-        service: Arc::new(service),
+        oidc: Arc::new(crate::oidc::Oidc::new(
+            Arc::clone(&service),
+            config.server.public_origin.clone(),
+            config.oidc.clone(),
+        )),
+        service,
         cookie: SessionCookie::from_settings(&config.session),
         client_ip: ClientIpResolver::new(config.server.trusted_proxies.clone()),
         ui: UiConfigBody {

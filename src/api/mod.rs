@@ -8,6 +8,7 @@ pub mod error;
 mod forward;
 mod health;
 mod link_page;
+mod oidc;
 mod reauth;
 pub mod security;
 mod ui;
@@ -26,6 +27,8 @@ pub use cookie::SessionCookie;
 /// What every handler can reach.
 pub struct AppState {
     pub service: Arc<Service>,
+    /// The OpenID Connect provider.
+    pub oidc: Arc<crate::oidc::Oidc>,
     pub cookie: SessionCookie,
     /// Which proxies are trusted, for the URL a proxy says it was asked for (forward-auth).
     pub client_ip: ClientIpResolver,

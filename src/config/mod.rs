@@ -8,6 +8,7 @@ mod email;
 mod forward_auth;
 mod log;
 mod metrics;
+mod oidc;
 mod rate_limit;
 #[cfg(test)]
 mod reference;
@@ -40,6 +41,7 @@ pub use self::{
     forward_auth::{ForwardAuth, ForwardAuthRule, ForwardAuthSettings},
     log::{LogFormat, LogSettings},
     metrics::{Metrics, MetricsSettings},
+    oidc::{Oidc, OidcSettings},
     rate_limit::RateLimitSettings,
     secret::Secret,
     security::SecuritySettings,
@@ -71,6 +73,7 @@ pub struct Settings {
     pub ui: UiSettings,
     pub forward_auth: ForwardAuthSettings,
     pub tokens: TokenSettings,
+    pub oidc: OidcSettings,
     pub metrics: MetricsSettings,
     pub log: LogSettings,
 }
@@ -92,6 +95,7 @@ pub struct Config {
     pub ui: UiSettings,
     pub forward_auth: ForwardAuth,
     pub tokens: Tokens,
+    pub oidc: Oidc,
     pub metrics: Metrics,
     pub log: LogSettings,
 }
@@ -184,6 +188,7 @@ impl Settings {
         let forward_auth = self.forward_auth.validate()?;
         let metrics = self.metrics.validate()?;
         let tokens = self.tokens.validate(&server.public_origin)?;
+        let oidc = self.oidc.validate()?;
         self.ui.validate()?;
         let audit = self.audit.validate()?;
         let database = self.database.validate()?;
@@ -201,6 +206,7 @@ impl Settings {
             ui: self.ui.clone(),
             forward_auth,
             tokens,
+            oidc,
             metrics,
             log: self.log.clone(),
         })

@@ -8,6 +8,7 @@ pub mod email_link;
 pub mod event;
 pub mod forward_auth;
 pub mod id;
+pub mod oidc;
 pub mod session;
 pub mod siwe;
 pub mod token;

@@ -37,7 +37,7 @@ pub(super) fn new_row_id() -> String {
 }
 
 /// Loads an account with its wallets.
-pub(super) fn load_account(conn: &Conn, user_id: &UserId) -> AppResult<Account> {
+pub fn load_account(conn: &Conn, user_id: &UserId) -> AppResult<Account> {
     let user = users::find_user(conn, user_id)?
         .ok_or_else(|| AppError::Internal(anyhow::anyhow!("user {user_id} vanished")))?;
     let wallets = users::wallets_of(conn, user_id)?;

@@ -16,7 +16,7 @@ use crate::{
 
 /// Records a security event that happened `at` (Unix ms); the user is the address's owner
 /// when none is given.
-pub(super) fn record_event(
+pub fn record_event(
     conn: &Conn,
     at: i64,
     kind: EventKind,

@@ -42,9 +42,10 @@ pub use sessions::Authenticated;
 pub use sign_in::{NonceIssued, SignIn, SignInOutcome, SignInRequest};
 pub use tokens::TokenClaims;
 
-use account::{load_account, new_row_id};
+pub use account::load_account;
+use account::new_row_id;
 use email::PendingEmail;
-use events::record_event;
+pub use events::record_event;
 
 use crate::{
     clock::Clock,
@@ -148,6 +149,16 @@ impl Service {
     /// The clock the service reads the time from.
     pub fn clock(&self) -> &Clock {
         &self.clock
+    }
+
+    /// The keys that MAC tokens, codes and secrets before they are stored.
+    pub fn mac_keys(&self) -> &Keys {
+        &self.keys
+    }
+
+    /// The keys that sign JWTs.
+    pub fn jwt_keys(&self) -> &JwtKeys {
+        &self.jwt
     }
 
     /// Now, in the Unix milliseconds every stored time uses.

@@ -27,6 +27,8 @@ pub struct Keys {
     csrf: [u8; 32],
     email: [u8; 32],
     nonce: [u8; 32],
+    /// OpenID Connect: codes, refresh tokens, client secrets, pairwise subjects.
+    oidc: [u8; 32],
 }
 
 impl std::fmt::Debug for Keys {
@@ -54,6 +56,7 @@ impl Keys {
             email: derive(b"siwe-server email token v1"),
             // v2: the time in a nonce is its expiry; nonces of v1 (issue time) are unknown.
             nonce: derive(b"siwe-server nonce v2"),
+            oidc: derive(b"siwe-server oidc v1"),
         }
     }
 
@@ -122,6 +125,20 @@ impl Keys {
         }
     }
 
+    /// What the database stores for an OpenID Connect secret of `kind` (an authorization code,
+    /// a refresh token, a client secret of `owner`): a MAC, so a copy of the database redeems
+    /// nothing. Kinds and owners are separated so one value never stands for another.
+    pub fn oidc_mac(&self, kind: OidcSecret, owner: &str, value: &str) -> [u8; 32] {
+        let parts: [&[u8]; 5] = [
+            kind.label(),
+            b"\0",
+            owner.as_bytes(),
+            b"\0",
+            value.as_bytes(),
+        ];
+        mac(&self.oidc, &parts).finalize().into_bytes().into()
+    }
+
     fn link_form_mac(&self, browser: &str, link_token: &str) -> HmacSha256 {
         let parts: [&[u8]; 4] = [
             b"link form\0",
@@ -131,6 +148,34 @@ impl Keys {
         ];
         mac(&self.csrf, &parts)
     }
+}
+
+/// What an OpenID Connect MAC stands for (see [`Keys::oidc_mac`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OidcSecret {
+    AuthorizationCode,
+    RefreshToken,
+    ClientSecret,
+    /// A pairwise subject: `owner` is the client, the value the account id.
+    PairwiseSubject,
+}
+
+impl OidcSecret {
+    fn label(self) -> &'static [u8] {
+        match self {
+            Self::AuthorizationCode => b"authorization code",
+            Self::RefreshToken => b"refresh token",
+            Self::ClientSecret => b"client secret",
+            Self::PairwiseSubject => b"pairwise subject",
+        }
+    }
+}
+
+/// 256 random bits in base64url: an authorization code, refresh token or client secret.
+pub fn random_secret() -> String {
+    let mut bytes = [0u8; TOKEN_BYTES];
+    rand::rng().fill_bytes(&mut bytes);
+    URL_SAFE_NO_PAD.encode(bytes)
 }
 
 /// A token's key in the database: its time prefix, then a MAC of the whole token under `key`.

@@ -1,0 +1,2 @@
+//! The OpenID Connect provider's endpoints: thin handlers over `crate::oidc`. Its errors follow
+//! RFC 6749 (`error`, `error_description`) and also carry this API's `message`.

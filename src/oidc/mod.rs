@@ -1,0 +1,58 @@
+//! The OpenID Connect provider (OpenID Connect Core 1.0, OAuth 2.0, PKCE): which apps may ask,
+//! authorization requests and consent, codes, tokens, userinfo, revocation, introspection and
+//! logout. It signs people in through the service's sessions and never re-implements them;
+//! it knows nothing of HTTP (`api/oidc/` translates). One file per step of the protocol.
+
+use std::sync::Arc;
+
+use crate::{
+    clock::Clock, config::Oidc as OidcConfig, db::Db, domain::token::Keys, keys::JwtKeys,
+    service::Service,
+};
+
+/// The provider, shared by all requests.
+pub struct Oidc {
+    service: Arc<Service>,
+    /// `server.public_url` exactly: the `iss` of every token and the discovery document.
+    issuer: String,
+    config: OidcConfig,
+}
+
+impl Oidc {
+    pub fn new(service: Arc<Service>, issuer: String, config: OidcConfig) -> Self {
+        Self {
+            service,
+            issuer,
+            config,
+        }
+    }
+
+    /// The issuer identifier (`iss`).
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    pub fn config(&self) -> &OidcConfig {
+        &self.config
+    }
+
+    pub fn service(&self) -> &Service {
+        &self.service
+    }
+
+    pub fn db(&self) -> &Db {
+        self.service.db()
+    }
+
+    pub fn clock(&self) -> &Clock {
+        self.service.clock()
+    }
+
+    pub fn keys(&self) -> &Keys {
+        self.service.mac_keys()
+    }
+
+    pub fn jwt(&self) -> &JwtKeys {
+        self.service.jwt_keys()
+    }
+}
