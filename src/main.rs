@@ -90,14 +90,15 @@ fn rotate_keys(config: Option<PathBuf>, now: bool) -> anyhow::Result<()> {
     } else {
         tokens.key_publish
     };
-    let (kid, _) = siwe_server::keys::JwtKeys::rotate(
+    let (kids, _) = siwe_server::keys::JwtKeys::rotate(
         &config.database.data_dir,
         tokens.ttl.as_secs(),
         publish_for,
     )?;
     println!(
-        "published key {kid}; it signs tokens in {} s, and the previous key stays \
+        "published keys {}; they sign tokens in {} s, and the previous keys stay \
          published {} s longer",
+        kids.join(", "),
         publish_for.as_secs(),
         tokens.ttl.as_secs()
     );

@@ -286,12 +286,7 @@ pub fn check(settings: &Settings) -> anyhow::Result<Vec<String>> {
     }
     let keys = config.database.data_dir.join("jwt-keys.json");
     if keys.exists() {
-        JwtKeys::open(
-            &config.database.data_dir,
-            config.tokens.ttl.as_secs(),
-            Clock::system(),
-        )?;
-        done.push(format!("token signing keys {}", keys.display()));
+        done.push(JwtKeys::check(&config.database.data_dir)?);
     }
     let path = &config.database.path;
     if path.exists() {

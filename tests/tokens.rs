@@ -8,6 +8,7 @@ use std::process::Command;
 use common::*;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
+use siwe_server::keys::{JwtKeys, SigningAlg};
 
 const BIN: &str = env!("CARGO_BIN_EXE_siwe-server");
 
@@ -23,6 +24,17 @@ async fn verify_moved(
     audience: &str,
     moved_secs: i64,
 ) -> Result<Value, String> {
+    verify_as(app, token, audience, moved_secs, "EdDSA").await
+}
+
+/// [`verify_moved`] accepting `alg` only.
+async fn verify_as(
+    app: &TestApp,
+    token: &str,
+    audience: &str,
+    moved_secs: i64,
+    alg: &str,
+) -> Result<Value, String> {
     let out = tokio::process::Command::new("python3")
         .arg(concat!(
             env!("CARGO_MANIFEST_DIR"),
@@ -34,6 +46,7 @@ async fn verify_moved(
             audience,
             "http://localhost:8080",
             &moved_secs.to_string(),
+            alg,
         ])
         .output()
         .await
@@ -51,16 +64,88 @@ async fn token(app: &TestApp, csrf: &str, body: Value) -> reqwest::Response {
         .await
 }
 
-fn kid(token: &str) -> String {
+fn header(token: &str) -> Value {
     use base64::Engine;
     let header = token.split('.').next().unwrap();
-    let header: Value = serde_json::from_slice(
+    serde_json::from_slice(
         &base64::engine::general_purpose::URL_SAFE_NO_PAD
             .decode(header)
             .unwrap(),
     )
-    .unwrap();
-    header["kid"].as_str().unwrap().to_string()
+    .unwrap()
+}
+
+fn kid(token: &str) -> String {
+    header(token)["kid"].as_str().unwrap().to_string()
+}
+
+/// The server's signing keys, as the OpenID Connect code uses them (same file, same clock).
+fn server_keys(app: &TestApp) -> JwtKeys {
+    JwtKeys::open(app.db_path().parent().unwrap(), 300, app.clock.clone()).unwrap()
+}
+
+/// An RS256 token signed by the server's keys, for `aud`, valid `ttl` seconds.
+fn rs256_token(app: &TestApp, aud: &str, ttl: i64) -> String {
+    let iat = app.clock.now().unix_timestamp();
+    let claims = json!({"iss": "http://localhost:8080", "sub": "someone", "aud": aud,
+        "iat": iat, "exp": iat + ttl});
+    server_keys(app)
+        .sign_as(SigningAlg::Rs256, Some("at+jwt"), &claims)
+        .unwrap()
+}
+
+#[tokio::test]
+async fn rs256_tokens_verify_independently_against_the_jwks() {
+    let app = TestApp::spawn().await;
+    let jwks: Value = app
+        .get("/.well-known/jwks.json")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let keys = jwks["keys"].as_array().unwrap();
+    assert_eq!(keys.len(), 2, "{jwks}");
+    let rsa = keys.iter().find(|k| k["kty"] == "RSA").expect("an RSA key");
+    assert_eq!(rsa["alg"], "RS256");
+    assert_eq!(rsa["use"], "sig");
+    assert_eq!(rsa["e"], "AQAB");
+    assert_eq!(
+        rsa["n"].as_str().unwrap().len(),
+        342,
+        "2048 bits, base64url"
+    );
+    assert!(rsa.get("crv").is_none() && rsa.get("x").is_none());
+    let okp = keys
+        .iter()
+        .find(|k| k["kty"] == "OKP")
+        .expect("an Ed25519 key");
+    assert!(okp.get("n").is_none() && okp["alg"] == "EdDSA");
+
+    let jwt = rs256_token(&app, "grafana", 600);
+    assert_eq!(header(&jwt)["alg"], "RS256");
+    assert_eq!(header(&jwt)["typ"], "at+jwt");
+    assert_eq!(kid(&jwt), rsa["kid"].as_str().unwrap());
+    let claims = verify_as(&app, &jwt, "grafana", 0, "RS256")
+        .await
+        .expect("PyJWT verifies an RS256 token with the published key");
+    assert_eq!(claims["sub"], "someone");
+    let err = verify_as(&app, &jwt, "grafana", 0, "EdDSA")
+        .await
+        .unwrap_err();
+    assert!(err.contains("alg"), "{err}");
+
+    // The /api/auth/token tokens stay EdDSA.
+    let me = app.sign_in(&Wallet::random()).await;
+    let body: Value = token(&app, me["csrfToken"].as_str().unwrap(), json!({}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(header(body["token"].as_str().unwrap())["alg"], "EdDSA");
+    assert_eq!(
+        kid(body["token"].as_str().unwrap()),
+        okp["kid"].as_str().unwrap()
+    );
 }
 
 #[tokio::test]
@@ -177,10 +262,15 @@ async fn rotation_publishes_the_next_key_before_it_signs() {
         .json()
         .await
         .unwrap();
-    assert_eq!(jwks["keys"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        jwks["keys"].as_array().unwrap().len(),
+        2,
+        "one key per algorithm"
+    );
     assert_eq!(jwks["keys"][0]["kty"], "OKP");
     assert_eq!(jwks["keys"][0]["crv"], "Ed25519");
     assert_eq!(jwks["keys"][0]["alg"], "EdDSA");
+    let old_rsa = kid(&rs256_token(&app, "x", 60));
 
     let rotate = |extra: &[&str]| {
         let out = Command::new(BIN)
@@ -220,10 +310,21 @@ async fn rotation_publishes_the_next_key_before_it_signs() {
     // The next key is published at once, but the old one keeps signing until JWKS caches had
     // time to learn the new one (tokens.key_publish_secs).
     let keys = published().await;
-    assert_eq!(keys.len(), 2, "{keys:?}");
+    assert_eq!(keys.len(), 4, "{keys:?}");
     assert_eq!(signing_kid().await, kid(&old));
-    let next = keys.into_iter().find(|k| *k != kid(&old)).unwrap();
+    assert_eq!(kid(&rs256_token(&app, "x", 60)), old_rsa);
+    let new_keys: Vec<String> = keys
+        .into_iter()
+        .filter(|k| *k != kid(&old) && *k != old_rsa)
+        .collect();
+    assert_eq!(new_keys.len(), 2, "{new_keys:?}");
     app.advance_clock(61);
+    let new_rsa = kid(&rs256_token(&app, "x", 60));
+    assert!(
+        new_rsa != old_rsa && new_keys.contains(&new_rsa),
+        "the next RSA key was published before it signed"
+    );
+    let next = new_keys.into_iter().find(|k| *k != new_rsa).unwrap();
     let after: Value = token(&app, &csrf, json!({})).await.json().await.unwrap();
     let new = after["token"].as_str().unwrap();
     assert_eq!(
@@ -231,7 +332,7 @@ async fn rotation_publishes_the_next_key_before_it_signs() {
         next,
         "the published key signs once its time has come"
     );
-    assert_eq!(published().await.len(), 2, "the old key stays published");
+    assert_eq!(published().await.len(), 4, "the old keys stay published");
     verify_moved(&app, &old, "http://localhost:8080", 61)
         .await
         .expect("old tokens still verify");

@@ -443,12 +443,23 @@ pub struct TokenBody {
     pub expires_at: OffsetDateTime,
 }
 
-/// A public key (RFC 8037 OKP, Ed25519).
+/// A public key: Ed25519 (`kty` OKP, RFC 8037: `crv`, `x`; `alg` EdDSA) or RSA (`kty` RSA,
+/// RFC 7518: `n`, `e`; `alg` RS256).
 #[derive(Debug, Clone, Object, serde::Deserialize)]
 pub struct Jwk {
     pub kty: String,
-    pub crv: String,
-    pub x: String,
+    /// OKP: the curve, `Ed25519`.
+    #[oai(skip_serializing_if_is_none)]
+    pub crv: Option<String>,
+    /// OKP: the public key, base64url.
+    #[oai(skip_serializing_if_is_none)]
+    pub x: Option<String>,
+    /// RSA: the modulus, base64url (big-endian).
+    #[oai(skip_serializing_if_is_none)]
+    pub n: Option<String>,
+    /// RSA: the public exponent, base64url (big-endian).
+    #[oai(skip_serializing_if_is_none)]
+    pub e: Option<String>,
     pub kid: String,
     pub alg: String,
     #[oai(rename = "use")]

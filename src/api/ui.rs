@@ -31,8 +31,10 @@ pub enum JwksResponse {
 impl UiApi {
     /// Token verification keys (JWKS)
     ///
-    /// The Ed25519 public keys that verify the tokens from `POST /api/auth/token`, including
-    /// retired keys until their tokens have expired.
+    /// The public keys that verify this server's tokens: Ed25519 (EdDSA) keys for the tokens
+    /// from `POST /api/auth/token`, RSA (RS256) keys for OpenID Connect's ID and access tokens
+    /// (and EdDSA for clients configured so). Each key is published before it signs and, once
+    /// retired, until its tokens have expired; match a token's `kid`.
     #[oai(
         path = "/.well-known/jwks.json",
         method = "get",

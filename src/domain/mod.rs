@@ -10,5 +10,6 @@ pub mod forward_auth;
 pub mod id;
 pub mod oidc;
 pub mod session;
+pub mod signing_alg;
 pub mod siwe;
 pub mod token;

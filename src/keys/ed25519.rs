@@ -1,11 +1,11 @@
 //! What is particular to Ed25519 (JWT algorithm EdDSA) in a signing key: its 32-byte seed,
-//! kept base64url in the key file, the key jsonwebtoken signs with, and its public JWK.
+//! kept base64url in the key file, and the keys and public JWK made from it.
 
+use aws_lc_rs::signature::{Ed25519KeyPair, KeyPair};
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
-use ed25519_dalek::{pkcs8::EncodePrivateKey, SigningKey};
 use rand::Rng;
 
-pub const ALGORITHM: jsonwebtoken::Algorithm = jsonwebtoken::Algorithm::EdDSA;
+use super::jwt::KeyMaterial;
 
 /// A new random seed, as the key file keeps it.
 pub fn new_seed() -> String {
@@ -14,35 +14,23 @@ pub fn new_seed() -> String {
     URL_SAFE_NO_PAD.encode(seed)
 }
 
-fn signing_key(seed: &str) -> anyhow::Result<SigningKey> {
-    let seed: [u8; 32] = URL_SAFE_NO_PAD
-        .decode(seed)?
-        .try_into()
-        .map_err(|_| anyhow::anyhow!("not 32 bytes"))?;
-    Ok(SigningKey::from_bytes(&seed))
-}
-
-/// Fails unless `seed` is a seed.
-pub fn check(seed: &str) -> anyhow::Result<()> {
-    signing_key(seed).map(drop)
-}
-
-pub fn encoding_key(seed: &str) -> anyhow::Result<jsonwebtoken::EncodingKey> {
-    let der = signing_key(seed)?
-        .to_pkcs8_der()
-        .map_err(|e| anyhow::anyhow!("key encoding: {e}"))?;
-    Ok(jsonwebtoken::EncodingKey::from_ed_der(der.as_bytes()))
-}
-
-/// The public key as a JWK, with its key id.
-pub fn public_jwk(seed: &str, kid: &str) -> anyhow::Result<serde_json::Value> {
-    let public = signing_key(seed)?.verifying_key().to_bytes();
-    Ok(serde_json::json!({
-        "kty": "OKP",
-        "crv": "Ed25519",
-        "x": URL_SAFE_NO_PAD.encode(public),
-        "kid": kid,
-        "alg": "EdDSA",
-        "use": "sig",
-    }))
+/// The keys a stored seed stands for; fails unless it is a 32-byte seed.
+pub fn load(seed: &str) -> anyhow::Result<KeyMaterial> {
+    let seed = URL_SAFE_NO_PAD.decode(seed)?;
+    anyhow::ensure!(seed.len() == 32, "an Ed25519 seed is 32 bytes");
+    let pair = Ed25519KeyPair::from_seed_unchecked(&seed)
+        .map_err(|e| anyhow::anyhow!("Ed25519 seed: {e}"))?;
+    let pkcs8 = pair
+        .to_pkcs8()
+        .map_err(|_| anyhow::anyhow!("Ed25519 key encoding failed"))?;
+    let public = pair.public_key().as_ref();
+    let mut jwk = serde_json::Map::new();
+    jwk.insert("kty".into(), "OKP".into());
+    jwk.insert("crv".into(), "Ed25519".into());
+    jwk.insert("x".into(), URL_SAFE_NO_PAD.encode(public).into());
+    Ok(KeyMaterial {
+        encoding: jsonwebtoken::EncodingKey::from_ed_der(pkcs8.as_ref()),
+        decoding: jsonwebtoken::DecodingKey::from_ed_der(public),
+        public_jwk: jwk,
+    })
 }

@@ -1,25 +1,28 @@
-//! Signing keys for short-lived JWTs (EdDSA / Ed25519), kept in `<data folder>/jwt-keys.json`
-//! (mode 0600). `siwe-server keys rotate` adds a key that is published in the JWKS at once but
-//! signs only after `tokens.key_publish_secs`, so that relying parties with a cached JWKS know it
-//! before they meet it; the key it replaces stops signing then, and stays published until every
-//! token it signed has expired. A running server notices the file changed. What is particular
-//! to the algorithm is in `ed25519.rs`.
+//! Signing keys for short-lived JWTs, kept in `<data folder>/jwt-keys.json` (mode 0600): an
+//! Ed25519 key (EdDSA, the tokens of `POST /api/auth/token`) and an RSA key (RS256, what OpenID
+//! Connect requires), each with its rotation. `siwe-server keys rotate` adds a key of each
+//! algorithm that is published in the JWKS at once but signs only after
+//! `tokens.key_publish_secs`, so that relying parties with a cached JWKS know it before they meet
+//! it; the key it replaces stops signing then, and stays published until every token it signed
+//! has expired. A running server notices the file changed. What is particular to an algorithm
+//! is in `ed25519.rs` and `rsa.rs`.
 
 use std::{
     path::{Path, PathBuf},
-    sync::RwLock,
+    sync::{Arc, RwLock},
     time::SystemTime,
 };
 
 use anyhow::Context;
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use rand::Rng;
-use serde::{Deserialize, Serialize};
+use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
-use super::ed25519;
+use super::{ed25519, rsa};
 use crate::{
     clock::Clock,
-    error::{AppError, AppResult},
+    domain::signing_alg::SigningAlg,
+    error::{AppError, AppResult, ErrorCode},
 };
 
 const FILE_NAME: &str = "jwt-keys.json";
@@ -27,6 +30,9 @@ const FILE_NAME: &str = "jwt-keys.json";
 #[derive(Clone, Serialize, Deserialize)]
 struct StoredKey {
     kid: String,
+    /// Absent in files from before RSA keys, which hold Ed25519 keys only.
+    #[serde(default)]
+    alg: SigningAlg,
     created_at: i64,
     /// When it starts signing; published from `created_at`. Absent in files from before keys
     /// were published ahead of use: such a key signs from its creation.
@@ -35,8 +41,12 @@ struct StoredKey {
     /// When it stops signing (the next key's activation); published until tokens signed just
     /// before then have expired.
     retired_at: Option<i64>,
-    /// The 32-byte Ed25519 seed, base64url.
-    seed: String,
+    /// EdDSA: the 32-byte Ed25519 seed, base64url.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    seed: Option<String>,
+    /// RS256: the RSA private key, PKCS#8 PEM.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    private_key: Option<String>,
 }
 
 #[derive(Clone, Default, Serialize, Deserialize)]
@@ -44,29 +54,55 @@ struct KeyFile {
     keys: Vec<StoredKey>,
 }
 
+/// What a stored key gives, made by the file of its algorithm: the key that signs, the key
+/// that verifies, and the public JWK members particular to the algorithm (`kty` and the key).
+pub(super) struct KeyMaterial {
+    pub encoding: jsonwebtoken::EncodingKey,
+    pub decoding: jsonwebtoken::DecodingKey,
+    pub public_jwk: serde_json::Map<String, serde_json::Value>,
+}
+
+struct Key {
+    stored: StoredKey,
+    material: KeyMaterial,
+}
+
 struct Loaded {
     modified: Option<SystemTime>,
-    file: KeyFile,
+    keys: Arc<Vec<Key>>,
 }
 
 pub struct JwtKeys {
     path: PathBuf,
-    /// How long tokens live, in ms: retired keys are published this much longer.
-    token_ttl_ms: i64,
+    /// How long the longest-lived token lives, in ms: retired keys are published this much longer.
+    max_token_ttl_ms: i64,
     loaded: RwLock<Loaded>,
     clock: Clock,
 }
 
-fn new_key(created_at: i64, activates_at: i64) -> StoredKey {
+fn jws_algorithm(alg: SigningAlg) -> jsonwebtoken::Algorithm {
+    match alg {
+        SigningAlg::Rs256 => jsonwebtoken::Algorithm::RS256,
+        SigningAlg::EdDsa => jsonwebtoken::Algorithm::EdDSA,
+    }
+}
+
+fn new_key(alg: SigningAlg, created_at: i64, activates_at: i64) -> anyhow::Result<StoredKey> {
     let mut kid = [0u8; 12];
     rand::rng().fill_bytes(&mut kid);
-    StoredKey {
+    let (seed, private_key) = match alg {
+        SigningAlg::EdDsa => (Some(ed25519::new_seed()), None),
+        SigningAlg::Rs256 => (None, Some(rsa::new_private_key()?)),
+    };
+    Ok(StoredKey {
         kid: URL_SAFE_NO_PAD.encode(kid),
+        alg,
         created_at,
         activates_at: Some(activates_at),
         retired_at: None,
-        seed: ed25519::new_seed(),
-    }
+        seed,
+        private_key,
+    })
 }
 
 impl StoredKey {
@@ -75,90 +111,141 @@ impl StoredKey {
     }
 
     /// Published from creation until a token signed at retirement has expired.
-    fn published_at(&self, now: i64, token_ttl_ms: i64) -> bool {
-        self.retired_at.is_none_or(|at| at + token_ttl_ms > now)
+    fn published_at(&self, now: i64, max_token_ttl_ms: i64) -> bool {
+        self.retired_at.is_none_or(|at| at + max_token_ttl_ms > now)
+    }
+
+    fn material(&self) -> anyhow::Result<KeyMaterial> {
+        let missing = || anyhow::anyhow!("no key material for {}", self.alg);
+        match self.alg {
+            SigningAlg::EdDsa => ed25519::load(self.seed.as_deref().ok_or_else(missing)?),
+            SigningAlg::Rs256 => rsa::load(self.private_key.as_deref().ok_or_else(missing)?),
+        }
     }
 }
 
-fn read(path: &Path) -> anyhow::Result<(KeyFile, Option<SystemTime>)> {
+fn read(path: &Path) -> anyhow::Result<(Vec<Key>, Option<SystemTime>)> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     let file: KeyFile = serde_json::from_str(&text)
         .with_context(|| format!("{} is not a key file", path.display()))?;
-    for key in &file.keys {
-        ed25519::check(&key.seed).with_context(|| format!("key {}", key.kid))?;
-    }
+    let keys = file
+        .keys
+        .into_iter()
+        .map(|stored| {
+            let material = stored
+                .material()
+                .with_context(|| format!("key {} in {}", stored.kid, path.display()))?;
+            Ok(Key { stored, material })
+        })
+        .collect::<anyhow::Result<_>>()?;
     Ok((
-        file,
+        keys,
         std::fs::metadata(path).and_then(|m| m.modified()).ok(),
     ))
 }
 
-fn write(path: &Path, file: &KeyFile) -> anyhow::Result<()> {
+fn write(path: &Path, keys: Vec<StoredKey>) -> anyhow::Result<()> {
     let tmp = path.with_extension("json.tmp");
     let mut out = super::private_file_options()
         .create(true)
         .truncate(true)
         .open(&tmp)
         .with_context(|| format!("cannot write {}", tmp.display()))?;
-    std::io::Write::write_all(&mut out, serde_json::to_string_pretty(file)?.as_bytes())?;
+    let text = serde_json::to_string_pretty(&KeyFile { keys })?;
+    std::io::Write::write_all(&mut out, text.as_bytes())?;
     out.sync_all()?;
     std::fs::rename(&tmp, path)?;
     Ok(())
 }
 
+fn invalid_token(why: &str) -> AppError {
+    AppError::new(
+        ErrorCode::InvalidToken,
+        format!("The token is not valid: {why}."),
+    )
+}
+
 impl JwtKeys {
-    /// Opens the key file in `data_dir`, creating it with one key on first start; `clock`
-    /// says when keys start and stop signing.
-    pub fn open(data_dir: &Path, token_ttl_secs: u64, clock: Clock) -> anyhow::Result<Self> {
+    /// Opens the key file in `data_dir`, creating it with a key of each algorithm on first start
+    /// and adding an RSA key (signing at once) to a file from before RSA keys. Retired keys stay
+    /// published `max_token_ttl_secs` (the longest life of a token they signed); `clock` says
+    /// when keys start and stop signing.
+    pub fn open(data_dir: &Path, max_token_ttl_secs: u64, clock: Clock) -> anyhow::Result<Self> {
         let path = data_dir.join(FILE_NAME);
-        if !path.exists() {
-            let now = clock.now_ms();
-            write(
-                &path,
-                &KeyFile {
-                    keys: vec![new_key(now, now)],
-                },
-            )?;
-            tracing::info!(path = %path.display(), "generated a JWT signing key");
+        let now = clock.now_ms();
+        let mut stored = if path.exists() {
+            read(&path)?.0.into_iter().map(|k| k.stored).collect()
+        } else {
+            Vec::new()
+        };
+        let missing: Vec<SigningAlg> = SigningAlg::ALL
+            .into_iter()
+            .filter(|alg| !stored.iter().any(|k| k.alg == *alg))
+            .collect();
+        if !missing.is_empty() {
+            for alg in &missing {
+                stored.push(new_key(*alg, now, now)?);
+            }
+            write(&path, stored)?;
+            tracing::info!(path = %path.display(), algorithms = ?missing, "generated JWT signing keys");
         }
-        let (file, modified) = read(&path)?;
+        let (keys, modified) = read(&path)?;
         Ok(Self {
             path,
-            token_ttl_ms: token_ttl_secs as i64 * 1000,
-            loaded: RwLock::new(Loaded { modified, file }),
+            max_token_ttl_ms: i64::try_from(max_token_ttl_secs.saturating_mul(1000))
+                .unwrap_or(i64::MAX / 2),
+            loaded: RwLock::new(Loaded {
+                modified,
+                keys: Arc::new(keys),
+            }),
             clock,
         })
     }
 
-    /// Adds a key that signs from `publish_for` from now on (published in the JWKS at once),
-    /// and schedules the keys signing until then to stop at that moment; forgets keys whose
-    /// tokens have all expired. Returns the new key id and when it starts signing (Unix ms).
+    /// Reads the key file in `data_dir` and says what it holds, changing nothing (`check`).
+    pub fn check(data_dir: &Path) -> anyhow::Result<String> {
+        let path = data_dir.join(FILE_NAME);
+        let (keys, _) = read(&path)?;
+        Ok(format!(
+            "token signing keys {} ({} keys)",
+            path.display(),
+            keys.len()
+        ))
+    }
+
+    /// Adds a key of each algorithm that signs from `publish_for` from now on (published in the
+    /// JWKS at once), and schedules the keys signing until then to stop at that moment; forgets
+    /// keys whose tokens have all expired. Returns the new key ids and when they start signing
+    /// (Unix ms).
     pub fn rotate(
         data_dir: &Path,
-        token_ttl_secs: u64,
+        max_token_ttl_secs: u64,
         publish_for: std::time::Duration,
-    ) -> anyhow::Result<(String, i64)> {
-        let keys = Self::open(data_dir, token_ttl_secs, Clock::system())?;
-        let mut file = keys.current()?;
+    ) -> anyhow::Result<(Vec<String>, i64)> {
+        let keys = Self::open(data_dir, max_token_ttl_secs, Clock::system())?;
+        let mut stored: Vec<StoredKey> = keys.current()?.iter().map(|k| k.stored.clone()).collect();
         let now = keys.clock.now_ms();
         let activates_at = now + i64::try_from(publish_for.as_millis()).unwrap_or(i64::MAX / 2);
-        for key in &mut file.keys {
+        for key in &mut stored {
             let stops = key
                 .retired_at
                 .map_or(activates_at, |at| at.min(activates_at));
             key.retired_at = Some(stops);
         }
-        file.keys.retain(|k| k.published_at(now, keys.token_ttl_ms));
-        let key = new_key(now, activates_at);
-        let kid = key.kid.clone();
-        file.keys.push(key);
-        write(&keys.path, &file)?;
-        Ok((kid, activates_at))
+        stored.retain(|k| k.published_at(now, keys.max_token_ttl_ms));
+        let mut kids = Vec::new();
+        for alg in SigningAlg::ALL {
+            let key = new_key(alg, now, activates_at)?;
+            kids.push(key.kid.clone());
+            stored.push(key);
+        }
+        write(&keys.path, stored)?;
+        Ok((kids, activates_at))
     }
 
     /// The keys as on disk, re-read when the file changed (after `keys rotate`).
-    fn current(&self) -> anyhow::Result<KeyFile> {
+    fn current(&self) -> anyhow::Result<Arc<Vec<Key>>> {
         let modified = std::fs::metadata(&self.path)
             .and_then(|m| m.modified())
             .ok();
@@ -168,46 +255,100 @@ impl JwtKeys {
                 .read()
                 .map_err(|_| anyhow::anyhow!("key lock poisoned"))?;
             if loaded.modified == modified {
-                return Ok(loaded.file.clone());
+                return Ok(Arc::clone(&loaded.keys));
             }
         }
-        let (file, modified) = read(&self.path)?;
+        let (keys, modified) = read(&self.path)?;
+        let keys = Arc::new(keys);
         let mut loaded = self
             .loaded
             .write()
             .map_err(|_| anyhow::anyhow!("key lock poisoned"))?;
         *loaded = Loaded {
             modified,
-            file: file.clone(),
+            keys: Arc::clone(&keys),
         };
-        Ok(file)
+        Ok(keys)
     }
 
-    /// Signs claims with the newest key whose time to sign has come.
+    /// Signs claims with the newest Ed25519 key whose time to sign has come (EdDSA).
     pub fn sign<T: Serialize>(&self, claims: &T) -> AppResult<String> {
-        let file = self.current()?;
+        self.sign_as(SigningAlg::EdDsa, None, claims)
+    }
+
+    /// Signs claims with the newest key of `alg` whose time to sign has come; `typ` is the
+    /// header's type (`at+jwt` for an RFC 9068 access token; `JWT` when `None`).
+    pub fn sign_as<T: Serialize>(
+        &self,
+        alg: SigningAlg,
+        typ: Option<&str>,
+        claims: &T,
+    ) -> AppResult<String> {
+        let keys = self.current()?;
         let now = self.clock.now_ms();
-        let key = file
-            .keys
+        let key = keys
             .iter()
             .rev()
-            .find(|k| k.signs_at(now))
-            .ok_or_else(|| AppError::Internal(anyhow::anyhow!("no active JWT signing key")))?;
-        let mut header = jsonwebtoken::Header::new(ed25519::ALGORITHM);
-        header.kid = Some(key.kid.clone());
-        jsonwebtoken::encode(&header, claims, &ed25519::encoding_key(&key.seed)?)
+            .find(|k| k.stored.alg == alg && k.stored.signs_at(now))
+            .ok_or_else(|| AppError::Internal(anyhow::anyhow!("no active {alg} signing key")))?;
+        let mut header = jsonwebtoken::Header::new(jws_algorithm(alg));
+        header.kid = Some(key.stored.kid.clone());
+        if let Some(typ) = typ {
+            header.typ = Some(typ.to_owned());
+        }
+        jsonwebtoken::encode(&header, claims, &key.material.encoding)
             .map_err(|e| AppError::Internal(anyhow::anyhow!("signing a token: {e}")))
     }
 
-    /// The public keys that verify current tokens, and the next key, as a JWK Set.
+    /// The claims of a token one of our published keys signed (found by the header's `kid`,
+    /// with that key's algorithm) that has not expired by the application clock. The audience
+    /// and the rest are the caller's to check.
+    pub fn verify<T: DeserializeOwned>(&self, token: &str) -> AppResult<T> {
+        let header = jsonwebtoken::decode_header(token).map_err(|_| invalid_token("malformed"))?;
+        let keys = self.current()?;
+        let now = self.clock.now_ms();
+        let key = keys
+            .iter()
+            .find(|k| {
+                Some(&k.stored.kid) == header.kid.as_ref()
+                    && k.stored.published_at(now, self.max_token_ttl_ms)
+            })
+            .ok_or_else(|| invalid_token("not signed by a key of this server"))?;
+        let alg = jws_algorithm(key.stored.alg);
+        if header.alg != alg {
+            return Err(invalid_token("wrong algorithm for its key"));
+        }
+        // exp is checked below against the application clock, not jsonwebtoken's wall clock.
+        let mut validation = jsonwebtoken::Validation::new(alg);
+        validation.validate_exp = false;
+        validation.validate_aud = false;
+        validation.required_spec_claims.clear();
+        let claims: serde_json::Value =
+            jsonwebtoken::decode(token, &key.material.decoding, &validation)
+                .map_err(|_| invalid_token("bad signature"))?
+                .claims;
+        match claims.get("exp").and_then(serde_json::Value::as_i64) {
+            Some(exp) if exp.saturating_mul(1000) > now => {}
+            Some(_) => return Err(invalid_token("expired")),
+            None => return Err(invalid_token("no expiry")),
+        }
+        serde_json::from_value(claims).map_err(|_| invalid_token("unexpected claims"))
+    }
+
+    /// The public keys that verify current tokens, and the next keys, as a JWK Set.
     pub fn jwks(&self) -> AppResult<serde_json::Value> {
         let now = self.clock.now_ms();
-        let file = self.current()?;
-        let keys: Vec<serde_json::Value> = file
-            .keys
+        let keys: Vec<serde_json::Value> = self
+            .current()?
             .iter()
-            .filter(|k| k.published_at(now, self.token_ttl_ms))
-            .filter_map(|k| ed25519::public_jwk(&k.seed, &k.kid).ok())
+            .filter(|k| k.stored.published_at(now, self.max_token_ttl_ms))
+            .map(|k| {
+                let mut jwk = k.material.public_jwk.clone();
+                jwk.insert("kid".into(), k.stored.kid.clone().into());
+                jwk.insert("alg".into(), k.stored.alg.as_str().into());
+                jwk.insert("use".into(), "sig".into());
+                serde_json::Value::Object(jwk)
+            })
             .collect();
         Ok(serde_json::json!({ "keys": keys }))
     }

@@ -1,0 +1,182 @@
+//! The JWT signing keys as the OpenID Connect code uses them (`JwtKeys` on a real key file and
+//! an adjustable clock): `verify` accepts only unexpired tokens of our published keys with their
+//! own algorithm, and key files from before RSA keys load and gain one.
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use siwe_server::{
+    clock::Clock,
+    error::ErrorCode,
+    keys::{JwtKeys, SigningAlg},
+};
+
+fn claims(clock: &Clock, ttl: i64) -> Value {
+    let iat = clock.now().unix_timestamp();
+    json!({"sub": "someone", "aud": "grafana", "iat": iat, "exp": iat + ttl})
+}
+
+fn refusal(keys: &JwtKeys, token: &str) -> String {
+    let err = keys.verify::<Value>(token).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::InvalidToken, "{err}");
+    err.to_string()
+}
+
+fn stored(dir: &std::path::Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(dir.join("jwt-keys.json")).unwrap()).unwrap()
+}
+
+#[test]
+fn verify_accepts_our_unexpired_tokens_of_both_algorithms() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Clock::adjustable();
+    let keys = JwtKeys::open(dir.path(), 600, clock.clone()).unwrap();
+    for alg in SigningAlg::ALL {
+        let token = keys.sign_as(alg, None, &claims(&clock, 60)).unwrap();
+        let got: Value = keys.verify(&token).unwrap();
+        assert_eq!(got["sub"], "someone", "{alg}");
+    }
+    let token = keys.sign(&claims(&clock, 60)).unwrap();
+    assert_eq!(keys.verify::<Value>(&token).unwrap()["aud"], "grafana");
+
+    // exp is read from the application clock, not the wall clock.
+    clock.advance(time::Duration::seconds(59));
+    keys.verify::<Value>(&token).unwrap();
+    clock.advance(time::Duration::seconds(1));
+    assert!(refusal(&keys, &token).contains("expired"));
+    let mut no_exp = claims(&clock, 60);
+    no_exp.as_object_mut().unwrap().remove("exp");
+    let token = keys.sign_as(SigningAlg::Rs256, None, &no_exp).unwrap();
+    assert!(refusal(&keys, &token).contains("expiry"));
+}
+
+#[test]
+fn verify_refuses_other_keys_wrong_algorithms_and_tampering() {
+    let (ours, theirs) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let clock = Clock::adjustable();
+    let keys = JwtKeys::open(ours.path(), 600, clock.clone()).unwrap();
+    let other = JwtKeys::open(theirs.path(), 600, clock.clone()).unwrap();
+    let foreign = other
+        .sign_as(SigningAlg::Rs256, None, &claims(&clock, 60))
+        .unwrap();
+    assert!(refusal(&keys, &foreign).contains("not signed by a key of this server"));
+
+    // Our RSA key's id on a token of another algorithm: HS256 keyed with public data (the
+    // classic confusion), and EdDSA by another key.
+    let ours_rs = keys
+        .sign_as(SigningAlg::Rs256, None, &claims(&clock, 60))
+        .unwrap();
+    let rsa_kid = jsonwebtoken::decode_header(&ours_rs).unwrap().kid.unwrap();
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
+    header.kid = Some(rsa_kid.clone());
+    let hs = jsonwebtoken::encode(
+        &header,
+        &claims(&clock, 60),
+        &jsonwebtoken::EncodingKey::from_secret(b"AQAB"),
+    )
+    .unwrap();
+    assert!(refusal(&keys, &hs).contains("wrong algorithm"));
+    let ed = other.sign(&claims(&clock, 60)).unwrap();
+    let (_, rest) = ed.split_once('.').unwrap();
+    let relabelled = format!("{}.{rest}", b64(json!({"alg": "EdDSA", "kid": rsa_kid})));
+    assert!(refusal(&keys, &relabelled).contains("wrong algorithm"));
+
+    // Changed claims under our signature; garbage.
+    let parts: Vec<&str> = ours_rs.split('.').collect();
+    let mut forged = claims(&clock, 60);
+    forged["sub"] = json!("admin");
+    let tampered = format!("{}.{}.{}", parts[0], b64(forged), parts[2]);
+    assert!(refusal(&keys, &tampered).contains("bad signature"));
+    assert!(refusal(&keys, "not.a.token").contains("malformed"));
+}
+
+fn b64(value: Value) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(value.to_string())
+}
+
+#[test]
+fn a_key_file_from_before_rsa_keys_loads_and_gains_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Clock::adjustable();
+    let created = clock.now_ms() - 86_400_000;
+    let old = json!({"keys": [{"kid": "old-ed25519", "created_at": created, "retired_at": null,
+        "seed": "nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A"}]});
+    std::fs::write(dir.path().join("jwt-keys.json"), old.to_string()).unwrap();
+    assert!(
+        JwtKeys::check(dir.path()).unwrap().contains("1 keys"),
+        "check writes nothing"
+    );
+
+    let keys = JwtKeys::open(dir.path(), 600, clock.clone()).unwrap();
+    let token = keys.sign(&claims(&clock, 60)).unwrap();
+    let header = jsonwebtoken::decode_header(&token).unwrap();
+    assert_eq!(
+        header.kid.as_deref(),
+        Some("old-ed25519"),
+        "the old key still signs"
+    );
+    keys.verify::<Value>(&token).unwrap();
+    let rs = keys
+        .sign_as(SigningAlg::Rs256, None, &claims(&clock, 60))
+        .unwrap();
+    keys.verify::<Value>(&rs).unwrap();
+
+    let file = stored(dir.path());
+    let stored_keys = file["keys"].as_array().unwrap();
+    assert_eq!(stored_keys.len(), 2);
+    assert_eq!(
+        stored_keys[0]["seed"], old["keys"][0]["seed"],
+        "kept as it was"
+    );
+    assert_eq!(stored_keys[1]["alg"], "RS256");
+    assert!(stored_keys[1]["private_key"]
+        .as_str()
+        .unwrap()
+        .starts_with("-----BEGIN PRIVATE KEY-----\n"));
+    let jwks = keys.jwks().unwrap();
+    let algs: Vec<&str> = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["alg"].as_str().unwrap())
+        .collect();
+    assert_eq!(algs, ["EdDSA", "RS256"]);
+}
+
+#[test]
+fn retired_keys_stay_published_for_the_longest_token_life() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = JwtKeys::open(dir.path(), 600, Clock::system()).unwrap();
+    let before = keys
+        .sign_as(SigningAlg::Rs256, None, &claims(&Clock::system(), 600))
+        .unwrap();
+    let (kids, _) = JwtKeys::rotate(dir.path(), 600, Duration::ZERO).unwrap();
+    assert_eq!(kids.len(), 2);
+    let after = keys
+        .sign_as(SigningAlg::Rs256, None, &claims(&Clock::system(), 600))
+        .unwrap();
+    let kid = |t: &str| jsonwebtoken::decode_header(t).unwrap().kid.unwrap();
+    assert!(kids.contains(&kid(&after)) && kid(&after) != kid(&before));
+    keys.verify::<Value>(&before).unwrap();
+
+    // On a clock 599 s later the retired key is still published; at 600 s it is gone.
+    let file = stored(dir.path());
+    let clock = Clock::adjustable();
+    let later = JwtKeys::open(dir.path(), 600, clock.clone()).unwrap();
+    let retired = file["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["kid"] == kid(&before))
+        .unwrap()["retired_at"]
+        .as_i64()
+        .unwrap();
+    clock.advance(time::Duration::milliseconds(
+        retired + 599_000 - clock.now_ms(),
+    ));
+    let published = |keys: &JwtKeys| keys.jwks().unwrap()["keys"].to_string();
+    assert!(published(&later).contains(&kid(&before)));
+    clock.advance(time::Duration::seconds(1));
+    assert!(!published(&later).contains(&kid(&before)));
+}
