@@ -8,6 +8,7 @@ use sha3::{Digest, Keccak256};
 use siwe_server::{
     db::nonces,
     domain::{address::Address, siwe, token::Keys},
+    keys::{JwtKeys, SigningAlg},
     open_service,
     service::{ClientInfo, Service, SignInOutcome, SignInRequest},
     Settings,
@@ -102,6 +103,7 @@ fn benches(c: &mut Criterion) {
 
     // The service layer on a real SQLite file, as the server runs it, without HTTP.
     let dir = tempfile::TempDir::new().unwrap();
+    jwt_benches(c, dir.path());
     let mut settings = Settings::default();
     settings.database.path = dir.path().join("bench.db");
     let rt = Runtime::new().unwrap();
@@ -153,6 +155,34 @@ fn benches(c: &mut Criterion) {
                 .unwrap()
         })
     });
+}
+
+/// Signing and verifying an ID-token-sized JWT with each algorithm (keys from the key file).
+fn jwt_benches(c: &mut Criterion, data_dir: &std::path::Path) {
+    let clock = siwe_server::clock::Clock::system();
+    let jwt = JwtKeys::open(data_dir, 600, clock.clone()).unwrap();
+    let iat = clock.now().unix_timestamp();
+    let claims = serde_json::json!({"iss": "https://login.example.org", "sub": "0190d5a2-7c1e-7b3a",
+        "aud": "grafana", "iat": iat, "exp": iat + 600, "auth_time": iat, "nonce": "n-0S6_WzA2Mj",
+        "amr": ["pop"], "at_hash": "77QmUPtjPfzWtF2AnpK9RQ"});
+    for (alg, name) in [
+        (SigningAlg::Rs256, "RS256 (RSA-2048)"),
+        (SigningAlg::EdDsa, "EdDSA"),
+    ] {
+        c.bench_function(&format!("JWT sign {name}, aws-lc-rs"), |b| {
+            b.iter(|| {
+                jwt.sign_as(alg, None, std::hint::black_box(&claims))
+                    .unwrap()
+            })
+        });
+        let token = jwt.sign_as(alg, None, &claims).unwrap();
+        c.bench_function(&format!("JWT verify {name}, aws-lc-rs"), |b| {
+            b.iter(|| {
+                jwt.verify::<serde_json::Value>(std::hint::black_box(&token))
+                    .unwrap()
+            })
+        });
+    }
 }
 
 criterion_group!(core, benches);

@@ -92,7 +92,7 @@ fn rotate_keys(config: Option<PathBuf>, now: bool) -> anyhow::Result<()> {
     };
     let (kids, _) = siwe_server::keys::JwtKeys::rotate(
         &config.database.data_dir,
-        tokens.ttl.as_secs(),
+        config.longest_jwt_ttl().as_secs(),
         publish_for,
     )?;
     println!(
@@ -100,7 +100,7 @@ fn rotate_keys(config: Option<PathBuf>, now: bool) -> anyhow::Result<()> {
          published {} s longer",
         kids.join(", "),
         publish_for.as_secs(),
-        tokens.ttl.as_secs()
+        config.longest_jwt_ttl().as_secs()
     );
     Ok(())
 }

@@ -76,7 +76,7 @@ pub async fn open_service(config: &Config, clock: Clock) -> anyhow::Result<Servi
             event_retention: span(config.audit.retention),
             jwt: JwtKeys::open(
                 &config.database.data_dir,
-                config.tokens.ttl.as_secs(),
+                config.longest_jwt_ttl().as_secs(),
                 clock,
             )?,
             token_ttl: span(config.tokens.ttl),

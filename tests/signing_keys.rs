@@ -1,15 +1,23 @@
 //! The JWT signing keys as the OpenID Connect code uses them (`JwtKeys` on a real key file and
 //! an adjustable clock): `verify` accepts only unexpired tokens of our published keys with their
-//! own algorithm, and key files from before RSA keys load and gain one.
+//! own algorithm, key files from before RSA keys load and gain one; and, with the real server,
+//! RS256 tokens verify with PyJWT against the JWKS, whose retired keys stay published as long
+//! as the longest-lived token (the key rotation itself is tested in tokens.rs).
 
-use std::time::Duration;
+mod common;
 
+use std::{process::Command, time::Duration};
+
+use common::{jwt::*, *};
+use reqwest::Method;
 use serde_json::{json, Value};
 use siwe_server::{
     clock::Clock,
     error::ErrorCode,
     keys::{JwtKeys, SigningAlg},
 };
+
+const BIN: &str = env!("CARGO_BIN_EXE_siwe-server");
 
 fn claims(clock: &Clock, ttl: i64) -> Value {
     let iat = clock.now().unix_timestamp();
@@ -156,8 +164,7 @@ fn retired_keys_stay_published_for_the_longest_token_life() {
     let after = keys
         .sign_as(SigningAlg::Rs256, None, &claims(&Clock::system(), 600))
         .unwrap();
-    let kid = |t: &str| jsonwebtoken::decode_header(t).unwrap().kid.unwrap();
-    assert!(kids.contains(&kid(&after)) && kid(&after) != kid(&before));
+    assert!(kids.contains(&jwt_kid(&after)) && jwt_kid(&after) != jwt_kid(&before));
     keys.verify::<Value>(&before).unwrap();
 
     // On a clock 599 s later the retired key is still published; at 600 s it is gone.
@@ -168,7 +175,7 @@ fn retired_keys_stay_published_for_the_longest_token_life() {
         .as_array()
         .unwrap()
         .iter()
-        .find(|k| k["kid"] == kid(&before))
+        .find(|k| k["kid"] == jwt_kid(&before))
         .unwrap()["retired_at"]
         .as_i64()
         .unwrap();
@@ -176,7 +183,85 @@ fn retired_keys_stay_published_for_the_longest_token_life() {
         retired + 599_000 - clock.now_ms(),
     ));
     let published = |keys: &JwtKeys| keys.jwks().unwrap()["keys"].to_string();
-    assert!(published(&later).contains(&kid(&before)));
+    assert!(published(&later).contains(&jwt_kid(&before)));
     clock.advance(time::Duration::seconds(1));
-    assert!(!published(&later).contains(&kid(&before)));
+    assert!(!published(&later).contains(&jwt_kid(&before)));
+}
+
+#[tokio::test]
+async fn rs256_tokens_verify_independently_against_the_jwks() {
+    let app = TestApp::spawn().await;
+    let jwks: Value = published_jwks(&app).await;
+    let keys = jwks["keys"].as_array().unwrap();
+    assert_eq!(keys.len(), 2, "{jwks}");
+    let rsa = keys.iter().find(|k| k["kty"] == "RSA").expect("an RSA key");
+    assert_eq!(rsa["alg"], "RS256");
+    assert_eq!(rsa["use"], "sig");
+    assert_eq!(rsa["e"], "AQAB");
+    assert_eq!(
+        rsa["n"].as_str().unwrap().len(),
+        342,
+        "2048 bits, base64url"
+    );
+    assert!(rsa.get("crv").is_none() && rsa.get("x").is_none());
+    let okp = keys
+        .iter()
+        .find(|k| k["kty"] == "OKP")
+        .expect("an Ed25519 key");
+    assert!(okp.get("n").is_none() && okp["alg"] == "EdDSA");
+
+    let jwt = rs256_token(&app, "grafana", 600);
+    assert_eq!(jwt_header(&jwt)["alg"], "RS256");
+    assert_eq!(jwt_header(&jwt)["typ"], "at+jwt");
+    assert_eq!(jwt_kid(&jwt), rsa["kid"].as_str().unwrap());
+    let claims = pyjwt_verify(&app, &jwt, "grafana", 0, "RS256")
+        .await
+        .expect("PyJWT verifies an RS256 token with the published key");
+    assert_eq!(claims["sub"], "someone");
+    let err = pyjwt_verify(&app, &jwt, "grafana", 0, "EdDSA")
+        .await
+        .unwrap_err();
+    assert!(err.contains("alg"), "{err}");
+
+    // The /api/auth/token tokens stay EdDSA.
+    let me = app.sign_in(&Wallet::random()).await;
+    let csrf = me["csrfToken"].as_str();
+    let body: Value = app
+        .call(Method::POST, "/api/auth/token", csrf, Some(json!({})))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(jwt_header(body["token"].as_str().unwrap())["alg"], "EdDSA");
+    assert_eq!(
+        jwt_kid(body["token"].as_str().unwrap()),
+        okp["kid"].as_str().unwrap()
+    );
+}
+
+#[tokio::test]
+async fn retired_keys_stay_published_while_openid_tokens_live() {
+    // Tokens of /api/auth/token live 60 s, but OpenID Connect's ID and access tokens 600 s.
+    let app = TestApp::spawn_with(|s| s.tokens.ttl_secs = 60).await;
+    let old = jwt_kid(&rs256_token(&app, "x", 600));
+    let out = Command::new(BIN)
+        .args(["keys", "rotate", "--now"])
+        .env("SIWE_DATABASE__PATH", app.db_path())
+        .env("SIWE_TOKENS__TTL_SECS", "60")
+        .env_remove("SIWE_CONFIG")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("published 600 s longer"));
+    let published = || async {
+        let jwks: Value = published_jwks(&app).await;
+        jwks.to_string()
+    };
+    app.advance_clock(590);
+    assert!(
+        published().await.contains(&old),
+        "an ID token may still use it"
+    );
+    app.advance_clock(15);
+    assert!(!published().await.contains(&old));
 }

@@ -5,10 +5,9 @@ mod common;
 
 use std::process::Command;
 
-use common::*;
+use common::{jwt::*, *};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
-use siwe_server::keys::{JwtKeys, SigningAlg};
 
 const BIN: &str = env!("CARGO_BIN_EXE_siwe-server");
 
@@ -24,128 +23,12 @@ async fn verify_moved(
     audience: &str,
     moved_secs: i64,
 ) -> Result<Value, String> {
-    verify_as(app, token, audience, moved_secs, "EdDSA").await
-}
-
-/// [`verify_moved`] accepting `alg` only.
-async fn verify_as(
-    app: &TestApp,
-    token: &str,
-    audience: &str,
-    moved_secs: i64,
-    alg: &str,
-) -> Result<Value, String> {
-    let out = tokio::process::Command::new("python3")
-        .arg(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/suites/helpers/verify_jwt.py"
-        ))
-        .args([
-            &app.url("/.well-known/jwks.json"),
-            token,
-            audience,
-            "http://localhost:8080",
-            &moved_secs.to_string(),
-            alg,
-        ])
-        .output()
-        .await
-        .expect("python3 runs (bash tests/suites/setup.sh installs PyJWT)");
-    let text = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    if out.status.success() {
-        Ok(serde_json::from_str(&text).unwrap())
-    } else {
-        Err(format!("{text}{}", String::from_utf8_lossy(&out.stderr)))
-    }
+    pyjwt_verify(app, token, audience, moved_secs, "EdDSA").await
 }
 
 async fn token(app: &TestApp, csrf: &str, body: Value) -> reqwest::Response {
     app.call(Method::POST, "/api/auth/token", Some(csrf), Some(body))
         .await
-}
-
-fn header(token: &str) -> Value {
-    use base64::Engine;
-    let header = token.split('.').next().unwrap();
-    serde_json::from_slice(
-        &base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(header)
-            .unwrap(),
-    )
-    .unwrap()
-}
-
-fn kid(token: &str) -> String {
-    header(token)["kid"].as_str().unwrap().to_string()
-}
-
-/// The server's signing keys, as the OpenID Connect code uses them (same file, same clock).
-fn server_keys(app: &TestApp) -> JwtKeys {
-    JwtKeys::open(app.db_path().parent().unwrap(), 300, app.clock.clone()).unwrap()
-}
-
-/// An RS256 token signed by the server's keys, for `aud`, valid `ttl` seconds.
-fn rs256_token(app: &TestApp, aud: &str, ttl: i64) -> String {
-    let iat = app.clock.now().unix_timestamp();
-    let claims = json!({"iss": "http://localhost:8080", "sub": "someone", "aud": aud,
-        "iat": iat, "exp": iat + ttl});
-    server_keys(app)
-        .sign_as(SigningAlg::Rs256, Some("at+jwt"), &claims)
-        .unwrap()
-}
-
-#[tokio::test]
-async fn rs256_tokens_verify_independently_against_the_jwks() {
-    let app = TestApp::spawn().await;
-    let jwks: Value = app
-        .get("/.well-known/jwks.json")
-        .await
-        .json()
-        .await
-        .unwrap();
-    let keys = jwks["keys"].as_array().unwrap();
-    assert_eq!(keys.len(), 2, "{jwks}");
-    let rsa = keys.iter().find(|k| k["kty"] == "RSA").expect("an RSA key");
-    assert_eq!(rsa["alg"], "RS256");
-    assert_eq!(rsa["use"], "sig");
-    assert_eq!(rsa["e"], "AQAB");
-    assert_eq!(
-        rsa["n"].as_str().unwrap().len(),
-        342,
-        "2048 bits, base64url"
-    );
-    assert!(rsa.get("crv").is_none() && rsa.get("x").is_none());
-    let okp = keys
-        .iter()
-        .find(|k| k["kty"] == "OKP")
-        .expect("an Ed25519 key");
-    assert!(okp.get("n").is_none() && okp["alg"] == "EdDSA");
-
-    let jwt = rs256_token(&app, "grafana", 600);
-    assert_eq!(header(&jwt)["alg"], "RS256");
-    assert_eq!(header(&jwt)["typ"], "at+jwt");
-    assert_eq!(kid(&jwt), rsa["kid"].as_str().unwrap());
-    let claims = verify_as(&app, &jwt, "grafana", 0, "RS256")
-        .await
-        .expect("PyJWT verifies an RS256 token with the published key");
-    assert_eq!(claims["sub"], "someone");
-    let err = verify_as(&app, &jwt, "grafana", 0, "EdDSA")
-        .await
-        .unwrap_err();
-    assert!(err.contains("alg"), "{err}");
-
-    // The /api/auth/token tokens stay EdDSA.
-    let me = app.sign_in(&Wallet::random()).await;
-    let body: Value = token(&app, me["csrfToken"].as_str().unwrap(), json!({}))
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(header(body["token"].as_str().unwrap())["alg"], "EdDSA");
-    assert_eq!(
-        kid(body["token"].as_str().unwrap()),
-        okp["kid"].as_str().unwrap()
-    );
 }
 
 #[tokio::test]
@@ -256,12 +139,7 @@ async fn rotation_publishes_the_next_key_before_it_signs() {
     let csrf = me["csrfToken"].as_str().unwrap().to_string();
     let before: Value = token(&app, &csrf, json!({})).await.json().await.unwrap();
     let old = before["token"].as_str().unwrap().to_string();
-    let jwks: Value = app
-        .get("/.well-known/jwks.json")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let jwks: Value = published_jwks(&app).await;
     assert_eq!(
         jwks["keys"].as_array().unwrap().len(),
         2,
@@ -270,7 +148,7 @@ async fn rotation_publishes_the_next_key_before_it_signs() {
     assert_eq!(jwks["keys"][0]["kty"], "OKP");
     assert_eq!(jwks["keys"][0]["crv"], "Ed25519");
     assert_eq!(jwks["keys"][0]["alg"], "EdDSA");
-    let old_rsa = kid(&rs256_token(&app, "x", 60));
+    let old_rsa = jwt_kid(&rs256_token(&app, "x", 60));
 
     let rotate = |extra: &[&str]| {
         let out = Command::new(BIN)
@@ -288,12 +166,7 @@ async fn rotation_publishes_the_next_key_before_it_signs() {
         );
     };
     let published = || async {
-        let jwks: Value = app
-            .get("/.well-known/jwks.json")
-            .await
-            .json()
-            .await
-            .unwrap();
+        let jwks: Value = published_jwks(&app).await;
         jwks["keys"]
             .as_array()
             .unwrap()
@@ -303,7 +176,7 @@ async fn rotation_publishes_the_next_key_before_it_signs() {
     };
     let signing_kid = || async {
         let body: Value = token(&app, &csrf, json!({})).await.json().await.unwrap();
-        kid(body["token"].as_str().unwrap())
+        jwt_kid(body["token"].as_str().unwrap())
     };
     rotate(&[]);
 
@@ -311,15 +184,15 @@ async fn rotation_publishes_the_next_key_before_it_signs() {
     // time to learn the new one (tokens.key_publish_secs).
     let keys = published().await;
     assert_eq!(keys.len(), 4, "{keys:?}");
-    assert_eq!(signing_kid().await, kid(&old));
-    assert_eq!(kid(&rs256_token(&app, "x", 60)), old_rsa);
+    assert_eq!(signing_kid().await, jwt_kid(&old));
+    assert_eq!(jwt_kid(&rs256_token(&app, "x", 60)), old_rsa);
     let new_keys: Vec<String> = keys
         .into_iter()
-        .filter(|k| *k != kid(&old) && *k != old_rsa)
+        .filter(|k| *k != jwt_kid(&old) && *k != old_rsa)
         .collect();
     assert_eq!(new_keys.len(), 2, "{new_keys:?}");
     app.advance_clock(61);
-    let new_rsa = kid(&rs256_token(&app, "x", 60));
+    let new_rsa = jwt_kid(&rs256_token(&app, "x", 60));
     assert!(
         new_rsa != old_rsa && new_keys.contains(&new_rsa),
         "the next RSA key was published before it signed"
@@ -328,7 +201,7 @@ async fn rotation_publishes_the_next_key_before_it_signs() {
     let after: Value = token(&app, &csrf, json!({})).await.json().await.unwrap();
     let new = after["token"].as_str().unwrap();
     assert_eq!(
-        kid(new),
+        jwt_kid(new),
         next,
         "the published key signs once its time has come"
     );
@@ -343,7 +216,7 @@ async fn rotation_publishes_the_next_key_before_it_signs() {
     // --now (a leaked key): the new key signs at once.
     rotate(&["--now"]);
     let now_kid = signing_kid().await;
-    assert!(now_kid != next && now_kid != kid(&old));
+    assert!(now_kid != next && now_kid != jwt_kid(&old));
     assert!(published().await.contains(&now_kid));
     #[cfg(unix)]
     {

@@ -108,6 +108,12 @@ impl Config {
         origins
     }
 
+    /// The longest a JWT this server signs lives (`tokens.ttl`, OpenID Connect's ID and access
+    /// tokens): retired signing keys stay published this long.
+    pub fn longest_jwt_ttl(&self) -> std::time::Duration {
+        self.tokens.ttl.max(self.oidc.longest_jwt_ttl())
+    }
+
     /// Origins the login page may send people to after sign-in: CORS origins and forward-auth
     /// origins.
     pub fn return_origins(&self) -> Vec<String> {

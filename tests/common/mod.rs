@@ -2,6 +2,7 @@
 //! client that keeps cookies, and wallets with real secp256k1 keys that sign EIP-4361 messages.
 #![allow(dead_code)]
 
+pub mod jwt;
 pub mod nginx;
 
 use std::{path::PathBuf, sync::Arc, time::Duration};
