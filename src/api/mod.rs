@@ -50,6 +50,8 @@ pub enum ApiTags {
     Health,
     /// What the built-in pages use.
     Ui,
+    /// The OpenID Connect provider (OpenID Connect Core 1.0, OAuth 2.0).
+    OpenIdConnect,
 }
 
 pub type Api = (
@@ -60,6 +62,7 @@ pub type Api = (
     account::AccountApi,
     ui::UiApi,
     health::HealthApi,
+    oidc::discovery::DiscoveryApi,
 );
 
 /// The OpenAPI service; its document does not depend on configuration, so the committed
@@ -74,6 +77,7 @@ pub fn service() -> OpenApiService<Api, ()> {
             account::AccountApi,
             ui::UiApi,
             health::HealthApi,
+            oidc::discovery::DiscoveryApi,
         ),
         "siwe-server",
         env!("CARGO_PKG_VERSION"),

@@ -66,6 +66,8 @@ fn api_routes(routes: Route, api: &ApiEndpoint) -> Route {
         .nest_no_strip("/api", Arc::clone(api))
         .at("/healthz", Arc::clone(api))
         .at("/.well-known/jwks.json", Arc::clone(api))
+        .at("/.well-known/openid-configuration", Arc::clone(api))
+        .nest_no_strip("/oidc", Arc::clone(api))
 }
 
 /// /metrics, behind `gate`. Routed even when closed (404 from the handler), so other methods

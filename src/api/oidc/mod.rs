@@ -1,2 +1,4 @@
 //! The OpenID Connect provider's endpoints: thin handlers over `crate::oidc`. Its errors follow
 //! RFC 6749 (`error`, `error_description`) and also carry this API's `message`.
+
+pub mod discovery;

@@ -2,5 +2,6 @@
 //! claims of ID tokens, access tokens and userinfo. No I/O: `db/oidc.rs` stores these, `oidc/`
 //! decides with them.
 
+pub mod claims;
 pub mod pkce;
 pub mod scope;
