@@ -45,6 +45,7 @@ error_codes! {
         InvalidAddress = "invalid_address",
         InvalidToken = "invalid_token",
         InvalidAudience = "invalid_audience",
+        InvalidClient = "invalid_client",
         Unauthenticated = "unauthenticated",
         CsrfInvalid = "csrf_invalid",
         OriginNotAllowed = "origin_not_allowed",

@@ -97,7 +97,7 @@ impl Application {
         let (config, forward) = check_config(&settings)?;
         let service = open_service(&config, clock).await?;
         let server = &config.server;
-        let state = Arc::new(app_state(&config, service, forward));
+        let state = Arc::new(app_state(&config, service, forward)?);
         let limiter = Arc::new(RateLimiter::new(&config.rate_limit));
         let middlewares = middlewares(&config, &state, Arc::clone(&limiter));
         if !config.forward_auth.rules.is_empty() && server.trusted_proxies.is_empty() {
@@ -189,14 +189,18 @@ impl Application {
 }
 
 /// What every handler can reach, from the checked configuration.
-fn app_state(config: &Config, service: Service, forward: ForwardAuthPolicy) -> AppState {
+fn app_state(
+    config: &Config,
+    service: Service,
+    forward: ForwardAuthPolicy,
+) -> anyhow::Result<AppState> {
     let service = Arc::new(service);
-    AppState {
+    Ok(AppState {
         oidc: Arc::new(crate::oidc::Oidc::new(
             Arc::clone(&service),
             config.server.public_origin.clone(),
             config.oidc.clone(),
-        )),
+        )?),
         service,
         cookie: SessionCookie::from_settings(&config.session),
         client_ip: ClientIpResolver::new(config.server.trusted_proxies.clone()),
@@ -210,7 +214,7 @@ fn app_state(config: &Config, service: Service, forward: ForwardAuthPolicy) -> A
         },
         forward,
         public_origin: config.server.public_origin.clone(),
-    }
+    })
 }
 
 /// Binds a listener; `key` names the setting in the error.
@@ -284,6 +288,16 @@ pub fn check(settings: &Settings) -> anyhow::Result<Vec<String>> {
             ));
         }
     }
+    // The MACs of this check are thrown away: only the rules and secret files matter here.
+    let clients = crate::oidc::clients::configured_clients(
+        &config.oidc,
+        &crate::domain::token::Keys::from_secret(b"siwe-server check"),
+        &[],
+    )?;
+    done.push(format!(
+        "{} OpenID Connect client(s) in the configuration",
+        clients.len()
+    ));
     let keys = config.database.data_dir.join("jwt-keys.json");
     if keys.exists() {
         done.push(JwtKeys::check(&config.database.data_dir)?);

@@ -41,7 +41,7 @@ pub use self::{
     forward_auth::{ForwardAuth, ForwardAuthRule, ForwardAuthSettings},
     log::{LogFormat, LogSettings},
     metrics::{Metrics, MetricsSettings},
-    oidc::{Oidc, OidcSettings},
+    oidc::{read_secret_file, ClientSecret, ClientSettings, Oidc, OidcClient, OidcSettings},
     rate_limit::RateLimitSettings,
     secret::Secret,
     security::SecuritySettings,

@@ -23,6 +23,11 @@ const TYPES: &[(&str, &str)] = &[
         "forward_auth.rules",
         "list of tables (`host` string, `addresses` list of strings)",
     ),
+    (
+        "oidc.clients",
+        "list of tables (`id`, `name`, `secret` or `secret_file`, `public`, `redirect_uris`, \
+         `post_logout_redirect_uris`, `scopes`, `trusted`, `subject`, `id_token_alg`)",
+    ),
 ];
 
 struct Key {

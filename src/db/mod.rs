@@ -25,6 +25,7 @@ pub mod events;
 pub mod mail_log;
 mod migrations;
 pub mod nonces;
+pub mod oidc;
 pub mod sessions;
 pub mod users;
 mod writer;
@@ -280,6 +281,15 @@ pub fn is_unique_violation(err: &rusqlite::Error) -> bool {
             if e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
                 || e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
     )
+}
+
+/// `columns` ("a, b") as `table.a, table.b`, for joins.
+fn prefixed(table: &str, columns: &str) -> String {
+    columns
+        .split(", ")
+        .map(|c| format!("{table}.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Ids are stored as their text.

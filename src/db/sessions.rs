@@ -5,7 +5,7 @@ use std::sync::LazyLock;
 
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
-use super::users;
+use super::{prefixed, users};
 use crate::{
     domain::{
         account::User,
@@ -63,13 +63,6 @@ pub fn find_live(
     now_ms: i64,
 ) -> AppResult<Option<(Session, User)>> {
     static SQL: LazyLock<String> = LazyLock::new(|| {
-        let prefixed = |table: &str, columns: &str| {
-            columns
-                .split(", ")
-                .map(|c| format!("{table}.{c}"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
         format!(
             "SELECT {}, {} FROM sessions s JOIN users u ON u.id = s.user_id
               WHERE s.token_hash = ?1 AND s.revoked_at IS NULL AND s.expires_at > ?2",

@@ -39,9 +39,8 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         | InvalidToken
         | InvalidAudience => StatusCode::BAD_REQUEST,
         InvalidSignature | InvalidNonce | DomainMismatch | UriMismatch | ChainNotAllowed
-        | MessageExpired | MessageNotYetValid | IssuedAtInvalid | Unauthenticated => {
-            StatusCode::UNAUTHORIZED
-        }
+        | MessageExpired | MessageNotYetValid | IssuedAtInvalid | Unauthenticated
+        | InvalidClient => StatusCode::UNAUTHORIZED,
         CsrfInvalid | OriginNotAllowed | AccessDenied | ReauthenticationRequired => {
             StatusCode::FORBIDDEN
         }

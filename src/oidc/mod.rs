@@ -3,10 +3,16 @@
 //! logout. It signs people in through the service's sessions and never re-implements them;
 //! it knows nothing of HTTP (`api/oidc/` translates). One file per step of the protocol.
 
-use std::sync::Arc;
+pub mod clients;
+
+use std::{collections::HashMap, sync::Arc};
 
 use crate::{
-    clock::Clock, config::Oidc as OidcConfig, db::Db, domain::token::Keys, keys::JwtKeys,
+    clock::Clock,
+    config::Oidc as OidcConfig,
+    db::Db,
+    domain::{oidc::client::Client, token::Keys},
+    keys::JwtKeys,
     service::Service,
 };
 
@@ -16,15 +22,27 @@ pub struct Oidc {
     /// `server.public_url` exactly: the `iss` of every token and the discovery document.
     issuer: String,
     config: OidcConfig,
+    /// The clients of `[[oidc.clients]]`, checked (see `clients.rs`).
+    configured: HashMap<String, Client>,
 }
 
 impl Oidc {
-    pub fn new(service: Arc<Service>, issuer: String, config: OidcConfig) -> Self {
-        Self {
+    /// Fails when a configured client breaks a rule, its secret file cannot be read, or the
+    /// database has a client with its id.
+    pub fn new(service: Arc<Service>, issuer: String, config: OidcConfig) -> anyhow::Result<Self> {
+        let stored: Vec<String> = service
+            .db()
+            .read(crate::db::oidc::list_clients)?
+            .into_iter()
+            .map(|client| client.id)
+            .collect();
+        let configured = clients::configured_clients(&config, service.mac_keys(), &stored)?;
+        Ok(Self {
             service,
             issuer,
             config,
-        }
+            configured,
+        })
     }
 
     /// The issuer identifier (`iss`).

@@ -3,5 +3,7 @@
 //! decides with them.
 
 pub mod claims;
+pub mod client;
+pub mod grant;
 pub mod pkce;
 pub mod scope;
