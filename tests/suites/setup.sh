@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the tests need beyond Rust: Debian's Chromium (browser tests) and nginx
 # (forward-auth tests), the Python tools in tests/suites/requirements.txt, and the npm packages of
-# tests/suites/browser and tests/suites/sdk (from their lock files). tests/run.sh runs it first.
+# tests/suites/browser, tests/suites/sdk and tests/suites/oidc (from their lock files).
+# tests/run.sh runs it first.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -17,3 +18,4 @@ fi
 python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore -r tests/suites/requirements.txt
 (cd tests/suites/browser && npm ci --no-audit --no-fund --loglevel=error)
 (cd tests/suites/sdk && npm ci --no-audit --no-fund --loglevel=error)
+(cd tests/suites/oidc && npm ci --no-audit --no-fund --loglevel=error)

@@ -1,10 +1,11 @@
 # Sourced (from the repository root) by the suites that need a running server: builds the debug
-# binary and starts it on a free loopback port with a fresh database and no rate limits, waits
-# until it answers, and sets $port; the server stops and its database goes when the script exits.
+# binary and starts it on a free loopback port ($port, unless the suite chose it first) with a
+# fresh database and no rate limits, and waits until it answers; the server stops and its database
+# goes when the script exits.
 cargo build --quiet
 
 data=$(mktemp -d)
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+port=${port:-$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}
 SIWE_SERVER__BIND="127.0.0.1:$port" \
 SIWE_DATABASE__PATH="$data/siwe.db" \
 SIWE_RATE_LIMIT__AUTH_PER_MINUTE=0 \
