@@ -1,6 +1,9 @@
-//! The OpenID Connect tables on a real SQLite file: codes and refresh tokens work once, and a
-//! replay revokes what the first use created.
+//! The OpenID Connect tables on a real SQLite file: codes and refresh tokens work once, a
+//! replay revokes what the first use created, and the upkeep deletes what has ended.
 
+mod common;
+
+use siwe_server::{clock::Clock, Application};
 use siwe_server::{
     db::{self, Db},
     domain::{
@@ -236,4 +239,102 @@ async fn consents_add_up_and_clients_round_trip() {
         .read(|conn| db::oidc::find_client(conn, "cli-app"))
         .unwrap();
     assert_eq!(found, Some(client));
+}
+
+#[tokio::test]
+async fn the_upkeep_deletes_ended_codes_tokens_and_grants_in_batches() {
+    let dir = TempDir::new().unwrap();
+    let clock = Clock::adjustable();
+    let app = Application::build_with_clock(common::test_settings(&dir), clock.clone())
+        .await
+        .unwrap();
+    let service = app.service();
+    let db = service.db().clone();
+    let now = clock.now_ms();
+    let user = User {
+        id: UserId::new("0190a3f0-0000-7000-8000-000000000002".into()),
+        name: String::new(),
+        email: None,
+        email_verified: false,
+        created_at: now,
+    };
+    let user_id = user.id.clone();
+    let minute = 60_000;
+    db.write(move |conn| {
+        db::users::insert_user(conn, &user)?;
+        // More codes than one batch deletes: the upkeep goes on until none is left.
+        for n in 0u32..2500 {
+            let mut mac = [0u8; 32];
+            mac[..4].copy_from_slice(&n.to_be_bytes());
+            let code = AuthorizationCode {
+                client_id: "app".into(),
+                user_id: user_id.clone(),
+                session_id: None,
+                redirect_uri: "https://app.example.org/cb".into(),
+                scopes: Scopes::parse_known("openid"),
+                nonce: None,
+                code_challenge: None,
+                auth_time: now,
+                created_at: now,
+                expires_at: now + minute,
+            };
+            db::oidc::insert_code(conn, &mac, &code)?;
+        }
+        // Live, with a refresh token for 30 minutes.
+        let live = Grant {
+            expires_at: now + 60 * minute,
+            ..grant("live", &user_id)
+        };
+        db::oidc::insert_grant(conn, &live)?;
+        db::oidc::insert_refresh_token(conn, &[1; 32], "live", now, now + 30 * minute)?;
+        // Revoked, but a refresh token of it could be presented for 10 more minutes.
+        let revoked = Grant {
+            revoked_at: Some(now),
+            expires_at: now + 60 * minute,
+            ..grant("revoked", &user_id)
+        };
+        db::oidc::insert_grant(conn, &revoked)?;
+        db::oidc::insert_refresh_token(conn, &[2; 32], "revoked", now, now + 10 * minute)?;
+        // No refresh token; ends in 5 minutes.
+        let short = Grant {
+            expires_at: now + 5 * minute,
+            ..grant("short", &user_id)
+        };
+        db::oidc::insert_grant(conn, &short)
+    })
+    .await
+    .unwrap();
+    let count = |table: &str| {
+        let conn = rusqlite::Connection::open(dir.path().join("data").join("siwe.db")).unwrap();
+        conn.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| {
+            r.get::<_, i64>(0)
+        })
+        .unwrap()
+    };
+    let counts = || {
+        (
+            count("oidc_codes"),
+            count("oidc_grants"),
+            count("oidc_refresh_tokens"),
+        )
+    };
+
+    service.delete_expired().await.unwrap();
+    assert_eq!(counts(), (2500, 3, 2), "nothing has ended yet");
+    clock.advance(time::Duration::minutes(2));
+    service.delete_expired().await.unwrap();
+    assert_eq!(
+        counts(),
+        (0, 3, 2),
+        "expired codes go; the revoked grant stays"
+    );
+    clock.advance(time::Duration::minutes(9));
+    service.delete_expired().await.unwrap();
+    assert_eq!(counts(), (0, 1, 1), "the revoked and the expired grant go");
+    let live = db.read(|conn| db::oidc::find_grant(conn, "live")).unwrap();
+    assert!(live.is_some_and(|g| g.is_live(clock.now_ms())));
+    clock.advance(time::Duration::minutes(50));
+    service.delete_expired().await.unwrap();
+    assert_eq!(counts(), (0, 0, 0));
+    assert_eq!(count("users"), 1, "accounts stay");
 }

@@ -235,8 +235,9 @@ impl Db {
         Ok((sessions, nonces))
     }
 
-    /// Deletes up to a small batch each of expired nonces, sessions and email tokens, and of
-    /// events older than `events_before_ms`; returns how many rows went.
+    /// Deletes up to a small batch each of expired nonces, sessions, email tokens and OpenID
+    /// Connect codes, refresh tokens and grants, and of events older than `events_before_ms`;
+    /// returns how many rows went.
     pub fn delete_expired_batch(
         conn: &Connection,
         now_ms: i64,
@@ -245,6 +246,7 @@ impl Db {
         Ok(nonces::delete_expired(conn, now_ms, CLEANUP_BATCH)?
             + sessions::delete_expired(conn, now_ms, CLEANUP_BATCH)?
             + email_tokens::delete_expired(conn, now_ms, CLEANUP_BATCH)?
+            + oidc::delete_expired(conn, now_ms, CLEANUP_BATCH)?
             + mail_log::delete_older_than(conn, now_ms - mail_log::WINDOW_MS, CLEANUP_BATCH)?
             + events::delete_older_than(conn, events_before_ms, CLEANUP_BATCH)?)
     }

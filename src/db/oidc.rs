@@ -316,3 +316,34 @@ pub fn delete_consent(conn: &Connection, user_id: &UserId, client_id: &str) -> A
         .execute(params![user_id, client_id])?
         == 1)
 }
+
+// ---- cleanup
+
+/// Deletes up to `batch` each of expired codes and refresh tokens, and of grants that ended
+/// (expired or revoked) and have no refresh token left that has not expired: while one could
+/// still be presented, its grant stays to say it was revoked.
+pub fn delete_expired(conn: &Connection, now_ms: i64, batch: u32) -> AppResult<usize> {
+    let codes = conn
+        .prepare_cached(
+            "DELETE FROM oidc_codes WHERE code_mac IN
+               (SELECT code_mac FROM oidc_codes WHERE expires_at <= ?1 LIMIT ?2)",
+        )?
+        .execute(params![now_ms, batch])?;
+    let refresh_tokens = conn
+        .prepare_cached(
+            "DELETE FROM oidc_refresh_tokens WHERE token_mac IN
+               (SELECT token_mac FROM oidc_refresh_tokens WHERE expires_at <= ?1 LIMIT ?2)",
+        )?
+        .execute(params![now_ms, batch])?;
+    let grants = conn
+        .prepare_cached(
+            "DELETE FROM oidc_grants WHERE id IN
+               (SELECT g.id FROM oidc_grants g
+                 WHERE (g.expires_at <= ?1 OR g.revoked_at IS NOT NULL)
+                   AND NOT EXISTS (SELECT 1 FROM oidc_refresh_tokens t
+                                    WHERE t.grant_id = g.id AND t.expires_at > ?1)
+                 LIMIT ?2)",
+        )?
+        .execute(params![now_ms, batch])?;
+    Ok(codes + refresh_tokens + grants)
+}

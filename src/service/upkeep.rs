@@ -25,8 +25,9 @@ impl Service {
         self.db.read(Db::ping)
     }
 
-    /// Deletes expired nonces, sessions and email links, and events past their retention, a
-    /// small batch per write so that requests queued behind it wait only a moment.
+    /// Deletes expired nonces, sessions, email links and OpenID Connect codes, tokens and
+    /// grants, and events past their retention, a small batch per write so that requests
+    /// queued behind it wait only a moment.
     pub async fn delete_expired(&self) -> AppResult<usize> {
         let retention = self.event_retention;
         let mut total = 0;
