@@ -33,6 +33,11 @@ enum Command {
         #[command(subcommand)]
         action: KeysAction,
     },
+    /// Manage the OpenID Connect clients kept in the database (works while the server runs).
+    Clients {
+        #[command(subcommand)]
+        action: ClientsAction,
+    },
 }
 
 #[derive(Subcommand)]
@@ -44,6 +49,45 @@ enum KeysAction {
         #[arg(long)]
         now: bool,
     },
+}
+
+#[derive(Subcommand)]
+enum ClientsAction {
+    /// Register an app; prints its generated secret once (unless --public).
+    Add {
+        /// The client_id (printable ASCII, no spaces or ':').
+        id: String,
+        /// Shown on the consent page (default: the id).
+        #[arg(long, default_value = "")]
+        name: String,
+        /// Where codes may be sent (exact match; repeat for more).
+        #[arg(long = "redirect-uri", value_name = "URI", required = true)]
+        redirect_uris: Vec<String>,
+        /// Where RP-initiated logout may return (repeat for more).
+        #[arg(long = "post-logout-redirect-uri", value_name = "URI")]
+        post_logout_redirect_uris: Vec<String>,
+        /// A browser or native app without a secret (it must use PKCE).
+        #[arg(long)]
+        public: bool,
+        /// A scope it may ask for (repeat; default: all; openid required).
+        #[arg(long = "scope", value_name = "SCOPE")]
+        scopes: Vec<String>,
+        /// Skip the consent page.
+        #[arg(long)]
+        trusted: bool,
+        /// Give it a `sub` of its own per account.
+        #[arg(long)]
+        pairwise: bool,
+        /// RS256 or EdDSA.
+        #[arg(long, default_value = "RS256", value_name = "ALG")]
+        id_token_alg: String,
+    },
+    /// List the clients (those of the configuration by id).
+    List,
+    /// Remove a client: its consents are forgotten and its grants end.
+    Remove { id: String },
+    /// Give a confidential client a new secret (the old one stops working at once).
+    RotateSecret { id: String },
 }
 
 fn main() -> ExitCode {
@@ -58,6 +102,7 @@ fn main() -> ExitCode {
         Command::Keys {
             action: KeysAction::Rotate { now },
         } => report(rotate_keys(cli.config, now)),
+        Command::Clients { action } => report(clients(cli.config, action)),
     }
 }
 
@@ -103,6 +148,79 @@ fn rotate_keys(config: Option<PathBuf>, now: bool) -> anyhow::Result<()> {
         config.longest_jwt_ttl().as_secs()
     );
     Ok(())
+}
+
+fn clients(config: Option<PathBuf>, action: ClientsAction) -> anyhow::Result<()> {
+    use siwe_server::{domain::oidc::client::ClientSpec, oidc::client_admin::ClientAdmin};
+    let config = Settings::load(config.as_deref())?.config;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let admin = ClientAdmin::open(&config, siwe_server::clock::Clock::system())?;
+    runtime.block_on(async {
+        match action {
+            ClientsAction::Add {
+                id,
+                name,
+                redirect_uris,
+                post_logout_redirect_uris,
+                public,
+                scopes,
+                trusted,
+                pairwise,
+                id_token_alg,
+            } => {
+                let spec = ClientSpec {
+                    id,
+                    name,
+                    redirect_uris,
+                    post_logout_redirect_uris,
+                    scopes: (!scopes.is_empty()).then_some(scopes),
+                    trusted,
+                    subject: if pairwise { "pairwise" } else { "public" }.into(),
+                    id_token_alg,
+                };
+                let (client, secret) = admin.add(spec, public).await?;
+                println!("added client {}", client.id);
+                if let Some(secret) = secret {
+                    println!("client_secret: {secret}");
+                    println!("(shown only now; `clients rotate-secret` makes a new one)");
+                }
+            }
+            ClientsAction::List => {
+                let (stored, configured) = admin.list()?;
+                for client in stored {
+                    println!(
+                        "{}\t{}\t{}{}\tsub={}\t{}\tscopes={}\tredirect_uris={}",
+                        client.id,
+                        client.name,
+                        if client.is_public() {
+                            "public"
+                        } else {
+                            "confidential"
+                        },
+                        if client.trusted { ",trusted" } else { "" },
+                        client.subject.as_str(),
+                        client.id_token_alg,
+                        client.scopes,
+                        client.redirect_uris.join(" ")
+                    );
+                }
+                for id in configured {
+                    println!("{id}\t(in the configuration)");
+                }
+            }
+            ClientsAction::Remove { id } => {
+                admin.remove(&id).await?;
+                println!("removed client {id}");
+            }
+            ClientsAction::RotateSecret { id } => {
+                let secret = admin.rotate_secret(&id).await?;
+                println!("client_secret: {secret}");
+            }
+        }
+        Ok(())
+    })
 }
 
 fn serve(config: Option<PathBuf>) -> anyhow::Result<()> {

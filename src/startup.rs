@@ -154,6 +154,11 @@ impl Application {
         Arc::clone(&self.state.service)
     }
 
+    /// The OpenID Connect provider, for tests that work beside the HTTP API.
+    pub fn oidc(&self) -> Arc<crate::oidc::Oidc> {
+        Arc::clone(&self.state.oidc)
+    }
+
     /// The address of the separate metrics listener, if configured.
     pub fn metrics_addr(&self) -> Option<SocketAddr> {
         self.metrics.as_ref().map(|(_, addr)| *addr)
@@ -288,16 +293,6 @@ pub fn check(settings: &Settings) -> anyhow::Result<Vec<String>> {
             ));
         }
     }
-    // The MACs of this check are thrown away: only the rules and secret files matter here.
-    let clients = crate::oidc::clients::configured_clients(
-        &config.oidc,
-        &crate::domain::token::Keys::from_secret(b"siwe-server check"),
-        &[],
-    )?;
-    done.push(format!(
-        "{} OpenID Connect client(s) in the configuration",
-        clients.len()
-    ));
     let keys = config.database.data_dir.join("jwt-keys.json");
     if keys.exists() {
         done.push(JwtKeys::check(&config.database.data_dir)?);
@@ -311,6 +306,7 @@ pub fn check(settings: &Settings) -> anyhow::Result<Vec<String>> {
             path.display()
         ));
     }
+    done.extend(crate::oidc::clients::check(&config.oidc, path)?);
     if let Some(mailer) = Mailer::from_settings(&config.email)? {
         drop(mailer);
         done.push("email settings".into());

@@ -21,7 +21,9 @@ use crate::{
 
 mod clients;
 
-pub use clients::{delete_client, find_client, insert_client, list_clients, set_client_secret};
+pub use clients::{
+    delete_client, find_client, insert_client, list_clients, set_client_secret, stored_client_ids,
+};
 
 // ---- codes
 

@@ -96,6 +96,28 @@ pub fn spec_of(settings: &ClientSettings) -> ClientSpec {
     }
 }
 
+/// What `siwe-server check` says of the clients: those of the database (at `db_path`, read
+/// without writing) and those of the configuration, checked as at start-up.
+pub fn check(config: &OidcConfig, db_path: &std::path::Path) -> anyhow::Result<Vec<String>> {
+    let stored = if db_path.exists() {
+        db::oidc::stored_client_ids(db_path)?
+    } else {
+        Vec::new()
+    };
+    // The MACs are thrown away: only the rules, the secret files and the ids matter here.
+    let configured = configured_clients(config, &Keys::from_secret(b"siwe-server check"), &stored)?;
+    Ok(vec![
+        format!(
+            "{} OpenID Connect client(s) in the database {stored:?}",
+            stored.len()
+        ),
+        format!(
+            "{} OpenID Connect client(s) in the configuration",
+            configured.len()
+        ),
+    ])
+}
+
 /// The clients of `[[oidc.clients]]`, checked, with their secrets (files read) as MACs; an
 /// error names the key. `stored_ids`: clients of the database, whose ids config may not reuse.
 pub fn configured_clients(

@@ -123,3 +123,20 @@ pub fn set_client_secret(conn: &Connection, id: &str, secret_mac: &[u8; 32]) -> 
         .execute(params![id, secret_mac])?
         == 1)
 }
+
+/// The ids of the stored clients, read from the file without writing to it (for `siwe-server
+/// check`); none when the database predates the table.
+pub fn stored_client_ids(path: &std::path::Path) -> anyhow::Result<Vec<String>> {
+    let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    let has_table: bool = conn.query_row(
+        "SELECT count(*) > 0 FROM sqlite_schema WHERE type = 'table' AND name = 'oidc_clients'",
+        [],
+        |r| r.get(0),
+    )?;
+    if !has_table {
+        return Ok(Vec::new());
+    }
+    let mut stmt = conn.prepare("SELECT id FROM oidc_clients ORDER BY id")?;
+    let ids = stmt.query_map([], |r| r.get(0))?;
+    Ok(ids.collect::<Result<_, _>>()?)
+}
