@@ -20,6 +20,14 @@ export function safeNext(raw, redirectOrigins) {
   return "/account";
 }
 
+/** The address an OpenID Connect application expects (its `login_hint`), when it sent the
+ * person here: `next` is then its authorization request. */
+export function expectedAddress(next) {
+  if (!next || !next.startsWith("/oidc/authorize?")) return null;
+  const hint = new URLSearchParams(next.slice(next.indexOf("?") + 1)).get("login_hint");
+  return hint && /^0x[0-9a-fA-F]{40}$/.test(hint) ? hint : null;
+}
+
 async function finishSignIn(message, signature) {
   const result = await api("POST", "/api/auth/verify", { message, signature });
   setCsrfToken(result.csrfToken);
@@ -80,6 +88,11 @@ async function start() {
   if (params.get("expired")) notify("Your session has ended. Please sign in again.");
   if (params.get("signed_in")) notify("The wallet was added to your account.", "ok");
   if (params.get("email_verified")) notify("Thank you: your email address is confirmed.", "ok");
+  const expected = expectedAddress(params.get("next"));
+  if (expected) {
+    notify(`The application asks you to sign in with the wallet ${expected}.`, "ok");
+    document.getElementById("manual-address").value = expected;
+  }
   setUpManualSigning({ prefix: "manual", challenge: signInChallenge, submit: finishSignIn, run: withBusy });
   renderWallets(await discoverWallets());
 }

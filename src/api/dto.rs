@@ -280,7 +280,7 @@ pub struct EventBody {
     /// `sign_in`, `sign_in_failed`, `sign_out`, `wallet_linked`, `wallet_link_failed`,
     /// `wallet_unlinked`, `primary_wallet_changed`, `session_ended`, `sessions_ended`,
     /// `email_changed`, `email_verified`, `email_link_sent`, `reauthenticated`,
-    /// `reauthentication_failed`.
+    /// `reauthentication_failed`, `oidc_consent_granted`.
     pub kind: String,
     #[oai(nullable)]
     pub address: Option<String>,

@@ -222,7 +222,7 @@ fn error_page(code: ErrorCode, message: &str) -> String {
 /// under `no-referrer` a browser sends `Origin: null` with the form's POST, which the origin
 /// check must refuse; `strict-origin` sends the real origin and never the page's URL (with the
 /// link's token).
-fn document(title: &str, body: &str) -> String {
+pub(super) fn document(title: &str, body: &str) -> String {
     format!(
         "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
@@ -237,7 +237,7 @@ fn document(title: &str, body: &str) -> String {
 }
 
 /// Text for HTML content and quoted attribute values.
-fn escape(text: &str) -> String {
+pub(super) fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {

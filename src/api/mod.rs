@@ -63,6 +63,8 @@ pub type Api = (
     ui::UiApi,
     health::HealthApi,
     oidc::discovery::DiscoveryApi,
+    oidc::authorize::AuthorizeApi,
+    oidc::logout::LogoutApi,
 );
 
 /// The OpenAPI service; its document does not depend on configuration, so the committed
@@ -78,6 +80,8 @@ pub fn service() -> OpenApiService<Api, ()> {
             ui::UiApi,
             health::HealthApi,
             oidc::discovery::DiscoveryApi,
+            oidc::authorize::AuthorizeApi,
+            oidc::logout::LogoutApi,
         ),
         "siwe-server",
         env!("CARGO_PKG_VERSION"),

@@ -23,10 +23,11 @@ pub enum EventKind {
     EmailLinkSent,
     Reauthenticated,
     ReauthenticationFailed,
+    OidcConsentGranted,
 }
 
 impl EventKind {
-    pub const ALL: [Self; 14] = [
+    pub const ALL: [Self; 15] = [
         Self::SignIn,
         Self::SignInFailed,
         Self::SignOut,
@@ -41,6 +42,7 @@ impl EventKind {
         Self::EmailLinkSent,
         Self::Reauthenticated,
         Self::ReauthenticationFailed,
+        Self::OidcConsentGranted,
     ];
 
     /// The stored and shown name.
@@ -60,6 +62,7 @@ impl EventKind {
             Self::EmailLinkSent => "email_link_sent",
             Self::Reauthenticated => "reauthenticated",
             Self::ReauthenticationFailed => "reauthentication_failed",
+            Self::OidcConsentGranted => "oidc_consent_granted",
         }
     }
 

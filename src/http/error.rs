@@ -37,7 +37,13 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         | InvalidSignatureFormat
         | InvalidAddress
         | InvalidToken
-        | InvalidAudience => StatusCode::BAD_REQUEST,
+        | InvalidAudience
+        // Said to a client at its redirect URI, never as a status of ours.
+        | InvalidScope
+        | UnsupportedResponseType
+        | RequestNotSupported
+        | LoginRequired
+        | ConsentRequired => StatusCode::BAD_REQUEST,
         InvalidSignature | InvalidNonce | DomainMismatch | UriMismatch | ChainNotAllowed
         | MessageExpired | MessageNotYetValid | IssuedAtInvalid | Unauthenticated
         | InvalidClient => StatusCode::UNAUTHORIZED,

@@ -29,7 +29,10 @@ impl OriginCheck {
     fn refuses(&self, req: &Request) -> bool {
         let bearer = req.headers().contains_key(header::AUTHORIZATION);
         let has_cookie = req.cookie().get(&self.session_cookie).is_some();
-        if !changes_state(req.method()) || !has_cookie || bearer {
+        // The authorization endpoint's POST is the protocol's cross-site entry; it changes
+        // nothing its GET would not.
+        let authorize = req.uri().path() == "/oidc/authorize";
+        if !changes_state(req.method()) || !has_cookie || bearer || authorize {
             return false;
         }
         req.headers().get(header::ORIGIN).is_some_and(|origin| {

@@ -17,6 +17,7 @@ use crate::config::SecuritySettings;
 /// [`ClientAddress`] stored outside it (a client that came over https gets HSTS).
 #[derive(Clone)]
 pub struct SecurityHeaders {
+    page_policy: String,
     page_csp: HeaderValue,
     /// Made on first use: hashing Swagger UI's page means building it (megabytes).
     docs_csp: OnceLock<HeaderValue>,
@@ -75,6 +76,7 @@ impl SecurityHeaders {
         Self {
             page_csp: HeaderValue::from_str(page.trim())
                 .unwrap_or(HeaderValue::from_static("default-src 'self'")),
+            page_policy: page,
             docs_csp: OnceLock::new(),
             docs_html,
             frame_ancestors,
@@ -85,6 +87,25 @@ impl SecurityHeaders {
 }
 
 impl SecurityHeaders {
+    /// The page policy; a page whose form's answer redirects to another origin (an OpenID
+    /// Connect client: browsers check `form-action` on redirects too) says so by setting
+    /// `Content-Security-Policy: form-action <sources>` itself, which replaces ours.
+    fn page_csp(&self, own: Option<&HeaderValue>) -> HeaderValue {
+        let form_action = own
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("form-action "))
+            .filter(|sources| !sources.contains([';', ',']));
+        match form_action {
+            Some(sources) => HeaderValue::from_str(
+                &self
+                    .page_policy
+                    .replace("form-action 'self'", &format!("form-action {sources}")),
+            )
+            .unwrap_or_else(|_| self.page_csp.clone()),
+            None => self.page_csp.clone(),
+        }
+    }
+
     fn docs_csp(&self) -> &HeaderValue {
         self.docs_csp.get_or_init(|| {
             let docs = format!(
@@ -132,11 +153,11 @@ impl Around for SecurityHeaders {
         let policy = self;
         if is_html {
             let csp = if is_docs {
-                policy.docs_csp()
+                policy.docs_csp().clone()
             } else {
-                &policy.page_csp
+                policy.page_csp(h.get(header::CONTENT_SECURITY_POLICY))
             };
-            h.insert(header::CONTENT_SECURITY_POLICY, csp.clone());
+            h.insert(header::CONTENT_SECURITY_POLICY, csp);
             if !policy.frameable {
                 h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
             }
@@ -197,5 +218,41 @@ mod tests {
         assert_eq!(api.header(header::CONTENT_SECURITY_POLICY), None);
         assert_eq!(api.header(header::X_CONTENT_TYPE_OPTIONS), Some("nosniff"));
         assert!(api.header(header::STRICT_TRANSPORT_SECURITY).is_some());
+    }
+
+    #[tokio::test]
+    async fn a_page_may_widen_form_action_only() {
+        let policy = SecurityHeaders::new(&SecuritySettings::default(), false, String::new);
+        let page = |own: &'static str| {
+            let app = poem::EndpointExt::with(
+                poem::endpoint::make_sync(move |_| {
+                    Response::builder()
+                        .content_type("text/html")
+                        .header(header::CONTENT_SECURITY_POLICY, own)
+                        .body("x")
+                }),
+                policy.clone(),
+            );
+            let mut req = Request::builder().uri_str("/oidc/authorize").finish();
+            req.extensions_mut().insert(ClientAddress {
+                ip: "192.0.2.1".parse().unwrap(),
+                https: false,
+                via_trusted_proxy: false,
+            });
+            async move { app.call(req).await.unwrap() }
+        };
+        let widened = page("form-action 'self' https://app.example").await;
+        let csp = widened.header(header::CONTENT_SECURITY_POLICY).unwrap();
+        assert!(
+            csp.contains("form-action 'self' https://app.example;"),
+            "{csp}"
+        );
+        assert!(csp.contains("script-src 'self'"), "{csp}");
+        let sneaky = page("form-action *; script-src *").await;
+        let csp = sneaky.header(header::CONTENT_SECURITY_POLICY).unwrap();
+        assert!(
+            csp.contains("form-action 'self';") && !csp.contains("script-src *"),
+            "{csp}"
+        );
     }
 }

@@ -6,4 +6,5 @@ pub mod claims;
 pub mod client;
 pub mod grant;
 pub mod pkce;
+pub mod request;
 pub mod scope;
