@@ -250,3 +250,19 @@ async fn the_form_post_is_accepted_from_any_site() {
     assert_eq!(same.status(), StatusCode::SEE_OTHER);
     code_of(&same);
 }
+
+#[tokio::test]
+async fn authorization_requests_are_rate_limited_per_address() {
+    let app = spawn_with(|settings| {
+        settings.rate_limit.read_per_minute = 60;
+        settings.rate_limit.read_burst = 2;
+    })
+    .await;
+    let query = request("app", APP_CB).to_string();
+    for _ in 0..2 {
+        assert_eq!(authorize(&app, &query).await.status(), StatusCode::FOUND);
+    }
+    let resp = authorize(&app, &query).await;
+    assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(resp.headers().get("retry-after").is_some());
+}

@@ -106,7 +106,10 @@ fn policy_for(method: &Method, path: &str) -> Option<Policy> {
     } else if path == "/api/auth/forward" {
         // The proxy asks on every request it serves, from its own address.
         None
-    } else if path.starts_with("/api/") {
+    } else if path.starts_with("/api/")
+        // The OpenID Connect pages: each authorization request may store a code.
+        || matches!(path, "/oidc/authorize" | "/oidc/consent" | "/oidc/logout")
+    {
         Some(Policy::Read)
     } else {
         None
@@ -250,6 +253,10 @@ mod tests {
             Some(Policy::Read)
         );
         assert_eq!(policy_for(&Method::GET, "/api/wallets"), Some(Policy::Read));
+        assert_eq!(
+            policy_for(&Method::GET, "/oidc/authorize"),
+            Some(Policy::Read)
+        );
         assert_eq!(policy_for(&Method::GET, "/healthz"), None);
         assert_eq!(policy_for(&Method::GET, "/docs"), None);
     }

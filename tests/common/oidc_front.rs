@@ -25,7 +25,13 @@ pub const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
 /// A server with the clients `app` (confidential, named `Test <App>`), `spa` (public) and
 /// `trusted`.
 pub async fn spawn() -> TestApp {
+    spawn_with(|_| {}).await
+}
+
+/// As [`spawn`], with other settings changed too.
+pub async fn spawn_with(configure: impl FnOnce(&mut siwe_server::Settings)) -> TestApp {
     TestApp::spawn_with(|settings| {
+        configure(settings);
         settings.oidc.clients = serde_json::from_value(json!([
             {
                 "id": "app", "name": "Test <App>", "secret": APP_SECRET,

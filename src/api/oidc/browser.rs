@@ -124,6 +124,10 @@ pub enum BrowserResponse {
     /// The form body is over the size limit (`payload_too_large`).
     #[oai(status = 413)]
     PayloadTooLarge(LinkErrorContent, #[oai(header = "Cache-Control")] String),
+    /// Too many requests from this client address (`rate_limited`); retry after the number of
+    /// seconds in `Retry-After`.
+    #[oai(status = 429)]
+    TooManyRequests(LinkErrorContent, #[oai(header = "Retry-After")] u64),
     /// The server failed (`internal`); the cause is logged.
     #[oai(status = 500)]
     Internal(LinkErrorContent, #[oai(header = "Cache-Control")] String),
