@@ -20,12 +20,17 @@ export function safeNext(raw, redirectOrigins) {
   return "/account";
 }
 
-/** The address an OpenID Connect application expects (its `login_hint`), when it sent the
- * person here: `next` is then its authorization request. */
-export function expectedAddress(next) {
-  if (!next || !next.startsWith("/oidc/authorize?")) return null;
-  const hint = new URLSearchParams(next.slice(next.indexOf("?") + 1)).get("login_hint");
-  return hint && /^0x[0-9a-fA-F]{40}$/.test(hint) ? hint : null;
+/** What an OpenID Connect application asks of this sign-in, when it sent the person here
+ * (`next` is then its authorization request): the wallet it expects (`login_hint`) and
+ * whether the person must sign in again (`login_after`, from `prompt=login` or `max_age`). */
+export function applicationAsks(next) {
+  if (!next || !next.startsWith("/oidc/authorize?")) return { address: null, again: false };
+  const request = new URLSearchParams(next.slice(next.indexOf("?") + 1));
+  const hint = request.get("login_hint");
+  return {
+    address: hint && /^0x[0-9a-fA-F]{40}$/.test(hint) ? hint : null,
+    again: request.has("login_after"),
+  };
 }
 
 async function finishSignIn(message, signature) {
@@ -88,10 +93,12 @@ async function start() {
   if (params.get("expired")) notify("Your session has ended. Please sign in again.");
   if (params.get("signed_in")) notify("The wallet was added to your account.", "ok");
   if (params.get("email_verified")) notify("Thank you: your email address is confirmed.", "ok");
-  const expected = expectedAddress(params.get("next"));
-  if (expected) {
-    notify(`The application asks you to sign in with the wallet ${expected}.`, "ok");
-    document.getElementById("manual-address").value = expected;
+  const asks = applicationAsks(params.get("next"));
+  if (asks.address) {
+    notify(`The application asks you to sign in with the wallet ${asks.address}.`, "ok");
+    document.getElementById("manual-address").value = asks.address;
+  } else if (asks.again) {
+    notify("The application asks you to sign in again.", "ok");
   }
   setUpManualSigning({ prefix: "manual", challenge: signInChallenge, submit: finishSignIn, run: withBusy });
   renderWallets(await discoverWallets());

@@ -8,7 +8,7 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer as createHttpServer } from "node:http";
 import { createConnection, createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -660,6 +660,60 @@ describe("emailed links", () => {
       webmail.close();
       server.stop();
       smtp.stop();
+    }
+  });
+});
+
+describe("OpenID Connect", () => {
+  test("an application's sign-in goes through the login and consent pages and back; its logout too", async () => {
+    // The application: another site that shows what it was sent back.
+    const app = await otherSite((url) => `<p id="back">${url.pathname}</p>`);
+    const dir = mkdtempSync(join(tmpdir(), "siwe-oidc-"));
+    const config = join(dir, "config.toml");
+    writeFileSync(
+      config,
+      `[[oidc.clients]]\nid = "web"\nname = "Web App"\npublic = true\n` +
+        `redirect_uris = ["${app.base}/cb"]\npost_logout_redirect_uris = ["${app.base}/bye"]\n`,
+    );
+    const server = await startServer({ SIWE_CONFIG: config });
+    const { page, context, errors } = await openPage();
+    try {
+      const request = new URLSearchParams({
+        response_type: "code",
+        client_id: "web",
+        redirect_uri: `${app.base}/cb`,
+        scope: "openid email",
+        state: "st-1",
+        code_challenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+        code_challenge_method: "S256",
+        login_hint: accounts[0].address,
+      });
+      await page.goto(`${server.base}/oidc/authorize?${request}`);
+      await page.getByTestId("notice").filter({ hasText: accounts[0].address }).waitFor();
+      await page.getByRole("button", { name: "Test Wallet" }).click();
+      await page.getByTestId("consent-app").filter({ hasText: "Web App" }).waitFor();
+      assert.ok((await page.textContent("main")).includes("your email address"));
+      await shot(page, "oidc-consent");
+      // The form's answer is a redirect to the application: the page's policy must allow it.
+      await page.getByRole("button", { name: "Allow" }).click();
+      await page.waitForURL((url) => url.origin === app.base && url.pathname === "/cb");
+      const back = new URL(page.url());
+      assert.equal(back.searchParams.get("state"), "st-1");
+      assert.equal(back.searchParams.get("iss"), server.base);
+      assert.match(back.searchParams.get("code"), /^[A-Za-z0-9_-]{43}$/);
+
+      const logout = new URLSearchParams({ client_id: "web", post_logout_redirect_uri: `${app.base}/bye`, state: "b-1" });
+      await page.goto(`${server.base}/oidc/logout?${logout}`);
+      await page.getByRole("button", { name: "Sign out" }).click();
+      await page.waitForURL(`${app.base}/bye?state=b-1`);
+      await page.goto(`${server.base}/oidc/authorize?${request}`);
+      await page.waitForURL((url) => url.pathname === "/login");
+      assert.deepEqual(errors.filter((e) => !e.includes("401")), [], "no script errors (CSP included)");
+    } finally {
+      await context.close();
+      app.close();
+      server.stop();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
