@@ -59,6 +59,7 @@ error_codes! {
         RateLimited = "rate_limited",
         WalletNotFound = "wallet_not_found",
         SessionNotFound = "session_not_found",
+        AppNotFound = "app_not_found",
         WalletAlreadyLinked = "wallet_already_linked",
         WalletAlreadyYours = "wallet_already_yours",
         LastSignInMethod = "last_sign_in_method",

@@ -1,5 +1,5 @@
-// The account page: wallets, linking, profile, sessions, security events, signing out, and the
-// fresh signature that sensitive changes need ("sudo mode").
+// The account page: wallets, linking, profile, sessions, connected apps, security events,
+// signing out, and the fresh signature that sensitive changes need ("sudo mode").
 
 import {
   api,
@@ -262,12 +262,45 @@ async function renderAccount() {
     list.append(li);
   }
 
+  await renderApps();
+
   const events = await api("GET", "/api/account/events?limit=20");
   const eventList = document.getElementById("events");
   eventList.replaceChildren();
   for (const e of events) {
     const parts = [when(e.at), e.kind.replaceAll("_", " "), e.detail, e.address && shortAddress(e.address), e.ip];
     eventList.append(item(parts.filter(Boolean).join(" · "), "event"));
+  }
+}
+
+/** What each scope lets an app see, in words. */
+const SCOPE_WORDS = {
+  openid: "sign-in",
+  profile: "name and wallets",
+  email: "email",
+  wallets: "wallets",
+  offline_access: "access while you are away",
+};
+
+async function renderApps() {
+  const apps = await api("GET", "/api/account/apps");
+  const list = document.getElementById("apps");
+  list.replaceChildren();
+  document.getElementById("apps-empty").hidden = apps.length > 0;
+  for (const a of apps) {
+    const sees = a.scopes.map((s) => SCOPE_WORDS[s] || s).join(", ");
+    const li = item(`${a.name} · ${sees} · since ${when(a.grantedAt)}`, "app");
+    li.append(
+      button("Revoke", "danger", (b) =>
+        guarded(b, async () => {
+          if (!confirm(`Revoke ${a.name}'s access? It will have to ask you again.`)) return;
+          await api("DELETE", `/api/account/apps/${encodeURIComponent(a.clientId)}`);
+          notify(`${a.name} can no longer use your account.`, "ok");
+          await refresh();
+        }),
+      ),
+    );
+    list.append(li);
   }
 }
 

@@ -280,7 +280,7 @@ pub struct EventBody {
     /// `sign_in`, `sign_in_failed`, `sign_out`, `wallet_linked`, `wallet_link_failed`,
     /// `wallet_unlinked`, `primary_wallet_changed`, `session_ended`, `sessions_ended`,
     /// `email_changed`, `email_verified`, `email_link_sent`, `reauthenticated`,
-    /// `reauthentication_failed`, `oidc_consent_granted`.
+    /// `reauthentication_failed`, `oidc_consent_granted`, `oidc_app_revoked`.
     pub kind: String,
     #[oai(nullable)]
     pub address: Option<String>,
@@ -289,6 +289,33 @@ pub struct EventBody {
     /// The reason of a refusal (an error code), or other detail.
     #[oai(nullable)]
     pub detail: Option<String>,
+}
+
+/// An OpenID Connect app the account has let in.
+#[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct ConnectedAppBody {
+    pub client_id: String,
+    /// The app's name (its client id once it is no longer registered).
+    pub name: String,
+    /// What it was allowed: `openid`, `profile`, `email`, `wallets`, `offline_access`.
+    pub scopes: Vec<String>,
+    /// The latest consent or sign-in through it.
+    pub granted_at: OffsetDateTime,
+    /// Whether it holds a working refresh token (it can renew its access without you).
+    pub has_refresh_token: bool,
+}
+
+impl From<&crate::oidc::apps::ConnectedApp> for ConnectedAppBody {
+    fn from(app: &crate::oidc::apps::ConnectedApp) -> Self {
+        Self {
+            client_id: app.client_id.clone(),
+            name: app.name.clone(),
+            scopes: app.scopes.iter().map(|s| s.as_str().to_string()).collect(),
+            granted_at: from_unix_ms(app.granted_at),
+            has_refresh_token: app.has_refresh_token,
+        }
+    }
 }
 
 /// The result of a sign-in.

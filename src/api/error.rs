@@ -29,7 +29,8 @@ pub enum ApiError {
     /// (`reauthentication_required`).
     #[oai(status = 403)]
     Forbidden(Json<ErrorBody>),
-    /// No such wallet (`wallet_not_found`) or session (`session_not_found`) on the account.
+    /// No such wallet (`wallet_not_found`), session (`session_not_found`) or connected app
+    /// (`app_not_found`) on the account.
     #[oai(status = 404)]
     NotFound(Json<ErrorBody>),
     /// The request conflicts with the accounts as they are: `wallet_already_linked` (another

@@ -1,6 +1,7 @@
 //! HTTP: translates requests into service calls and results into responses.
 
 mod account;
+mod apps;
 mod auth;
 pub mod cookie;
 pub mod dto;
@@ -60,6 +61,7 @@ pub type Api = (
     forward::ForwardApi,
     wallets::WalletsApi,
     account::AccountApi,
+    apps::AppsApi,
     ui::UiApi,
     health::HealthApi,
     oidc::discovery::DiscoveryApi,
@@ -77,6 +79,7 @@ pub fn service() -> OpenApiService<Api, ()> {
             forward::ForwardApi,
             wallets::WalletsApi,
             account::AccountApi,
+            apps::AppsApi,
             ui::UiApi,
             health::HealthApi,
             oidc::discovery::DiscoveryApi,

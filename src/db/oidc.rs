@@ -11,7 +11,7 @@ use crate::{
     domain::{
         id::UserId,
         oidc::{
-            grant::{AuthorizationCode, Consent, Grant, Redeemed},
+            grant::{AuthorizationCode, Consent, Grant, LiveGrants, Redeemed},
             pkce::CodeChallenge,
             scope::Scopes,
         },
@@ -184,6 +184,31 @@ pub fn revoke_grants_of(
               WHERE user_id = ?1 AND client_id = ?2 AND revoked_at IS NULL",
         )?
         .execute(params![user_id, client_id, now_ms])?)
+}
+
+/// The account's live grants, one row per app, newest first.
+pub fn live_grants_of(
+    conn: &Connection,
+    user_id: &UserId,
+    now_ms: i64,
+) -> AppResult<Vec<LiveGrants>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT g.client_id, group_concat(g.scopes, ' '), max(g.created_at),
+                max(EXISTS (SELECT 1 FROM oidc_refresh_tokens t WHERE t.grant_id = g.id
+                               AND t.used_at IS NULL AND t.expires_at > ?2))
+           FROM oidc_grants g
+          WHERE g.user_id = ?1 AND g.revoked_at IS NULL AND g.expires_at > ?2
+          GROUP BY g.client_id ORDER BY max(g.created_at) DESC",
+    )?;
+    let rows = stmt.query_map(params![user_id, now_ms], |row| {
+        Ok(LiveGrants {
+            client_id: row.get(0)?,
+            scopes: scopes_of(row.get(1)?),
+            last_created_at: row.get(2)?,
+            has_refresh_token: row.get(3)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
 }
 
 // ---- refresh tokens

@@ -24,10 +24,12 @@ pub enum EventKind {
     Reauthenticated,
     ReauthenticationFailed,
     OidcConsentGranted,
+    /// The account revoked an OpenID Connect app's access (detail: its client id).
+    OidcAppRevoked,
 }
 
 impl EventKind {
-    pub const ALL: [Self; 15] = [
+    pub const ALL: [Self; 16] = [
         Self::SignIn,
         Self::SignInFailed,
         Self::SignOut,
@@ -43,6 +45,7 @@ impl EventKind {
         Self::Reauthenticated,
         Self::ReauthenticationFailed,
         Self::OidcConsentGranted,
+        Self::OidcAppRevoked,
     ];
 
     /// The stored and shown name.
@@ -63,6 +66,7 @@ impl EventKind {
             Self::Reauthenticated => "reauthenticated",
             Self::ReauthenticationFailed => "reauthentication_failed",
             Self::OidcConsentGranted => "oidc_consent_granted",
+            Self::OidcAppRevoked => "oidc_app_revoked",
         }
     }
 

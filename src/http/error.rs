@@ -51,7 +51,7 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
             StatusCode::FORBIDDEN
         }
         RateLimited => StatusCode::TOO_MANY_REQUESTS,
-        NotFound | WalletNotFound | SessionNotFound => StatusCode::NOT_FOUND,
+        NotFound | WalletNotFound | SessionNotFound | AppNotFound => StatusCode::NOT_FOUND,
         WalletAlreadyLinked | WalletAlreadyYours | LastSignInMethod | EmailInUse => {
             StatusCode::CONFLICT
         }

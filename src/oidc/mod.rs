@@ -3,6 +3,7 @@
 //! logout. It signs people in through the service's sessions and never re-implements them;
 //! it knows nothing of HTTP (`api/oidc/` translates). One file per step of the protocol.
 
+pub mod apps;
 pub mod authorize;
 pub mod client_admin;
 pub mod clients;

@@ -53,6 +53,19 @@ pub struct Consent {
     pub granted_at: i64,
 }
 
+/// An account's live grants to one app, together: what the account page lists beside the
+/// remembered consent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveGrants {
+    pub client_id: String,
+    /// Every scope of them.
+    pub scopes: Scopes,
+    /// When the newest was created.
+    pub last_created_at: i64,
+    /// Whether one has a refresh token that still works (the app can come back by itself).
+    pub has_refresh_token: bool,
+}
+
 /// The outcome of presenting a single-use secret (a code, a refresh token).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Redeemed<T> {
