@@ -8,6 +8,7 @@
 #   ROUNDS=5 DURATION=10s bash benches/load.sh
 #   GROWTH=1 bash benches/load.sh         # also: 1,000,000 rows per table (seeds once, ~1 GB)
 #   SKIP_SCENARIOS=1 GROWTH=1 bash ...    # only the data-growth part
+#   OIDC=0 bash benches/load.sh           # without the OpenID Connect flows (a build without them)
 #
 # Needs python3 for the summary. Rate limits are off: they would be the bottleneck by design.
 set -euo pipefail
@@ -18,6 +19,7 @@ DURATION=${DURATION:-5s}
 CONNECTIONS=${CONNECTIONS:-64}
 PRESIGN=${PRESIGN:-40000}
 GROWTH=${GROWTH:-0}
+OIDC=${OIDC:-1}
 PORT=${PORT:-18100}
 FLOOR_PORT=$((PORT + 100))
 OUT=target/bench
@@ -139,6 +141,24 @@ for round in $( [ "${SKIP_SCENARIOS:-0}" = 1 ] || seq "$ROUNDS"); do
     wait "$LOGIN_PID"
     python3 -c 'import json, sys; r = json.load(open(sys.argv[1])); r["label"] = "login during session (32)"; print(json.dumps(r))' \
         "$WORK/login.json" >>"$RESULTS"
+    stop_server
+done
+
+echo "== OpenID Connect: authorize with a session -> code -> token (one flow = two requests)"
+# A trusted confidential client (no consent page), as loadgen's oidc scenario expects.
+cat >"$WORK/oidc.toml" <<'EOF'
+[[oidc.clients]]
+id = "loadgen"
+name = "Load generator"
+secret = "loadgen-bench-client-secret"
+redirect_uris = ["http://127.0.0.1:9/callback"]
+trusted = true
+EOF
+for round in $( [ "$OIDC" = 1 ] && [ "${SKIP_SCENARIOS:-0}" != 1 ] && seq "$ROUNDS"); do
+    rm -f "$WORK"/siwe.db*
+    start_server "$WORK/siwe.db" SIWE_CONFIG="$WORK/oidc.toml"
+    run oidc "$URL" oidc
+    CONNECTIONS=1 run "oidc 1 conn" "$URL" oidc
     stop_server
 done
 

@@ -7,7 +7,10 @@
 //! Scenarios: `nonce` (GET nonce), `login` (verify pre-signed messages: nonces are fetched and
 //! signed before the clock starts, so the generator measures the server, not its own signing),
 //! `session` and `forward` (GET with a valid cookie), `floor` (GET /healthz: the HTTP floor to
-//! compare with), `mixed` (90% session, 9% nonce, 1% login).
+//! compare with), `mixed` (90% session, 9% nonce, 1% login), `oidc` (an OpenID Connect
+//! authorization-code flow with the session cookie, two requests, counted as one: `oidc.rs`).
+
+mod oidc;
 
 use std::{
     collections::BTreeMap,
@@ -31,6 +34,7 @@ enum Scenario {
     Forward,
     Floor,
     Mixed,
+    Oidc,
 }
 
 #[derive(Parser, Debug)]
@@ -69,6 +73,8 @@ struct Args {
     /// Print JSON instead of a table.
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    oidc: oidc::OidcArgs,
 }
 
 fn parse_duration(text: &str) -> Result<Duration, String> {
@@ -183,6 +189,15 @@ struct Stats {
     errors: u64,
 }
 
+impl Stats {
+    /// One answered request (or flow) sent at `sent`.
+    fn record(&mut self, status: u16, sent: Instant) {
+        self.latencies_us
+            .push(sent.elapsed().as_micros().min(u32::MAX as u128) as u32);
+        *self.statuses.entry(status).or_default() += 1;
+    }
+}
+
 fn percentile(sorted: &[u32], p: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
@@ -197,14 +212,17 @@ async fn main() -> anyhow::Result<()> {
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(args.connections)
         .cookie_store(true)
+        // The oidc scenario reads the code from the authorize redirect.
+        .redirect(reqwest::redirect::Policy::none())
         .build()?;
+    let flow = Arc::new(oidc::Flow::new(&args.url, args.oidc.clone()));
     let target = Arc::new(Target { args, client });
     let scenario = target.args.scenario;
 
     // Warm-up: a signed-in cookie for session checks, and pre-signed logins.
     if matches!(
         scenario,
-        Scenario::Session | Scenario::Forward | Scenario::Mixed
+        Scenario::Session | Scenario::Forward | Scenario::Mixed | Scenario::Oidc
     ) {
         let login = target.signed_login().await?;
         let resp = target
@@ -252,10 +270,11 @@ async fn main() -> anyhow::Result<()> {
     let deadline = started + target.args.duration;
     let mut workers = Vec::new();
     for worker in 0..target.args.connections {
-        let (t, logins, next_login) = (
+        let (t, logins, next_login, flow) = (
             Arc::clone(&target),
             Arc::clone(&logins),
             Arc::clone(&next_login),
+            Arc::clone(&flow),
         );
         workers.push(tokio::spawn(async move {
             let mut stats = Stats::default();
@@ -270,11 +289,20 @@ async fn main() -> anyhow::Result<()> {
                     },
                     s => s,
                 };
+                if pick == Scenario::Oidc {
+                    let sent = Instant::now();
+                    match flow.run(&t.client, i).await {
+                        Ok(status) => stats.record(status, sent),
+                        Err(_) => stats.errors += 1,
+                    }
+                    continue;
+                }
                 let request = match pick {
                     Scenario::Nonce => t.client.get(t.url(&t.args.nonce_path)),
                     Scenario::Session => t.client.get(t.url(&t.args.session_path)),
                     Scenario::Forward => t.client.get(t.url(&t.args.forward_path)),
                     Scenario::Floor => t.client.get(t.url(&t.args.floor_path)),
+                    Scenario::Oidc => unreachable!("measured above"),
                     Scenario::Login | Scenario::Mixed => {
                         let n = next_login.fetch_add(1, Ordering::Relaxed);
                         match logins.get(n) {
@@ -288,10 +316,7 @@ async fn main() -> anyhow::Result<()> {
                     Ok(resp) => {
                         let status = resp.status().as_u16();
                         let _ = resp.bytes().await;
-                        stats
-                            .latencies_us
-                            .push(sent.elapsed().as_micros().min(u32::MAX as u128) as u32);
-                        *stats.statuses.entry(status).or_default() += 1;
+                        stats.record(status, sent);
                     }
                     Err(_) => stats.errors += 1,
                 }
