@@ -39,3 +39,53 @@ async fn connected_apps_need_a_session_and_deleting_needs_csrf() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn a_consented_app_is_listed_and_revoking_it_forgets_the_consent() {
+    use common::oidc_front::{answer_consent, authorize, code_of, consent_page, request, APP_CB};
+    let app = common::oidc_front::spawn().await;
+    let signed_in = app.sign_in(&Wallet::random()).await;
+    let csrf = signed_in["csrfToken"].as_str().unwrap();
+    let query = request("app", APP_CB).to_string();
+    let page = consent_page(&app, &query).await;
+    code_of(&answer_consent(&app, &page, "allow").await);
+    // A trusted app needs no consent page: nothing is remembered, nothing listed yet.
+    authorize(
+        &app,
+        &request("trusted", common::oidc_front::TRUSTED_CB).to_string(),
+    )
+    .await;
+
+    let apps: Value = app.get("/api/account/apps").await.json().await.unwrap();
+    let listed = apps.as_array().unwrap();
+    assert_eq!(listed.len(), 1, "{apps}");
+    assert_eq!(listed[0]["clientId"], "app");
+    assert_eq!(listed[0]["name"], "Test <App>");
+    assert_eq!(listed[0]["scopes"], serde_json::json!(["openid", "email"]));
+    assert_eq!(listed[0]["hasRefreshToken"], false);
+    assert!(listed[0]["grantedAt"].is_string());
+
+    let resp = app
+        .call(Method::DELETE, "/api/account/apps/app", Some(csrf), None)
+        .await;
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    let apps: Value = app.get("/api/account/apps").await.json().await.unwrap();
+    assert_eq!(apps, serde_json::json!([]));
+    // The app must ask again.
+    consent_page(&app, &query).await;
+    expect_error(
+        app.call(Method::DELETE, "/api/account/apps/app", Some(csrf), None)
+            .await,
+        StatusCode::NOT_FOUND,
+        "app_not_found",
+    )
+    .await;
+    let events: Value = app.get("/api/account/events").await.json().await.unwrap();
+    let revoked = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["kind"] == "oidc_app_revoked")
+        .expect("the revocation is a security event");
+    assert_eq!(revoked["detail"], "app");
+}
