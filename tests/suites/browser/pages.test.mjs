@@ -702,6 +702,17 @@ describe("OpenID Connect", () => {
       assert.equal(back.searchParams.get("iss"), server.base);
       assert.match(back.searchParams.get("code"), /^[A-Za-z0-9_-]{43}$/);
 
+      // The account page lists the application; Revoke forgets it.
+      await page.goto(`${server.base}/account`);
+      const listed = page.getByTestId("app").filter({ hasText: "Web App" });
+      await listed.waitFor();
+      assert.ok((await listed.textContent()).includes("email"));
+      await shot(page, "account-apps");
+      page.once("dialog", (dialog) => dialog.accept());
+      await listed.getByRole("button", { name: "Revoke" }).click();
+      await listed.waitFor({ state: "detached" });
+      await page.locator("#apps-empty").waitFor();
+
       const logout = new URLSearchParams({ client_id: "web", post_logout_redirect_uri: `${app.base}/bye`, state: "b-1" });
       await page.goto(`${server.base}/oidc/logout?${logout}`);
       await page.getByRole("button", { name: "Sign out" }).click();
