@@ -46,6 +46,8 @@ error_codes! {
         InvalidToken = "invalid_token",
         InvalidAudience = "invalid_audience",
         InvalidClient = "invalid_client",
+        InvalidGrant = "invalid_grant",
+        UnsupportedGrantType = "unsupported_grant_type",
         Unauthenticated = "unauthenticated",
         CsrfInvalid = "csrf_invalid",
         OriginNotAllowed = "origin_not_allowed",

@@ -201,11 +201,14 @@ fn app_state(
 ) -> anyhow::Result<AppState> {
     let service = Arc::new(service);
     Ok(AppState {
-        oidc: Arc::new(crate::oidc::Oidc::new(
-            Arc::clone(&service),
-            config.server.public_origin.clone(),
-            config.oidc.clone(),
-        )?),
+        oidc: Arc::new(
+            crate::oidc::Oidc::new(
+                Arc::clone(&service),
+                config.server.public_origin.clone(),
+                config.oidc.clone(),
+            )?
+            .with_client_rate_limit(&config.rate_limit),
+        ),
         service,
         cookie: SessionCookie::from_settings(&config.session),
         client_ip: ClientIpResolver::new(config.server.trusted_proxies.clone()),

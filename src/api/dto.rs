@@ -280,7 +280,8 @@ pub struct EventBody {
     /// `sign_in`, `sign_in_failed`, `sign_out`, `wallet_linked`, `wallet_link_failed`,
     /// `wallet_unlinked`, `primary_wallet_changed`, `session_ended`, `sessions_ended`,
     /// `email_changed`, `email_verified`, `email_link_sent`, `reauthenticated`,
-    /// `reauthentication_failed`, `oidc_consent_granted`, `oidc_app_revoked`.
+    /// `reauthentication_failed`, `oidc_consent_granted`, `oidc_app_revoked`,
+    /// `oidc_code_replay`, `oidc_refresh_reuse` (for those three the detail is the client id).
     pub kind: String,
     #[oai(nullable)]
     pub address: Option<String>,

@@ -67,6 +67,8 @@ pub type Api = (
     oidc::discovery::DiscoveryApi,
     oidc::authorize::AuthorizeApi,
     oidc::logout::LogoutApi,
+    oidc::token::TokenApi,
+    oidc::userinfo::UserInfoApi,
 );
 
 /// The OpenAPI service; its document does not depend on configuration, so the committed
@@ -85,6 +87,8 @@ pub fn service() -> OpenApiService<Api, ()> {
             oidc::discovery::DiscoveryApi,
             oidc::authorize::AuthorizeApi,
             oidc::logout::LogoutApi,
+            oidc::token::TokenApi,
+            oidc::userinfo::UserInfoApi,
         ),
         "siwe-server",
         env!("CARGO_PKG_VERSION"),

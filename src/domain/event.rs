@@ -26,10 +26,14 @@ pub enum EventKind {
     OidcConsentGranted,
     /// The account revoked an OpenID Connect app's access (detail: its client id).
     OidcAppRevoked,
+    /// An authorization code presented again: the grant of its first exchange was revoked.
+    OidcCodeReplay,
+    /// A rotated-away refresh token presented again: its whole family was revoked.
+    OidcRefreshReuse,
 }
 
 impl EventKind {
-    pub const ALL: [Self; 16] = [
+    pub const ALL: [Self; 18] = [
         Self::SignIn,
         Self::SignInFailed,
         Self::SignOut,
@@ -46,6 +50,8 @@ impl EventKind {
         Self::ReauthenticationFailed,
         Self::OidcConsentGranted,
         Self::OidcAppRevoked,
+        Self::OidcCodeReplay,
+        Self::OidcRefreshReuse,
     ];
 
     /// The stored and shown name.
@@ -67,6 +73,8 @@ impl EventKind {
             Self::ReauthenticationFailed => "reauthentication_failed",
             Self::OidcConsentGranted => "oidc_consent_granted",
             Self::OidcAppRevoked => "oidc_app_revoked",
+            Self::OidcCodeReplay => "oidc_code_replay",
+            Self::OidcRefreshReuse => "oidc_refresh_reuse",
         }
     }
 

@@ -40,6 +40,8 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         | InvalidAudience
         // Said to a client at its redirect URI, never as a status of ours.
         | InvalidScope
+        | InvalidGrant
+        | UnsupportedGrantType
         | UnsupportedResponseType
         | RequestNotSupported
         | LoginRequired

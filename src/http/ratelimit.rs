@@ -100,6 +100,9 @@ fn policy_for(method: &Method, path: &str) -> Option<Policy> {
             | (&Method::POST, "/api/auth/reauthenticate")
             | (&Method::POST, "/api/auth/reauthenticate/challenge")
             | (&Method::PUT, "/api/account")
+            | (&Method::POST, "/oidc/token")
+            | (&Method::POST, "/oidc/revoke")
+            | (&Method::POST, "/oidc/introspect")
     ) || (method == Method::POST && path.starts_with("/api/wallets"));
     if auth {
         Some(Policy::Auth)

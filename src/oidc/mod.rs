@@ -7,7 +7,11 @@ pub mod apps;
 pub mod authorize;
 pub mod client_admin;
 pub mod clients;
+pub mod introspect;
 pub mod logout;
+mod refresh;
+pub mod token;
+pub mod userinfo;
 
 use std::{collections::HashMap, sync::Arc};
 
@@ -28,6 +32,8 @@ pub struct Oidc {
     config: OidcConfig,
     /// The clients of `[[oidc.clients]]`, checked (see `clients.rs`).
     configured: HashMap<String, Client>,
+    /// The token endpoint's limit per client id (off until set).
+    client_rate_limit: token::ClientRateLimit,
 }
 
 impl Oidc {
@@ -46,7 +52,15 @@ impl Oidc {
             issuer,
             config,
             configured,
+            client_rate_limit: token::ClientRateLimit::new(0, 0),
         })
+    }
+
+    /// Limits token requests per client id by the `auth` policy's numbers.
+    pub fn with_client_rate_limit(mut self, limits: &crate::config::RateLimitSettings) -> Self {
+        self.client_rate_limit =
+            token::ClientRateLimit::new(limits.auth_per_minute, limits.auth_burst);
+        self
     }
 
     /// The issuer identifier (`iss`).

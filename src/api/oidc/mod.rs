@@ -5,4 +5,7 @@ pub mod authorize;
 mod browser;
 pub mod discovery;
 pub mod logout;
+pub mod oauth;
 mod pages;
+pub mod token;
+pub mod userinfo;
