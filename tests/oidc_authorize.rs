@@ -266,3 +266,53 @@ async fn authorization_requests_are_rate_limited_per_address() {
     assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
     assert!(resp.headers().get("retry-after").is_some());
 }
+
+#[tokio::test]
+async fn a_code_is_exchanged_once_for_tokens_bound_to_its_request() {
+    let app = spawn().await;
+    let wallet = Wallet::random();
+    app.sign_in(&wallet).await;
+    let query = request("app", APP_CB).set("nonce", "n-9").to_string();
+    let page = consent_page(&app, &query).await;
+    let code = code_of(&answer_consent(&app, &page, "allow").await);
+    let (status, tokens) = exchange(&app, "app", Some(APP_SECRET), &code, APP_CB, None).await;
+    assert_eq!(status, StatusCode::OK, "{tokens}");
+    assert_eq!(tokens["scope"], "openid email");
+    let id_token = verified_claims(&app, tokens["id_token"].as_str().unwrap());
+    assert_eq!(
+        (id_token["aud"].as_str(), id_token["nonce"].as_str()),
+        (Some("app"), Some("n-9"))
+    );
+    assert_eq!(id_token["iss"], ISSUER);
+    assert!(id_token["auth_time"].as_i64().is_some(), "{id_token}");
+    // Single use, and bound to the client that asked.
+    let (status, again) = exchange(&app, "app", Some(APP_SECRET), &code, APP_CB, None).await;
+    assert_eq!(
+        (status, again["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    );
+    let remembered = code_of(&authorize(&app, &query).await);
+    let (status, _) = exchange(
+        &app,
+        "trusted",
+        Some(TRUSTED_SECRET),
+        &remembered,
+        APP_CB,
+        None,
+    )
+    .await;
+    assert_ne!(status, StatusCode::OK);
+
+    // A public client: the code needs the verifier of its challenge.
+    let pkce = request("spa", SPA_CB)
+        .set("code_challenge", CHALLENGE)
+        .set("code_challenge_method", "S256")
+        .to_string();
+    let page = consent_page(&app, &pkce).await;
+    let code = code_of(&answer_consent(&app, &page, "allow").await);
+    let (status, _) = exchange(&app, "spa", None, &code, SPA_CB, Some(&"x".repeat(43))).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let code = code_with_pkce(&app, "spa", SPA_CB).await;
+    let (status, tokens) = exchange(&app, "spa", None, &code, SPA_CB, Some(VERIFIER)).await;
+    assert_eq!(status, StatusCode::OK, "{tokens}");
+}

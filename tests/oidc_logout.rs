@@ -95,3 +95,36 @@ async fn not_signed_in_goes_straight_back() {
         (APP_BYE, "bye-1")
     );
 }
+
+#[tokio::test]
+async fn an_id_token_hint_names_the_application() {
+    let app = spawn().await;
+    app.sign_in(&Wallet::random()).await;
+    let code = code_with_pkce(&app, "trusted", TRUSTED_CB).await;
+    let (_, tokens) = exchange(
+        &app,
+        "trusted",
+        Some(TRUSTED_SECRET),
+        &code,
+        TRUSTED_CB,
+        Some(VERIFIER),
+    )
+    .await;
+    let hint = tokens["id_token"]
+        .as_str()
+        .expect("an ID token")
+        .to_string();
+    // The hint's application registered no such URI; another application's hint is refused.
+    let foreign = format!(
+        "/oidc/logout?id_token_hint={hint}&post_logout_redirect_uri=https%3A%2F%2Fapp.example%2Fbye"
+    );
+    assert_eq!(app.get(&foreign).await.status(), StatusCode::BAD_REQUEST);
+    let mismatch = format!("/oidc/logout?id_token_hint={hint}&client_id=app");
+    assert_eq!(app.get(&mismatch).await.status(), StatusCode::BAD_REQUEST);
+    let page = app.get(&format!("/oidc/logout?id_token_hint={hint}")).await;
+    assert_eq!(page.status(), StatusCode::OK);
+    assert!(
+        page.text().await.unwrap().contains("trusted"),
+        "names the application"
+    );
+}

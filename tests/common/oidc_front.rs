@@ -197,3 +197,38 @@ pub async fn code_with_pkce(app: &TestApp, client_id: &str, redirect_uri: &str) 
         .to_string();
     code_of(&authorize(app, &query).await)
 }
+
+/// Exchanges `code` at the token endpoint: HTTP Basic with `secret`, else as a public client
+/// with `verifier`. Returns the status and the JSON answer.
+pub async fn exchange(
+    app: &TestApp,
+    client_id: &str,
+    secret: Option<&str>,
+    code: &str,
+    redirect_uri: &str,
+    verifier: Option<&str>,
+) -> (StatusCode, serde_json::Value) {
+    let mut form = vec![
+        ("grant_type", "authorization_code"),
+        ("code", code),
+        ("redirect_uri", redirect_uri),
+    ];
+    if let Some(verifier) = verifier {
+        form.push(("code_verifier", verifier));
+    }
+    let mut req = reqwest::Client::new().post(app.url("/oidc/token"));
+    match secret {
+        // Both are URL-safe already, so their form encoding is themselves (RFC 6749 2.3.1).
+        Some(secret) => req = req.basic_auth(client_id, Some(secret)),
+        None => form.push(("client_id", client_id)),
+    }
+    let resp = req.form(&form).send().await.unwrap();
+    (resp.status(), resp.json().await.unwrap())
+}
+
+/// The claims of a JWT this server signed, verified with its keys.
+pub fn verified_claims(app: &TestApp, token: &str) -> serde_json::Value {
+    super::jwt::server_keys(app)
+        .verify(token)
+        .expect("a token of this server")
+}
