@@ -1,126 +1,12 @@
-//! The OpenID Connect provider's back channel through the real router: discovery, the token
-//! endpoint (client authentication, code exchange, refresh), userinfo, revocation and
-//! introspection. Codes come from a real SIWE sign-in and the real authorization endpoint.
+//! The OpenID Connect provider's token endpoint through the real router: discovery, client
+//! authentication, code exchange and refresh. Codes come from a real SIWE sign-in and the real
+//! authorization endpoint.
 
 mod common;
 
-use base64::{engine::general_purpose::STANDARD, Engine};
-use common::{jwt, TestApp};
-use reqwest::{header, Response, StatusCode};
+use common::{jwt, oidc_back::*, oidc_front::request, TestApp};
+use reqwest::{header, StatusCode};
 use serde_json::Value;
-use siwe_server::config::ClientSettings;
-
-const SECRET: &str = "s3cret+with:odd%chars/=";
-const OTHER_SECRET: &str = "another-secret-value";
-const RP: &str = "https://rp.example.org/cb";
-const OTHER_RP: &str = "https://other.example.org/cb";
-const PUBLIC_RP: &str = "http://127.0.0.1:9999/cb";
-
-fn client(id: &str, secret: Option<&str>, redirect: &str) -> ClientSettings {
-    ClientSettings {
-        id: id.into(),
-        name: id.into(),
-        secret: secret.map(|s| s.to_string().into()),
-        secret_file: None,
-        public: secret.is_none(),
-        redirect_uris: vec![redirect.into()],
-        post_logout_redirect_uris: vec![],
-        scopes: None,
-        trusted: true,
-        subject: "public".into(),
-        id_token_alg: "RS256".into(),
-    }
-}
-
-/// A server with a confidential client `rp` (RS256), `other` (pairwise, EdDSA), a public
-/// client `spa`, and `noffline` (no offline_access allowed); all trusted (no consent page).
-async fn spawn() -> TestApp {
-    spawn_with(|_| {}).await
-}
-
-async fn spawn_with(configure: impl FnOnce(&mut siwe_server::Settings)) -> TestApp {
-    TestApp::spawn_with(|s| {
-        let mut other = client("other", Some(OTHER_SECRET), OTHER_RP);
-        other.subject = "pairwise".into();
-        other.id_token_alg = "EdDSA".into();
-        let mut noffline = client("noffline", Some(OTHER_SECRET), RP);
-        noffline.scopes = Some(vec!["openid".into(), "profile".into()]);
-        s.oidc.clients = vec![
-            client("rp", Some(SECRET), RP),
-            other,
-            client("spa", None, PUBLIC_RP),
-            noffline,
-        ];
-        configure(s);
-    })
-    .await
-}
-
-/// How a test client authenticates.
-#[derive(Clone, Copy)]
-enum Auth<'a> {
-    Basic(&'a str, &'a str),
-    Post(&'a str, &'a str),
-    None(&'a str),
-}
-
-fn form_encode(text: &str) -> String {
-    url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
-}
-
-async fn post_form(app: &TestApp, path: &str, auth: Auth<'_>, fields: &[(&str, &str)]) -> Response {
-    let mut form: Vec<(String, String)> = fields
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    let mut req = reqwest::Client::new().post(app.url(path));
-    match auth {
-        Auth::Basic(id, secret) => {
-            let pair = format!("{}:{}", form_encode(id), form_encode(secret));
-            req = req.header(
-                header::AUTHORIZATION,
-                format!("Basic {}", STANDARD.encode(pair)),
-            );
-        }
-        Auth::Post(id, secret) => {
-            form.push(("client_id".into(), id.into()));
-            form.push(("client_secret".into(), secret.into()));
-        }
-        Auth::None(id) => form.push(("client_id".into(), id.into())),
-    }
-    req.form(&form).send().await.unwrap()
-}
-
-async fn token(app: &TestApp, auth: Auth<'_>, fields: &[(&str, &str)]) -> Response {
-    post_form(app, "/oidc/token", auth, fields).await
-}
-
-/// The status and OAuth error of a refusal, checking its RFC 6749 shape and no-store.
-async fn oauth_error(resp: Response) -> (StatusCode, String) {
-    let status = resp.status();
-    assert_eq!(resp.headers()["cache-control"], "no-store");
-    assert_eq!(resp.headers()["pragma"], "no-cache");
-    let body: Value = resp.json().await.unwrap();
-    assert!(body["error_description"].is_string(), "{body}");
-    assert!(body["message"].is_string(), "{body}");
-    (status, body["error"].as_str().unwrap().to_string())
-}
-
-async fn expect_oauth_error(resp: Response, status: StatusCode, code: &str) {
-    let (actual_status, actual_code) = oauth_error(resp).await;
-    assert_eq!((actual_status, actual_code.as_str()), (status, code));
-}
-
-async fn userinfo(app: &TestApp, access_token: &str) -> Response {
-    reqwest::Client::new()
-        .get(app.url("/oidc/userinfo"))
-        .bearer_auth(access_token)
-        .send()
-        .await
-        .unwrap()
-}
-
-const RP_AUTH: Auth<'static> = Auth::Basic("rp", SECRET);
 
 #[tokio::test]
 async fn discovery_names_every_endpoint_under_the_issuer() {
@@ -347,4 +233,286 @@ async fn the_token_endpoint_is_limited_per_client_whatever_the_address() {
         [StatusCode::BAD_REQUEST, StatusCode::BAD_REQUEST]
     );
     assert_eq!(statuses[3], StatusCode::TOO_MANY_REQUESTS);
+}
+
+/// `at_hash` as OpenID Connect Core 3.1.3.6 defines it for RS256.
+fn at_hash_rs256(access_token: &str) -> String {
+    use base64::Engine;
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(access_token.as_bytes());
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&digest[..16])
+}
+
+#[tokio::test]
+async fn a_code_is_exchanged_once_for_tokens_an_independent_verifier_accepts() {
+    let app = spawn().await;
+    let wallet = common::Wallet::random();
+    let me = app.sign_in(&wallet).await;
+    let (code, verifier) = rp_code(&app).await;
+    let body = tokens(exchange(&app, RP_AUTH, &code, RP, &verifier).await).await;
+    assert_eq!(body["token_type"], "Bearer");
+    assert_eq!(body["expires_in"], 600);
+    assert_eq!(body["scope"], ALL_SCOPES);
+    assert!(body["refresh_token"].is_string());
+    let access_token = body["access_token"].as_str().unwrap();
+    let id_token = body["id_token"].as_str().unwrap();
+
+    // PyJWT checks signature (RS256, by the JWKS), iss, aud, exp, iat.
+    let claims = jwt::pyjwt_verify(&app, id_token, "rp", 0, "RS256")
+        .await
+        .unwrap();
+    assert_eq!(claims["sub"], me["user"]["id"]);
+    assert_eq!(claims["nonce"], "n0nce");
+    assert_eq!(claims["at_hash"], at_hash_rs256(access_token));
+    assert_eq!(claims["amr"], serde_json::json!(["pop"]));
+    let auth_time = claims["auth_time"].as_i64().unwrap();
+    assert!(auth_time <= claims["iat"].as_i64().unwrap());
+    assert_eq!(claims["eth_address"], wallet.address);
+    assert!(claims.get("address").is_none());
+    assert_eq!(jwt::jwt_header(id_token)["alg"], "RS256");
+
+    let access = jwt::pyjwt_verify(&app, access_token, "rp", 0, "RS256")
+        .await
+        .unwrap();
+    assert_eq!(jwt::jwt_header(access_token)["typ"], "at+jwt");
+    assert_eq!(access["client_id"], "rp");
+    assert_eq!(access["scope"], ALL_SCOPES);
+    assert_eq!(userinfo(&app, access_token).await.status(), StatusCode::OK);
+
+    // The ID token is no access token.
+    assert_eq!(
+        userinfo(&app, id_token).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test]
+async fn a_code_is_bound_to_its_client_redirect_uri_and_pkce_verifier_and_expires() {
+    let app = spawn().await;
+    app.sign_in(&common::Wallet::random()).await;
+    let (code, verifier) = rp_code(&app).await;
+    let wrong = exchange(&app, RP_AUTH, &code, RP, &pkce().0).await;
+    expect_oauth_error(wrong, StatusCode::BAD_REQUEST, "invalid_grant").await;
+    // A refused exchange spent the code.
+    let spent = exchange(&app, RP_AUTH, &code, RP, &verifier).await;
+    expect_oauth_error(spent, StatusCode::BAD_REQUEST, "invalid_grant").await;
+
+    let (code, _) = rp_code(&app).await;
+    let missing = token(
+        &app,
+        RP_AUTH,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", RP),
+        ],
+    )
+    .await;
+    expect_oauth_error(missing, StatusCode::BAD_REQUEST, "invalid_grant").await;
+
+    let (code, verifier) = rp_code(&app).await;
+    let elsewhere = exchange(
+        &app,
+        RP_AUTH,
+        &code,
+        "https://rp.example.org/other",
+        &verifier,
+    )
+    .await;
+    expect_oauth_error(elsewhere, StatusCode::BAD_REQUEST, "invalid_grant").await;
+
+    let (code, verifier) = rp_code(&app).await;
+    let stolen = exchange(
+        &app,
+        Auth::Basic("other", OTHER_SECRET),
+        &code,
+        RP,
+        &verifier,
+    )
+    .await;
+    expect_oauth_error(stolen, StatusCode::BAD_REQUEST, "invalid_grant").await;
+
+    // A confidential client may leave PKCE out; then a verifier is refused.
+    let plain = code_for(&app, request("rp", RP).scope("openid")).await;
+    let verifier_without_challenge = exchange(&app, RP_AUTH, &plain, RP, &pkce().0).await;
+    expect_oauth_error(
+        verifier_without_challenge,
+        StatusCode::BAD_REQUEST,
+        "invalid_grant",
+    )
+    .await;
+    let plain = code_for(&app, request("rp", RP).scope("openid")).await;
+    // redirect_uri may be left out when the client has exactly one.
+    let resp = token(
+        &app,
+        RP_AUTH,
+        &[("grant_type", "authorization_code"), ("code", &plain)],
+    )
+    .await;
+    assert_eq!(tokens(resp).await["scope"], "openid");
+
+    let (code, verifier) = rp_code(&app).await;
+    app.advance_clock(61);
+    let expired = exchange(&app, RP_AUTH, &code, RP, &verifier).await;
+    expect_oauth_error(expired, StatusCode::BAD_REQUEST, "invalid_grant").await;
+}
+
+#[tokio::test]
+async fn a_replayed_code_revokes_the_tokens_issued_for_it() {
+    let app = spawn().await;
+    app.sign_in(&common::Wallet::random()).await;
+    let (code, verifier) = rp_code(&app).await;
+    let first = tokens(exchange(&app, RP_AUTH, &code, RP, &verifier).await).await;
+    let access_token = first["access_token"].as_str().unwrap();
+    assert_eq!(userinfo(&app, access_token).await.status(), StatusCode::OK);
+
+    let replay = exchange(&app, RP_AUTH, &code, RP, &verifier).await;
+    expect_oauth_error(replay, StatusCode::BAD_REQUEST, "invalid_grant").await;
+    assert_eq!(
+        userinfo(&app, access_token).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let resp = refresh(&app, RP_AUTH, first["refresh_token"].as_str().unwrap()).await;
+    expect_oauth_error(resp, StatusCode::BAD_REQUEST, "invalid_grant").await;
+
+    let events: Value = app.get("/api/account/events").await.json().await.unwrap();
+    let replayed = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["kind"] == "oidc_code_replay");
+    assert_eq!(replayed.expect("a replay event")["detail"], "rp");
+}
+
+#[tokio::test]
+async fn refresh_tokens_rotate_and_a_reused_one_revokes_the_family() {
+    let app = spawn().await;
+    app.sign_in(&common::Wallet::random()).await;
+    let (code, verifier) = rp_code(&app).await;
+    let first = tokens(exchange(&app, RP_AUTH, &code, RP, &verifier).await).await;
+    let first_claims =
+        jwt::pyjwt_verify(&app, first["id_token"].as_str().unwrap(), "rp", 0, "RS256")
+            .await
+            .unwrap();
+    let r1 = first["refresh_token"].as_str().unwrap();
+
+    app.advance_clock(30);
+    let second = tokens(refresh(&app, Auth::Post("rp", SECRET), r1).await).await;
+    let r2 = second["refresh_token"].as_str().unwrap();
+    assert_ne!(r1, r2);
+    let claims = jwt::pyjwt_verify(
+        &app,
+        second["id_token"].as_str().unwrap(),
+        "rp",
+        30,
+        "RS256",
+    )
+    .await
+    .unwrap();
+    assert!(claims.get("nonce").is_none());
+    assert_eq!(claims["auth_time"], first_claims["auth_time"]);
+    assert_eq!(claims["sub"], first_claims["sub"]);
+
+    // Narrower, never wider.
+    let narrow = token(
+        &app,
+        RP_AUTH,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", r2),
+            ("scope", "openid email"),
+        ],
+    )
+    .await;
+    let third = tokens(narrow).await;
+    assert_eq!(third["scope"], "openid email");
+    let r3 = third["refresh_token"].as_str().unwrap();
+    let access_token = third["access_token"].as_str().unwrap();
+    assert_eq!(userinfo(&app, access_token).await.status(), StatusCode::OK);
+
+    // Another client cannot use it.
+    let foreign = refresh(&app, Auth::Basic("other", OTHER_SECRET), r3).await;
+    expect_oauth_error(foreign, StatusCode::BAD_REQUEST, "invalid_grant").await;
+
+    // r1 again: the whole family ends, the newest token and its access token too.
+    let reuse = refresh(&app, RP_AUTH, r1).await;
+    expect_oauth_error(reuse, StatusCode::BAD_REQUEST, "invalid_grant").await;
+    let resp = refresh(&app, RP_AUTH, r3).await;
+    expect_oauth_error(resp, StatusCode::BAD_REQUEST, "invalid_grant").await;
+    assert_eq!(
+        userinfo(&app, access_token).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let events: Value = app.get("/api/account/events").await.json().await.unwrap();
+    assert!(events
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e["kind"] == "oidc_refresh_reuse"));
+}
+
+#[tokio::test]
+async fn a_refresh_may_not_widen_the_scopes_and_needs_offline_access() {
+    let app = spawn().await;
+    app.sign_in(&common::Wallet::random()).await;
+    let (verifier, challenge) = pkce();
+    let narrow = code_for(
+        &app,
+        pkce_request("rp", RP, "openid profile offline_access", &challenge),
+    )
+    .await;
+    let body = tokens(exchange(&app, RP_AUTH, &narrow, RP, &verifier).await).await;
+    let wider = token(
+        &app,
+        RP_AUTH,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", body["refresh_token"].as_str().unwrap()),
+            ("scope", "openid email"),
+        ],
+    )
+    .await;
+    expect_oauth_error(wider, StatusCode::BAD_REQUEST, "invalid_scope").await;
+
+    // Without offline_access, or for a client not allowed it: no refresh token.
+    let (verifier, challenge) = pkce();
+    let online = code_for(&app, pkce_request("rp", RP, "openid profile", &challenge)).await;
+    let body = tokens(exchange(&app, RP_AUTH, &online, RP, &verifier).await).await;
+    assert!(body.get("refresh_token").is_none(), "{body}");
+    let (verifier, challenge) = pkce();
+    let noffline = code_for(&app, pkce_request("noffline", RP, ALL_SCOPES, &challenge)).await;
+    let body = tokens(
+        exchange(
+            &app,
+            Auth::Basic("noffline", OTHER_SECRET),
+            &noffline,
+            RP,
+            &verifier,
+        )
+        .await,
+    )
+    .await;
+    assert!(body.get("refresh_token").is_none(), "{body}");
+    // An access token is no refresh token.
+    let resp = refresh(
+        &app,
+        Auth::Basic("noffline", OTHER_SECRET),
+        body["access_token"].as_str().unwrap(),
+    )
+    .await;
+    expect_oauth_error(resp, StatusCode::BAD_REQUEST, "invalid_grant").await;
+}
+
+#[tokio::test]
+async fn a_public_client_exchanges_with_its_verifier_and_no_secret() {
+    let app = spawn().await;
+    app.sign_in(&common::Wallet::random()).await;
+    let (verifier, challenge) = pkce();
+    let code = code_for(
+        &app,
+        pkce_request("spa", PUBLIC_RP, "openid wallets", &challenge),
+    )
+    .await;
+    let body = tokens(exchange(&app, Auth::None("spa"), &code, PUBLIC_RP, &verifier).await).await;
+    assert_eq!(body["scope"], "openid wallets");
 }

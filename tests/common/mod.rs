@@ -4,6 +4,7 @@
 
 pub mod jwt;
 pub mod nginx;
+pub mod oidc_back;
 pub mod oidc_front;
 
 use std::{path::PathBuf, sync::Arc, time::Duration};
