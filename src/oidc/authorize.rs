@@ -15,7 +15,9 @@ use crate::{
         oidc::{
             client::Client,
             grant::AuthorizationCode,
-            request::{self, AuthorizationRequest, ErrorRedirect, Params, Refusal, SignInNeeded},
+            request::{
+                self, AuthorizationRequest, ErrorRedirect, Params, Refusal, SignInNeeded, SignedIn,
+            },
             scope::Scopes,
         },
         token::{random_secret, OidcSecret},
@@ -96,16 +98,15 @@ impl Oidc {
             })
         };
         let now = self.clock().now_ms();
-        let signed_in = session.map(|s| {
-            let addresses: Vec<Address> = s.account.wallets.iter().map(|w| w.address).collect();
-            (auth_time(s), addresses)
+        let addresses: Vec<Address> = session
+            .map(|s| s.account.wallets.iter().map(|w| w.address).collect())
+            .unwrap_or_default();
+        let signed_in = session.map(|s| SignedIn {
+            auth_time: auth_time(s),
+            signed_at: s.session.authenticated_at,
+            addresses: &addresses,
         });
-        let needed = request.sign_in_needed(
-            signed_in
-                .as_ref()
-                .map(|(at, addresses)| (*at, addresses.as_slice())),
-            now,
-        );
+        let needed = request.sign_in_needed(signed_in.as_ref(), now);
         let session = match (session, needed) {
             (Some(session), SignInNeeded::No) => session,
             _ if request.prompt.none => {

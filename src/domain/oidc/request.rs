@@ -119,6 +119,17 @@ pub struct ErrorRedirect {
     pub description: &'static str,
 }
 
+/// What a request needs to know of the browser's session. Times are Unix ms.
+#[derive(Debug, Clone, Copy)]
+pub struct SignedIn<'a> {
+    /// When the person last proved who they are (`auth_time`).
+    pub auth_time: i64,
+    /// When the session last proved a signature, if it ever did.
+    pub signed_at: Option<i64>,
+    /// The account's wallets.
+    pub addresses: &'a [Address],
+}
+
 /// Whether the session may answer the request, or the person must sign in first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SignInNeeded {
@@ -271,25 +282,27 @@ impl AuthorizationRequest {
         })
     }
 
-    /// Whether a session whose sign-in was at `auth_time` (Unix ms) with `addresses` may answer
-    /// now, or the person must sign in (again).
-    pub fn sign_in_needed(&self, session: Option<(i64, &[Address])>, now_ms: i64) -> SignInNeeded {
-        let Some((auth_time, addresses)) = session else {
+    /// Whether `session` may answer now, or the person must sign in (again).
+    pub fn sign_in_needed(&self, session: Option<&SignedIn<'_>>, now_ms: i64) -> SignInNeeded {
+        let Some(session) = session else {
             return SignInNeeded::Yes;
         };
         if self
             .login_hint
-            .is_some_and(|hint| !addresses.contains(&hint))
+            .is_some_and(|hint| !session.addresses.contains(&hint))
         {
             return SignInNeeded::Yes;
         }
         let fresh_enough = match self.login_after {
-            // The continuation of a request that sent the person to sign in again.
-            Some(after) => auth_time >= after.saturating_mul(1000),
+            // The continuation of a request that sent the person to sign again: only a
+            // signature counts (a session opened by an emailed link is no new sign-in).
+            Some(after) => session
+                .signed_at
+                .is_some_and(|signed_at| signed_at >= after.saturating_mul(1000)),
             None => {
                 !self.prompt.login
                     && self.max_age.is_none_or(|max_age| {
-                        now_ms.saturating_sub(auth_time) <= max_age.saturating_mul(1000)
+                        now_ms.saturating_sub(session.auth_time) <= max_age.saturating_mul(1000)
                     })
             }
         };

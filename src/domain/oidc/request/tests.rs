@@ -150,28 +150,43 @@ fn sign_in_is_needed_when_absent_stale_forced_or_another_wallet() {
         .parse()
         .unwrap();
     let now = 1_000_000_000_000;
-    let signed = |at: i64| Some((at, std::slice::from_ref(&address)));
+    let session = |at: i64, signed_at: Option<i64>, addresses| SignedIn {
+        auth_time: at,
+        signed_at,
+        addresses,
+    };
+    let mine = std::slice::from_ref(&address);
+    let signed = |at: i64| Some(session(at, Some(at), mine));
     let request = check(&base()).unwrap();
     assert_eq!(request.sign_in_needed(None, now), SignInNeeded::Yes);
-    assert_eq!(request.sign_in_needed(signed(0), now), SignInNeeded::No);
+    assert_eq!(
+        request.sign_in_needed(signed(0).as_ref(), now),
+        SignInNeeded::No
+    );
 
     let max_age = check(&format!("{}&max_age=60", base())).unwrap();
     assert_eq!(
-        max_age.sign_in_needed(signed(now - 60_000), now),
+        max_age.sign_in_needed(signed(now - 60_000).as_ref(), now),
         SignInNeeded::No
     );
     assert_eq!(
-        max_age.sign_in_needed(signed(now - 61_000), now),
+        max_age.sign_in_needed(signed(now - 61_000).as_ref(), now),
         SignInNeeded::Fresh
     );
 
     let hinted = check(&format!("{}&login_hint={ADDRESS}", base())).unwrap();
-    assert_eq!(hinted.sign_in_needed(signed(now), now), SignInNeeded::No);
-    let others = Some((now, std::slice::from_ref(&other)));
-    assert_eq!(hinted.sign_in_needed(others, now), SignInNeeded::Yes);
+    assert_eq!(
+        hinted.sign_in_needed(signed(now).as_ref(), now),
+        SignInNeeded::No
+    );
+    let others = session(now, Some(now), std::slice::from_ref(&other));
+    assert_eq!(hinted.sign_in_needed(Some(&others), now), SignInNeeded::Yes);
 
     let login = check(&format!("{}&prompt=login", base())).unwrap();
-    assert_eq!(login.sign_in_needed(signed(now), now), SignInNeeded::Fresh);
+    assert_eq!(
+        login.sign_in_needed(signed(now).as_ref(), now),
+        SignInNeeded::Fresh
+    );
     // The continuation: prompt=login became login_after.
     let pairs = login.to_params(Some(now / 1000));
     assert!(!pairs.iter().any(|(n, _)| *n == "prompt"));
@@ -180,10 +195,23 @@ fn sign_in_is_needed_when_absent_stale_forced_or_another_wallet() {
         .finish();
     let continued = check(&query).unwrap();
     assert_eq!(
-        continued.sign_in_needed(signed(now - 1000), now),
+        continued.sign_in_needed(signed(now - 1000).as_ref(), now),
         SignInNeeded::Fresh
     );
-    assert_eq!(continued.sign_in_needed(signed(now), now), SignInNeeded::No);
+    assert_eq!(
+        continued.sign_in_needed(signed(now).as_ref(), now),
+        SignInNeeded::No
+    );
+    // A session opened since by an emailed link signed nothing.
+    let emailed = session(now, None, mine);
+    assert_eq!(
+        continued.sign_in_needed(Some(&emailed), now),
+        SignInNeeded::Fresh
+    );
+    assert_eq!(
+        request.sign_in_needed(Some(&emailed), now),
+        SignInNeeded::No
+    );
 }
 
 #[test]
