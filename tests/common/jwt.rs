@@ -2,8 +2,13 @@
 //! the server's published JWKS, a token's header, and tokens signed with the server's own keys
 //! as the OpenID Connect code signs them.
 
+use std::{path::Path, sync::OnceLock};
+
 use serde_json::{json, Value};
-use siwe_server::keys::{JwtKeys, SigningAlg};
+use siwe_server::{
+    clock::Clock,
+    keys::{JwtKeys, SigningAlg},
+};
 
 use super::{TestApp, URI};
 
@@ -79,4 +84,27 @@ pub async fn published_jwks(app: &TestApp) -> Value {
         .json()
         .await
         .unwrap()
+}
+
+/// Puts a key file, generated once per test process, into `data_dir` unless one is there:
+/// generating an RSA key takes a few hundred ms in a debug build, and a test binary starts
+/// dozens of servers. (First-start generation is tested in signing_keys.rs and by the binary.)
+pub fn seed_key_file(data_dir: &Path) {
+    static KEY_FILE: OnceLock<Vec<u8>> = OnceLock::new();
+    let path = data_dir.join("jwt-keys.json");
+    if path.exists() {
+        return;
+    }
+    let text = KEY_FILE.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        JwtKeys::open(dir.path(), 300, Clock::system()).unwrap();
+        std::fs::read(dir.path().join("jwt-keys.json")).unwrap()
+    });
+    std::fs::create_dir_all(data_dir).unwrap();
+    std::fs::write(&path, text).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
 }

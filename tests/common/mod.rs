@@ -69,6 +69,9 @@ impl TestApp {
     /// Starts a server on an existing folder (e.g. to restart on the same database), with a
     /// clock of its own.
     pub async fn spawn_in(dir: Arc<TempDir>, settings: Settings) -> Self {
+        if let Some(data_dir) = settings.database.path.parent() {
+            jwt::seed_key_file(data_dir);
+        }
         let clock = Clock::adjustable();
         let app = Application::build_with_clock(settings.clone(), clock.clone())
             .await
