@@ -89,3 +89,93 @@ async fn a_consented_app_is_listed_and_revoking_it_forgets_the_consent() {
         .expect("the revocation is a security event");
     assert_eq!(revoked["detail"], "app");
 }
+
+#[tokio::test]
+async fn revoking_an_app_ends_its_refresh_and_access_tokens() {
+    use common::oidc_front::*;
+    let app = spawn().await;
+    let signed_in = app.sign_in(&Wallet::random()).await;
+    let csrf = signed_in["csrfToken"].as_str().unwrap();
+    let query = request("app", APP_CB)
+        .scope("openid email offline_access")
+        .to_string();
+    let page = consent_page(&app, &query).await;
+    let code = code_of(&answer_consent(&app, &page, "allow").await);
+    let (status, tokens) = exchange(&app, "app", Some(APP_SECRET), &code, APP_CB, None).await;
+    assert_eq!(status, StatusCode::OK, "{tokens}");
+    let access = tokens["access_token"].as_str().unwrap();
+    let refresh = tokens["refresh_token"].as_str().expect("offline_access");
+    // A trusted app asks no consent, yet holds a grant: it is listed too.
+    let code = code_of(&authorize(&app, &request("trusted", TRUSTED_CB).to_string()).await);
+    let (status, _) = exchange(
+        &app,
+        "trusted",
+        Some(TRUSTED_SECRET),
+        &code,
+        TRUSTED_CB,
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+
+    let apps: Value = app.get("/api/account/apps").await.json().await.unwrap();
+    let by_id = |id: &str| {
+        apps.as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["clientId"] == id)
+            .cloned()
+            .unwrap_or_else(|| panic!("{id} listed: {apps}"))
+    };
+    assert_eq!(by_id("app")["hasRefreshToken"], true);
+    assert_eq!(
+        by_id("app")["scopes"],
+        serde_json::json!(["openid", "email", "offline_access"])
+    );
+    assert_eq!(by_id("trusted")["hasRefreshToken"], false);
+
+    let userinfo = || {
+        reqwest::Client::new()
+            .get(app.url("/oidc/userinfo"))
+            .bearer_auth(access)
+            .send()
+    };
+    assert_eq!(userinfo().await.unwrap().status(), StatusCode::OK);
+    let resp = app
+        .call(Method::DELETE, "/api/account/apps/app", Some(csrf), None)
+        .await;
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        userinfo().await.unwrap().status(),
+        StatusCode::UNAUTHORIZED,
+        "the access token stopped"
+    );
+    let refreshed = reqwest::Client::new()
+        .post(app.url("/oidc/token"))
+        .basic_auth("app", Some(APP_SECRET))
+        .form(&[("grant_type", "refresh_token"), ("refresh_token", refresh)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refreshed.status(), StatusCode::BAD_REQUEST);
+    let error: Value = refreshed.json().await.unwrap();
+    assert_eq!(error["error"], "invalid_grant", "the refresh token stopped");
+
+    let apps: Value = app.get("/api/account/apps").await.json().await.unwrap();
+    assert_eq!(apps.as_array().unwrap().len(), 1, "{apps}");
+    let resp = app
+        .call(
+            Method::DELETE,
+            "/api/account/apps/trusted",
+            Some(csrf),
+            None,
+        )
+        .await;
+    assert_eq!(
+        resp.status(),
+        StatusCode::NO_CONTENT,
+        "a grant alone can be revoked"
+    );
+    let apps: Value = app.get("/api/account/apps").await.json().await.unwrap();
+    assert_eq!(apps, serde_json::json!([]));
+}
