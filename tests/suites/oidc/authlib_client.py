@@ -22,7 +22,8 @@ from person import Person
 os.environ["AUTHLIB_INSECURE_TRANSPORT"] = "1"
 base = sys.argv[1]
 CLIENT_ID = "authlib"
-SECRET = "authlib-secret-0123456789abcdefghijklmnop"
+# A client added by `siwe-server clients add` (oidc.sh), which printed this secret.
+SECRET = os.environ["AUTHLIB_CLIENT_SECRET"]
 REDIRECT_URI = "http://127.0.0.1/callback/authlib"
 
 meta = requests.get(f"{base}/.well-known/openid-configuration").json()

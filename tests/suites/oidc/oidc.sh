@@ -2,7 +2,8 @@
 # OpenID Connect relying parties against the real binary, each after a real SIWE sign-in:
 # openid-client (npm, certified RP library), Authlib (PyPI) and JupyterHub (PyPI, with
 # oauthenticator's GenericOAuthenticator and the npm configurable-http-proxy). The server runs with
-# the clients of tests/suites/oidc/config.toml on a free loopback port.
+# the clients of tests/suites/oidc/config.toml on a free loopback port, and one more added with
+# `siwe-server clients add` while it runs.
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 suite=tests/suites/oidc
@@ -16,8 +17,24 @@ sed "s|@HUB@|$hub|g" "$suite/config.toml" > target/oidc/config.toml
 export SIWE_CONFIG=target/oidc/config.toml SIWE_SERVER__PUBLIC_URL=$base
 source tests/suites/helpers/serve.sh
 curl -fs "$base/.well-known/openid-configuration" > /dev/null
+# A client added from the command line beside the running server (stored in its database).
+authlib_secret=$(SIWE_DATABASE__PATH="$data/siwe.db" target/debug/siwe-server clients add authlib \
+  --name Authlib --redirect-uri http://127.0.0.1/callback/authlib | sed -n 's/^client_secret: //p')
+[ -n "$authlib_secret" ] || { echo "clients add printed no secret" >&2; exit 1; }
 
-(cd "$suite" && SIWE_BASE=$base node --test --test-concurrency=1 --test-reporter=spec openid_client.test.mjs)
-(cd "$suite" && python3 authlib_client.py "$base")
-(cd "$suite" && python3 jupyterhub_login.py "$base" "$hub")
+# Each relying party runs even if one before it failed; the suite fails if any did.
+failed=()
+run() {
+  local name=$1
+  shift
+  echo "== $name"
+  (cd "$suite" && "$@") || failed+=("$name")
+}
+run openid-client env SIWE_BASE="$base" node --test --test-concurrency=1 --test-reporter=spec openid_client.test.mjs
+run authlib env AUTHLIB_CLIENT_SECRET="$authlib_secret" python3 authlib_client.py "$base"
+run jupyterhub python3 jupyterhub_login.py "$base" "$hub"
+if [ ${#failed[@]} -gt 0 ]; then
+  echo "oidc: failed: ${failed[*]}" >&2
+  exit 1
+fi
 echo "oidc: openid-client, authlib and jupyterhub passed"
