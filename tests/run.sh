@@ -12,18 +12,20 @@
 #   audit     bash tests/suites/audit/audit.sh             RustSec advisories for Cargo.lock
 #   api-fuzz  bash tests/suites/api-fuzz/schemathesis.sh   requests generated from the OpenAPI spec
 #   sdk       bash tests/suites/sdk/sdk.sh                 generated TypeScript and Python clients
+#   oidc      bash tests/suites/oidc/oidc.sh               OpenID Connect relying parties and JupyterHub
 #   browser   (cd tests/suites/browser && npm test)        the built-in pages in headless Chromium
 # Each suite's output is shown as it runs and kept in target/test-logs/<suite>.log.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-all=(rust audit api-fuzz sdk browser)
+all=(rust audit api-fuzz sdk oidc browser)
 command_of() {
   case $1 in
     rust) echo "cargo test" ;;
     audit) echo "bash tests/suites/audit/audit.sh" ;;
     api-fuzz) echo "bash tests/suites/api-fuzz/schemathesis.sh" ;;
     sdk) echo "bash tests/suites/sdk/sdk.sh" ;;
+    oidc) echo "bash tests/suites/oidc/oidc.sh" ;;
     # The pages test drives target/debug/siwe-server, so it builds it first when run alone.
     browser) echo "cargo build --quiet && (cd tests/suites/browser && npm test)" ;;
     *) return 1 ;;
