@@ -52,6 +52,9 @@ fn verify_accepts_our_unexpired_tokens_of_both_algorithms() {
     keys.verify::<Value>(&token).unwrap();
     clock.advance(time::Duration::seconds(1));
     assert!(refusal(&keys, &token).contains("expired"));
+    // A hint (logout's id_token_hint) may have expired, but must still be ours.
+    let hint: Value = keys.verify_allowing_expired(&token).unwrap();
+    assert_eq!(hint["aud"], "grafana");
     let mut no_exp = claims(&clock, 60);
     no_exp.as_object_mut().unwrap().remove("exp");
     let token = keys.sign_as(SigningAlg::Rs256, None, &no_exp).unwrap();
@@ -68,6 +71,7 @@ fn verify_refuses_other_keys_wrong_algorithms_and_tampering() {
         .sign_as(SigningAlg::Rs256, None, &claims(&clock, 60))
         .unwrap();
     assert!(refusal(&keys, &foreign).contains("not signed by a key of this server"));
+    assert!(keys.verify_allowing_expired::<Value>(&foreign).is_err());
 
     // Our RSA key's id on a token of another algorithm: HS256 keyed with public data (the
     // classic confusion), and EdDSA by another key.

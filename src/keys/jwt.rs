@@ -304,9 +304,28 @@ impl JwtKeys {
     /// with that key's algorithm) that has not expired by the application clock. The audience
     /// and the rest are the caller's to check.
     pub fn verify<T: DeserializeOwned>(&self, token: &str) -> AppResult<T> {
+        let now = self.clock.now_ms();
+        let claims = self.signed_claims(token, now)?;
+        match claims.get("exp").and_then(serde_json::Value::as_i64) {
+            Some(exp) if exp.saturating_mul(1000) > now => {}
+            Some(_) => return Err(invalid_token("expired")),
+            None => return Err(invalid_token("no expiry")),
+        }
+        serde_json::from_value(claims).map_err(|_| invalid_token("unexpected claims"))
+    }
+
+    /// [`JwtKeys::verify`] without the expiry check, for a token presented as a hint that may
+    /// have expired: logout's `id_token_hint` (RP-Initiated Logout 1.0 section 2: accepted
+    /// "even when the exp time has passed"). Its key must still be published.
+    pub fn verify_allowing_expired<T: DeserializeOwned>(&self, token: &str) -> AppResult<T> {
+        let claims = self.signed_claims(token, self.clock.now_ms())?;
+        serde_json::from_value(claims).map_err(|_| invalid_token("unexpected claims"))
+    }
+
+    /// The claims of a token whose signature one of our keys published at `now` verifies.
+    fn signed_claims(&self, token: &str, now: i64) -> AppResult<serde_json::Value> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| invalid_token("malformed"))?;
         let keys = self.current()?;
-        let now = self.clock.now_ms();
         let key = keys
             .iter()
             .find(|k| {
@@ -318,21 +337,16 @@ impl JwtKeys {
         if header.alg != alg {
             return Err(invalid_token("wrong algorithm for its key"));
         }
-        // exp is checked below against the application clock, not jsonwebtoken's wall clock.
+        // exp is the caller's to check, against the application clock (not the wall clock).
         let mut validation = jsonwebtoken::Validation::new(alg);
         validation.validate_exp = false;
         validation.validate_aud = false;
         validation.required_spec_claims.clear();
-        let claims: serde_json::Value =
+        Ok(
             jsonwebtoken::decode(token, &key.material.decoding, &validation)
                 .map_err(|_| invalid_token("bad signature"))?
-                .claims;
-        match claims.get("exp").and_then(serde_json::Value::as_i64) {
-            Some(exp) if exp.saturating_mul(1000) > now => {}
-            Some(_) => return Err(invalid_token("expired")),
-            None => return Err(invalid_token("no expiry")),
-        }
-        serde_json::from_value(claims).map_err(|_| invalid_token("unexpected claims"))
+                .claims,
+        )
     }
 
     /// The public keys that verify current tokens, and the next keys, as a JWK Set.
