@@ -72,9 +72,12 @@ pub fn error_response(code: ErrorCode, message: impl Into<String>) -> Response {
         message: message.into(),
     };
     let json = serde_json::json!({ "error": body.error.as_str(), "message": body.message });
+    // An error is about one request: no cache may keep it (the OpenID Connect endpoints
+    // document no-store on every answer).
     Response::builder()
         .status(status_of(code))
         .content_type("application/json; charset=utf-8")
+        .header(poem::http::header::CACHE_CONTROL, "no-store")
         .body(json.to_string())
 }
 
@@ -103,7 +106,9 @@ pub async fn render_any_error(err: poem::Error) -> Response {
         ),
         StatusCode::UNSUPPORTED_MEDIA_TYPE => error_response(
             ErrorCode::InvalidRequest,
-            "The request body must be JSON, sent with Content-Type: application/json.",
+            "The request body must be sent as this operation's media type: \
+             application/json, or application/x-www-form-urlencoded for the OpenID Connect \
+             endpoints.",
         ),
         s if s.is_client_error() => error_response(
             ErrorCode::InvalidRequest,
