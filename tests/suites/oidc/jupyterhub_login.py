@@ -51,7 +51,7 @@ hub_process = subprocess.Popen(
     stderr=subprocess.STDOUT,
 )
 try:
-    for _ in range(300):
+    for _ in range(600):  # up to a minute on a busy machine
         try:
             if requests.get(f"{hub}/hub/api", timeout=1).status_code == 200:
                 break
