@@ -127,4 +127,10 @@ async fn an_id_token_hint_names_the_application() {
         page.text().await.unwrap().contains("trusted"),
         "names the application"
     );
+    // RP-Initiated Logout 1.0 section 2: an expired ID token still names its application (most
+    // logouts come long after the ID token's ten minutes).
+    app.advance_clock(3600);
+    assert_eq!(app.get(&mismatch).await.status(), StatusCode::BAD_REQUEST);
+    let page = app.get(&format!("/oidc/logout?id_token_hint={hint}")).await;
+    assert!(page.text().await.unwrap().contains("trusted"));
 }

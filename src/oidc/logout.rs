@@ -102,10 +102,11 @@ impl Oidc {
         Ok(logout)
     }
 
-    /// The client an `id_token_hint` was issued to, if it is an unexpired ID token of ours (a
-    /// hint that is not is ignored: the request may still name its client).
+    /// The client an `id_token_hint` was issued to, if it is an ID token of ours, expired or not
+    /// (RP-Initiated Logout 1.0 section 2: the hint of a logout is usually past its `exp`). A
+    /// hint that is not ours is ignored: the request may still name its client.
     fn hinted_client(&self, hint: Option<&str>) -> Option<String> {
-        let claims: serde_json::Value = self.jwt().verify(hint?).ok()?;
+        let claims: serde_json::Value = self.jwt().verify_allowing_expired(hint?).ok()?;
         if claims.get("iss").and_then(|iss| iss.as_str()) != Some(self.issuer()) {
             return None;
         }
