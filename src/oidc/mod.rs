@@ -6,6 +6,7 @@
 pub mod apps;
 pub mod authorize;
 pub mod client_admin;
+mod client_rate_limit;
 pub mod clients;
 pub mod introspect;
 pub mod logout;
@@ -33,7 +34,7 @@ pub struct Oidc {
     /// The clients of `[[oidc.clients]]`, checked (see `clients.rs`).
     configured: HashMap<String, Client>,
     /// The token endpoint's limit per client id (off until set).
-    client_rate_limit: token::ClientRateLimit,
+    client_rate_limit: client_rate_limit::ClientRateLimit,
 }
 
 impl Oidc {
@@ -52,14 +53,14 @@ impl Oidc {
             issuer,
             config,
             configured,
-            client_rate_limit: token::ClientRateLimit::new(0, 0),
+            client_rate_limit: client_rate_limit::ClientRateLimit::new(0, 0),
         })
     }
 
     /// Limits token requests per client id by the `auth` policy's numbers.
     pub fn with_client_rate_limit(mut self, limits: &crate::config::RateLimitSettings) -> Self {
         self.client_rate_limit =
-            token::ClientRateLimit::new(limits.auth_per_minute, limits.auth_burst);
+            client_rate_limit::ClientRateLimit::new(limits.auth_per_minute, limits.auth_burst);
         self
     }
 

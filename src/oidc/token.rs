@@ -4,9 +4,7 @@
 //! revokes what was issued from it; a rotated-away refresh token presented again revokes its
 //! whole family. Clients are rate-limited by id, beside the per-address limit of the route.
 
-use std::{num::NonZeroU32, sync::Arc, time::Duration};
-
-use governor::{clock::Clock as _, DefaultKeyedRateLimiter, Quota};
+use std::{sync::Arc, time::Duration};
 
 use super::{clients::ClientCredentials, Oidc};
 use crate::{
@@ -68,34 +66,6 @@ pub(super) struct Allowed {
     pub(super) refresh_token: Option<String>,
 }
 
-/// The per-client limit of the token endpoint (`rate_limit.auth_*`, keyed by client id).
-pub struct ClientRateLimit(Option<DefaultKeyedRateLimiter<String>>);
-
-impl ClientRateLimit {
-    /// `per_minute` 0 turns it off.
-    pub fn new(per_minute: u32, burst: u32) -> Self {
-        Self(NonZeroU32::new(per_minute).map(|per_minute| {
-            let burst = NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN);
-            DefaultKeyedRateLimiter::keyed(Quota::per_minute(per_minute).allow_burst(burst))
-        }))
-    }
-
-    /// `Ok` when `client_id` may ask now; otherwise a `rate_limited` error.
-    fn check(&self, client_id: &str) -> AppResult<()> {
-        let Some(limiter) = &self.0 else {
-            return Ok(());
-        };
-        limiter.check_key(&client_id.to_string()).map_err(|not_until| {
-            let wait: Duration = not_until.wait_time_from(limiter.clock().now());
-            tracing::info!(client_id, retry_after_ms = wait.as_millis() as u64, "client rate limited");
-            AppError::new(
-                ErrorCode::RateLimited,
-                "Too many token requests from this client; retry after the number of seconds in Retry-After.",
-            )
-        })
-    }
-}
-
 pub(super) fn invalid_grant(message: &'static str) -> AppError {
     AppError::new(ErrorCode::InvalidGrant, message)
 }
@@ -153,91 +123,25 @@ impl Oidc {
         code_verifier: Option<String>,
         client_info: ClientInfo,
     ) -> AppResult<Allowed> {
-        let mac = self
-            .keys()
-            .oidc_mac(OidcSecret::AuthorizationCode, &client.id, &code);
-        let now = self.clock().now_ms();
-        let client = client.clone();
-        let (refresh_ttl, jwt_ttl) = (
-            self.config().refresh_token_ttl,
-            self.config().longest_jwt_ttl(),
-        );
-        // Made before the transaction, used if the grant gets a refresh token.
         let refresh_token = random_secret();
-        let refresh_mac = refresh_token_mac(self, &client.id, &refresh_token);
+        let exchange = CodeExchange {
+            mac: self
+                .keys()
+                .oidc_mac(OidcSecret::AuthorizationCode, &client.id, &code),
+            client: client.clone(),
+            redirect_uri,
+            code_verifier,
+            client_info,
+            now: self.clock().now_ms(),
+            refresh_ttl: self.config().refresh_token_ttl,
+            jwt_ttl: self.config().longest_jwt_ttl(),
+            refresh_mac: refresh_token_mac(self, &client.id, &refresh_token),
+            refresh_token,
+        };
         // The writer commits what a refusal did too (a replay's revocation, the code spent).
-        let outcome =
-            self.db()
-                .write(move |conn| -> AppResult<AppResult<Allowed>> {
-                    let code =
-                        match store::redeem_code(conn, &mac, now)? {
-                            Redeemed::Fresh(code) => code,
-                            Redeemed::Unknown => return Ok(Err(invalid_grant(
-                                "The code is unknown, expired, or was issued to another client.",
-                            ))),
-                            Redeemed::Replayed { grant_id } => {
-                                record_replay(
-                                    conn,
-                                    now,
-                                    grant_id,
-                                    EventKind::OidcCodeReplay,
-                                    &client_info,
-                                )?;
-                                return Ok(Err(invalid_grant(
-                            "The code was used before; the tokens issued for it are revoked.",
-                        )));
-                            }
-                        };
-                    if let Err(refused) = check_code(
-                        &code,
-                        &client,
-                        redirect_uri.as_deref(),
-                        code_verifier.as_deref(),
-                    ) {
-                        return Ok(Err(refused));
-                    }
-                    let Some((user, wallets)) = account(conn, &code.user_id)? else {
-                        return Ok(Err(invalid_grant(
-                            "The account of this code no longer exists.",
-                        )));
-                    };
-                    let offline = code.scopes.contains(Scope::OfflineAccess)
-                        && client.scopes.contains(Scope::OfflineAccess);
-                    let lifetime = if offline { refresh_ttl } else { jwt_ttl };
-                    let grant = Grant {
-                        id: uuid::Uuid::now_v7().to_string(),
-                        client_id: client.id.clone(),
-                        user_id: code.user_id.clone(),
-                        session_id: code.session_id.clone(),
-                        scopes: code.scopes.clone(),
-                        auth_time: code.auth_time,
-                        created_at: now,
-                        expires_at: now.saturating_add(millis(lifetime)),
-                        revoked_at: None,
-                    };
-                    store::insert_grant(conn, &grant)?;
-                    store::set_code_grant(conn, &mac, &grant.id)?;
-                    if offline {
-                        store::insert_refresh_token(
-                            conn,
-                            &refresh_mac,
-                            &grant.id,
-                            now,
-                            grant.expires_at,
-                        )?;
-                    }
-                    let scopes = grant.scopes.clone();
-                    Ok(Ok(Allowed {
-                        grant,
-                        user,
-                        wallets,
-                        scopes,
-                        nonce: code.nonce,
-                        refresh_token: offline.then_some(refresh_token),
-                    }))
-                })
-                .await?;
-        outcome
+        self.db()
+            .write(move |conn| spend_code(conn, exchange))
+            .await?
     }
 
     /// Signs the access token and the ID token of `allowed`, off the async workers (RSA
@@ -313,6 +217,79 @@ impl Oidc {
     }
 }
 
+/// What a code exchange takes into the writer.
+struct CodeExchange {
+    mac: [u8; 32],
+    client: Client,
+    redirect_uri: Option<String>,
+    code_verifier: Option<String>,
+    client_info: ClientInfo,
+    now: i64,
+    refresh_ttl: Duration,
+    jwt_ttl: Duration,
+    /// Made before the transaction; stored if the grant gets a refresh token.
+    refresh_token: String,
+    refresh_mac: [u8; 32],
+}
+
+/// Spends the code and starts its grant, in the writer's transaction. A refusal is the inner
+/// `Err`, so that what it did (the code spent, a replay's revocation) is committed.
+fn spend_code(conn: &Conn, x: CodeExchange) -> AppResult<AppResult<Allowed>> {
+    let redeemed = store::redeem_code(conn, &x.mac, x.now)?;
+    let code = match fresh(
+        conn,
+        redeemed,
+        x.now,
+        EventKind::OidcCodeReplay,
+        &x.client_info,
+    )? {
+        Ok(code) => code,
+        Err(refused) => return Ok(Err(refused)),
+    };
+    let checked = check_code(
+        &code,
+        &x.client,
+        x.redirect_uri.as_deref(),
+        x.code_verifier.as_deref(),
+    );
+    if let Err(refused) = checked {
+        return Ok(Err(refused));
+    }
+    let Some((user, wallets)) = account(conn, &code.user_id)? else {
+        return Ok(Err(invalid_grant(
+            "The account of this code no longer exists.",
+        )));
+    };
+    let offline = code.scopes.contains(Scope::OfflineAccess)
+        && x.client.scopes.contains(Scope::OfflineAccess);
+    let lifetime = if offline { x.refresh_ttl } else { x.jwt_ttl };
+    let grant = Grant {
+        id: uuid::Uuid::now_v7().to_string(),
+        client_id: x.client.id.clone(),
+        user_id: code.user_id.clone(),
+        session_id: code.session_id.clone(),
+        scopes: code.scopes.clone(),
+        auth_time: code.auth_time,
+        created_at: x.now,
+        expires_at: x.now.saturating_add(millis(lifetime)),
+        revoked_at: None,
+    };
+    store::insert_grant(conn, &grant)?;
+    store::set_code_grant(conn, &x.mac, &grant.id)?;
+    if offline {
+        store::insert_refresh_token(conn, &x.refresh_mac, &grant.id, x.now, grant.expires_at)?;
+    }
+    let scopes = grant.scopes.clone();
+    Ok(Ok(Allowed {
+        grant,
+        user,
+        wallets,
+        scopes,
+        nonce: code.nonce,
+        refresh_token: offline.then_some(x.refresh_token),
+    }))
+}
+
 /// The checks of a fresh code against the request (Core 3.1.3.2, RFC 7636 section 4.6).
 fn check_code(
     code: &AuthorizationCode,
@@ -360,20 +337,41 @@ pub(super) fn account(
     Ok(Some((user, users::wallets_of(conn, user_id)?)))
 }
 
-/// Records a replayed code or refresh token on the account of the grant it revoked.
-pub(super) fn record_replay(
+/// What a spent code or refresh token stood for, or why it is refused: unknown (or expired),
+/// or used before (its grant was revoked by the spending; recorded here as `kind` on the
+/// account).
+pub(super) fn fresh<T>(
     conn: &Conn,
+    redeemed: Redeemed<T>,
     now: i64,
-    grant_id: Option<String>,
     kind: EventKind,
     client_info: &ClientInfo,
-) -> AppResult<()> {
+) -> AppResult<AppResult<T>> {
+    let what = match kind {
+        EventKind::OidcCodeReplay => "code",
+        EventKind::OidcRefreshReuse => "refresh token",
+        _ => "token",
+    };
+    let grant_id = match redeemed {
+        Redeemed::Fresh(value) => return Ok(Ok(value)),
+        Redeemed::Unknown => {
+            return Ok(Err(AppError::new(
+                ErrorCode::InvalidGrant,
+                format!("The {what} is unknown, expired, revoked or another client's."),
+            )))
+        }
+        Redeemed::Replayed { grant_id } => grant_id,
+    };
+    let refused = AppError::new(
+        ErrorCode::InvalidGrant,
+        format!("The {what} was used before: everything issued for it is revoked."),
+    );
     let Some(grant) = grant_id
         .map(|id| store::find_grant(conn, &id))
         .transpose()?
         .flatten()
     else {
-        return Ok(());
+        return Ok(Err(refused));
     };
     tracing::warn!(client_id = %grant.client_id, grant = %grant.id, kind = %kind, "replay: grant revoked");
     record_event(
@@ -384,7 +382,8 @@ pub(super) fn record_replay(
         None,
         client_info,
         Some(&grant.client_id),
-    )
+    )?;
+    Ok(Err(refused))
 }
 
 fn millis(duration: Duration) -> i64 {
