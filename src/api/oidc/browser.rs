@@ -31,10 +31,7 @@ impl<T: Type> Payload for UrlEncoded<T> {
     const CONTENT_TYPE: &'static str = "application/x-www-form-urlencoded";
 
     fn check_content_type(content_type: &str) -> bool {
-        content_type
-            .split(';')
-            .next()
-            .is_some_and(|mime| mime.trim().eq_ignore_ascii_case(Self::CONTENT_TYPE))
+        super::oauth::is_form_type(content_type)
     }
 
     fn schema_ref() -> MetaSchemaRef {

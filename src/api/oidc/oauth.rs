@@ -98,11 +98,17 @@ pub enum OAuthError {
 
 const FORM_TYPE: &str = "application/x-www-form-urlencoded";
 
+/// Whether a Content-Type names a form (parameters after `;` aside).
+pub fn is_form_type(content_type: &str) -> bool {
+    content_type
+        .split(';')
+        .next()
+        .is_some_and(|mime| mime.trim().eq_ignore_ascii_case(FORM_TYPE))
+}
+
 /// Whether the request's body is a form.
 fn is_form(req: &Request) -> bool {
-    req.content_type()
-        .and_then(|t| t.split(';').next())
-        .is_some_and(|t| t.trim().eq_ignore_ascii_case(FORM_TYPE))
+    req.content_type().is_some_and(is_form_type)
 }
 
 /// A form body read by OAuth's rules: its Content-Type, each parameter once, refusals as
