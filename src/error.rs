@@ -35,6 +35,8 @@ error_codes! {
         InvalidMessage = "invalid_message",
         InvalidSignatureFormat = "invalid_signature_format",
         InvalidSignature = "invalid_signature",
+        ContractWalletUnsupported = "contract_wallet_unsupported",
+        ChainUnavailable = "chain_unavailable",
         InvalidNonce = "invalid_nonce",
         DomainMismatch = "domain_mismatch",
         UriMismatch = "uri_mismatch",

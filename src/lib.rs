@@ -7,6 +7,7 @@
 
 pub mod api;
 pub mod assets;
+pub mod chains;
 pub mod clock;
 pub mod config;
 pub mod db;

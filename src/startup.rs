@@ -1,26 +1,26 @@
 //! Builds the application from settings: secret, database, services, routes and the listener.
 
+/// What the settings mean to the domain: identity, message policy, forward-auth rules.
+mod policies;
 mod routes;
 
 use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 use poem::{
     listener::{Acceptor, Listener, TcpAcceptor, TcpListener},
     Server,
 };
 
+use self::policies::{check_config, identity, siwe_policy};
 use self::routes::{app, metrics_app, middlewares};
 use crate::{
     api::{dto::UiConfigBody, AppState, SessionCookie},
+    chains::Chains,
     clock::Clock,
     config::{Config, Settings},
     db::Db,
-    domain::{
-        address::Address,
-        forward_auth::{ForwardAuthPolicy, HostRule, ProtectedHost},
-        siwe::{self, SiwePolicy},
-    },
+    domain::forward_auth::ForwardAuthPolicy,
     http::{
         connections::{ConnectionLimits, LimitedAcceptor},
         ClientIpResolver, Middlewares, RateLimiter,
@@ -28,7 +28,7 @@ use crate::{
     keys::{secret, JwtKeys},
     mail::Mailer,
     metrics::MetricsGate,
-    service::{CpuPool, Identity, Service, ServiceConfig},
+    service::{CpuPool, Service, ServiceConfig},
 };
 
 /// Connections the metrics listener (`metrics.bind`) takes at once.
@@ -82,6 +82,10 @@ pub async fn open_service(config: &Config, clock: Clock) -> anyhow::Result<Servi
             token_ttl: span(config.tokens.ttl),
             token_audiences: config.tokens.audiences.clone(),
             cpu: CpuPool::new()?,
+            chains: Arc::new(Chains::new(
+                &config.chains,
+                config.siwe.max_contract_checks,
+            )?),
         },
     ))
 }
@@ -317,82 +321,8 @@ pub fn check(settings: &Settings) -> anyhow::Result<Vec<String>> {
     Ok(done)
 }
 
-/// The settings checked: config's own checks, then what only the domain can judge (the
-/// statement, forward-auth rule hosts and addresses), all before anything touches the disk.
-fn check_config(settings: &Settings) -> anyhow::Result<(Config, ForwardAuthPolicy)> {
-    let config = settings.validate()?;
-    identity(&config)?;
-    let forward = forward_auth_policy(&config)?;
-    Ok((config, forward))
-}
-
-/// Who this server is to a message: public_url's domain and origin, and the statement it
-/// suggests (which must be one EIP-4361 line).
-fn identity(config: &Config) -> anyhow::Result<Identity> {
-    if let Some(statement) = &config.siwe.statement {
-        if !siwe::is_valid_statement(statement) {
-            bail!(
-                "siwe.statement must be one line of letters, digits, spaces and URI \
-                 punctuation (EIP-4361 allows no other characters)"
-            );
-        }
-    }
-    Ok(Identity {
-        domain: config.server.public_domain.clone(),
-        origin: config.server.public_origin.clone(),
-        statement: config.siwe.statement.clone(),
-    })
-}
-
-/// What a message may name: public_url's domain and origin first, then `[siwe]`'s extras.
-fn siwe_policy(config: &Config) -> SiwePolicy {
-    let siwe = &config.siwe;
-    let mut domains = vec![config.server.public_domain.clone()];
-    domains.extend(siwe.domains.iter().cloned());
-    let mut uri_origins = vec![config.server.public_url.origin()];
-    uri_origins.extend(siwe.uri_origins.iter().cloned());
-    SiwePolicy {
-        domains,
-        uri_origins,
-        chain_ids: siwe.chain_ids.clone(),
-        nonce_ttl: span(siwe.nonce_ttl),
-        clock_skew: span(siwe.clock_skew),
-    }
-}
-
-/// `[forward_auth]` as the domain's policy; a rule's host or address it cannot parse is refused.
-fn forward_auth_policy(config: &Config) -> anyhow::Result<ForwardAuthPolicy> {
-    let mut rules = Vec::new();
-    for rule in &config.forward_auth.rules {
-        let Some(host) = ProtectedHost::parse_rule(&rule.host) else {
-            bail!(
-                "forward_auth.rules: host {:?} must be a host name such as admin.example.org \
-                 (optionally with a port)",
-                rule.host
-            );
-        };
-        let addresses = rule
-            .addresses
-            .iter()
-            .map(|address| {
-                Address::parse(address).map(|a| a.to_string()).map_err(|_| {
-                    anyhow::anyhow!(
-                        "forward_auth.rules ({}): {address:?} is not an address",
-                        rule.host
-                    )
-                })
-            })
-            .collect::<anyhow::Result<_>>()?;
-        rules.push(HostRule { host, addresses });
-    }
-    Ok(ForwardAuthPolicy {
-        rules,
-        return_origins: config.return_origins(),
-    })
-}
-
 /// A configured duration as the service counts time (saturating; configured values are far
 /// below the limit).
-fn span(duration: Duration) -> time::Duration {
+pub(crate) fn span(duration: Duration) -> time::Duration {
     time::Duration::try_from(duration).unwrap_or(time::Duration::MAX)
 }

@@ -19,7 +19,8 @@ pub enum ApiError {
     #[oai(status = 400)]
     BadRequest(Json<ErrorBody>),
     /// Not signed in (`unauthenticated`), or the signed message was not acceptable:
-    /// `invalid_signature`, `invalid_nonce`, `domain_mismatch`, `uri_mismatch`, `chain_not_allowed`,
+    /// `invalid_signature`, `contract_wallet_unsupported` (a contract wallet's signature on a chain
+    /// this server has no RPC for), `invalid_nonce`, `domain_mismatch`, `uri_mismatch`, `chain_not_allowed`,
     /// `message_expired`, `message_not_yet_valid`, `issued_at_invalid`.
     #[oai(status = 401)]
     Unauthorized(Json<ErrorBody>),
@@ -52,14 +53,18 @@ pub enum ApiError {
     #[oai(status = 500)]
     Internal(Json<ErrorBody>),
     /// The database (`unavailable`) or the mail server (`email_unavailable`) is unavailable,
-    /// or the server is too busy to take the request (`overloaded`: its queues are full;
-    /// retry after the number of seconds in `Retry-After`).
+    /// or the server is too busy to take the request (`overloaded`: its queues are full), or no
+    /// RPC endpoint of the message's chain answered in time to check a contract wallet's
+    /// signature (`chain_unavailable`); both say in `Retry-After` how many seconds to wait.
     #[oai(status = 503)]
     Unavailable(Json<ErrorBody>, #[oai(header = "Retry-After")] Option<u64>),
 }
 
 /// What an `overloaded` answer asks the client to wait: queues drain in milliseconds.
 pub const OVERLOADED_RETRY_SECS: u64 = 1;
+/// What a `chain_unavailable` answer asks the client to wait: an RPC endpoint that failed
+/// every try is rarely back within a second.
+pub const CHAIN_UNAVAILABLE_RETRY_SECS: u64 = 5;
 
 impl From<AppError> for ApiError {
     fn from(err: AppError) -> Self {
@@ -81,7 +86,11 @@ impl From<AppError> for ApiError {
             StatusCode::PAYLOAD_TOO_LARGE => Self::PayloadTooLarge(body),
             StatusCode::TOO_MANY_REQUESTS => Self::TooManyRequests(body, 60),
             StatusCode::SERVICE_UNAVAILABLE => {
-                let retry_after = (code == ErrorCode::Overloaded).then_some(OVERLOADED_RETRY_SECS);
+                let retry_after = match code {
+                    ErrorCode::Overloaded => Some(OVERLOADED_RETRY_SECS),
+                    ErrorCode::ChainUnavailable => Some(CHAIN_UNAVAILABLE_RETRY_SECS),
+                    _ => None,
+                };
                 Self::Unavailable(body, retry_after)
             }
             _ => Self::Internal(body),

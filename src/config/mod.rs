@@ -2,9 +2,11 @@
 //! One file per section (its struct, defaults and `validate()`); this file layers and loads them.
 
 mod audit;
+mod chains;
 mod cors;
 mod database;
 mod email;
+mod ens;
 mod forward_auth;
 mod log;
 mod metrics;
@@ -35,9 +37,11 @@ use url::Url;
 
 pub use self::{
     audit::{Audit, AuditSettings},
+    chains::{ChainRpc, ChainSettings, ChainsSettings, OneOrMany},
     cors::{Cors, CorsSettings},
     database::{Database, DatabaseSettings},
     email::{Email, EmailSettings, Smtp, SmtpTls},
+    ens::{Ens, EnsSettings},
     forward_auth::{ForwardAuth, ForwardAuthRule, ForwardAuthSettings},
     log::{LogFormat, LogSettings},
     metrics::{Metrics, MetricsSettings},
@@ -64,6 +68,8 @@ pub struct Settings {
     pub server: ServerSettings,
     pub database: DatabaseSettings,
     pub siwe: SiweSettings,
+    pub chains: ChainsSettings,
+    pub ens: EnsSettings,
     pub session: SessionSettings,
     pub security: SecuritySettings,
     pub rate_limit: RateLimitSettings,
@@ -86,6 +92,9 @@ pub struct Config {
     pub server: Server,
     pub database: Database,
     pub siwe: Siwe,
+    /// Chains with at least one RPC endpoint.
+    pub chains: Vec<ChainRpc>,
+    pub ens: Ens,
     pub session: Session,
     pub security: SecuritySettings,
     pub rate_limit: RateLimitSettings,
@@ -186,6 +195,8 @@ impl Settings {
     pub fn validate(&self) -> anyhow::Result<Config> {
         let server = self.server.validate()?;
         let siwe = self.siwe.validate()?;
+        let chains = chains::validate(&self.chains)?;
+        let ens = self.ens.validate()?;
         let session = self.session.validate(&server.public_url)?;
         self.security.validate()?;
         let cors = self.cors.validate(&server.public_origin)?;
@@ -203,6 +214,8 @@ impl Settings {
             server,
             database,
             siwe,
+            chains,
+            ens,
             session,
             security: self.security.clone(),
             rate_limit: self.rate_limit.clone(),
@@ -274,119 +287,4 @@ fn describe_figment_error(err: figment::Error) -> String {
 
 #[cfg(test)]
 #[allow(clippy::result_large_err)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn defaults_are_valid() {
-        Settings::default().validate().unwrap();
-    }
-
-    #[test]
-    fn file_and_environment_layer_over_defaults() {
-        figment::Jail::expect_with(|jail| {
-            jail.create_file(
-                "siwe.toml",
-                r#"
-                [server]
-                public_url = "https://login.example.org"
-                [siwe]
-                chain_ids = [1, 10]
-                "#,
-            )?;
-            jail.set_env("SIWE_SESSION__SAME_SITE", "none");
-            jail.set_env("SIWE_SERVER__BIND", "127.0.0.1:9999");
-            jail.set_env("SIWE_NOT__A_KEY", "x");
-            let loaded = Settings::load(Some(Path::new("siwe.toml"))).map_err(|e| e.to_string())?;
-            let s = loaded.settings;
-            assert_eq!(s.server.public_url, "https://login.example.org");
-            assert_eq!(s.server.bind, "127.0.0.1:9999");
-            assert_eq!(s.siwe.chain_ids, vec![1, 10]);
-            assert_eq!(s.session.same_site, SameSite::None);
-            assert!(s.validate().map_err(|e| e.to_string())?.session.secure);
-            assert_eq!(loaded.warnings.len(), 1);
-            assert!(loaded.warnings[0].contains("SIWE_NOT__A_KEY"));
-            Ok(())
-        });
-    }
-
-    #[test]
-    fn unknown_key_in_file_names_the_key() {
-        figment::Jail::expect_with(|jail| {
-            jail.create_file("c.toml", "[server]\nbnid = \"x\"\n")?;
-            let err = Settings::load(Some(Path::new("c.toml")))
-                .err()
-                .unwrap()
-                .to_string();
-            assert!(err.contains("bnid"), "{err}");
-            Ok(())
-        });
-    }
-
-    #[test]
-    fn same_site_none_without_https_is_refused() {
-        figment::Jail::expect_with(|jail| {
-            jail.set_env("SIWE_SESSION__SAME_SITE", "none");
-            let err = Settings::load(None).err().unwrap().to_string();
-            assert!(err.contains("same_site"), "{err}");
-            Ok(())
-        });
-    }
-
-    #[test]
-    fn invalid_values_name_the_key() {
-        figment::Jail::expect_with(|jail| {
-            jail.set_env("SIWE_SESSION__TTL_SECS", "soon");
-            let err = Settings::load(None).err().unwrap().to_string();
-            assert!(err.contains("session.ttl_secs"), "{err}");
-            jail.set_env("SIWE_SESSION__TTL_SECS", "60");
-            jail.set_env("SIWE_SERVER__PUBLIC_URL", "login.example.org");
-            let err = Settings::load(None).err().unwrap().to_string();
-            assert!(err.contains("server.public_url"), "{err}");
-            Ok(())
-        });
-    }
-
-    #[test]
-    fn a_zero_reauth_window_is_refused() {
-        figment::Jail::expect_with(|jail| {
-            jail.set_env("SIWE_SESSION__REAUTH_WINDOW_SECS", "0");
-            let err = Settings::load(None).err().unwrap().to_string();
-            assert!(err.contains("session.reauth_window_secs"), "{err}");
-            Ok(())
-        });
-    }
-
-    #[test]
-    fn the_example_config_loads_and_names_every_key() {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config.toml.example");
-        let text = std::fs::read_to_string(&path).unwrap();
-        figment::Jail::expect_with(|_| {
-            let loaded = Settings::load(Some(&path)).map_err(|e| e.to_string())?;
-            let defaults = serde_json::to_value(Settings::default()).unwrap();
-            assert_eq!(
-                serde_json::to_value(loaded.settings).unwrap(),
-                defaults,
-                "its values are the defaults"
-            );
-            Ok(())
-        });
-        for key in known_keys() {
-            let leaf = key.rsplit('.').next().unwrap();
-            let section = key.split('.').next().unwrap();
-            if key.contains('.') {
-                let documented = text.lines().any(|l| {
-                    let l = l.trim_start_matches("# ").trim_start_matches('#').trim();
-                    l.starts_with(&format!("{leaf} ="))
-                        || l.starts_with(&format!("[[{section}.{leaf}]]"))
-                });
-                assert!(documented, "config.toml.example documents {key}");
-            } else {
-                assert!(
-                    text.contains(&format!("[{key}]")),
-                    "config.toml.example has [{key}]"
-                );
-            }
-        }
-    }
-}
+mod tests;

@@ -19,6 +19,14 @@ pub struct SiweSettings {
     pub statement: Option<String>,
     pub nonce_ttl_secs: u64,
     pub clock_skew_secs: u64,
+    /// The longest signature accepted, in bytes: a key signs 65, a contract wallet (EIP-1271)
+    /// or a not-yet-deployed one (EIP-6492, its deployment data included) more.
+    pub max_signature_bytes: usize,
+    /// Contract-wallet checks (RPC calls) in flight at once; more wait, then get 503.
+    pub max_contract_checks: usize,
+    /// Ask each live contract-wallet session's contract again this often and end those it no
+    /// longer accepts (its owners changed); 0 never asks again.
+    pub recheck_contract_sessions_secs: u64,
 }
 
 impl Default for SiweSettings {
@@ -30,6 +38,9 @@ impl Default for SiweSettings {
             statement: Some("Sign in with Ethereum to this server.".into()),
             nonce_ttl_secs: 300,
             clock_skew_secs: 60,
+            max_signature_bytes: 8192,
+            max_contract_checks: 32,
+            recheck_contract_sessions_secs: 0,
         }
     }
 }
@@ -47,6 +58,10 @@ pub struct Siwe {
     pub statement: Option<String>,
     pub nonce_ttl: Duration,
     pub clock_skew: Duration,
+    pub max_signature_bytes: usize,
+    pub max_contract_checks: usize,
+    /// None: contract-wallet sessions are not asked again.
+    pub recheck_contract_sessions: Option<Duration>,
 }
 
 impl SiweSettings {
@@ -71,6 +86,12 @@ impl SiweSettings {
         if self.nonce_ttl_secs == 0 {
             bail!("siwe.nonce_ttl_secs must be at least 1");
         }
+        if !(65..=65_536).contains(&self.max_signature_bytes) {
+            bail!("siwe.max_signature_bytes must be between 65 and 65536");
+        }
+        if self.max_contract_checks == 0 {
+            bail!("siwe.max_contract_checks must be at least 1");
+        }
         Ok(Siwe {
             domains: self
                 .domains
@@ -82,6 +103,10 @@ impl SiweSettings {
             statement: self.statement.clone(),
             nonce_ttl: Duration::from_secs(self.nonce_ttl_secs),
             clock_skew: Duration::from_secs(self.clock_skew_secs),
+            max_signature_bytes: self.max_signature_bytes,
+            max_contract_checks: self.max_contract_checks,
+            recheck_contract_sessions: (self.recheck_contract_sessions_secs > 0)
+                .then(|| Duration::from_secs(self.recheck_contract_sessions_secs)),
         })
     }
 }

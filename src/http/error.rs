@@ -46,7 +46,7 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         | RequestNotSupported
         | LoginRequired
         | ConsentRequired => StatusCode::BAD_REQUEST,
-        InvalidSignature | InvalidNonce | DomainMismatch | UriMismatch | ChainNotAllowed
+        InvalidSignature | ContractWalletUnsupported | InvalidNonce | DomainMismatch | UriMismatch | ChainNotAllowed
         | MessageExpired | MessageNotYetValid | IssuedAtInvalid | Unauthenticated
         | InvalidClient => StatusCode::UNAUTHORIZED,
         CsrfInvalid | OriginNotAllowed | AccessDenied | ReauthenticationRequired => {
@@ -60,7 +60,7 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
         PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         RequestTimeout => StatusCode::REQUEST_TIMEOUT,
-        Unavailable | EmailUnavailable | Overloaded => StatusCode::SERVICE_UNAVAILABLE,
+        Unavailable | EmailUnavailable | Overloaded | ChainUnavailable => StatusCode::SERVICE_UNAVAILABLE,
         Internal => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }

@@ -48,6 +48,7 @@ use email::PendingEmail;
 pub use events::record_event;
 
 use crate::{
+    chains::Chains,
     clock::Clock,
     db::Db,
     domain::{siwe::SiwePolicy, token::Keys},
@@ -94,6 +95,8 @@ pub struct Service {
     token_audiences: Vec<String>,
     /// Where signatures are recovered.
     cpu: cpu_pool::CpuPool,
+    /// The RPC endpoints that check contract wallets' signatures and resolve ENS names.
+    chains: Arc<Chains>,
     /// The metrics' table counts, reused between scrapes.
     gauges: crate::metrics::GaugeCache,
 }
@@ -116,6 +119,7 @@ pub struct ServiceConfig {
     pub token_audiences: Vec<String>,
     /// Threads for signature recovery.
     pub cpu: CpuPool,
+    pub chains: Arc<Chains>,
 }
 
 impl Service {
@@ -137,6 +141,7 @@ impl Service {
             token_ttl: config.token_ttl,
             token_audiences: config.token_audiences,
             cpu: config.cpu,
+            chains: config.chains,
             gauges: crate::metrics::GaugeCache::default(),
         }
     }
@@ -154,6 +159,11 @@ impl Service {
     /// The keys that MAC tokens, codes and secrets before they are stored.
     pub fn mac_keys(&self) -> &Keys {
         &self.keys
+    }
+
+    /// The chains' RPC endpoints.
+    pub fn chains(&self) -> &Chains {
+        &self.chains
     }
 
     /// The keys that sign JWTs.
