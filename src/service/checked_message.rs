@@ -41,6 +41,20 @@ pub(super) struct CheckedMessage {
     pub nonce_expires_at: i64,
     /// Why the policy refused it (domain, time window...) although it is signed, if it did.
     pub refusal: Option<AppError>,
+    /// Set when a wallet contract (EIP-1271/6492), not a key, accepted the signature: what to
+    /// ask the contract again later (`siwe.recheck_contract_sessions_secs`).
+    #[allow(dead_code)] // set and read once contract wallets sign in (issue 16, in progress)
+    pub contract: Option<ContractSigner>,
+}
+
+/// A signature a wallet contract accepted, as it can be checked again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContractSigner {
+    pub chain_id: u64,
+    /// The EIP-191 hash of the exact message received.
+    pub hash: [u8; 32],
+    /// The signature as received (an EIP-6492 wrapper included).
+    pub signature: Vec<u8>,
 }
 
 /// A signed message sent for one purpose, as [`Service::check_then_write`] takes it.
@@ -236,6 +250,7 @@ impl Service {
                     address,
                     nonce_expires_at,
                     refusal,
+                    contract: None,
                 })
             });
         checked.inspect_err(|err| tracing::info!(reason = err.code().as_str(), "sign-in refused"))

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the tests need beyond Rust: Debian's Chromium (browser tests) and nginx
 # (forward-auth tests), the Python tools in tests/suites/requirements.txt, and the npm packages of
-# tests/suites/browser, tests/suites/sdk and tests/suites/oidc (from their lock files).
+# tests/suites/browser, tests/suites/sdk, tests/suites/oidc and tests/suites/chain (anvil and the
+# contract artifacts the Rust tests deploy on it), from their lock files.
 # tests/run.sh runs it first.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -19,3 +20,4 @@ python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ig
 (cd tests/suites/browser && npm ci --no-audit --no-fund --loglevel=error)
 (cd tests/suites/sdk && npm ci --no-audit --no-fund --loglevel=error)
 (cd tests/suites/oidc && npm ci --no-audit --no-fund --loglevel=error)
+(cd tests/suites/chain && npm ci --no-audit --no-fund --loglevel=error)
