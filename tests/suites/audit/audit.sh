@@ -107,6 +107,16 @@ if grep -rnE 'quick_xml|payload::Xml|web::Xml|\bXml\b|into_xml' src \
     "RUSTSEC-2026-0195 (quick-xml) in .cargo/audit.toml no longer hold" >&2
   stale=1
 fi
+if [ -n "$(cargo tree --quiet -i derivative -e normal,build --target all 2> /dev/null)" ]; then
+  echo "derivative is now compiled: the ignore of RUSTSEC-2024-0388 in .cargo/audit.toml no" \
+    "longer holds" >&2
+  stale=1
+fi
+if cargo tree --quiet -i paste -e normal,build --target all 2> /dev/null | head -n 1 | grep -qv '(proc-macro)'; then
+  echo "paste is now more than a proc-macro: the ignore of RUSTSEC-2024-0436 in" \
+    ".cargo/audit.toml no longer holds" >&2
+  stale=1
+fi
 [ "$stale" = 0 ] || exit 1
 
 # A check that read no advisories or no dependencies would pass whatever the lock file holds.
