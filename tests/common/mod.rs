@@ -2,10 +2,13 @@
 //! client that keeps cookies, and wallets with real secp256k1 keys that sign EIP-4361 messages.
 #![allow(dead_code)]
 
+pub mod anvil;
+pub mod contracts;
 pub mod jwt;
 pub mod nginx;
 pub mod oidc_back;
 pub mod oidc_front;
+pub mod safe;
 
 use std::{path::PathBuf, sync::Arc, time::Duration};
 
@@ -247,6 +250,11 @@ impl Wallet {
         let hash = Keccak256::digest(&point.as_bytes()[1..]);
         let address = signinwithethereum::eip55(&hash[12..].try_into().unwrap());
         Self { key, address }
+    }
+
+    /// The private key (for alloy's signer in `anvil::signer_of`).
+    pub fn key_bytes(&self) -> [u8; 32] {
+        self.key.to_bytes().into()
     }
 
     /// EIP-191 personal_sign: 65 bytes hex with v = 27/28.
