@@ -69,6 +69,7 @@ fn main() -> anyhow::Result<()> {
                     linked_at: now,
                     last_sign_in_at: Some(now),
                     is_primary: true,
+                    ens: None,
                 },
             )?;
             let session = Session {

@@ -86,8 +86,18 @@ pub async fn open_service(config: &Config, clock: Clock) -> anyhow::Result<Servi
                 &config.chains,
                 config.siwe.max_contract_checks,
             )?),
+            ens: ens_lookup(config),
         },
     ))
+}
+
+/// `[ens]` when names are resolved: enabled, and its chain has an RPC in `[chains]`.
+fn ens_lookup(config: &Config) -> Option<crate::config::Ens> {
+    let has_rpc = config
+        .chains
+        .iter()
+        .any(|c| c.chain_id == config.ens.chain_id);
+    (config.ens.enabled && has_rpc).then(|| config.ens.clone())
 }
 
 impl Application {
@@ -174,6 +184,7 @@ impl Application {
     }
 
     pub async fn run_until(self, stop: impl Future<Output = ()> + Send) -> std::io::Result<()> {
+        let names = tokio::spawn(Arc::clone(&self.state.service).resolve_names());
         let cleanup = tokio::spawn(cleanup_loop(
             Arc::clone(&self.state.service),
             self.limiter,
@@ -190,6 +201,7 @@ impl Application {
             .run_with_graceful_shutdown(app, stop, Some(SHUTDOWN_GRACE))
             .await;
         cleanup.abort();
+        names.abort();
         if let Some(server) = metrics_server {
             server.abort();
         }
@@ -254,6 +266,9 @@ async fn cleanup_loop(service: Arc<Service>, limiter: Arc<RateLimiter>, every: D
             Ok(0) => {}
             Ok(n) => tracing::debug!(rows = n, "deleted expired nonces and sessions"),
             Err(err) => tracing::warn!(error = %err, "cleanup of expired rows failed"),
+        }
+        if let Err(err) = service.refresh_names().await {
+            tracing::warn!(error = %err, "queueing expired ENS names failed");
         }
     }
 }

@@ -13,7 +13,7 @@ use poem_openapi::{
 use super::{
     client_info,
     dto::{
-        ChallengeResponse, CsrfBody, EmailSentBody, NonceBody, SessionBody, SessionInfo,
+        ChallengeResponse, CsrfBody, EmailSentBody, NonceBody, Session, SessionBody, SessionInfo,
         SignInBody, SignInChallengeRequest, TokenBody, TokenRequest, VerifyRequest,
     },
     error::ApiError,
@@ -106,7 +106,7 @@ pub enum LogoutResponse {
 fn sign_in_body(signed_in: SignIn) -> SignInBody {
     SignInBody {
         user: (&signed_in.account).into(),
-        session: (&signed_in.session).into(),
+        session: Session::new(&signed_in.session, &signed_in.account),
         csrf_token: signed_in.csrf_token,
         created: signed_in.created,
         token: signed_in.token,
@@ -297,7 +297,7 @@ impl AuthApi {
         Ok(SessionResponse::Ok(Json(SessionBody {
             user: (&current.account).into(),
             csrf_token: state.service.csrf_token(&current.session.id),
-            session: (&current.session).into(),
+            session: Session::new(&current.session, &current.account),
         })))
     }
 
@@ -378,7 +378,7 @@ impl AuthApi {
         Ok(SessionsResponse::Ok(Json(
             sessions
                 .iter()
-                .map(|s| SessionInfo::new(s, current))
+                .map(|s| SessionInfo::new(s, current, &auth.current.account))
                 .collect(),
         )))
     }

@@ -14,7 +14,7 @@ use time::OffsetDateTime;
 
 use crate::{
     clock::from_unix_ms,
-    domain::{account, event::Event, id::SessionId, session},
+    domain::{account, address::Address, event::Event, id::SessionId, session},
     service::{Account, Challenge, NonceIssued},
 };
 
@@ -98,6 +98,14 @@ pub struct Wallet {
     pub last_sign_in_at: Option<OffsetDateTime>,
     /// The account's main wallet (exactly one per account).
     pub is_primary: bool,
+    /// The wallet's ENS primary name (its reverse record, confirmed by the name's address),
+    /// when the server resolves names and found one. Resolved in the background after a
+    /// sign-in or link and cached, so it may be missing or stale for a while. Display only.
+    #[oai(nullable)]
+    pub ens_name: Option<String>,
+    /// The ENS name's avatar, when it is an https URL.
+    #[oai(nullable)]
+    pub ens_avatar: Option<String>,
 }
 
 /// An account.
@@ -105,7 +113,8 @@ pub struct Wallet {
 #[oai(rename_all = "camelCase")]
 pub struct User {
     pub id: String,
-    /// Display name; the short form of the first wallet's address until changed.
+    /// Display name: the one set with PATCH /api/account, else the primary wallet's ENS name,
+    /// else the short form of the first wallet's address.
     pub name: String,
     /// Contact email, if one was given.
     #[oai(nullable)]
@@ -123,6 +132,9 @@ pub struct Session {
     pub id: String,
     /// The wallet that signed in.
     pub address: String,
+    /// That wallet's ENS name, if known (see `Wallet.ensName`).
+    #[oai(nullable)]
+    pub ens_name: Option<String>,
     pub chain_id: u64,
     pub created_at: OffsetDateTime,
     pub expires_at: OffsetDateTime,
@@ -201,6 +213,9 @@ pub struct SessionInfo {
     pub id: String,
     /// The wallet that signed in.
     pub address: String,
+    /// That wallet's ENS name, if known (see `Wallet.ensName`).
+    #[oai(nullable)]
+    pub ens_name: Option<String>,
     pub chain_id: u64,
     pub created_at: OffsetDateTime,
     pub last_seen_at: OffsetDateTime,
@@ -362,15 +377,23 @@ impl From<&account::Wallet> for Wallet {
             linked_at: from_unix_ms(w.linked_at),
             last_sign_in_at: w.last_sign_in_at.map(from_unix_ms),
             is_primary: w.is_primary,
+            ens_name: w.ens.as_ref().map(|e| e.name.clone()),
+            ens_avatar: w.ens.as_ref().and_then(|e| e.avatar.clone()),
         }
     }
+}
+
+/// The cached ENS name of one of the account's wallets.
+fn ens_name_of(account: &Account, address: &Address) -> Option<String> {
+    let wallet = account.wallets.iter().find(|w| w.address == *address)?;
+    wallet.ens.as_ref().map(|e| e.name.clone())
 }
 
 impl From<&Account> for User {
     fn from(a: &Account) -> Self {
         Self {
             id: a.user.id.to_string(),
-            name: a.user.name.clone(),
+            name: account::display_name(&a.user, &a.wallets).unwrap_or_else(|| a.user.name.clone()),
             email: a.user.email.clone(),
             email_verified: a.user.email_verified,
             created_at: from_unix_ms(a.user.created_at),
@@ -379,11 +402,13 @@ impl From<&Account> for User {
     }
 }
 
-impl From<&session::Session> for Session {
-    fn from(s: &session::Session) -> Self {
+impl Session {
+    /// A session of `account`.
+    pub fn new(s: &session::Session, account: &Account) -> Self {
         Self {
             id: s.id.to_string(),
             address: s.address.to_string(),
+            ens_name: ens_name_of(account, &s.address),
             chain_id: s.chain_id,
             created_at: from_unix_ms(s.created_at),
             expires_at: from_unix_ms(s.expires_at),
@@ -407,10 +432,11 @@ impl From<NonceIssued> for NonceBody {
 }
 
 impl SessionInfo {
-    pub fn new(s: &session::Session, current_id: &SessionId) -> Self {
+    pub fn new(s: &session::Session, current_id: &SessionId, account: &Account) -> Self {
         Self {
             id: s.id.to_string(),
             address: s.address.to_string(),
+            ens_name: ens_name_of(account, &s.address),
             chain_id: s.chain_id,
             created_at: from_unix_ms(s.created_at),
             last_seen_at: from_unix_ms(s.last_seen_at),

@@ -3,6 +3,9 @@
 //! `[chains]` are ever called; calls run on a runtime of their own, bounded in number, each
 //! endpoint tried in order within its timeout.
 
+/// Wallets' ENS primary names.
+mod ens;
+
 use std::collections::HashMap;
 
 use crate::{

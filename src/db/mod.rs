@@ -21,6 +21,7 @@ impl From<r2d2::Error> for crate::error::AppError {
 }
 
 pub mod email_tokens;
+pub mod ens;
 pub mod events;
 pub mod mail_log;
 mod migrations;
@@ -235,9 +236,9 @@ impl Db {
         Ok((sessions, nonces))
     }
 
-    /// Deletes up to a small batch each of expired nonces, sessions, email tokens and OpenID
-    /// Connect codes, refresh tokens and grants, and of events older than `events_before_ms`;
-    /// returns how many rows went.
+    /// Deletes up to a small batch each of expired nonces, sessions, email tokens, ENS names of
+    /// unlinked wallets and OpenID Connect codes, refresh tokens and grants, and of events older
+    /// than `events_before_ms`; returns how many rows went.
     pub fn delete_expired_batch(
         conn: &Connection,
         now_ms: i64,
@@ -246,6 +247,7 @@ impl Db {
         Ok(nonces::delete_expired(conn, now_ms, CLEANUP_BATCH)?
             + sessions::delete_expired(conn, now_ms, CLEANUP_BATCH)?
             + email_tokens::delete_expired(conn, now_ms, CLEANUP_BATCH)?
+            + ens::delete_unlinked(conn, now_ms, CLEANUP_BATCH)?
             + oidc::delete_expired(conn, now_ms, CLEANUP_BATCH)?
             + mail_log::delete_older_than(conn, now_ms - mail_log::WINDOW_MS, CLEANUP_BATCH)?
             + events::delete_older_than(conn, events_before_ms, CLEANUP_BATCH)?)

@@ -6,6 +6,7 @@ use crate::{
     domain::{
         account::{User, Wallet},
         address::Address,
+        ens::EnsName,
         id::UserId,
     },
     error::AppResult,
@@ -13,6 +14,11 @@ use crate::{
 
 pub(super) const USER_COLUMNS: &str = "id, name, email, email_verified, created_at";
 const WALLET_COLUMNS: &str = "address, user_id, chain_id, linked_at, last_sign_in_at, is_primary";
+/// Wallets with their cached ENS name (`wallet_from_row`'s columns).
+const WALLETS_WITH_NAMES: &str =
+    "SELECT w.address, w.user_id, w.chain_id, w.linked_at, w.last_sign_in_at, w.is_primary,
+            e.name, e.avatar
+       FROM wallets w LEFT JOIN ens_names e ON e.address = w.address";
 
 fn user_from_row(row: &Row<'_>) -> rusqlite::Result<User> {
     user_from_row_at(row, 0)
@@ -30,6 +36,8 @@ pub(super) fn user_from_row_at(row: &Row<'_>, first: usize) -> rusqlite::Result<
 }
 
 fn wallet_from_row(row: &Row<'_>) -> rusqlite::Result<Wallet> {
+    let ens_name: Option<String> = row.get(6)?;
+    let avatar: Option<String> = row.get(7)?;
     Ok(Wallet {
         address: row.get(0)?,
         user_id: row.get(1)?,
@@ -37,6 +45,7 @@ fn wallet_from_row(row: &Row<'_>) -> rusqlite::Result<Wallet> {
         linked_at: row.get(3)?,
         last_sign_in_at: row.get(4)?,
         is_primary: row.get(5)?,
+        ens: ens_name.map(|name| EnsName { name, avatar }),
     })
 }
 
@@ -101,9 +110,7 @@ pub fn mark_email_verified(conn: &Connection, user_id: &UserId, email: &str) -> 
 
 pub fn find_wallet(conn: &Connection, address: &Address) -> AppResult<Option<Wallet>> {
     Ok(conn
-        .prepare_cached(&format!(
-            "SELECT {WALLET_COLUMNS} FROM wallets WHERE address = ?1"
-        ))?
+        .prepare_cached(&format!("{WALLETS_WITH_NAMES} WHERE w.address = ?1"))?
         .query_row(params![address], wallet_from_row)
         .optional()?)
 }
@@ -111,8 +118,8 @@ pub fn find_wallet(conn: &Connection, address: &Address) -> AppResult<Option<Wal
 /// The user's wallets, primary first, then by link time.
 pub fn wallets_of(conn: &Connection, user_id: &UserId) -> AppResult<Vec<Wallet>> {
     let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {WALLET_COLUMNS} FROM wallets WHERE user_id = ?1
-          ORDER BY is_primary DESC, linked_at, address"
+        "{WALLETS_WITH_NAMES} WHERE w.user_id = ?1
+          ORDER BY w.is_primary DESC, w.linked_at, w.address"
     ))?;
     let rows = stmt.query_map(params![user_id], wallet_from_row)?;
     Ok(rows.collect::<Result<_, _>>()?)

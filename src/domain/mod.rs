@@ -5,6 +5,7 @@
 pub mod account;
 pub mod address;
 pub mod email_link;
+pub mod ens;
 pub mod event;
 pub mod forward_auth;
 pub mod id;

@@ -183,6 +183,7 @@ impl Service {
             })
             .await;
         let (signed_in, notice) = Spent::answer(written)?;
+        self.resolve_name_later(signed_in.session.address);
         if let Some(notice) = notice {
             // The wallet is attached either way; a failure is logged by the mailer.
             let _ = self.send_email(notice).await;

@@ -15,6 +15,8 @@ mod email;
 mod email_attach;
 /// The account's security log.
 mod events;
+/// Wallets' ENS names: the background resolver and its queue.
+mod names;
 /// Opening, finding, listing and ending sessions; CSRF tokens.
 mod sessions;
 /// Signing in: nonces, the sign-in challenge, which account a signature signs in to.
@@ -97,6 +99,8 @@ pub struct Service {
     cpu: cpu_pool::CpuPool,
     /// The RPC endpoints that check contract wallets' signatures and resolve ENS names.
     chains: Arc<Chains>,
+    /// Wallets waiting for their ENS name.
+    names: names::Names,
     /// The metrics' table counts, reused between scrapes.
     gauges: crate::metrics::GaugeCache,
 }
@@ -120,6 +124,8 @@ pub struct ServiceConfig {
     /// Threads for signature recovery.
     pub cpu: CpuPool,
     pub chains: Arc<Chains>,
+    /// Where wallets' ENS names are resolved; None resolves none.
+    pub ens: Option<crate::config::Ens>,
 }
 
 impl Service {
@@ -142,6 +148,7 @@ impl Service {
             token_audiences: config.token_audiences,
             cpu: config.cpu,
             chains: config.chains,
+            names: names::Names::new(config.ens),
             gauges: crate::metrics::GaugeCache::default(),
         }
     }

@@ -181,6 +181,7 @@ impl Service {
                     created = signed_in.created,
                     "sign-in succeeded"
                 );
+                self.resolve_name_later(signed_in.session.address);
                 // The account exists either way; the person can ask for a new link.
                 self.send_email_after_answer(pending);
                 Ok(SignInOutcome::SignedIn(signed_in))
@@ -276,6 +277,7 @@ impl Service {
             linked_at: user.created_at,
             last_sign_in_at: Some(user.created_at),
             is_primary: true,
+            ens: None,
         };
         users::insert_user(conn, &user)?;
         users::insert_wallet(conn, &wallet)?;

@@ -129,6 +129,7 @@ impl Service {
             })
             .await?;
         tracing::info!(address = %wallet.address, user_id = %wallet.user_id, "wallet linked");
+        self.resolve_name_later(wallet.address);
         if let Some(notice) = notice {
             // The wallet is linked either way; a failure is logged by the mailer.
             let _ = self.send_email(notice).await;
@@ -244,6 +245,7 @@ impl Service {
             linked_at: self.now_ms(),
             last_sign_in_at: None,
             is_primary: users::wallets_of(conn, user_id)?.is_empty(),
+            ens: None,
         };
         users::insert_wallet(conn, &wallet).map_err(|err| {
             if db::is_unique_violation(&err) {

@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256, Sha512};
 
 use super::scope::{Scope, Scopes};
 use crate::domain::{
-    account::{User, Wallet},
+    account::{display_name, User, Wallet},
     id::UserId,
     signing_alg::SigningAlg,
     token::{Keys, OidcSecret},
@@ -100,8 +100,7 @@ impl UserClaims {
         let primary = ordered.first().map(|w| w.address);
         let profile = scopes.contains(Scope::Profile);
         let show_wallets = profile || scopes.contains(Scope::Wallets);
-        let display_name = display_name(user, primary.map(|a| a.short()).as_deref())
-            .or_else(|| primary.map(|a| a.to_string()));
+        let display_name = display_name(user, wallets).or_else(|| primary.map(|a| a.to_string()));
         let email = scopes
             .contains(Scope::Email)
             .then(|| user.email.clone())
@@ -116,13 +115,6 @@ impl UserClaims {
             email,
         }
     }
-}
-
-/// The name the person chose: not empty, and not the shortened address a sign-in names a new
-/// account with (then the full address says more).
-fn display_name(user: &User, default_name: Option<&str>) -> Option<String> {
-    let name = user.name.trim();
-    (!name.is_empty() && Some(name) != default_name).then(|| name.to_string())
 }
 
 /// An ID token (Core section 2). Times are Unix seconds.
@@ -187,6 +179,7 @@ mod tests {
             linked_at,
             last_sign_in_at: None,
             is_primary,
+            ens: None,
         }
     }
 
