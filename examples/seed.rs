@@ -83,6 +83,7 @@ fn main() -> anyhow::Result<()> {
                 ip: Some("127.0.0.1".into()),
                 user_agent: Some("seed".into()),
                 authenticated_at: Some(now),
+                contract_wallet: false,
             };
             sessions::insert(
                 &tx,

@@ -21,6 +21,7 @@ pub struct Metrics {
     pub requests: IntCounterVec,
     pub sign_ins: IntCounterVec,
     pub rate_limited: IntCounterVec,
+    pub contract_session_checks: IntCounterVec,
     pub db_seconds: Histogram,
     pub active_sessions: IntGauge,
     pub nonces: IntGauge,
@@ -49,6 +50,13 @@ fn build() -> prometheus::Result<Metrics> {
         ),
         &["policy"],
     )?;
+    let contract_session_checks = IntCounterVec::new(
+        Opts::new(
+            "contract_session_checks_total",
+            "Re-checks of contract wallets' sessions by result: valid, ended, unavailable.",
+        ),
+        &["result"],
+    )?;
     let db_seconds = Histogram::with_opts(
         HistogramOpts::new(
             "sqlite_seconds",
@@ -67,6 +75,7 @@ fn build() -> prometheus::Result<Metrics> {
     registry.register(Box::new(requests.clone()))?;
     registry.register(Box::new(sign_ins.clone()))?;
     registry.register(Box::new(rate_limited.clone()))?;
+    registry.register(Box::new(contract_session_checks.clone()))?;
     registry.register(Box::new(db_seconds.clone()))?;
     registry.register(Box::new(active_sessions.clone()))?;
     registry.register(Box::new(nonces.clone()))?;
@@ -75,6 +84,7 @@ fn build() -> prometheus::Result<Metrics> {
         requests,
         sign_ins,
         rate_limited,
+        contract_session_checks,
         db_seconds,
         active_sessions,
         nonces,

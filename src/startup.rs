@@ -49,6 +49,8 @@ pub struct Application {
     /// Shared with the rate-limit middleware; purged by the cleanup loop.
     limiter: Arc<RateLimiter>,
     cleanup_interval: Duration,
+    /// `siwe.recheck_contract_sessions_secs`, when on.
+    recheck_contract_sessions: Option<Duration>,
 }
 
 /// Opens the database, loads or creates the secret and signing keys, and builds the service
@@ -155,6 +157,7 @@ impl Application {
             middlewares,
             limiter,
             cleanup_interval: config.database.cleanup_interval,
+            recheck_contract_sessions: config.siwe.recheck_contract_sessions,
         })
     }
 
@@ -190,6 +193,9 @@ impl Application {
             self.limiter,
             self.cleanup_interval,
         ));
+        let recheck = self.recheck_contract_sessions.map(|every| {
+            tokio::spawn(Arc::clone(&self.state.service).recheck_contract_sessions_every(every))
+        });
         tracing::info!(address = %self.local_addr, "listening");
         let metrics_server = self.metrics.map(|(acceptor, addr)| {
             tracing::info!(address = %addr, "metrics listening");
@@ -202,6 +208,9 @@ impl Application {
             .await;
         cleanup.abort();
         names.abort();
+        if let Some(recheck) = recheck {
+            recheck.abort();
+        }
         if let Some(server) = metrics_server {
             server.abort();
         }

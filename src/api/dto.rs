@@ -143,6 +143,10 @@ pub struct Session {
     /// email and signing out everywhere need this within `session.reauth_window_secs`.
     #[oai(nullable)]
     pub authenticated_at: Option<OffsetDateTime>,
+    /// Whether a smart-contract wallet (EIP-1271, or EIP-6492 before deployment) signed this
+    /// session in, rather than a key. With `siwe.recheck_contract_sessions_secs` set, the
+    /// contract is asked again at that interval and the session ends once it says no.
+    pub contract_wallet: bool,
 }
 
 /// A nonce and the values a message must carry for this server to accept it.
@@ -226,6 +230,9 @@ pub struct SessionInfo {
     pub user_agent: Option<String>,
     /// The session making this request.
     pub current: bool,
+    /// Whether a smart-contract wallet, not a key, signed this session in (as `Session`'s
+    /// `contractWallet` says).
+    pub contract_wallet: bool,
 }
 
 /// Ask for a server-built message for `address`.
@@ -296,7 +303,9 @@ pub struct EventBody {
     /// `wallet_unlinked`, `primary_wallet_changed`, `session_ended`, `sessions_ended`,
     /// `email_changed`, `email_verified`, `email_link_sent`, `reauthenticated`,
     /// `reauthentication_failed`, `oidc_consent_granted`, `oidc_app_revoked`,
-    /// `oidc_code_replay`, `oidc_refresh_reuse` (for those three the detail is the client id).
+    /// `oidc_code_replay`, `oidc_refresh_reuse` (for those three the detail is the client id),
+    /// `contract_session_ended` (a re-check found that the wallet contract no longer accepts the
+    /// session's signature; the detail is `chain <id>`).
     pub kind: String,
     #[oai(nullable)]
     pub address: Option<String>,
@@ -413,6 +422,7 @@ impl Session {
             created_at: from_unix_ms(s.created_at),
             expires_at: from_unix_ms(s.expires_at),
             authenticated_at: s.authenticated_at.map(from_unix_ms),
+            contract_wallet: s.contract_wallet,
         }
     }
 }
@@ -444,6 +454,7 @@ impl SessionInfo {
             ip: s.ip.clone(),
             user_agent: s.user_agent.clone(),
             current: s.id == *current_id,
+            contract_wallet: s.contract_wallet,
         }
     }
 }

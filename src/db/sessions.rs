@@ -18,7 +18,12 @@ use crate::{
 
 const COLUMNS: &str = "id, user_id, address, chain_id, created_at, expires_at, last_seen_at, ip, \
                        user_agent, authenticated_at";
-const COLUMN_COUNT: usize = 10;
+/// Read after the stored columns, of a session aliased `s`: whether a wallet contract signed
+/// it in (see `contract_sessions`).
+const CONTRACT_WALLET: &str =
+    "EXISTS (SELECT 1 FROM contract_sessions c WHERE c.session_id = s.id)";
+/// The columns `from_row` reads.
+const COLUMN_COUNT: usize = 11;
 
 fn from_row(row: &Row<'_>) -> rusqlite::Result<Session> {
     Ok(Session {
@@ -32,6 +37,7 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<Session> {
         ip: row.get(7)?,
         user_agent: row.get(8)?,
         authenticated_at: row.get(9)?,
+        contract_wallet: row.get(10)?,
     })
 }
 
@@ -64,7 +70,7 @@ pub fn find_live(
 ) -> AppResult<Option<(Session, User)>> {
     static SQL: LazyLock<String> = LazyLock::new(|| {
         format!(
-            "SELECT {}, {} FROM sessions s JOIN users u ON u.id = s.user_id
+            "SELECT {}, {CONTRACT_WALLET}, {} FROM sessions s JOIN users u ON u.id = s.user_id
               WHERE s.token_hash = ?1 AND s.revoked_at IS NULL AND s.expires_at > ?2",
             prefixed("s", COLUMNS),
             prefixed("u", users::USER_COLUMNS)
@@ -80,11 +86,15 @@ pub fn find_live(
 
 /// The user's live sessions, newest first.
 pub fn live_of_user(conn: &Connection, user_id: &UserId, now_ms: i64) -> AppResult<Vec<Session>> {
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {COLUMNS} FROM sessions
-          WHERE user_id = ?1 AND revoked_at IS NULL AND expires_at > ?2
-          ORDER BY created_at DESC, id"
-    ))?;
+    static SQL: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "SELECT {}, {CONTRACT_WALLET} FROM sessions s
+              WHERE s.user_id = ?1 AND s.revoked_at IS NULL AND s.expires_at > ?2
+              ORDER BY s.created_at DESC, s.id",
+            prefixed("s", COLUMNS)
+        )
+    });
+    let mut stmt = conn.prepare_cached(&SQL)?;
     let rows = stmt.query_map(params![user_id, now_ms], from_row)?;
     Ok(rows.collect::<Result<_, _>>()?)
 }

@@ -30,10 +30,13 @@ pub enum EventKind {
     OidcCodeReplay,
     /// A rotated-away refresh token presented again: its whole family was revoked.
     OidcRefreshReuse,
+    /// A re-check found that the wallet contract that signed a session in no longer accepts
+    /// its signature (its owners changed...): the session was ended (detail: the chain).
+    ContractSessionEnded,
 }
 
 impl EventKind {
-    pub const ALL: [Self; 18] = [
+    pub const ALL: [Self; 19] = [
         Self::SignIn,
         Self::SignInFailed,
         Self::SignOut,
@@ -52,6 +55,7 @@ impl EventKind {
         Self::OidcAppRevoked,
         Self::OidcCodeReplay,
         Self::OidcRefreshReuse,
+        Self::ContractSessionEnded,
     ];
 
     /// The stored and shown name.
@@ -75,6 +79,7 @@ impl EventKind {
             Self::OidcAppRevoked => "oidc_app_revoked",
             Self::OidcCodeReplay => "oidc_code_replay",
             Self::OidcRefreshReuse => "oidc_refresh_reuse",
+            Self::ContractSessionEnded => "contract_session_ended",
         }
     }
 

@@ -21,4 +21,7 @@ pub struct Session {
     /// When the session last proved a signature (sign-in or re-authentication); `None` for
     /// sessions opened by an emailed link.
     pub authenticated_at: Option<i64>,
+    /// Whether a wallet contract (EIP-1271/6492), not a key, signed it in (its signature is
+    /// kept in `contract_sessions`, to be checked again).
+    pub contract_wallet: bool,
 }

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use super::{
     email::{email_changed, invalid_link, reserve_mail, same_email},
     record_event,
+    sessions::OpenedBy,
     single_use::Spent,
     wallets::{wallet_holder, WalletHolder},
     Challenge, ClientInfo, PendingEmail, Service, SignIn,
@@ -237,8 +238,7 @@ impl Service {
             None,
             client,
             self.now_ms(),
-            // An emailed link proves the mailbox, not the wallet: not recent.
-            false,
+            OpenedBy::EmailLink,
         )?;
         record_event(
             conn,

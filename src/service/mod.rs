@@ -7,6 +7,8 @@
 mod account;
 /// Every signed message's path: challenge, check, spend the nonce once, then the caller's write.
 mod checked_message;
+/// Sessions opened by wallet contracts: their kept signatures, checked again on a timer.
+mod contract_sessions;
 /// The threads that recover signers.
 mod cpu_pool;
 /// Email addresses, verification links and security notices.
@@ -38,6 +40,7 @@ use time::Duration;
 
 pub use account::{Account, ProfileUpdate};
 pub use checked_message::Challenge;
+pub use contract_sessions::RecheckReport;
 pub use cpu_pool::CpuPool;
 pub use email::EmailLinkPreview;
 pub use sessions::Authenticated;

@@ -1,6 +1,8 @@
 //! Sessions: opening one, finding the live session for a token, its CSRF token, signing out,
 //! and listing or ending the account's sessions.
 
+use super::checked_message::{CheckedMessage, ContractSigner};
+use super::contract_sessions::record_contract_session;
 use super::{load_account, new_row_id, record_event, Account, ClientInfo, Service, SignIn};
 use crate::domain::address::Address;
 use crate::domain::event::EventKind;
@@ -12,6 +14,24 @@ use crate::{
     domain::token::{self, Keys},
     error::{AppError, AppResult, ErrorCode},
 };
+
+/// What opened a session.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum OpenedBy<'a> {
+    /// An emailed link: it proves the mailbox, not the wallet, so the session is not recent.
+    EmailLink,
+    /// A key's signature.
+    Key,
+    /// A wallet contract's acceptance of a signature, kept to ask it again.
+    Contract(&'a ContractSigner),
+}
+
+impl<'a> OpenedBy<'a> {
+    /// A signed message's signer: a key, or the wallet contract that accepted it.
+    pub(super) fn signer_of(checked: &'a CheckedMessage) -> Self {
+        checked.contract.as_ref().map_or(Self::Key, Self::Contract)
+    }
+}
 
 /// A live session and its account.
 #[derive(Debug, Clone)]
@@ -27,8 +47,9 @@ const LAST_SEEN_EVERY_MS: i64 = 60_000;
 const USER_AGENT_MAX: usize = 512;
 
 impl Service {
-    /// Opens a session; `signed` when it comes from a verified signature (see
-    /// `Service::require_recent_signature`).
+    /// Opens a session; one opened by a signature is recent (see
+    /// `Service::require_recent_signature`), and a wallet contract's is recorded to be checked
+    /// again.
     #[allow(clippy::too_many_arguments)]
     pub(super) fn open_session(
         &self,
@@ -39,7 +60,7 @@ impl Service {
         new_account: Option<Account>,
         client: &ClientInfo,
         now: i64,
-        signed: bool,
+        opened_by: OpenedBy<'_>,
     ) -> AppResult<SignIn> {
         let created = new_account.is_some();
         let account = match new_account {
@@ -64,9 +85,13 @@ impl Service {
                 ua.truncate(ua.floor_char_boundary(USER_AGENT_MAX));
                 ua
             }),
-            authenticated_at: signed.then_some(now),
+            authenticated_at: (!matches!(opened_by, OpenedBy::EmailLink)).then_some(now),
+            contract_wallet: matches!(opened_by, OpenedBy::Contract(_)),
         };
         sessions::insert(conn, &session, &self.keys.session_token_key(&token))?;
+        if let OpenedBy::Contract(signer) = opened_by {
+            record_contract_session(conn, &session.id, address, signer, now)?;
+        }
         Ok(SignIn {
             csrf_token: self.keys.csrf_token(session.id.as_str()),
             account,

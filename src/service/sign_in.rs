@@ -7,6 +7,7 @@ use std::sync::Arc;
 use super::{
     checked_message::{CheckedMessage, Refused, SignedMessage},
     new_row_id, record_event,
+    sessions::OpenedBy,
     wallets::wallet_taken,
     Account, Authenticated, Challenge, ClientInfo, PendingEmail, Service,
 };
@@ -241,7 +242,7 @@ impl Service {
             new_account,
             &request.client,
             now,
-            true,
+            OpenedBy::signer_of(checked),
         )?;
         record_event(
             conn,

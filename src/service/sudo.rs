@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use super::{
     checked_message::{Refused, SignedMessage},
+    contract_sessions::record_contract_session,
     record_event, Authenticated, Challenge, ClientInfo, Service,
 };
 use crate::domain::address::Address;
@@ -80,6 +81,7 @@ impl Service {
         client: ClientInfo,
     ) -> AppResult<()> {
         let (user_id, session_id) = (current.account.user.id.clone(), current.session.id.clone());
+        let session_address = current.session.address;
         let for_session = session_id.clone();
         let nonce_for = move |service: &Service, nonce: &str, address: &str| {
             let session_id = for_session.as_str();
@@ -111,6 +113,20 @@ impl Service {
                 }
                 if !sessions::mark_authenticated(conn, &user_id, &session_id, clock.now_ms())? {
                     return Err(AppError::unauthenticated());
+                }
+                // The session's own wallet contract signed again: its newer signature is the
+                // one to check from now on. (Another wallet of the account vouches for this
+                // change only; the session stays the one its wallet opened.)
+                if let Some(signer) = checked.contract.as_ref() {
+                    if *address == session_address {
+                        record_contract_session(
+                            conn,
+                            &session_id,
+                            address,
+                            signer,
+                            clock.now_ms(),
+                        )?;
+                    }
                 }
                 record_event(
                     conn,

@@ -16,7 +16,7 @@ use k256::ecdsa::SigningKey;
 use reqwest::{header::HeaderMap, Client, Response, StatusCode};
 use serde_json::{json, Value};
 use sha3::{Digest, Keccak256};
-use siwe_server::{clock::Clock, Application, Settings};
+use siwe_server::{clock::Clock, service::Service, Application, Settings};
 use tempfile::TempDir;
 use time::{format_description::well_known::Rfc3339, OffsetDateTime};
 use tokio::sync::oneshot;
@@ -33,6 +33,8 @@ pub struct TestApp {
     pub dir: Arc<TempDir>,
     /// The server's clock: tests move it instead of sleeping past a lifetime.
     pub clock: Clock,
+    /// The service behind the API, for what tests do beside it (a contract sessions' re-check).
+    pub service: Arc<Service>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
 }
@@ -81,6 +83,7 @@ impl TestApp {
             .expect("application builds");
         let base = format!("http://{}", app.local_addr());
         let metrics_base = app.metrics_addr().map(|a| format!("http://{a}"));
+        let service = app.service();
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             app.run_until(async {
@@ -96,6 +99,7 @@ impl TestApp {
             client: cookie_client(),
             dir,
             clock,
+            service,
             stop: Some(stop),
             task: Some(task),
         }
