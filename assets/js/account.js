@@ -206,6 +206,13 @@ async function renderAccount() {
   for (const w of user.wallets) {
     const li = item(w.address, "wallet");
     li.firstChild.className = "mono";
+    if (w.ensName) {
+      // The ENS name first (display only), the full address still shown and copyable.
+      const name = document.createElement("strong");
+      name.textContent = w.ensName;
+      name.dataset.testid = "wallet-ens-name";
+      li.prepend(name);
+    }
     if (w.isPrimary) {
       const badge = document.createElement("span");
       badge.className = "badge";
@@ -243,7 +250,7 @@ async function renderAccount() {
   list.replaceChildren();
   for (const s of sessions) {
     const where = [s.ip, s.userAgent && s.userAgent.slice(0, 60)].filter(Boolean).join(" · ");
-    const li = item(`${shortAddress(s.address)} · since ${when(s.createdAt)} · ${where}`, "session");
+    const li = item(`${s.ensName || shortAddress(s.address)} · since ${when(s.createdAt)} · ${where}`, "session");
     if (s.current) {
       const badge = document.createElement("span");
       badge.className = "badge";

@@ -38,3 +38,50 @@ pub fn display_name(user: &User, wallets: &[Wallet]) -> Option<String> {
     let primary = wallets.iter().find(|w| w.is_primary)?;
     primary.ens.as_ref().map(|ens| ens.name.clone())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn wallet(byte: u8, is_primary: bool, ens: Option<&str>) -> Wallet {
+        Wallet {
+            address: Address::from_bytes([byte; 20]),
+            user_id: UserId::new("u".into()),
+            chain_id: 1,
+            linked_at: 0,
+            last_sign_in_at: None,
+            is_primary,
+            ens: ens.map(|name| EnsName {
+                name: name.into(),
+                avatar: None,
+            }),
+        }
+    }
+
+    fn user(name: &str) -> User {
+        User {
+            id: UserId::new("u".into()),
+            name: name.into(),
+            email: None,
+            email_verified: false,
+            created_at: 0,
+        }
+    }
+
+    #[test]
+    fn a_chosen_name_wins_then_the_primary_wallets_ens_name() {
+        let wallets = [
+            wallet(1, false, Some("one.eth")),
+            wallet(2, true, Some("two.eth")),
+        ];
+        // The name a sign-in gave (any wallet's short address) is not chosen.
+        let default = Address::from_bytes([1; 20]).short();
+        assert_eq!(
+            display_name(&user(&default), &wallets).as_deref(),
+            Some("two.eth")
+        );
+        assert_eq!(display_name(&user("Ann"), &wallets).as_deref(), Some("Ann"));
+        let unnamed = [wallet(1, true, None), wallet(2, false, Some("two.eth"))];
+        assert_eq!(display_name(&user(&default), &unnamed), None);
+    }
+}

@@ -140,7 +140,7 @@ impl Oidc {
             }
             return Ok(Authorization::Consent(ConsentPrompt {
                 app_name: client.name.clone(),
-                account_name: session.account.user.name.clone(),
+                account_name: session.account.display_name(),
                 scopes: request.scopes.clone(),
                 params: request.to_params(None),
                 csrf: self.service().csrf_token(&session.session.id),

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use crate::db::Conn;
 
 use super::{Authenticated, ClientInfo, Service};
-use crate::domain::account::{User, Wallet};
+use crate::domain::account::{self, User, Wallet};
 use crate::domain::id::UserId;
 use crate::{
     db::users,
@@ -18,6 +18,14 @@ use crate::{
 pub struct Account {
     pub user: User,
     pub wallets: Vec<Wallet>,
+}
+
+impl Account {
+    /// The name to show: the one its owner chose, else the primary wallet's ENS name, else the
+    /// short address a sign-in named it with.
+    pub fn display_name(&self) -> String {
+        account::display_name(&self.user, &self.wallets).unwrap_or_else(|| self.user.name.clone())
+    }
 }
 
 /// Profile changes; `email: Some(None)` removes the email.

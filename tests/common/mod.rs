@@ -4,6 +4,7 @@
 
 pub mod anvil;
 pub mod contracts;
+pub mod ens;
 pub mod jwt;
 pub mod nginx;
 pub mod oidc_back;
