@@ -96,6 +96,23 @@ async fn a_primary_name_is_shown_in_the_api_and_on_the_consent_page() {
     let account: Value = app.get("/api/account").await.json().await.unwrap();
     assert_eq!(account["name"], "Alice");
     assert_eq!(wallet_name(&account), "alice.eth");
+
+    // A linked wallet is resolved too.
+    let second = Wallet::random();
+    kit.register("bob", address_of(&second), AVATAR, address_of(&second))
+        .await;
+    kit.set_primary_name(&second, "bob.eth").await;
+    assert_eq!(app.link(csrf, &second).await.status(), 201);
+    let account = account_when(&app, |a| a["wallets"][1]["ensName"] == "bob.eth").await;
+    assert_eq!(account["wallets"][1]["address"], second.address.as_str());
+    let events: Value = app.get("/api/account/events").await.json().await.unwrap();
+    let linked = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["kind"] == "wallet_linked")
+        .unwrap();
+    assert_eq!(linked["ensName"], "bob.eth");
 }
 
 #[tokio::test]

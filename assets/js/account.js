@@ -212,6 +212,15 @@ async function renderAccount() {
       name.textContent = w.ensName;
       name.dataset.testid = "wallet-ens-name";
       li.prepend(name);
+      if (w.ensAvatar) {
+        const avatar = document.createElement("img");
+        avatar.src = w.ensAvatar;
+        avatar.alt = "";
+        avatar.className = "avatar";
+        avatar.referrerPolicy = "no-referrer";
+        avatar.loading = "lazy";
+        li.prepend(avatar);
+      }
     }
     if (w.isPrimary) {
       const badge = document.createElement("span");
@@ -275,7 +284,7 @@ async function renderAccount() {
   const eventList = document.getElementById("events");
   eventList.replaceChildren();
   for (const e of events) {
-    const parts = [when(e.at), e.kind.replaceAll("_", " "), e.detail, e.address && shortAddress(e.address), e.ip];
+    const parts = [when(e.at), e.kind.replaceAll("_", " "), e.detail, e.address && (e.ensName || shortAddress(e.address)), e.ip];
     eventList.append(item(parts.filter(Boolean).join(" · "), "event"));
   }
 }

@@ -171,7 +171,10 @@ impl AccountApi {
             .events(&auth.current, limit.0.unwrap_or(50))
             .await?;
         Ok(EventsResponse::Ok(Json(
-            events.iter().map(EventBody::from).collect(),
+            events
+                .iter()
+                .map(|e| EventBody::new(e, &auth.current.account))
+                .collect(),
         )))
     }
 }

@@ -309,6 +309,10 @@ pub struct EventBody {
     pub kind: String,
     #[oai(nullable)]
     pub address: Option<String>,
+    /// The ENS name of that address while it is one of the account's wallets (see
+    /// `Wallet.ensName`).
+    #[oai(nullable, rename = "ensName")]
+    pub ens_name: Option<String>,
     #[oai(nullable)]
     pub ip: Option<String>,
     /// The reason of a refusal (an error code), or other detail.
@@ -459,13 +463,15 @@ impl SessionInfo {
     }
 }
 
-impl From<&Event> for EventBody {
-    fn from(e: &Event) -> Self {
+impl EventBody {
+    /// An event of `account`.
+    pub fn new(e: &Event, account: &Account) -> Self {
         Self {
             id: e.id,
             at: from_unix_ms(e.at),
             kind: e.kind.as_str().to_string(),
             address: e.address.map(|a| a.to_string()),
+            ens_name: e.address.and_then(|a| ens_name_of(account, &a)),
             ip: e.ip.clone(),
             detail: e.detail.clone(),
         }
