@@ -74,7 +74,10 @@ fn fresh_sign_in(rt: &Runtime, service: &Service) -> SignInRequest {
 
 fn benches(c: &mut Criterion) {
     let (message, signature) = signed_message();
-    let sig = siwe::parse_signature(&signature).unwrap();
+    let sig: [u8; 65] = siwe::parse_signature(&signature, siwe::KEY_SIGNATURE_BYTES)
+        .unwrap()
+        .try_into()
+        .unwrap();
     // The crate's own parse (ours swaps the domain for its parser), for its own verify path.
     let crate_parsed: signinwithethereum::Message = message.parse().unwrap();
 

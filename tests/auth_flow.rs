@@ -188,7 +188,9 @@ async fn malformed_requests_get_400_with_their_codes() {
         "".to_string(),
         "0x1234".to_string(),
         signature[..signature.len() - 2].to_string(),
-        format!("{signature}00"),
+        format!("{signature}0"),
+        // Longer than siwe.max_signature_bytes (a wallet contract's may be up to that).
+        format!("0x{}", "00".repeat(8193)),
         signature.replace(|c: char| c.is_ascii_digit(), "g"),
     ] {
         let (status, code) = error_code(app.verify(&good, &bad).await).await;
@@ -205,7 +207,8 @@ async fn malformed_requests_get_400_with_their_codes() {
 #[tokio::test]
 async fn oversized_bodies_are_refused() {
     let app = TestApp::spawn().await;
-    let message = "a".repeat(20 * 1024);
+    // Over 16 KiB plus room for the largest signature (siwe.max_signature_bytes, 8192).
+    let message = "a".repeat(40 * 1024);
     let resp = app.verify(&message, "0x00").await;
     expect_error(resp, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large").await;
 

@@ -264,6 +264,7 @@ fn policy_for(v: &Value) -> SiwePolicy {
         chain_ids: vec![],
         nonce_ttl: Duration::days(365 * 1000),
         clock_skew: Duration::ZERO,
+        max_signature_bytes: siwe::KEY_SIGNATURE_BYTES,
     }
 }
 
@@ -272,8 +273,11 @@ fn policy_for(v: &Value) -> SiwePolicy {
 fn verify_vector(v: &Value) -> Result<(), String> {
     let text = render(v);
     let message = siwe::parse_message(&text).map_err(|e| e.to_string())?;
-    let signature = siwe::parse_signature(v["signature"].as_str().unwrap_or_default())
-        .map_err(|e| e.to_string())?;
+    let signature = siwe::parse_signature(
+        v["signature"].as_str().unwrap_or_default(),
+        siwe::KEY_SIGNATURE_BYTES,
+    )
+    .map_err(|e| e.to_string())?;
     if let Some(nonce) = v["matchNonce"].as_str() {
         if nonce != message.message.nonce {
             return Err("nonce does not match".into());
@@ -317,9 +321,10 @@ fn eip1271_signatures_are_not_accepted_as_eoa() {
     for (name, v) in &load("verification/eip1271.json") {
         let text = v["message"].as_str().unwrap();
         let parsed = siwe::parse_message(text).unwrap_or_else(|e| panic!("{name}: {e}"));
-        let accepted = siwe::parse_signature(v["signature"].as_str().unwrap())
-            .and_then(|sig| siwe::verify_signature(&parsed.message, text, &sig))
-            .is_ok();
+        let accepted =
+            siwe::parse_signature(v["signature"].as_str().unwrap(), siwe::KEY_SIGNATURE_BYTES)
+                .and_then(|sig| siwe::verify_signature(&parsed.message, text, &sig))
+                .is_ok();
         assert!(!accepted, "{name}");
     }
 }

@@ -98,8 +98,7 @@ impl Chains {
     }
 }
 
-// Until the shared `Chains::call` lands: one `eth_call`, endpoints in order, each within the
-// chain's timeout; `None` when the EVM refused the call.
+// One `eth_call` through the shared [`Chains::call`]; `None` when the EVM refused the call.
 impl Chains {
     async fn eth_call(
         &self,
@@ -107,29 +106,11 @@ impl Chains {
         to: ChainAddress,
         data: Vec<u8>,
     ) -> Result<Option<alloy::primitives::Bytes>, ChainError> {
-        use alloy::providers::{Provider, ProviderBuilder};
         use alloy::rpc::types::TransactionRequest;
-        use alloy::transports::RpcError;
-        let rpc = self
-            .by_id
-            .get(&chain_id)
-            .ok_or(ChainError::NoRpc(chain_id))?;
-        for url in &rpc.rpc_urls {
-            let provider = ProviderBuilder::new().connect_http(url.clone());
-            let request = TransactionRequest::default()
-                .to(to)
-                .input(data.clone().into())
-                .gas_limit(10_000_000);
-            match tokio::time::timeout(rpc.timeout, provider.call(request)).await {
-                Ok(Ok(bytes)) => return Ok(Some(bytes)),
-                Ok(Err(RpcError::ErrorResp(payload)))
-                    if payload.code == 3 || payload.message.contains("revert") =>
-                {
-                    return Ok(None)
-                }
-                _ => continue,
-            }
+        let call = TransactionRequest::default().to(to).input(data.into());
+        match self.call(chain_id, call).await? {
+            super::CallOutcome::Returned(bytes) => Ok(Some(bytes)),
+            super::CallOutcome::Reverted => Ok(None),
         }
-        Err(ChainError::Unavailable(chain_id))
     }
 }

@@ -5,9 +5,21 @@
 
 /// Wallets' ENS primary names.
 mod ens;
+/// A chain's endpoints: order, chain id check, timeout, how a failed call reads.
+mod rpc;
+/// Asking a wallet contract about a signature (EIP-1271, EIP-6492) and reading its answer.
+mod signature;
 
-use std::collections::HashMap;
+use std::{collections::HashMap, sync::Arc, time::Instant};
 
+use alloy::rpc::types::TransactionRequest;
+use tokio::{runtime::Runtime, sync::Semaphore, task::AbortHandle};
+
+use self::{rpc::ChainEndpoints, signature::read_answer};
+pub use self::{
+    rpc::{CallOutcome, CALL_GAS_CAP},
+    signature::EIP1271_MAGIC,
+};
 use crate::{
     config::ChainRpc,
     domain::address::Address,
@@ -59,17 +71,48 @@ impl From<ChainError> for AppError {
     }
 }
 
-/// The configured chains' RPC endpoints.
+/// Threads of the runtime the calls run on: they mostly wait for the network.
+const RPC_THREADS: usize = 2;
+
+/// The configured chains' RPC endpoints, and the runtime their calls run on.
 pub struct Chains {
-    by_id: HashMap<u64, ChainRpc>,
+    by_id: HashMap<u64, Arc<ChainEndpoints>>,
+    /// Calls in flight at once, at most (`siwe.max_contract_checks`).
+    calls: Arc<Semaphore>,
+    /// None without any chain. Dropped with `shutdown_background`: a runtime dropped plainly
+    /// inside another one's async context panics.
+    runtime: Option<Runtime>,
 }
 
 impl Chains {
     /// `max_checks`: calls in flight at once (`siwe.max_contract_checks`).
     pub fn new(chains: &[ChainRpc], max_checks: usize) -> anyhow::Result<Self> {
-        let _ = max_checks;
+        let runtime = if chains.is_empty() {
+            None
+        } else {
+            Some(
+                tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(RPC_THREADS)
+                    .thread_name("chain-rpc")
+                    .enable_all()
+                    .build()?,
+            )
+        };
+        // reqwest's clients start their connection tasks on the runtime they are built on.
+        let by_id = match &runtime {
+            Some(runtime) => {
+                let _entered = runtime.enter();
+                chains
+                    .iter()
+                    .map(|chain| (chain.chain_id, Arc::new(ChainEndpoints::new(chain))))
+                    .collect()
+            }
+            None => HashMap::new(),
+        };
         Ok(Self {
-            by_id: chains.iter().map(|c| (c.chain_id, c.clone())).collect(),
+            by_id,
+            calls: Arc::new(Semaphore::new(max_checks)),
+            runtime,
         })
     }
 
@@ -77,6 +120,8 @@ impl Chains {
     pub fn none() -> Self {
         Self {
             by_id: HashMap::new(),
+            calls: Arc::new(Semaphore::new(0)),
+            runtime: None,
         }
     }
 
@@ -84,9 +129,40 @@ impl Chains {
         self.by_id.contains_key(&chain_id)
     }
 
+    /// `eth_call` of `call` on `chain_id` (at the latest block; gas capped at
+    /// [`CALL_GAS_CAP`]), on this runtime of its own, whatever runtime awaits it: endpoints in
+    /// order, each within the chain's timeout. One of at most `max_checks` calls at once: a
+    /// call that gets no turn within the timeout is `Unavailable`, as is one no endpoint
+    /// answered. Dropping the future cancels the call.
+    pub async fn call(
+        &self,
+        chain_id: u64,
+        call: TransactionRequest,
+    ) -> Result<CallOutcome, ChainError> {
+        let (Some(chain), Some(runtime)) = (self.by_id.get(&chain_id), &self.runtime) else {
+            return Err(ChainError::NoRpc(chain_id));
+        };
+        let chain = Arc::clone(chain);
+        let calls = Arc::clone(&self.calls);
+        let task = runtime.spawn(async move {
+            let Ok(Ok(_turn)) = tokio::time::timeout(chain.timeout(), calls.acquire_owned()).await
+            else {
+                tracing::warn!(chain_id, "too many RPC calls waiting; call refused");
+                return Err(ChainError::Unavailable(chain_id));
+            };
+            chain.call(call).await
+        });
+        let _cancel = CancelOnDrop(task.abort_handle());
+        task.await.unwrap_or_else(|err| {
+            tracing::error!(chain_id, %err, "RPC call task failed");
+            Err(ChainError::Unavailable(chain_id))
+        })
+    }
+
     /// Whether the wallet contract at `address` on `chain_id` accepts `signature` over `hash`
     /// (the EIP-191 hash of the exact message received): a signature with the EIP-6492 suffix
     /// through the ERC's deployless validator, any other through EIP-1271 `isValidSignature`.
+    /// The signature is never logged.
     pub async fn check_signature(
         &self,
         chain_id: u64,
@@ -94,10 +170,41 @@ impl Chains {
         hash: [u8; 32],
         signature: &[u8],
     ) -> Result<Verdict, ChainError> {
-        let _ = (address, hash, signature);
-        if !self.has_rpc(chain_id) {
-            return Err(ChainError::NoRpc(chain_id));
-        }
-        Err(ChainError::Unavailable(chain_id))
+        let started = Instant::now();
+        let (asked, call) = signature::signature_call(*address.as_bytes(), hash, signature);
+        let verdict = match self.call(chain_id, call).await? {
+            CallOutcome::Returned(returned) => read_answer(asked, &returned),
+            CallOutcome::Reverted => Verdict::Invalid,
+        };
+        let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        tracing::info!(
+            chain_id,
+            %address,
+            asked = asked.as_str(),
+            ?verdict,
+            elapsed_ms,
+            "contract signature check"
+        );
+        Ok(verdict)
     }
 }
+
+impl Drop for Chains {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+/// Aborts a task on the chains' runtime when its caller stops waiting for it.
+struct CancelOnDrop(AbortHandle);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+#[cfg(test)]
+mod tests;

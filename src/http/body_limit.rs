@@ -11,7 +11,8 @@ use poem::{
 
 use super::{changes_state, Around};
 
-/// Largest request body accepted.
+/// Largest request body accepted, but for the room a signature takes (see
+/// [`BodyLimit::admitting_signatures`]).
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
 /// How long a client may take to send its body.
 const BODY_READ_TIMEOUT: Duration = Duration::from_secs(10);
@@ -30,6 +31,22 @@ impl Default for BodyLimit {
             max_bytes: MAX_BODY_BYTES,
             read_timeout: BODY_READ_TIMEOUT,
         }
+    }
+}
+
+impl BodyLimit {
+    /// Room for a signature of `max_signature_bytes` (as hex, two digits a byte, and `0x`) on
+    /// top of [`MAX_BODY_BYTES`], which a message and the rest of any body fit in: a wallet
+    /// contract's signature may be far longer than a key's 65 bytes.
+    pub fn admitting_signatures(max_signature_bytes: usize) -> Self {
+        Self {
+            max_bytes: MAX_BODY_BYTES + 2 + 2 * max_signature_bytes,
+            ..Self::default()
+        }
+    }
+
+    pub fn max_bytes(&self) -> usize {
+        self.max_bytes
     }
 }
 
@@ -99,6 +116,15 @@ mod tests {
                 StatusCode::PAYLOAD_TOO_LARGE
             );
         }
+    }
+
+    #[test]
+    fn the_limit_admits_the_largest_signature_and_a_message() {
+        let limit = BodyLimit::admitting_signatures(8192);
+        let signature = format!("0x{}", "ab".repeat(8192));
+        let body = serde_json::json!({ "message": "m".repeat(MAX_BODY_BYTES - 64), "signature": signature });
+        assert!(body.to_string().len() <= limit.max_bytes());
+        assert!(limit.max_bytes() < 64 * 1024);
     }
 
     #[tokio::test]

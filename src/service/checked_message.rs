@@ -1,7 +1,8 @@
 //! What every signed message goes through, whatever it is for (sign-in, linking a wallet,
 //! re-authenticating, asking for a wallet link by email): the server builds the challenge, then
 //! checks the message (nonce for this purpose, policy, signature) off the async workers, spends
-//! its nonce once, and hands it to the caller's write.
+//! its nonce once, and hands it to the caller's write. A signature no key made is a wallet
+//! contract's to judge (EIP-1271/6492): its nonce is spent first, then the chain is asked.
 
 use std::sync::Arc;
 
@@ -9,7 +10,8 @@ use tokio::sync::oneshot;
 
 use crate::db::Conn;
 
-use super::{record_event, single_use::Spent, ClientInfo, Service};
+use super::{contract_check::ChainCheck, record_event, single_use::Spent, ClientInfo, Service};
+use crate::chains::ChainError;
 use crate::domain::address::Address;
 use crate::domain::event::EventKind;
 use crate::domain::id::UserId;
@@ -43,7 +45,6 @@ pub(super) struct CheckedMessage {
     pub refusal: Option<AppError>,
     /// Set when a wallet contract (EIP-1271/6492), not a key, accepted the signature: what to
     /// ask the contract again later (`siwe.recheck_contract_sessions_secs`).
-    #[allow(dead_code)] // set and read once contract wallets sign in (issue 16, in progress)
     pub contract: Option<ContractSigner>,
 }
 
@@ -74,6 +75,23 @@ pub(super) struct Refused {
     /// Whose log it goes to; by default the account of the signing wallet (none, no event).
     pub owner: Option<UserId>,
     pub client: ClientInfo,
+}
+
+/// What is left to do with a message once checked on the CPU pool.
+pub(super) enum Next {
+    /// Spend its nonce and write (or report its refusal), in one writer transaction: a key
+    /// signed it, or nothing on the chain can be asked about it.
+    Write,
+    /// No key signed it: the wallet contract at its address is asked.
+    AskChain(ContractSigner),
+}
+
+/// What the CPU pool's check hands back to the request.
+enum Checked<T, W> {
+    /// The writer spent the nonce and ran the write, or refused.
+    Written(Spent<T>),
+    /// Only the chain can tell whether the signature is good.
+    AskChain(Box<ChainCheck<W>>),
 }
 
 /// The refusal of a nonce this server did not issue, or that is used or expired.
@@ -160,7 +178,8 @@ impl Service {
     /// not for this, or has expired; its address did not sign it) writes nothing at all; once
     /// the nonce is spent it stays spent, whatever the policy or `write` says (see
     /// [`Service::spend_nonce`]). The answer comes straight from the writer: one wake-up of the
-    /// waiting request instead of two.
+    /// waiting request instead of two. A signature no key made, on a chain with an RPC
+    /// endpoint, goes to [`Service::write_if_contract_accepts`] instead.
     pub(super) async fn check_then_write<T, N, W>(
         self: &Arc<Self>,
         signed: SignedMessage<N>,
@@ -188,21 +207,34 @@ impl Service {
                 refused,
             } = signed;
             match service.check_message(&message, &signature, nonce_for) {
-                Ok(mut checked) => {
+                Ok((mut checked, Next::Write)) => {
                     let writer = Arc::clone(&service);
                     let write = move |conn: &Conn| {
                         let spent = writer.spend_nonce(conn, &mut checked, &refused)?;
-                        Ok(spent.then(conn, |conn, ()| write(conn, &checked)))
+                        let written = spent.then(conn, |conn, ()| write(conn, &checked));
+                        Ok(Checked::Written(written))
                     };
                     let _ = service.db.write_then(write, tell);
+                }
+                Ok((checked, Next::AskChain(signer))) => {
+                    let check = ChainCheck {
+                        checked,
+                        signer,
+                        refused,
+                        write,
+                    };
+                    tell.send(Ok(Checked::AskChain(Box::new(check))));
                 }
                 Err(refusal) => tell.send(Err(refusal)),
             }
         })?;
-        let written = answer
+        let checked = answer
             .await
             .map_err(|_| AppError::Internal(anyhow::anyhow!("the signature check was dropped")))?;
-        Spent::answer(written)
+        match checked? {
+            Checked::Written(written) => Spent::answer(Ok(written)),
+            Checked::AskChain(check) => self.write_if_contract_accepts(*check).await,
+        }
     }
 
     /// Fails with `invalid_nonce` unless this server issued `nonce` for `purpose` (its MAC;
@@ -220,16 +252,25 @@ impl Service {
 
     /// Parses a signed message and checks its nonce, the policy and the signature. Refused
     /// here, with nothing written: a message that does not parse, a nonce not issued for this
-    /// request or expired, and a message its address did not sign. Any other refusal comes
-    /// back inside [`CheckedMessage`], to be reported once the nonce is spent.
+    /// request or expired, and a message its address did not sign with a key (when no wallet
+    /// contract can be asked about a key-sized signature either). Any other refusal comes back
+    /// inside [`CheckedMessage`], to be reported once the nonce is spent. A signature no key
+    /// made is left to the chain ([`Next::AskChain`]) when the message's chain has an RPC
+    /// endpoint, and refused as `contract_wallet_unsupported` (nonce spent) when it has none.
     fn check_message(
         &self,
         text: &str,
         signature: &str,
         nonce_for: impl FnOnce(&Service, &str, &str) -> AppResult<()>,
-    ) -> AppResult<CheckedMessage> {
+    ) -> AppResult<(CheckedMessage, Next)> {
+        let max_signature_bytes = self.policy.max_signature_bytes;
         let checked = siwe::parse_message(text)
-            .and_then(|parsed| Ok((parsed, siwe::parse_signature(signature)?)))
+            .and_then(|parsed| {
+                Ok((
+                    parsed,
+                    siwe::parse_signature(signature, max_signature_bytes)?,
+                ))
+            })
             .and_then(|(parsed, signature)| {
                 let address = Address::from_bytes(parsed.message.address);
                 let nonce = parsed.message.nonce.as_str();
@@ -239,19 +280,36 @@ impl Service {
                 let nonce_expires_at = token::nonce_expiry(nonce)
                     .filter(|expires_at| *expires_at > self.now_ms())
                     .ok_or_else(invalid_nonce)?;
-                let refusal = self.policy.check_unsigned(&parsed, self.clock.now()).err();
-                if let Err(unsigned) = siwe::verify_signature(&parsed.message, text, &signature) {
-                    // Whoever sent it, the address never signed it: it may spend no nonce
-                    // and fill no log. Said as the first thing wrong with it.
-                    return Err(refusal.unwrap_or(unsigned));
-                }
-                Ok(CheckedMessage {
+                let mut refusal = self.policy.check_unsigned(&parsed, self.clock.now()).err();
+                let chain_id = parsed.message.chain_id;
+                let next = match siwe::verify_signature(&parsed.message, text, &signature) {
+                    Ok(()) => Next::Write,
+                    Err(unsigned) if !self.chains.has_rpc(chain_id) => {
+                        if signature.len() == siwe::KEY_SIGNATURE_BYTES
+                            && !siwe::is_eip6492(&signature)
+                        {
+                            // Whoever sent it, the address never signed it: it may spend no
+                            // nonce and fill no log. Said as the first thing wrong with it.
+                            return Err(refusal.unwrap_or(unsigned));
+                        }
+                        // A contract wallet's, most likely, which nothing here can check.
+                        refusal.get_or_insert_with(|| ChainError::NoRpc(chain_id).into());
+                        Next::Write
+                    }
+                    Err(_) => Next::AskChain(ContractSigner {
+                        chain_id,
+                        hash: siwe::eip191_hash(text),
+                        signature,
+                    }),
+                };
+                let checked = CheckedMessage {
                     parsed,
                     address,
                     nonce_expires_at,
                     refusal,
                     contract: None,
-                })
+                };
+                Ok((checked, next))
             });
         checked.inspect_err(|err| tracing::info!(reason = err.code().as_str(), "sign-in refused"))
     }
@@ -260,7 +318,7 @@ impl Service {
     /// request), so that it never works again, whatever the outcome. A policy refusal is kept
     /// with the spent nonce and recorded as [`Refused`] says. Only the request that spends the
     /// nonce records anything: a replayed message writes nothing.
-    fn spend_nonce(
+    pub(super) fn spend_nonce(
         &self,
         conn: &Conn,
         checked: &mut CheckedMessage,
@@ -278,7 +336,19 @@ impl Service {
                 return Ok(Spent::Refused(invalid_nonce()));
             }
         };
-        let reason = refusal.code().as_str();
+        self.record_refusal(conn, address, refusal.code().as_str(), refused)?;
+        Ok(Spent::Refused(refusal))
+    }
+
+    /// Logs a refusal of a signed message and records it as [`Refused`] says, in the log of
+    /// the account it names or else of the signing wallet's (none, no event).
+    pub(super) fn record_refusal(
+        &self,
+        conn: &Conn,
+        address: &Address,
+        reason: &str,
+        refused: &Refused,
+    ) -> AppResult<()> {
         tracing::info!(%address, reason, "sign-in refused");
         let owner = match &refused.owner {
             Some(user_id) => Some(user_id.clone()),
@@ -297,6 +367,6 @@ impl Service {
                 detail,
             )?;
         }
-        Ok(Spent::Refused(refusal))
+        Ok(())
     }
 }

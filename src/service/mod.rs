@@ -7,6 +7,8 @@
 mod account;
 /// Every signed message's path: challenge, check, spend the nonce once, then the caller's write.
 mod checked_message;
+/// Signatures a wallet contract judges (EIP-1271/6492): nonce spent, chain asked, then the write.
+mod contract_check;
 /// Sessions opened by wallet contracts: their kept signatures, checked again on a timer.
 mod contract_sessions;
 /// The threads that recover signers.

@@ -54,6 +54,7 @@ pub(super) fn siwe_policy(config: &Config) -> SiwePolicy {
         chain_ids: siwe.chain_ids.clone(),
         nonce_ttl: span(siwe.nonce_ttl),
         clock_skew: span(siwe.clock_skew),
+        max_signature_bytes: siwe.max_signature_bytes,
     }
 }
 

@@ -138,7 +138,7 @@ pub(super) fn middlewares(
         allow_header: AllowHeader::new(allowed_methods),
         origin_check: OriginCheck::new(state.cookie.name(), config.trusted_origins()),
         rate_limit: RateLimit::new(limiter),
-        body_limit: BodyLimit::default(),
+        body_limit: BodyLimit::admitting_signatures(config.siwe.max_signature_bytes),
     }
 }
 

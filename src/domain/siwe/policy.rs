@@ -18,6 +18,9 @@ pub struct SiwePolicy {
     pub chain_ids: Vec<u64>,
     pub nonce_ttl: Duration,
     pub clock_skew: Duration,
+    /// The longest signature read (`siwe.max_signature_bytes`): a key's is 65 bytes, a wallet
+    /// contract's may be longer.
+    pub max_signature_bytes: usize,
 }
 
 impl SiwePolicy {
@@ -27,7 +30,7 @@ impl SiwePolicy {
         &self,
         parsed: &SiweMessage,
         text: &str,
-        signature: &[u8; 65],
+        signature: &[u8],
         now: OffsetDateTime,
     ) -> AppResult<()> {
         self.check_unsigned(parsed, now)?;

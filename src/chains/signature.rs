@@ -1,0 +1,129 @@
+//! How a wallet contract is asked about a signature: EIP-1271 `isValidSignature` on a deployed
+//! wallet, or the EIP-6492 deployless validator for a wallet that may not be deployed yet, and
+//! how each answer reads. Pure: the calls are made by [`super::Chains::call`].
+
+use alloy::{
+    primitives::{hex, Address, Bytes, FixedBytes},
+    rpc::types::{TransactionInput, TransactionRequest},
+    sol,
+    sol_types::{SolCall, SolValue},
+};
+
+use super::Verdict;
+
+sol! {
+    /// EIP-1271.
+    function isValidSignature(bytes32 hash, bytes signature) external view returns (bytes4);
+}
+
+/// What `isValidSignature` returns when the wallet accepts the signature.
+pub const EIP1271_MAGIC: [u8; 4] = [0x16, 0x26, 0xba, 0x7e];
+
+/// The `ValidateSigOffchain` contract of EIP-6492 (the ERC's universal validator, run without
+/// being deployed: its constructor takes `(address signer, bytes32 hash, bytes signature)`,
+/// deploys the wallet from the wrapper if needed, and returns `0x01` when the signature is
+/// valid). Copied from the `VALIDATOR_BYTECODE_HEX` constant of the `signinwithethereum` crate
+/// 0.8.1, `src/eip6492.rs` (MIT OR Apache-2.0).
+const VALIDATOR_BYTECODE: &[u8] = &hex!(
+    "608060405234801561001057600080fd5b5060405161069438038061069483398101604081905261002f9161051e565b\
+600061003c848484610048565b9050806000526001601ff35b60007f6492649264926492649264926492649264926492\
+6492649264926492649264926100748361040c565b036101e75760006060808480602001905181019061009291906105\
+77565b60405192955090935091506000906001600160a01b038516906100b69085906105dd565b600060405180830381\
+6000865af19150503d80600081146100f3576040519150601f19603f3d011682016040523d82523d6000602084013e61\
+00f8565b606091505b50509050876001600160a01b03163b60000361016057806101605760405162461bcd60e51b8152\
+60206004820152601e60248201527f5369676e617475726556616c696461746f723a206465706c6f796d656e74000060\
+448201526064015b60405180910390fd5b604051630b135d3f60e11b808252906001600160a01b038a1690631626ba7e\
+90610190908b9087906004016105f9565b602060405180830381865afa1580156101ad573d6000803e3d6000fd5b5050\
+50506040513d601f19601f820116820180604052508101906101d19190610633565b6001600160e01b03191614945050\
+505050610405565b6001600160a01b0384163b1561027a57604051630b135d3f60e11b808252906001600160a01b0386\
+1690631626ba7e9061022790879087906004016105f9565b602060405180830381865afa158015610244573d6000803e\
+3d6000fd5b505050506040513d601f19601f820116820180604052508101906102689190610633565b6001600160e01b\
+031916149050610405565b81516041146102df5760405162461bcd60e51b815260206004820152603a60248201526000\
+8051602061067483398151915260448201527f3a20696e76616c6964207369676e6174757265206c656e677468000000\
+0000006064820152608401610157565b6102e7610425565b506020820151604080840151845185939260009185919081\
+1061030c5761030c61065d565b016020015160f81c9050601b811480159061032b57508060ff16601c14155b1561038c\
+5760405162461bcd60e51b815260206004820152603b602482015260008051602061067483398151915260448201527f\
+3a20696e76616c6964207369676e617475726520762076616c756500000000006064820152608401610157565b604080\
+51600081526020810180835289905260ff83169181019190915260608101849052608081018390526001600160a01b03\
+89169060019060a0016020604051602081039080840390855afa1580156103ea573d6000803e3d6000fd5b5050506020\
+60405103516001600160a01b0316149450505050505b9392505050565b600060208251101561041d57600080fd5b5080\
+51015190565b60405180606001604052806003906020820280368337509192915050565b6001600160a01b0381168114\
+61045857600080fd5b50565b634e487b7160e01b600052604160045260246000fd5b60005b8381101561048c57818101\
+5183820152602001610474565b50506000910152565b600082601f8301126104a657600080fd5b81516001600160401b\
+038111156104bf576104bf61045b565b604051601f8201601f19908116603f011681016001600160401b038111828210\
+17156104ed576104ed61045b565b60405281815283820160200185101561050557600080fd5b61051682602083016020\
+8701610471565b949350505050565b60008060006060848603121561053357600080fd5b835161053e81610443565b60\
+20850151604086015191945092506001600160401b0381111561056157600080fd5b61056d86828701610495565b9150\
+509250925092565b60008060006060848603121561058c57600080fd5b835161059781610443565b6020850151909350\
+6001600160401b038111156105b357600080fd5b6105bf86828701610495565b60408601519093509050600160016040\
+1b0381111561056157600080fd5b600082516105ef818460208701610471565b9190910192915050565b828152604060\
+208201526000825180604084015261061e816060850160208701610471565b601f01601f191691909101606001939250\
+5050565b60006020828403121561064557600080fd5b81516001600160e01b03198116811461040557600080fd5b634e\
+487b7160e01b600052603260045260246000fdfe5369676e617475726556616c696461746f72237265636f7665725369\
+676e6572"
+);
+
+/// How the answer to a signature check is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Asked {
+    /// EIP-1271 `isValidSignature` on the wallet's address.
+    Eip1271,
+    /// The EIP-6492 deployless validator.
+    Eip6492,
+}
+
+impl Asked {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Asked::Eip1271 => "eip1271",
+            Asked::Eip6492 => "eip6492",
+        }
+    }
+}
+
+/// The `eth_call` that asks whether `address` accepts `signature` over `hash`: through the
+/// EIP-6492 validator when the signature carries the EIP-6492 suffix (which the validator
+/// unwraps), else EIP-1271 on the address.
+pub fn signature_call(
+    address: [u8; 20],
+    hash: [u8; 32],
+    signature: &[u8],
+) -> (Asked, TransactionRequest) {
+    let signer = Address::from(address);
+    let hash = FixedBytes::<32>::from(hash);
+    let signature = Bytes::copy_from_slice(signature);
+    if crate::domain::siwe::is_eip6492(&signature) {
+        // A deployless call: no `to`, the data is the validator's creation code followed by
+        // its ABI-encoded constructor arguments.
+        let mut data = VALIDATOR_BYTECODE.to_vec();
+        data.extend_from_slice(&(signer, hash, signature).abi_encode_params());
+        let call = TransactionRequest::default().input(TransactionInput::both(data.into()));
+        (Asked::Eip6492, call)
+    } else {
+        let data = isValidSignatureCall { hash, signature }.abi_encode();
+        let call = TransactionRequest::default()
+            .to(signer)
+            .input(TransactionInput::both(data.into()));
+        (Asked::Eip1271, call)
+    }
+}
+
+/// What the contract's answer says: the validator's last byte is `0x01`; `isValidSignature`
+/// returned exactly one ABI word that decodes strictly to the magic value. Anything else
+/// (nothing at all when there is no code at the address, another value, a longer answer) is a
+/// refusal.
+pub fn read_answer(asked: Asked, returned: &[u8]) -> Verdict {
+    let accepted = match asked {
+        Asked::Eip6492 => returned.last() == Some(&0x01),
+        Asked::Eip1271 => {
+            returned.len() == 32
+                && isValidSignatureCall::abi_decode_returns_validate(returned)
+                    .is_ok_and(|magic| magic.0 == EIP1271_MAGIC)
+        }
+    };
+    if accepted {
+        Verdict::Valid
+    } else {
+        Verdict::Invalid
+    }
+}
