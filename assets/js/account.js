@@ -205,13 +205,12 @@ async function renderAccount() {
   wallets.replaceChildren();
   for (const w of user.wallets) {
     const li = item(w.address, "wallet");
-    li.firstChild.className = "mono";
+    const address = li.firstChild;
+    address.className = "mono";
     if (w.ensName) {
       // The ENS name first (display only), the full address still shown and copyable.
-      const name = document.createElement("strong");
-      name.textContent = w.ensName;
-      name.dataset.testid = "wallet-ens-name";
-      li.prepend(name);
+      const who = document.createElement("span");
+      who.className = "who";
       if (w.ensAvatar) {
         const avatar = document.createElement("img");
         avatar.src = w.ensAvatar;
@@ -219,14 +218,20 @@ async function renderAccount() {
         avatar.className = "avatar";
         avatar.referrerPolicy = "no-referrer";
         avatar.loading = "lazy";
-        li.prepend(avatar);
+        who.append(avatar);
       }
+      const name = document.createElement("strong");
+      name.textContent = w.ensName;
+      name.dataset.testid = "wallet-ens-name";
+      who.append(name);
+      li.prepend(who);
+      who.append(address);
     }
     if (w.isPrimary) {
       const badge = document.createElement("span");
       badge.className = "badge";
       badge.textContent = "primary";
-      li.firstChild.append(badge);
+      address.append(badge);
     }
     const actions = document.createElement("span");
     actions.className = "row";

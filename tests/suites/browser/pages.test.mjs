@@ -728,3 +728,101 @@ describe("OpenID Connect", () => {
     }
   });
 });
+
+/** anvil (from the chain suite) on a free port, with ENS deployed from its published artifacts
+ * and `alice.eth` set up as accounts[0]'s primary name (see tests/common/ens.rs). */
+async function anvilWithEns() {
+  const { createTestClient, createWalletClient, http, publicActions, walletActions } = await import("viem");
+  const { namehash, labelhash } = await import("viem/ens");
+  const modules = join(root, "tests", "suites", "chain", "node_modules");
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const child = spawn(join(modules, "@foundry-rs/anvil-linux-amd64/bin/anvil"), ["--port", String(port), "--chain-id", "31337", "--silent"], {
+    stdio: "ignore",
+  });
+  const chain = { id: 31337, name: "anvil", nativeCurrency: { name: "Ether", symbol: "ETH", decimals: 18 }, rpcUrls: { default: { http: [url] } } };
+  // anvil's first funded account.
+  const deployer = privateKeyToAccount("0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80");
+  const client = createTestClient({ chain, mode: "anvil", transport: http(url), account: deployer }).extend(publicActions).extend(walletActions);
+  for (let i = 0; i < 100; i++) {
+    try {
+      await client.getChainId();
+      break;
+    } catch {
+      await sleep(50);
+    }
+  }
+  const artifact = (path) => JSON.parse(readFileSync(join(modules, path), "utf8"));
+  const deploy = async (path, args) => {
+    const { abi, bytecode } = artifact(path);
+    const hash = await client.deployContract({ abi, bytecode, args });
+    return (await client.waitForTransactionReceipt({ hash })).contractAddress;
+  };
+  const send = async (from, address, path, functionName, args) => {
+    const hash = await from.writeContract({ address, abi: artifact(path).abi, functionName, args });
+    const receipt = await client.waitForTransactionReceipt({ hash });
+    assert.equal(receipt.status, "success", functionName);
+  };
+  const REGISTRY = "@ensdomains/ens/build/contracts/ENSRegistry.json";
+  const RESOLVER = "@ensdomains/resolver/build/contracts/PublicResolver.json";
+  const REVERSE = "@ensdomains/ens/build/contracts/ReverseRegistrar.json";
+  const registry = await deploy(REGISTRY, []);
+  const resolver = await deploy(RESOLVER, [registry]);
+  const reverse = await deploy(REVERSE, [registry, resolver]);
+  const zero = `0x${"00".repeat(32)}`;
+  const alice = namehash("alice.eth");
+  const wallet = accounts[0].address;
+  await send(client, registry, REGISTRY, "setSubnodeOwner", [zero, labelhash("eth"), deployer.address]);
+  await send(client, registry, REGISTRY, "setSubnodeOwner", [namehash("eth"), labelhash("alice"), deployer.address]);
+  await send(client, registry, REGISTRY, "setSubnodeOwner", [zero, labelhash("reverse"), deployer.address]);
+  await send(client, registry, REGISTRY, "setSubnodeOwner", [namehash("reverse"), labelhash("addr"), reverse]);
+  await send(client, registry, REGISTRY, "setResolver", [alice, resolver]);
+  const setAddr = artifact(RESOLVER).abi.filter((f) => !(f.name === "setAddr" && f.inputs.length === 3));
+  const hash = await client.writeContract({ address: resolver, abi: setAddr, functionName: "setAddr", args: [alice, wallet] });
+  await client.waitForTransactionReceipt({ hash });
+  await send(client, resolver, RESOLVER, "setText", [alice, "avatar", "https://avatars.example/alice.png"]);
+  await client.setBalance({ address: wallet, value: 10n ** 20n });
+  const walletClient = createWalletClient({ chain, transport: http(url), account: accounts[0] });
+  await send(walletClient, reverse, REVERSE, "setName", ["alice.eth"]);
+  return { url, registry, stop: () => child.kill("SIGTERM") };
+}
+
+describe("ENS names", () => {
+  test("the account page shows a wallet's primary name, its address still there", async () => {
+    const chain = await anvilWithEns();
+    // A chain's endpoints are a table keyed by chain id: a config file names them.
+    const dir = mkdtempSync(join(tmpdir(), "siwe-e2e-ens-"));
+    const config = join(dir, "config.toml");
+    writeFileSync(config, `[chains."31337"]\nrpc_url = "${chain.url}"\n\n[ens]\nchain_id = 31337\nregistry = "${chain.registry}"\n`);
+    const server = await startServer({ SIWE_CONFIG: config });
+    const { page, context, errors } = await openPage();
+    // The avatar's host, answered here.
+    const avatar = `<svg xmlns="http://www.w3.org/2000/svg" width="8" height="8"><rect width="8" height="8" fill="#c33"/></svg>`;
+    await context.route("https://avatars.example/**", (route) => route.fulfill({ contentType: "image/svg+xml", body: avatar }));
+    try {
+      await signInWithTestWallet(page, server.base);
+      // Resolved in the background after the sign-in: reload until it is there.
+      const name = page.getByTestId("wallet-ens-name");
+      for (let i = 0; i < 50 && (await name.count()) === 0; i++) {
+        await sleep(200);
+        await page.reload();
+        await page.getByTestId("wallet").first().waitFor();
+      }
+      assert.equal(await name.textContent(), "alice.eth");
+      const listed = await page.getByTestId("wallet").textContent();
+      assert.ok(listed.includes(accounts[0].address) && listed.includes("primary"), listed);
+      assert.equal(await page.locator("#user-name").textContent(), "alice.eth", "the default display name");
+      assert.ok((await page.getByTestId("session").first().textContent()).startsWith("alice.eth"));
+      await shot(page, "account-ens");
+      const img = page.getByTestId("wallet").locator("img.avatar");
+      assert.equal(await img.getAttribute("src"), "https://avatars.example/alice.png");
+      assert.ok(await img.evaluate((i) => i.complete && i.naturalWidth > 0), "the avatar loads (CSP img-src https:)");
+      assert.deepEqual(errors, [], "no script errors (CSP included)");
+    } finally {
+      await context.close();
+      server.stop();
+      chain.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
