@@ -7,11 +7,12 @@
 use alloy::{
     ens::{namehash, reverse_address},
     primitives::{Address as ChainAddress, B256},
+    rpc::types::{TransactionInput, TransactionRequest},
     sol,
     sol_types::SolCall,
 };
 
-use super::{ChainError, Chains};
+use super::{CallOutcome, ChainError, Chains};
 use crate::{
     config::Ens,
     domain::{
@@ -93,24 +94,12 @@ impl Chains {
         to: ChainAddress,
         call: C,
     ) -> Result<Option<C::Return>, ChainError> {
-        let answer = self.eth_call(chain_id, to, call.abi_encode()).await?;
-        Ok(answer.and_then(|bytes| C::abi_decode_returns(&bytes).ok()))
-    }
-}
-
-// One `eth_call` through the shared [`Chains::call`]; `None` when the EVM refused the call.
-impl Chains {
-    async fn eth_call(
-        &self,
-        chain_id: u64,
-        to: ChainAddress,
-        data: Vec<u8>,
-    ) -> Result<Option<alloy::primitives::Bytes>, ChainError> {
-        use alloy::rpc::types::TransactionRequest;
-        let call = TransactionRequest::default().to(to).input(data.into());
-        match self.call(chain_id, call).await? {
-            super::CallOutcome::Returned(bytes) => Ok(Some(bytes)),
-            super::CallOutcome::Reverted => Ok(None),
-        }
+        let request = TransactionRequest::default()
+            .to(to)
+            .input(TransactionInput::both(call.abi_encode().into()));
+        Ok(match self.call(chain_id, request).await? {
+            CallOutcome::Returned(bytes) => C::abi_decode_returns(&bytes).ok(),
+            CallOutcome::Reverted => None,
+        })
     }
 }
