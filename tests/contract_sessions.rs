@@ -4,29 +4,52 @@
 
 mod common;
 
-use common::{TestApp, Wallet};
-use reqwest::StatusCode;
-use serde_json::Value;
-use siwe_server::config::{ChainSettings, OneOrMany};
+use std::time::{Duration, Instant};
 
-/// A loopback URL nothing listens on.
-fn unreachable_rpc() -> String {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    drop(listener);
-    format!("http://127.0.0.1:{port}")
+use alloy::primitives::Address;
+use common::{
+    anvil::Anvil,
+    contracts::dead_rpc_url,
+    safe::{hex0x, owner_signature, siwe_hash, wallet_address, SafeKit},
+    MessageSpec, TestApp, Wallet,
+};
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use siwe_server::{
+    config::{ChainSettings, OneOrMany},
+    Settings,
+};
+
+/// Chain 31337 at `rpc_url`.
+fn with_chain(settings: &mut Settings, rpc_url: &str) {
+    settings.chains.insert(
+        "31337".into(),
+        ChainSettings {
+            rpc_url: OneOrMany::One(rpc_url.to_string()),
+            timeout_ms: 2000,
+        },
+    );
 }
 
-fn with_chain(rpc_url: String) -> impl FnOnce(&mut siwe_server::Settings) {
-    move |settings| {
-        settings.chains.insert(
-            "31337".into(),
-            ChainSettings {
-                rpc_url: OneOrMany::One(rpc_url),
-                timeout_ms: 500,
-            },
-        );
-    }
+/// Signs in to `app` as `safe` (on chain 31337), by its owner's signature.
+async fn sign_in_as_safe(app: &TestApp, safe: Address, owner: &Wallet) -> reqwest::Response {
+    let mut spec = MessageSpec::new(owner, &app.nonce().await);
+    spec.address = safe.to_checksum(None);
+    spec.chain_id = "31337".into();
+    let message = spec.render();
+    let signature = owner_signature(31337, safe, owner, siwe_hash(&message));
+    app.verify(&message, &hex0x(&signature)).await
+}
+
+/// What `contract_sessions` keeps of a session: the wallet and the hash signed.
+fn kept_signature(app: &TestApp, session_id: &str) -> Option<(String, Vec<u8>)> {
+    let conn = rusqlite::Connection::open(app.db_path()).unwrap();
+    conn.query_row(
+        "SELECT address, message_hash FROM contract_sessions WHERE session_id = ?1",
+        [session_id],
+        |row| Ok((row.get(0)?, row.get(1)?)),
+    )
+    .ok()
 }
 
 fn kept_signatures(app: &TestApp) -> Vec<String> {
@@ -74,7 +97,7 @@ async fn a_key_sign_in_is_not_a_contract_wallet_session() {
 /// unavailable. Ending the session (here: signing out) takes its signature along.
 #[tokio::test]
 async fn a_recheck_while_the_chain_is_unreachable_keeps_the_session() {
-    let app = TestApp::spawn_with(with_chain(unreachable_rpc())).await;
+    let app = TestApp::spawn_with(|s| with_chain(s, &dead_rpc_url())).await;
     let wallet = Wallet::random();
     let signed_in = app.sign_in(&wallet).await;
     let session_id = signed_in["session"]["id"].as_str().unwrap();
@@ -99,4 +122,127 @@ async fn a_recheck_while_the_chain_is_unreachable_keeps_the_session() {
         Default::default(),
         "an ended session is not checked"
     );
+}
+
+/// The case of EIP-4361's note: a Safe signs in (its session is a contract wallet's, and keeps
+/// the signature), stays signed in while its owner is the same, and once the owner changes the
+/// next re-check ends the session and says so in the account's security log.
+#[tokio::test]
+async fn a_safe_session_ends_at_the_first_recheck_after_its_owner_changes() {
+    let anvil = Anvil::start().await;
+    let kit = SafeKit::deploy(&anvil).await;
+    let owner = Wallet::random();
+    let safe = kit.create_safe(&owner, 1).await;
+    let app = TestApp::spawn_with(|s| with_chain(s, &anvil.url)).await;
+
+    let resp = sign_in_as_safe(&app, safe, &owner).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let signed_in: Value = resp.json().await.unwrap();
+    assert_eq!(signed_in["session"]["contractWallet"], true);
+    let session_id = signed_in["session"]["id"].as_str().unwrap();
+    let (address, _) = kept_signature(&app, session_id).expect("signature kept");
+    assert_eq!(address, safe.to_checksum(None));
+    assert_eq!(sessions_list(&app).await[0]["contractWallet"], true);
+
+    let report = app.service.recheck_contract_sessions().await.unwrap();
+    assert_eq!((report.valid, report.ended, report.unavailable), (1, 0, 0));
+    assert_eq!(app.get("/api/auth/session").await.status(), StatusCode::OK);
+
+    let new_owner = Wallet::random();
+    kit.swap_owner(safe, &owner, wallet_address(&new_owner))
+        .await;
+    let report = app.service.recheck_contract_sessions().await.unwrap();
+    assert_eq!((report.valid, report.ended, report.unavailable), (0, 1, 0));
+    let resp = app.get("/api/auth/session").await;
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(kept_signature(&app, session_id), None);
+
+    // The new owner signs in to the same account and finds out why.
+    let resp = sign_in_as_safe(&app, safe, &new_owner).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let events: Vec<Value> = app.get("/api/account/events").await.json().await.unwrap();
+    let ended = events
+        .iter()
+        .find(|e| e["kind"] == "contract_session_ended")
+        .unwrap_or_else(|| panic!("no contract_session_ended in {events:?}"));
+    assert_eq!(ended["address"], safe.to_checksum(None).as_str());
+    assert_eq!(ended["detail"], "chain 31337");
+}
+
+/// With `siwe.recheck_contract_sessions_secs`, the server re-checks by itself.
+#[tokio::test]
+async fn the_recheck_loop_ends_the_session_by_itself() {
+    let anvil = Anvil::start().await;
+    let kit = SafeKit::deploy(&anvil).await;
+    let owner = Wallet::random();
+    let safe = kit.create_safe(&owner, 1).await;
+    let app = TestApp::spawn_with(|s| {
+        with_chain(s, &anvil.url);
+        s.siwe.recheck_contract_sessions_secs = 1;
+    })
+    .await;
+    assert_eq!(
+        sign_in_as_safe(&app, safe, &owner).await.status(),
+        StatusCode::OK
+    );
+    kit.swap_owner(safe, &owner, wallet_address(&Wallet::random()))
+        .await;
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while app.get("/api/auth/session").await.status() == StatusCode::OK {
+        assert!(Instant::now() < deadline, "the session outlived its owner");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        app.get("/api/auth/session").await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+/// A re-authentication signed by the session's Safe replaces the signature kept: the re-check
+/// asks about the newest one.
+#[tokio::test]
+async fn reauthenticating_with_the_safe_replaces_the_kept_signature() {
+    let anvil = Anvil::start().await;
+    let kit = SafeKit::deploy(&anvil).await;
+    let owner = Wallet::random();
+    let safe = kit.create_safe(&owner, 1).await;
+    let app = TestApp::spawn_with(|s| with_chain(s, &anvil.url)).await;
+    let signed_in: Value = sign_in_as_safe(&app, safe, &owner)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let session_id = signed_in["session"]["id"].as_str().unwrap();
+    let csrf = signed_in["csrfToken"].as_str().unwrap();
+    let (_, first_hash) = kept_signature(&app, session_id).unwrap();
+
+    let challenge: Value = app
+        .call(
+            Method::POST,
+            "/api/auth/reauthenticate/challenge",
+            Some(csrf),
+            Some(json!({})),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let message = challenge["message"].as_str().unwrap();
+    let hash = siwe_hash(message);
+    let signature = hex0x(&owner_signature(31337, safe, &owner, hash));
+    let body = json!({ "message": message, "signature": signature });
+    let resp = app
+        .call(
+            Method::POST,
+            "/api/auth/reauthenticate",
+            Some(csrf),
+            Some(body),
+        )
+        .await;
+    assert!(resp.status().is_success(), "{:?}", resp.text().await);
+    let (_, kept_hash) = kept_signature(&app, session_id).unwrap();
+    assert_ne!(kept_hash, first_hash);
+    assert_eq!(kept_hash, hash.to_vec());
+    let report = app.service.recheck_contract_sessions().await.unwrap();
+    assert_eq!(report.valid, 1);
 }
