@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use alloy::primitives::Address;
 use common::{
     anvil::Anvil,
-    contracts::dead_rpc_url,
+    contracts::{dead_rpc_url, HangingRpc},
     safe::{hex0x, owner_signature, siwe_hash, wallet_address, SafeKit},
     MessageSpec, TestApp, Wallet,
 };
@@ -22,11 +22,15 @@ use siwe_server::{
 
 /// Chain 31337 at `rpc_url`.
 fn with_chain(settings: &mut Settings, rpc_url: &str) {
+    with_chain_timeout(settings, rpc_url, 2000);
+}
+
+fn with_chain_timeout(settings: &mut Settings, rpc_url: &str, timeout_ms: u64) {
     settings.chains.insert(
         "31337".into(),
         ChainSettings {
             rpc_url: OneOrMany::One(rpc_url.to_string()),
-            timeout_ms: 2000,
+            timeout_ms,
         },
     );
 }
@@ -122,6 +126,38 @@ async fn a_recheck_while_the_chain_is_unreachable_keeps_the_session() {
         Default::default(),
         "an ended session is not checked"
     );
+}
+
+/// A chain that hangs holds a pass up about one timeout, not one per session: once it has not
+/// answered, the rest of the pass does not ask it again (and every session stays).
+#[tokio::test]
+async fn a_hanging_chain_holds_a_pass_up_once_not_once_per_session() {
+    let rpc = HangingRpc::start().await;
+    let app = TestApp::spawn_with(|s| with_chain_timeout(s, &rpc.url, 400)).await;
+    let wallet = Wallet::random();
+    let sessions = 70; // more than one batch
+    for _ in 0..sessions {
+        let signed_in = app.sign_in(&wallet).await;
+        keep_signature(
+            &app,
+            signed_in["session"]["id"].as_str().unwrap(),
+            &wallet.address,
+        );
+    }
+    let started = Instant::now();
+    let report = app.service.recheck_contract_sessions().await.unwrap();
+    assert_eq!(
+        (report.valid, report.ended, report.unavailable),
+        (0, 0, sessions)
+    );
+    // One batch asks 4 at once: without the rule, 70 / 4 timeouts of 0.4 s (7 s).
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(kept_signatures(&app).len(), sessions);
+    assert_eq!(app.get("/api/auth/session").await.status(), StatusCode::OK);
 }
 
 /// The case of EIP-4361's note: a Safe signs in (its session is a contract wallet's, and keeps
