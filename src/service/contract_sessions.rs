@@ -91,17 +91,15 @@ impl Service {
             }
         }
         if let Some(m) = crate::metrics::metrics() {
-            let checks = &m.contract_session_checks;
-            checks
-                .with_label_values(&["valid"])
-                .inc_by(report.valid as u64);
-            checks
-                .with_label_values(&["ended"])
-                .inc_by(report.ended as u64);
-            let unavailable = report.unavailable as u64;
-            checks
-                .with_label_values(&["unavailable"])
-                .inc_by(unavailable);
+            let counts = [
+                ("valid", report.valid),
+                ("ended", report.ended),
+                ("unavailable", report.unavailable),
+            ];
+            for (result, count) in counts {
+                let counter = m.contract_session_checks.with_label_values(&[result]);
+                counter.inc_by(count as u64);
+            }
         }
         Ok(report)
     }
