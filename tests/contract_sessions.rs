@@ -45,6 +45,15 @@ async fn sign_in_as_safe(app: &TestApp, safe: Address, owner: &Wallet) -> reqwes
     app.verify(&message, &hex0x(&signature)).await
 }
 
+/// A new one-owner Safe of `kit` signed in to `app`: its owner, its address and the sign-in.
+async fn new_safe_signed_in(app: &TestApp, kit: &SafeKit<'_>) -> (Wallet, Address, Value) {
+    let owner = Wallet::random();
+    let safe = kit.create_safe(&owner, 1).await;
+    let resp = sign_in_as_safe(app, safe, &owner).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    (owner, safe, resp.json().await.unwrap())
+}
+
 /// What `contract_sessions` keeps of a session: the wallet and the hash signed.
 fn kept_signature(app: &TestApp, session_id: &str) -> Option<(String, Vec<u8>)> {
     let conn = rusqlite::Connection::open(app.db_path()).unwrap();
@@ -167,13 +176,9 @@ async fn a_hanging_chain_holds_a_pass_up_once_not_once_per_session() {
 async fn a_safe_session_ends_at_the_first_recheck_after_its_owner_changes() {
     let anvil = Anvil::start().await;
     let kit = SafeKit::deploy(&anvil).await;
-    let owner = Wallet::random();
-    let safe = kit.create_safe(&owner, 1).await;
     let app = TestApp::spawn_with(|s| with_chain(s, &anvil.url)).await;
 
-    let resp = sign_in_as_safe(&app, safe, &owner).await;
-    assert_eq!(resp.status(), StatusCode::OK);
-    let signed_in: Value = resp.json().await.unwrap();
+    let (owner, safe, signed_in) = new_safe_signed_in(&app, &kit).await;
     assert_eq!(signed_in["session"]["contractWallet"], true);
     let session_id = signed_in["session"]["id"].as_str().unwrap();
     let (address, _) = kept_signature(&app, session_id).expect("signature kept");
@@ -210,17 +215,12 @@ async fn a_safe_session_ends_at_the_first_recheck_after_its_owner_changes() {
 async fn the_recheck_loop_ends_the_session_by_itself() {
     let anvil = Anvil::start().await;
     let kit = SafeKit::deploy(&anvil).await;
-    let owner = Wallet::random();
-    let safe = kit.create_safe(&owner, 1).await;
     let app = TestApp::spawn_with(|s| {
         with_chain(s, &anvil.url);
         s.siwe.recheck_contract_sessions_secs = 1;
     })
     .await;
-    assert_eq!(
-        sign_in_as_safe(&app, safe, &owner).await.status(),
-        StatusCode::OK
-    );
+    let (owner, safe, _) = new_safe_signed_in(&app, &kit).await;
     kit.swap_owner(safe, &owner, wallet_address(&Wallet::random()))
         .await;
     let deadline = Instant::now() + Duration::from_secs(15);
@@ -240,14 +240,8 @@ async fn the_recheck_loop_ends_the_session_by_itself() {
 async fn reauthenticating_with_the_safe_replaces_the_kept_signature() {
     let anvil = Anvil::start().await;
     let kit = SafeKit::deploy(&anvil).await;
-    let owner = Wallet::random();
-    let safe = kit.create_safe(&owner, 1).await;
     let app = TestApp::spawn_with(|s| with_chain(s, &anvil.url)).await;
-    let signed_in: Value = sign_in_as_safe(&app, safe, &owner)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let (owner, safe, signed_in) = new_safe_signed_in(&app, &kit).await;
     let session_id = signed_in["session"]["id"].as_str().unwrap();
     let csrf = signed_in["csrfToken"].as_str().unwrap();
     let (_, first_hash) = kept_signature(&app, session_id).unwrap();
