@@ -314,8 +314,8 @@ fn verification_negative() {
     }
 }
 
-/// The EIP-1271 vectors are contract-wallet signatures: without a mainnet node they cannot
-/// verify, and our EOA path must not accept them.
+/// The EIP-1271 vectors are contract-wallet signatures: the key path must not accept them (they
+/// verify through a wallet contract on a chain: tests/contract_vectors.rs).
 #[test]
 fn eip1271_signatures_are_not_accepted_as_eoa() {
     for (name, v) in &load("verification/eip1271.json") {
