@@ -176,7 +176,11 @@ pub struct NonceBody {
 pub struct SignedMessage {
     /// The exact message text that was signed (lines separated by `\n`, no trailing newline).
     pub message: Text,
-    /// The EIP-191 `personal_sign` signature: 65 bytes as hex, `0x` optional.
+    /// The EIP-191 `personal_sign` signature as hex, `0x` optional: 65 bytes for a key's; a
+    /// smart-contract wallet's (EIP-1271, or EIP-6492 for one not deployed yet) may be longer,
+    /// up to `siwe.max_signature_bytes` bytes (8192 by default, 65536 at most), and is checked
+    /// with the wallet contract on the message's chain.
+    #[oai(validator(max_length = 131074))]
     pub signature: Text,
 }
 
@@ -186,7 +190,11 @@ pub struct SignedMessage {
 pub struct VerifyRequest {
     /// The exact message text that was signed (lines separated by `\n`, no trailing newline).
     pub message: Text,
-    /// The EIP-191 `personal_sign` signature: 65 bytes as hex, `0x` optional.
+    /// The EIP-191 `personal_sign` signature as hex, `0x` optional: 65 bytes for a key's; a
+    /// smart-contract wallet's (EIP-1271, or EIP-6492 for one not deployed yet) may be longer,
+    /// up to `siwe.max_signature_bytes` bytes (8192 by default, 65536 at most), and is checked
+    /// with the wallet contract on the message's chain.
+    #[oai(validator(max_length = 131074))]
     pub signature: Text,
     /// With a valid session (cookie + CSRF token, or bearer): attach this wallet to the
     /// signed-in account instead of signing in to the wallet's own. Only a link challenge of

@@ -184,13 +184,21 @@ pub(super) fn classify(err: &TransportError) -> Result<CallOutcome, Failure> {
     }
 }
 
-/// Whether a JSON-RPC error says the EVM stopped the call (geth, reth, anvil and others use
-/// code 3 for a revert with data, -32000 or -32015 with such a message for the rest).
+/// Whether a JSON-RPC error says the EVM stopped the call: geth, reth and anvil use code 3 for a
+/// revert (with its data), and -32000 or -32015 (anvil: -32603 "EVM error OutOfGas") with such
+/// a message for the rest.
 fn is_execution_error(code: i64, message: &str) -> bool {
     let message = message.to_ascii_lowercase();
     code == 3
-        || (matches!(code, -32000 | -32015)
-            && ["revert", "out of gas", "execution", "invalid opcode"]
-                .iter()
-                .any(|said| message.contains(said)))
+        || (matches!(code, -32000 | -32015 | -32603)
+            && [
+                "revert",
+                "out of gas",
+                "outofgas",
+                "execution",
+                "invalid opcode",
+                "evm error",
+            ]
+            .iter()
+            .any(|said| message.contains(said)))
 }

@@ -40,6 +40,8 @@ fn execution_errors_are_the_contract_s_answer() {
         (-32015, "VM execution error."),
         (-32000, "invalid opcode: INVALID"),
         (-32000, "Reverted"),
+        (-32603, "EVM error OutOfGas"),
+        (-32603, "EVM error InvalidFEOpcode"),
     ] {
         assert_eq!(
             classify(&rpc_error(code, message)),
@@ -58,6 +60,10 @@ fn other_failures_move_on_to_the_next_endpoint() {
     assert_eq!(
         classify(&rpc_error(-32005, "execution limit exceeded")),
         Err(Failure::Rpc(-32005))
+    );
+    assert_eq!(
+        classify(&rpc_error(-32603, "internal error")),
+        Err(Failure::Rpc(-32603))
     );
     assert_eq!(
         classify(&rpc_error(-32601, "method not found")),
