@@ -186,3 +186,28 @@ async fn an_expired_name_is_resolved_again() {
     app.advance_clock(3601);
     account_when(&app, |a| wallet_name(a) == "alicia.eth").await;
 }
+
+#[tokio::test]
+async fn a_known_name_survives_a_chain_outage() {
+    let anvil = Anvil::start().await;
+    let kit = EnsKit::deploy(&anvil).await;
+    let wallet = Wallet::random();
+    kit.register("alice", address_of(&wallet), AVATAR, address_of(&wallet))
+        .await;
+    kit.set_primary_name(&wallet, "alice.eth").await;
+    let registry = kit.registry;
+    let app = TestApp::spawn_with(|s| ens_settings(s, &anvil.url, registry)).await;
+    app.sign_in(&wallet).await;
+    account_when(&app, |a| wallet_name(a) == "alice.eth").await;
+
+    drop(anvil);
+    app.advance_clock(3601);
+    // The upkeep (every second) finds the entry expired and fails to reach the chain.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let account: Value = app.get("/api/account").await.json().await.unwrap();
+    assert_eq!(
+        wallet_name(&account),
+        "alice.eth",
+        "kept until the chain answers"
+    );
+}

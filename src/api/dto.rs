@@ -414,7 +414,7 @@ impl From<&Account> for User {
     fn from(a: &Account) -> Self {
         Self {
             id: a.user.id.to_string(),
-            name: account::display_name(&a.user, &a.wallets).unwrap_or_else(|| a.user.name.clone()),
+            name: a.display_name(),
             email: a.user.email.clone(),
             email_verified: a.user.email_verified,
             created_at: from_unix_ms(a.user.created_at),

@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use super::{record_event, single_use::Spent, ClientInfo, Service};
+use super::{record_event, single_use::Spent, Account, ClientInfo, Service};
 use crate::domain::address::Address;
 use crate::domain::event::EventKind;
 use crate::domain::id::UserId;
@@ -137,13 +137,16 @@ impl Service {
                 }
                 _ => {}
             }
-            let primary_address = users::wallets_of(conn, &user.id)?
-                .into_iter()
+            let wallets = users::wallets_of(conn, &user.id)?;
+            let account = Account { user, wallets };
+            let primary_address = account
+                .wallets
+                .iter()
                 .find(|w| w.is_primary)
                 .map(|w| w.address);
             Ok(EmailLinkPreview {
                 email: record.email,
-                account_name: user.name,
+                account_name: account.display_name(),
                 primary_address,
                 wallet: record.address,
             })
