@@ -248,6 +248,14 @@ async fn a_hanging_rpc_is_chain_unavailable_within_its_timeout() {
         elapsed < Duration::from_millis(timeout_ms + 3000),
         "answered in {elapsed:?}"
     );
+
+    // A message the policy refuses is answered without asking the chain: at once, not 503.
+    let mut spec = MessageSpec::new(&Wallet::random(), &app.nonce().await);
+    (spec.domain, spec.chain_id) = ("evil.example".into(), CHAIN.to_string());
+    let started = Instant::now();
+    let resp = app.verify(&spec.render(), &hex0x(&[0x11; 65])).await;
+    expect_error(resp, StatusCode::UNAUTHORIZED, "domain_mismatch").await;
+    assert!(started.elapsed() < Duration::from_millis(timeout_ms / 2));
 }
 
 #[tokio::test]
