@@ -194,10 +194,8 @@ async fn a_contract_that_reverts_refuses() {
     refused_by(contracts::ALWAYS_REVERTS).await;
 }
 
-/// Anvil reports out of gas as `{"code":-32603,"message":"EVM error OutOfGas"}`, which the
-/// server reads as an endpoint failure (503 chain_unavailable) instead of the contract's refusal.
+/// Anvil reports it as `{"code":-32603,"message":"EVM error OutOfGas"}`: still the contract's answer.
 #[tokio::test]
-#[ignore = "verification bug: anvil's -32603 \"EVM error OutOfGas\" is not read as an execution error"]
 async fn a_contract_that_runs_out_of_gas_refuses() {
     refused_by(contracts::LOOPS_FOREVER).await;
 }
