@@ -10,7 +10,9 @@ use alloy::primitives::Address;
 use common::{
     anvil::Anvil,
     contracts::{dead_rpc_url, HangingRpc},
-    safe::{hex0x, owner_signature, siwe_hash, wallet_address, SafeKit},
+    safe::{
+        eip6492_wrap, hex0x, owner_signature, siwe_hash, wallet_address, SafeKit, EIP6492_MAGIC,
+    },
     MessageSpec, TestApp, Wallet,
 };
 use reqwest::{Method, StatusCode};
@@ -35,12 +37,17 @@ fn with_chain_timeout(settings: &mut Settings, rpc_url: &str, timeout_ms: u64) {
     );
 }
 
-/// Signs in to `app` as `safe` (on chain 31337), by its owner's signature.
-async fn sign_in_as_safe(app: &TestApp, safe: Address, owner: &Wallet) -> reqwest::Response {
-    let mut spec = MessageSpec::new(owner, &app.nonce().await);
+/// A sign-in message of `app` for `safe` on chain 31337.
+async fn message_for(app: &TestApp, safe: Address) -> String {
+    let mut spec = MessageSpec::new(&Wallet::random(), &app.nonce().await);
     spec.address = safe.to_checksum(None);
     spec.chain_id = "31337".into();
-    let message = spec.render();
+    spec.render()
+}
+
+/// Signs in to `app` as `safe` (on chain 31337), by its owner's signature.
+async fn sign_in_as_safe(app: &TestApp, safe: Address, owner: &Wallet) -> reqwest::Response {
+    let message = message_for(app, safe).await;
     let signature = owner_signature(31337, safe, owner, siwe_hash(&message));
     app.verify(&message, &hex0x(&signature)).await
 }
@@ -275,4 +282,44 @@ async fn reauthenticating_with_the_safe_replaces_the_kept_signature() {
     assert_eq!(kept_hash, hash.to_vec());
     let report = app.service.recheck_contract_sessions().await.unwrap();
     assert_eq!(report.valid, 1);
+}
+
+/// A Safe not deployed yet signs in with an EIP-6492 signature: the wrapper is what is kept, so
+/// the re-check asks the same way, before and after the Safe is deployed, and still ends the
+/// session once its owner changes.
+#[tokio::test]
+async fn a_counterfactual_safe_session_is_rechecked_before_and_after_deployment() {
+    let anvil = Anvil::start().await;
+    let kit = SafeKit::deploy(&anvil).await;
+    let app = TestApp::spawn_with(|s| with_chain(s, &anvil.url)).await;
+    let owner = Wallet::random();
+    let (safe, factory, calldata) = kit.counterfactual(&owner, 7).await;
+    let message = message_for(&app, safe).await;
+    let inner = owner_signature(31337, safe, &owner, siwe_hash(&message));
+    let wrapped = eip6492_wrap(factory, &calldata, &inner);
+    let resp = app.verify(&message, &hex0x(&wrapped)).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let signed_in: Value = resp.json().await.unwrap();
+    assert_eq!(signed_in["session"]["contractWallet"], true);
+    let conn = rusqlite::Connection::open(app.db_path()).unwrap();
+    let kept: Vec<u8> = conn
+        .query_row("SELECT signature FROM contract_sessions", [], |row| {
+            row.get(0)
+        })
+        .unwrap();
+    assert!(kept.ends_with(&EIP6492_MAGIC) && kept == wrapped);
+
+    let report = app.service.recheck_contract_sessions().await.unwrap();
+    assert_eq!((report.valid, report.ended), (1, 0), "not deployed");
+    assert_eq!(kit.create_safe(&owner, 7).await, safe);
+    let report = app.service.recheck_contract_sessions().await.unwrap();
+    assert_eq!((report.valid, report.ended), (1, 0), "deployed");
+    kit.swap_owner(safe, &owner, wallet_address(&Wallet::random()))
+        .await;
+    let report = app.service.recheck_contract_sessions().await.unwrap();
+    assert_eq!((report.valid, report.ended), (0, 1), "owner changed");
+    assert_eq!(
+        app.get("/api/auth/session").await.status(),
+        StatusCode::UNAUTHORIZED
+    );
 }
