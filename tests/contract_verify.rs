@@ -162,6 +162,24 @@ async fn a_hanging_rpc_is_unavailable_within_its_timeout_and_the_nonce_is_spent(
 }
 
 #[tokio::test]
+async fn a_policy_refusal_is_answered_without_asking_the_chain() {
+    let hanging = HangingRpc::start().await;
+    let app = TestApp::spawn_with(with_chain(vec![hanging.url.clone()], 2000)).await;
+    let wallet = Wallet::random();
+    let mut spec = MessageSpec::new(&wallet, &app.nonce().await);
+    spec.chain_id = "31337".into();
+    spec.domain = "evil.example".into();
+    let message = spec.render();
+    let started = Instant::now();
+    let resp = app.verify(&message, &hex0x(&[7; 200])).await;
+    assert_eq!(code_of(resp).await, "domain_mismatch");
+    assert!(started.elapsed() < Duration::from_millis(1000));
+    // Spent all the same.
+    let resp = app.verify(&message, &hex0x(&[7; 200])).await;
+    assert_eq!(code_of(resp).await, "invalid_nonce");
+}
+
+#[tokio::test]
 async fn a_dead_endpoint_then_a_hanging_one_are_both_tried() {
     let hanging = HangingRpc::start().await;
     let urls = vec![dead_rpc_url(), hanging.url.clone()];
@@ -196,6 +214,18 @@ async fn a_safe_signs_in_and_the_contract_s_refusals_are_invalid_signatures() {
     let again = app.verify(&message, &hex0x(&signature)).await;
     assert_eq!(code_of(again).await, "invalid_nonce");
 
+    // Racing requests with one message: one success, the others refused before the chain.
+    let message = message_for(&app, &eip55(safe), 31337).await;
+    let signature = hex0x(&owner_signature(31337, safe, &owner, siwe_hash(&message)));
+    let racing = (0..4).map(|_| app.verify(&message, &signature));
+    let statuses: Vec<StatusCode> = futures_util::future::join_all(racing)
+        .await
+        .iter()
+        .map(|resp| resp.status())
+        .collect();
+    let won = statuses.iter().filter(|s| **s == StatusCode::OK).count();
+    assert_eq!(won, 1, "{statuses:?}");
+
     // A stranger's: the Safe refuses it (a revert), recorded in the Safe's account's log.
     let message = message_for(&app, &eip55(safe), 31337).await;
     let stranger = owner_signature(31337, safe, &Wallet::random(), siwe_hash(&message));
@@ -207,7 +237,7 @@ async fn a_safe_signs_in_and_the_contract_s_refusals_are_invalid_signatures() {
 
     // An owner's signature over another message is refused too.
     let message = message_for(&app, &eip55(safe), 31337).await;
-    let resp = app.verify(&message, &hex0x(&signature)).await;
+    let resp = app.verify(&message, &signature).await;
     assert_eq!(code_of(resp).await, "invalid_signature");
 }
 
