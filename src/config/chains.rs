@@ -52,6 +52,19 @@ impl Default for ChainSettings {
 /// `[chains]`, by chain id as the config names it (a TOML key is a string).
 pub type ChainsSettings = BTreeMap<String, ChainSettings>;
 
+/// Whether `key` is `chains.<id>.<a key of one chain's table>` (as an environment variable
+/// names it, lower-cased: `SIWE_CHAINS__1__RPC_URL`).
+pub(super) fn is_chain_key(key: &str) -> bool {
+    let mut parts = key.split('.');
+    let (Some("chains"), Some(id), Some(field), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return false;
+    };
+    let fields = serde_json::to_value(ChainSettings::default()).unwrap_or_default();
+    id.parse::<u64>().is_ok() && fields.get(field).is_some()
+}
+
 /// One chain's endpoints, checked.
 #[derive(Debug, Clone)]
 pub struct ChainRpc {

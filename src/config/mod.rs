@@ -167,7 +167,7 @@ impl Settings {
                 continue;
             }
             let key = rest.to_ascii_lowercase().replace("__", ".");
-            if !known.contains(&key) {
+            if !is_setting(&known, &key) {
                 warnings.push(format!(
                     "ignoring environment variable {name}: there is no setting `{key}` \
                      (variables look like SIWE_SECTION__KEY, e.g. SIWE_SERVER__BIND)"
@@ -176,7 +176,7 @@ impl Settings {
         }
         let env = Env::prefixed(ENV_PREFIX)
             .split("__")
-            .filter(move |key| known.contains(&key.as_str().to_ascii_lowercase()));
+            .filter(move |key| is_setting(&known, &key.as_str().to_ascii_lowercase()));
         let settings: Settings = figment
             .merge(env)
             .extract()
@@ -264,6 +264,12 @@ fn known_keys() -> BTreeSet<String> {
         walk("", &value, &mut keys);
     }
     keys
+}
+
+/// Whether a dotted key names a setting: one of `known`, or a key of one chain's table
+/// (`chains.<id>.rpc_url`), whose ids no default can list.
+fn is_setting(known: &BTreeSet<String>, key: &str) -> bool {
+    known.contains(key) || chains::is_chain_key(key)
 }
 
 fn describe_figment_error(err: figment::Error) -> String {

@@ -114,3 +114,31 @@ fn the_example_config_loads_and_names_every_key() {
         }
     }
 }
+
+#[test]
+fn chain_endpoints_come_from_the_environment_too() {
+    figment::Jail::expect_with(|jail| {
+        jail.set_env("SIWE_CHAINS__31337__RPC_URL", "http://127.0.0.1:8545");
+        jail.set_env(
+            "SIWE_CHAINS__1__RPC_URL",
+            "[http://127.0.0.1:1, https://eth.example.org]",
+        );
+        jail.set_env("SIWE_CHAINS__1__TIMEOUT_MS", "500");
+        jail.set_env("SIWE_CHAINS__1__NOT_A_KEY", "x");
+        jail.set_env("SIWE_CHAINS__MAINNET__RPC_URL", "http://127.0.0.1:2");
+        let loaded = Settings::load(None).map_err(|e| e.to_string())?;
+        let mut chains = loaded.config.chains;
+        chains.sort_by_key(|chain| chain.chain_id);
+        let urls = |i: usize| -> Vec<String> {
+            chains[i].rpc_urls.iter().map(|u| u.to_string()).collect()
+        };
+        assert_eq!(chains.len(), 2);
+        assert_eq!(chains[0].chain_id, 1);
+        assert_eq!(urls(0), ["http://127.0.0.1:1/", "https://eth.example.org/"]);
+        assert_eq!(chains[0].timeout.as_millis(), 500);
+        assert_eq!(chains[1].chain_id, 31337);
+        assert_eq!(urls(1), ["http://127.0.0.1:8545/"]);
+        assert_eq!(loaded.warnings.len(), 2, "{:?}", loaded.warnings);
+        Ok(())
+    });
+}
