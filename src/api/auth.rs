@@ -174,13 +174,19 @@ impl AuthApi {
     /// `email`, if given, pending until verified). Opens a session (cookie and bearer token).
     /// Errors: 400 `invalid_request`, `invalid_message`, `invalid_signature_format`; 401
     /// `invalid_nonce` (unknown, expired, used, or issued for something else),
-    /// `invalid_signature` (nothing is spent by these), `domain_mismatch`, `uri_mismatch`,
+    /// `invalid_signature` (nothing is spent by these, unless a wallet contract was asked:
+    /// see below), `domain_mismatch`, `uri_mismatch`,
     /// `chain_not_allowed`, `message_expired`, `message_not_yet_valid`, `issued_at_invalid`
     /// (signed by its address: the nonce is spent), `unauthenticated` (`link` without a
     /// session); 403 `csrf_invalid`, `origin_not_allowed` (`link` with the cookie),
     /// `reauthentication_required` (`link` from a session without a recent signature; the
     /// nonce is not spent); 409 `wallet_already_linked`, `wallet_already_yours`; 413
-    /// `payload_too_large`; 429 `rate_limited`; 503 `email_unavailable`.
+    /// `payload_too_large`; 429 `rate_limited`; 503 `email_unavailable`. A signature that is
+    /// not the address's key's (a smart-contract wallet's, EIP-1271, or one wrapped for a
+    /// wallet not deployed yet, EIP-6492) is checked on the message's chain when `[chains]`
+    /// has an endpoint for it, with its nonce spent first: 401 `invalid_signature` if the
+    /// contract refuses, 503 `chain_unavailable` (with `Retry-After`) if no endpoint answered;
+    /// without an endpoint, 401 `contract_wallet_unsupported` (spent) unless it is 65 bytes.
     #[oai(path = "/verify", method = "post", operation_id = "verify")]
     async fn verify(
         &self,

@@ -62,7 +62,9 @@ impl ReauthApi {
     /// the account. Errors: 400 `invalid_message`, `invalid_signature_format`; 401
     /// `unauthenticated`, `invalid_nonce`, `invalid_signature`, `domain_mismatch`,
     /// `uri_mismatch`, `chain_not_allowed`, `message_expired`, `message_not_yet_valid`,
-    /// `issued_at_invalid`; 403 `csrf_invalid`; 404 `wallet_not_found`; 429 `rate_limited`.
+    /// `issued_at_invalid`, `contract_wallet_unsupported`; 403 `csrf_invalid`; 404
+    /// `wallet_not_found`; 429 `rate_limited`; 503 `chain_unavailable` (a smart-contract
+    /// wallet's signature is checked on its chain, as for a sign-in).
     #[oai(
         path = "/reauthenticate",
         method = "post",

@@ -82,7 +82,8 @@ impl WalletsApi {
     /// `invalid_signature`, `domain_mismatch`, `uri_mismatch`, `chain_not_allowed`,
     /// `message_expired`, `message_not_yet_valid`, `issued_at_invalid`; 403 `csrf_invalid`,
     /// `reauthentication_required`; 409 `wallet_already_linked`,
-    /// `wallet_already_yours`.
+    /// `wallet_already_yours`. A smart-contract wallet links the same way (its contract is
+    /// asked as for a sign-in: 401 `contract_wallet_unsupported`, 503 `chain_unavailable`).
     #[oai(path = "/", method = "post", operation_id = "linkWallet")]
     async fn link(
         &self,
