@@ -17,6 +17,8 @@ let config = { chainIds: [] };
 /** The account's wallets and the one this session signed in with, as last shown. */
 let myWallets = [];
 let sessionAddress = null;
+/** The name the profile form was filled with. */
+let shownName = "";
 /** The change waiting for the re-authentication card: {resolve, reject}. */
 let pendingReauth = null;
 /** The card's copy-sign-paste flow (see setUpReauth). */
@@ -192,6 +194,9 @@ async function renderAccount() {
   document.getElementById("user-name").textContent = user.name;
   document.getElementById("user-address").textContent = session.session.address;
   document.getElementById("profile-name").value = user.name;
+  // What the form showed: the name is sent only when the person changed it, so that saving the
+  // email does not turn a name that follows the wallet's ENS name into a chosen one.
+  shownName = user.name;
   document.getElementById("profile-email").value = user.email || "";
   document.getElementById("email-status").textContent = user.email
     ? user.emailVerified
@@ -374,7 +379,9 @@ function setUpProfile() {
     guarded(form.querySelector("button"), async () => {
       const email = document.getElementById("profile-email").value.trim();
       const name = document.getElementById("profile-name").value.trim();
-      await withRecentSignature(() => api("PUT", "/api/account", { name, email: email || null }));
+      const update = { email: email || null };
+      if (name !== shownName) update.name = name;
+      await withRecentSignature(() => api("PUT", "/api/account", update));
       notify("Saved.", "ok");
       await refresh();
     });

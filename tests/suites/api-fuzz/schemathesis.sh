@@ -9,7 +9,7 @@ source tests/suites/helpers/serve.sh
 # positive_data_acceptance is left out: a schema cannot say which strings are correctly signed
 # EIP-4361 messages, so schema-valid bodies are rightly refused with 400.
 run() {
-  schemathesis run "http://127.0.0.1:$port/openapi.json" \
+  schemathesis --config-file tests/suites/api-fuzz/schemathesis.toml run "http://127.0.0.1:$port/openapi.json" \
     --checks all \
     --exclude-checks positive_data_acceptance \
     --max-examples 80 \

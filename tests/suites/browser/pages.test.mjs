@@ -817,6 +817,12 @@ describe("ENS names", () => {
       const img = page.getByTestId("wallet").locator("img.avatar");
       assert.equal(await img.getAttribute("src"), "https://avatars.example/alice.png");
       assert.ok(await img.evaluate((i) => i.complete && i.naturalWidth > 0), "the avatar loads (CSP img-src https:)");
+      // Saving the profile with the name as shown keeps it following the ENS name: the form
+      // sends no name, so the default display name is not turned into a chosen one.
+      const put = page.waitForRequest((r) => r.method() === "PUT" && r.url().endsWith("/api/account"));
+      await page.locator("#profile-form button").click();
+      assert.ok(!("name" in (await put).postDataJSON()), "an unchanged name is not sent");
+      await page.getByText("Saved.").waitFor();
       assert.deepEqual(errors, [], "no script errors (CSP included)");
     } finally {
       await context.close();
