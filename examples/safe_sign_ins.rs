@@ -13,11 +13,10 @@ use std::time::{Duration, Instant};
 
 use alloy::primitives::Address;
 use common::{
-    anvil::Anvil,
+    anvil::{serve_chain, Anvil},
     safe::{eip6492_wrap, hex0x, owner_signature, siwe_hash, SafeKit},
     MessageSpec, TestApp, Wallet,
 };
-use siwe_server::config::{ChainSettings, OneOrMany};
 
 /// Who signs: the owner's key itself, the deployed Safe, or the Safe not deployed yet.
 enum Signer {
@@ -37,16 +36,9 @@ async fn main() {
     let owner = Wallet::random();
     let safe = kit.create_safe(&owner, 1).await;
     let (future, factory, calldata) = kit.counterfactual(&owner, 2).await;
-    let app = TestApp::spawn_with(|s| {
-        s.chains.insert(
-            anvil.chain_id.to_string(),
-            ChainSettings {
-                rpc_url: OneOrMany::One(anvil.url.clone()),
-                timeout_ms: 3000,
-            },
-        );
-    })
-    .await;
+    let app =
+        TestApp::spawn_with(|s| serve_chain(s, anvil.chain_id, vec![anvil.url.clone()], 3000))
+            .await;
 
     println!("{n} sequential sign-ins each, verify request only, one client, anvil on loopback");
     println!("signer                  per s   mean ms   p50 ms   p90 ms   p99 ms   max ms");

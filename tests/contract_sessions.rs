@@ -8,19 +8,16 @@ use std::time::{Duration, Instant};
 
 use alloy::primitives::Address;
 use common::{
-    anvil::Anvil,
+    anvil::{message_on_chain, serve_chain, Anvil},
     contracts::{dead_rpc_url, HangingRpc},
     safe::{
         eip6492_wrap, hex0x, owner_signature, siwe_hash, wallet_address, SafeKit, EIP6492_MAGIC,
     },
-    MessageSpec, TestApp, Wallet,
+    TestApp, Wallet,
 };
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
-use siwe_server::{
-    config::{ChainSettings, OneOrMany},
-    Settings,
-};
+use siwe_server::Settings;
 
 /// Chain 31337 at `rpc_url`.
 fn with_chain(settings: &mut Settings, rpc_url: &str) {
@@ -28,21 +25,12 @@ fn with_chain(settings: &mut Settings, rpc_url: &str) {
 }
 
 fn with_chain_timeout(settings: &mut Settings, rpc_url: &str, timeout_ms: u64) {
-    settings.chains.insert(
-        "31337".into(),
-        ChainSettings {
-            rpc_url: OneOrMany::One(rpc_url.to_string()),
-            timeout_ms,
-        },
-    );
+    serve_chain(settings, 31337, vec![rpc_url.to_string()], timeout_ms);
 }
 
 /// A sign-in message of `app` for `safe` on chain 31337.
 async fn message_for(app: &TestApp, safe: Address) -> String {
-    let mut spec = MessageSpec::new(&Wallet::random(), &app.nonce().await);
-    spec.address = safe.to_checksum(None);
-    spec.chain_id = "31337".into();
-    spec.render()
+    message_on_chain(app, &safe.to_checksum(None), 31337).await
 }
 
 /// Signs in to `app` as `safe` (on chain 31337), by its owner's signature.

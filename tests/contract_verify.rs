@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use alloy::primitives::Address;
 use common::{
-    anvil::Anvil,
+    anvil::{message_on_chain, serve_chain, Anvil},
     contracts::{self, dead_rpc_url, HangingRpc},
     error_code, expect_error,
     safe::{eip6492_wrap, hex0x, owner_signature, siwe_hash, SafeKit},
@@ -19,31 +19,19 @@ use common::{
 };
 use reqwest::{Method, Response, StatusCode};
 use serde_json::{json, Value};
-use siwe_server::{
-    config::{ChainSettings, OneOrMany},
-    Settings,
-};
+use siwe_server::Settings;
 
 /// `[chains."31337"]` with these endpoints and timeout; messages on chain 31337 only.
 fn with_chain(urls: Vec<String>, timeout_ms: u64) -> impl FnOnce(&mut Settings) {
     move |settings| {
-        settings.chains.insert(
-            "31337".into(),
-            ChainSettings {
-                rpc_url: OneOrMany::Many(urls),
-                timeout_ms,
-            },
-        );
+        serve_chain(settings, 31337, urls, timeout_ms);
         settings.siwe.chain_ids = vec![31337];
     }
 }
 
 /// A message for `address` on `chain_id` with a fresh nonce.
 async fn message_for(app: &TestApp, address: &str, chain_id: u64) -> String {
-    let mut spec = MessageSpec::new(&Wallet::random(), &app.nonce().await);
-    spec.address = address.into();
-    spec.chain_id = chain_id.to_string();
-    spec.render()
+    message_on_chain(app, address, chain_id).await
 }
 
 fn eip55(address: Address) -> String {

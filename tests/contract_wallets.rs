@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use alloy::primitives::Address;
 use common::{
-    anvil::Anvil,
+    anvil::{message_on_chain, serve_chain, Anvil},
     contracts::{self, dead_rpc_url, HangingRpc},
     expect_error,
     safe::{eip6492_wrap, hex0x, owner_signature, siwe_hash, wallet_address, SafeKit},
@@ -16,22 +16,12 @@ use common::{
 };
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
-use siwe_server::config::{ChainSettings, OneOrMany};
 
 const CHAIN: u64 = 31337;
 
 /// A server whose chain 31337 is served by `urls`, tried in order, each given `timeout_ms`.
 async fn app_with_rpc(urls: Vec<String>, timeout_ms: u64) -> TestApp {
-    TestApp::spawn_with(|s| {
-        s.chains.insert(
-            CHAIN.to_string(),
-            ChainSettings {
-                rpc_url: OneOrMany::Many(urls),
-                timeout_ms,
-            },
-        );
-    })
-    .await
+    TestApp::spawn_with(|s| serve_chain(s, CHAIN, urls, timeout_ms)).await
 }
 
 async fn app_for(anvil: &Anvil) -> TestApp {
@@ -40,10 +30,7 @@ async fn app_for(anvil: &Anvil) -> TestApp {
 
 /// A sign-in message on chain 31337 for `account` (a contract's address) with a fresh nonce.
 async fn message_for(app: &TestApp, account: Address) -> String {
-    let mut spec = MessageSpec::new(&Wallet::random(), &app.nonce().await);
-    spec.address = account.to_checksum(None);
-    spec.chain_id = CHAIN.to_string();
-    spec.render()
+    message_on_chain(app, &account.to_checksum(None), CHAIN).await
 }
 
 /// `owner`'s signature of `message` as the Safe at `safe` checks it.

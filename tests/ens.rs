@@ -9,26 +9,19 @@ use std::time::{Duration, Instant};
 
 use alloy::primitives::Address;
 use common::{
-    anvil::Anvil,
+    anvil::{serve_chain, Anvil},
     contracts::HangingRpc,
     ens::EnsKit,
     oidc_front::{self, consent_page, request, APP_CB},
     TestApp, Wallet,
 };
 use serde_json::Value;
-use siwe_server::config::{ChainSettings, OneOrMany};
 
 const AVATAR: &str = "https://avatars.example/alice.png";
 
 /// Resolves names on `rpc_url` (chain 31337) with the registry at `registry`.
 fn ens_settings(settings: &mut siwe_server::Settings, rpc_url: &str, registry: Address) {
-    settings.chains.insert(
-        "31337".into(),
-        ChainSettings {
-            rpc_url: OneOrMany::One(rpc_url.into()),
-            timeout_ms: 2000,
-        },
-    );
+    serve_chain(settings, 31337, vec![rpc_url.to_string()], 2000);
     settings.ens.chain_id = 31337;
     settings.ens.registry = registry.to_string();
     settings.ens.ttl_secs = 3600;

@@ -16,7 +16,12 @@ use alloy::{
     signers::local::PrivateKeySigner,
 };
 
-use super::Wallet;
+use siwe_server::{
+    config::{ChainSettings, OneOrMany},
+    Settings,
+};
+
+use super::{MessageSpec, TestApp, Wallet};
 
 /// The npm packages of the chain suite (anvil, Safe and ENS artifacts).
 pub fn node_modules() -> PathBuf {
@@ -241,4 +246,23 @@ pub fn free_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
+}
+
+/// `[chains."<chain_id>"]` served by `urls`, tried in order, each given `timeout_ms`.
+pub fn serve_chain(settings: &mut Settings, chain_id: u64, urls: Vec<String>, timeout_ms: u64) {
+    settings.chains.insert(
+        chain_id.to_string(),
+        ChainSettings {
+            rpc_url: OneOrMany::Many(urls),
+            timeout_ms,
+        },
+    );
+}
+
+/// A sign-in message of `app` for `account` (EIP-55) on `chain_id`, on a fresh nonce.
+pub async fn message_on_chain(app: &TestApp, account: &str, chain_id: u64) -> String {
+    let mut spec = MessageSpec::new(&Wallet::random(), &app.nonce().await);
+    spec.address = account.to_string();
+    spec.chain_id = chain_id.to_string();
+    spec.render()
 }
