@@ -4,6 +4,7 @@
 
 pub mod account;
 pub mod address;
+pub mod device;
 pub mod email_link;
 pub mod ens;
 pub mod event;
