@@ -432,6 +432,24 @@ async fn the_primary_wallet_can_change_and_passes_on_when_removed() {
 }
 
 #[tokio::test]
+async fn sessions_name_the_browser_and_os_of_their_user_agent() {
+    const FIREFOX_ON_MACOS: &str =
+        "Mozilla/5.0 (Macintosh; Intel Mac OS X 10.15; rv:133.0) Gecko/20100101 Firefox/133.0";
+    let mut app = TestApp::spawn().await;
+    app.client = reqwest::Client::builder()
+        .cookie_store(true)
+        .user_agent(FIREFOX_ON_MACOS)
+        .build()
+        .unwrap();
+    app.sign_in(&Wallet::random()).await;
+
+    let list = json_of(app.get("/api/auth/sessions").await).await;
+    assert_eq!(list[0]["userAgent"], FIREFOX_ON_MACOS);
+    assert_eq!(list[0]["device"]["browser"], "Firefox");
+    assert_eq!(list[0]["device"]["os"], "macOS");
+}
+
+#[tokio::test]
 async fn sessions_can_be_listed_and_ended() {
     let app = TestApp::spawn().await;
     let w = Wallet::random();
@@ -451,7 +469,9 @@ async fn sessions_can_be_listed_and_ended() {
     for s in list {
         assert_eq!(s["address"], w.address.as_str());
         assert_eq!(s["ip"], "127.0.0.1");
-        assert!(s["userAgent"].is_string() || s["userAgent"].is_null());
+        // reqwest sends no User-Agent: nothing to name.
+        assert_eq!(s["userAgent"], Value::Null);
+        assert_eq!(s["device"], json!({ "browser": null, "os": null }));
         assert!(
             s["lastSeenAt"].is_string() && s["createdAt"].is_string() && s["expiresAt"].is_string()
         );

@@ -14,7 +14,7 @@ use time::OffsetDateTime;
 
 use crate::{
     clock::from_unix_ms,
-    domain::{account, address::Address, event::Event, id::SessionId, session},
+    domain::{account, address::Address, device::Device, event::Event, id::SessionId, session},
     service::{Account, Challenge, NonceIssued},
 };
 
@@ -234,13 +234,48 @@ pub struct SessionInfo {
     pub expires_at: OffsetDateTime,
     #[oai(nullable)]
     pub ip: Option<String>,
+    /// The `User-Agent` the session was opened with (its first 512 bytes), as the client sent it.
     #[oai(nullable)]
     pub user_agent: Option<String>,
+    /// The browser and operating system `userAgent` names, for showing the session to a person.
+    pub device: DeviceInfo,
     /// The session making this request.
     pub current: bool,
     /// Whether a smart-contract wallet, not a key, signed this session in (as `Session`'s
     /// `contractWallet` says).
     pub contract_wallet: bool,
+}
+
+/// The browser and operating system a user agent names, in the words people use ("Firefox",
+/// "macOS"). Each is null when the user agent does not say or is unknown; each is at most 32
+/// characters of `[A-Za-z0-9 ._()-]`.
+#[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase", example)]
+pub struct DeviceInfo {
+    /// The browser, e.g. "Firefox", "Chrome", "Safari", "Edge", "MetaMask" (a wallet's in-app
+    /// browser), "curl".
+    #[oai(nullable)]
+    pub browser: Option<String>,
+    /// The operating system: "macOS", "iOS", "Android", "Windows", "Linux", "ChromeOS" or another.
+    #[oai(nullable)]
+    pub os: Option<String>,
+}
+
+impl DeviceInfo {
+    /// What `user_agent` names; both null without one.
+    pub fn of_user_agent(user_agent: Option<&str>) -> Self {
+        let Device { browser, os } = user_agent.map(Device::from_user_agent).unwrap_or_default();
+        Self { browser, os }
+    }
+}
+
+impl Example for DeviceInfo {
+    fn example() -> Self {
+        Self {
+            browser: Some("Firefox".into()),
+            os: Some("macOS".into()),
+        }
+    }
 }
 
 /// Ask for a server-built message for `address`.
@@ -465,6 +500,7 @@ impl SessionInfo {
             expires_at: from_unix_ms(s.expires_at),
             ip: s.ip.clone(),
             user_agent: s.user_agent.clone(),
+            device: DeviceInfo::of_user_agent(s.user_agent.as_deref()),
             current: s.id == *current_id,
             contract_wallet: s.contract_wallet,
         }
