@@ -348,7 +348,8 @@ pub struct EventBody {
     /// `reauthentication_failed`, `oidc_consent_granted`, `oidc_app_revoked`,
     /// `oidc_code_replay`, `oidc_refresh_reuse` (for those three the detail is the client id),
     /// `contract_session_ended` (a re-check found that the wallet contract no longer accepts the
-    /// session's signature; the detail is `chain <id>`).
+    /// session's signature; the detail is `chain <id>`), `pairing_approved` (a wallet of the
+    /// account approved a sign-in on another device; the detail names that device and its IP).
     pub kind: String,
     #[oai(nullable)]
     pub address: Option<String>,

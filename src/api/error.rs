@@ -27,18 +27,24 @@ pub enum ApiError {
     /// Refused as a possible cross-site request: the session's CSRF token is missing or wrong
     /// (`csrf_invalid`), or a cookie-authenticated request came from a foreign Origin
     /// (`origin_not_allowed`); or a sensitive change needs a recent signature
-    /// (`reauthentication_required`).
+    /// (`reauthentication_required`); or a pairing's claim has the wrong secret
+    /// (`invalid_pairing_secret`).
     #[oai(status = 403)]
     Forbidden(Json<ErrorBody>),
     /// No such wallet (`wallet_not_found`), session (`session_not_found`) or connected app
-    /// (`app_not_found`) on the account.
+    /// (`app_not_found`) on the account, or no such pairing (`pairing_not_found`).
     #[oai(status = 404)]
     NotFound(Json<ErrorBody>),
     /// The request conflicts with the accounts as they are: `wallet_already_linked` (another
     /// account has the wallet), `wallet_already_yours`, `last_sign_in_method` (the account's
-    /// only wallet), `email_in_use` (another account has verified the email).
+    /// only wallet), `email_in_use` (another account has verified the email), or a pairing
+    /// that is not in the state the request needs (`pairing_declined`, `pairing_used`,
+    /// `pairing_not_approved`).
     #[oai(status = 409)]
     Conflict(Json<ErrorBody>),
+    /// The thing asked for existed but has ended: a pairing past its expiry (`pairing_expired`).
+    #[oai(status = 410)]
+    Gone(Json<ErrorBody>),
     /// The request body did not arrive within 10 seconds (`request_timeout`).
     #[oai(status = 408)]
     RequestTimeout(Json<ErrorBody>),
@@ -55,13 +61,16 @@ pub enum ApiError {
     /// The database (`unavailable`) or the mail server (`email_unavailable`) is unavailable,
     /// or the server is too busy to take the request (`overloaded`: its queues are full), or no
     /// RPC endpoint of the message's chain answered in time to check a contract wallet's
-    /// signature (`chain_unavailable`); both say in `Retry-After` how many seconds to wait.
+    /// signature (`chain_unavailable`), or too many pairings are live (`pairing_capacity`);
+    /// these say in `Retry-After` how many seconds to wait.
     #[oai(status = 503)]
     Unavailable(Json<ErrorBody>, #[oai(header = "Retry-After")] Option<u64>),
 }
 
 /// What an `overloaded` answer asks the client to wait: queues drain in milliseconds.
 pub const OVERLOADED_RETRY_SECS: u64 = 1;
+/// What a `pairing_capacity` answer asks the client to wait: pairings end within minutes.
+pub const PAIRING_CAPACITY_RETRY_SECS: u64 = 30;
 /// What a `chain_unavailable` answer asks the client to wait: an RPC endpoint that failed
 /// every try is rarely back within a second.
 pub const CHAIN_UNAVAILABLE_RETRY_SECS: u64 = 5;
@@ -82,6 +91,7 @@ impl From<AppError> for ApiError {
             StatusCode::FORBIDDEN => Self::Forbidden(body),
             StatusCode::NOT_FOUND => Self::NotFound(body),
             StatusCode::CONFLICT => Self::Conflict(body),
+            StatusCode::GONE => Self::Gone(body),
             StatusCode::REQUEST_TIMEOUT => Self::RequestTimeout(body),
             StatusCode::PAYLOAD_TOO_LARGE => Self::PayloadTooLarge(body),
             StatusCode::TOO_MANY_REQUESTS => Self::TooManyRequests(body, 60),
@@ -89,6 +99,7 @@ impl From<AppError> for ApiError {
                 let retry_after = match code {
                     ErrorCode::Overloaded => Some(OVERLOADED_RETRY_SECS),
                     ErrorCode::ChainUnavailable => Some(CHAIN_UNAVAILABLE_RETRY_SECS),
+                    ErrorCode::PairingCapacity => Some(PAIRING_CAPACITY_RETRY_SECS),
                     _ => None,
                 };
                 Self::Unavailable(body, retry_after)

@@ -11,6 +11,7 @@ mod forward_auth;
 mod log;
 mod metrics;
 mod oidc;
+mod pairing;
 mod rate_limit;
 #[cfg(test)]
 mod reference;
@@ -46,6 +47,7 @@ pub use self::{
     log::{LogFormat, LogSettings},
     metrics::{Metrics, MetricsSettings},
     oidc::{read_secret_file, ClientSecret, ClientSettings, Oidc, OidcClient, OidcSettings},
+    pairing::{Pairing, PairingSettings},
     rate_limit::RateLimitSettings,
     secret::Secret,
     security::SecuritySettings,
@@ -80,6 +82,7 @@ pub struct Settings {
     pub forward_auth: ForwardAuthSettings,
     pub tokens: TokenSettings,
     pub oidc: OidcSettings,
+    pub pairing: PairingSettings,
     pub metrics: MetricsSettings,
     pub log: LogSettings,
 }
@@ -105,6 +108,7 @@ pub struct Config {
     pub forward_auth: ForwardAuth,
     pub tokens: Tokens,
     pub oidc: Oidc,
+    pub pairing: Pairing,
     pub metrics: Metrics,
     pub log: LogSettings,
 }
@@ -206,6 +210,7 @@ impl Settings {
         let metrics = self.metrics.validate()?;
         let tokens = self.tokens.validate(&server.public_origin)?;
         let oidc = self.oidc.validate()?;
+        let pairing = self.pairing.validate()?;
         self.ui.validate()?;
         let audit = self.audit.validate()?;
         let database = self.database.validate()?;
@@ -226,6 +231,7 @@ impl Settings {
             forward_auth,
             tokens,
             oidc,
+            pairing,
             metrics,
             log: self.log.clone(),
         })

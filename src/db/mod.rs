@@ -28,6 +28,7 @@ pub mod mail_log;
 mod migrations;
 pub mod nonces;
 pub mod oidc;
+pub mod pairings;
 pub mod sessions;
 pub mod users;
 mod writer;
@@ -54,6 +55,8 @@ pub use migrations::SCHEMA_VERSION;
 
 /// Rows deleted per statement by the cleanup task, so it never holds the write lock for long.
 const CLEANUP_BATCH: u32 = 1000;
+/// How long an expired pairing is kept (its desktop may still ask how it ended).
+const PAIRING_KEPT_MS: i64 = 3_600_000;
 /// Longest a read waits for a pooled connection: reads run on the async workers, which must
 /// not stall behind an exhausted pool; past it the request gets 503 `overloaded`.
 pub const READ_WAIT: Duration = Duration::from_millis(250);
@@ -238,8 +241,8 @@ impl Db {
     }
 
     /// Deletes up to a small batch each of expired nonces, sessions, email tokens, ENS names of
-    /// unlinked wallets and OpenID Connect codes, refresh tokens and grants, and of events older
-    /// than `events_before_ms`; returns how many rows went.
+    /// unlinked wallets, OpenID Connect codes, refresh tokens and grants, pairings an hour past
+    /// their expiry, and of events older than `events_before_ms`; returns how many rows went.
     pub fn delete_expired_batch(
         conn: &Connection,
         now_ms: i64,
@@ -250,6 +253,7 @@ impl Db {
             + email_tokens::delete_expired(conn, now_ms, CLEANUP_BATCH)?
             + ens::delete_unlinked(conn, now_ms, CLEANUP_BATCH)?
             + oidc::delete_expired(conn, now_ms, CLEANUP_BATCH)?
+            + pairings::delete_expired_before(conn, now_ms - PAIRING_KEPT_MS, CLEANUP_BATCH)?
             + mail_log::delete_older_than(conn, now_ms - mail_log::WINDOW_MS, CLEANUP_BATCH)?
             + events::delete_older_than(conn, events_before_ms, CLEANUP_BATCH)?)
     }

@@ -33,10 +33,13 @@ pub enum EventKind {
     /// A re-check found that the wallet contract that signed a session in no longer accepts
     /// its signature (its owners changed...): the session was ended (detail: the chain).
     ContractSessionEnded,
+    /// A wallet of the account approved a cross-device sign-in (a pairing) on another device
+    /// (detail: that device's description and address).
+    PairingApproved,
 }
 
 impl EventKind {
-    pub const ALL: [Self; 19] = [
+    pub const ALL: [Self; 20] = [
         Self::SignIn,
         Self::SignInFailed,
         Self::SignOut,
@@ -56,6 +59,7 @@ impl EventKind {
         Self::OidcCodeReplay,
         Self::OidcRefreshReuse,
         Self::ContractSessionEnded,
+        Self::PairingApproved,
     ];
 
     /// The stored and shown name.
@@ -80,6 +84,7 @@ impl EventKind {
             Self::OidcCodeReplay => "oidc_code_replay",
             Self::OidcRefreshReuse => "oidc_refresh_reuse",
             Self::ContractSessionEnded => "contract_session_ended",
+            Self::PairingApproved => "pairing_approved",
         }
     }
 

@@ -11,6 +11,7 @@ pub mod event;
 pub mod forward_auth;
 pub mod id;
 pub mod oidc;
+pub mod pairing;
 pub mod session;
 pub mod signing_alg;
 pub mod siwe;

@@ -49,18 +49,21 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         InvalidSignature | ContractWalletUnsupported | InvalidNonce | DomainMismatch | UriMismatch | ChainNotAllowed
         | MessageExpired | MessageNotYetValid | IssuedAtInvalid | Unauthenticated
         | InvalidClient => StatusCode::UNAUTHORIZED,
-        CsrfInvalid | OriginNotAllowed | AccessDenied | ReauthenticationRequired => {
-            StatusCode::FORBIDDEN
-        }
+        CsrfInvalid | OriginNotAllowed | AccessDenied | ReauthenticationRequired
+        | InvalidPairingSecret => StatusCode::FORBIDDEN,
         RateLimited => StatusCode::TOO_MANY_REQUESTS,
-        NotFound | WalletNotFound | SessionNotFound | AppNotFound => StatusCode::NOT_FOUND,
-        WalletAlreadyLinked | WalletAlreadyYours | LastSignInMethod | EmailInUse => {
-            StatusCode::CONFLICT
+        NotFound | WalletNotFound | SessionNotFound | AppNotFound | PairingNotFound => {
+            StatusCode::NOT_FOUND
         }
+        PairingExpired => StatusCode::GONE,
+        WalletAlreadyLinked | WalletAlreadyYours | LastSignInMethod | EmailInUse
+        | PairingDeclined | PairingUsed | PairingNotApproved => StatusCode::CONFLICT,
         MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
         PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         RequestTimeout => StatusCode::REQUEST_TIMEOUT,
-        Unavailable | EmailUnavailable | Overloaded | ChainUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+        Unavailable | EmailUnavailable | Overloaded | ChainUnavailable | PairingCapacity => {
+            StatusCode::SERVICE_UNAVAILABLE
+        }
         Internal => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }

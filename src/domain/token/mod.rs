@@ -29,6 +29,8 @@ pub struct Keys {
     nonce: [u8; 32],
     /// OpenID Connect: codes, refresh tokens, client secrets, pairwise subjects.
     oidc: [u8; 32],
+    /// Desktop secrets of cross-device sign-ins (pairings).
+    pairing: [u8; 32],
 }
 
 impl std::fmt::Debug for Keys {
@@ -57,6 +59,7 @@ impl Keys {
             // v2: the time in a nonce is its expiry; nonces of v1 (issue time) are unknown.
             nonce: derive(b"siwe-server nonce v2"),
             oidc: derive(b"siwe-server oidc v1"),
+            pairing: derive(b"siwe-server pairing v1"),
         }
     }
 
@@ -139,6 +142,14 @@ impl Keys {
         mac(&self.oidc, &parts).finalize().into_bytes().into()
     }
 
+    /// What the database stores for the desktop secret of pairing `pairing_id`: a MAC, so a
+    /// copy of the database claims no pairing. Compare it in constant time
+    /// ([`pairing_secret_matches`]).
+    pub fn pairing_secret_mac(&self, pairing_id: &str, secret: &str) -> [u8; 32] {
+        let parts: [&[u8]; 3] = [pairing_id.as_bytes(), b"\0", secret.as_bytes()];
+        mac(&self.pairing, &parts).finalize().into_bytes().into()
+    }
+
     fn link_form_mac(&self, browser: &str, link_token: &str) -> HmacSha256 {
         let parts: [&[u8]; 4] = [
             b"link form\0",
@@ -171,7 +182,14 @@ impl OidcSecret {
     }
 }
 
-/// 256 random bits in base64url: an authorization code, refresh token or client secret.
+/// Whether a presented pairing secret's MAC is the stored one, in constant time.
+pub fn pairing_secret_matches(stored: &[u8], presented: &[u8; 32]) -> bool {
+    use subtle::ConstantTimeEq;
+    stored.ct_eq(presented).into()
+}
+
+/// 256 random bits in base64url: an authorization code, refresh token, client secret or a
+/// pairing's desktop secret.
 pub fn random_secret() -> String {
     let mut bytes = [0u8; TOKEN_BYTES];
     rand::rng().fill_bytes(&mut bytes);

@@ -46,6 +46,11 @@ pub enum NonceFor<'a> {
         email: &'a str,
         address: &'a str,
     },
+    /// Approving the pairing `pairing_id` (cross-device sign-in) by a signature of `address`.
+    Pairing {
+        pairing_id: &'a str,
+        address: &'a str,
+    },
 }
 
 impl<'a> NonceFor<'a> {
@@ -59,6 +64,10 @@ impl<'a> NonceFor<'a> {
                 address,
             } => ("reauth", vec![session_id, address]),
             Self::EmailAttach { email, address } => ("email_attach", vec![email, address]),
+            Self::Pairing {
+                pairing_id,
+                address,
+            } => ("pairing", vec![pairing_id, address]),
         }
     }
 }
@@ -225,6 +234,37 @@ mod tests {
         }
         let sign_in = keys.new_nonce(1_795_000_000_123, NonceFor::SignIn);
         assert!(!keys.nonce_matches(&sign_in, reauth));
+    }
+
+    #[test]
+    fn pairing_nonces_bind_pairing_and_address() {
+        let keys = Keys::from_secret(b"one secret that is long enough....");
+        let pairing = NonceFor::Pairing {
+            pairing_id: "p1",
+            address: "0xAb",
+        };
+        let nonce = keys.new_nonce(1_795_000_000_123, pairing);
+        assert!(keys.nonce_matches(&nonce, pairing));
+        for other in [
+            NonceFor::SignIn,
+            NonceFor::Pairing {
+                pairing_id: "p2",
+                address: "0xAb",
+            },
+            NonceFor::Pairing {
+                pairing_id: "p1",
+                address: "0xAc",
+            },
+            // Same values, another purpose.
+            NonceFor::Reauth {
+                session_id: "p1",
+                address: "0xAb",
+            },
+        ] {
+            assert!(!keys.nonce_matches(&nonce, other), "{other:?}");
+        }
+        let sign_in = keys.new_nonce(1_795_000_000_123, NonceFor::SignIn);
+        assert!(!keys.nonce_matches(&sign_in, pairing));
     }
 
     #[test]
