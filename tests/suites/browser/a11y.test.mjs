@@ -1,0 +1,301 @@
+// Accessibility of every page state: axe-core (pinned in package.json) runs inside the real
+// Chromium on each page at 320 px and 1280 px wide, in light and dark colour schemes, and any
+// violation of impact "serious" or "critical" fails (colour contrast included); at 320 px the
+// page must also not scroll sideways.
+//
+// Run: cargo build && (cd tests/suites/browser && npm ci && node --test a11y.test.mjs)
+
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { createRequire } from "node:module";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+import { privateKeyToAccount } from "viem/accounts";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
+const binary = join(root, "target", "debug", "siwe-server");
+if (!existsSync(binary)) throw new Error(`${binary} is missing: run cargo build (or cargo test) first`);
+// Evaluated through the DevTools protocol, which the pages' Content-Security-Policy (script-src
+// 'self') does not apply to; a script tag would be refused, and bypassing the policy for the
+// whole page would hide what it blocks.
+const axeSource = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
+
+const NARROW = { width: 320, height: 640 };
+const WIDE = { width: 1280, height: 900 };
+const layouts = [
+  { name: "320px-light", viewport: NARROW, colorScheme: "light" },
+  { name: "320px-dark", viewport: NARROW, colorScheme: "dark" },
+  { name: "1280px-light", viewport: WIDE, colorScheme: "light" },
+  { name: "1280px-dark", viewport: WIDE, colorScheme: "dark" },
+];
+const account = privateKeyToAccount("0x4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318");
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.on("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function startServer(env = {}) {
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const data = mkdtempSync(join(tmpdir(), "siwe-a11y-"));
+  const child = spawn(binary, [], {
+    env: {
+      ...process.env,
+      RUST_LOG: "",
+      SIWE_SERVER__BIND: `127.0.0.1:${port}`,
+      SIWE_SERVER__PUBLIC_URL: base,
+      SIWE_DATABASE__PATH: join(data, "siwe.db"),
+      SIWE_LOG__LEVEL: "warn",
+      SIWE_RATE_LIMIT__AUTH_PER_MINUTE: "0",
+      SIWE_RATE_LIMIT__READ_PER_MINUTE: "0",
+      SIWE_UI__APP_NAME: "Example App",
+      ...env,
+    },
+    stdio: ["ignore", "ignore", "inherit"],
+  });
+  for (let i = 0; i < 100; i++) {
+    try {
+      if ((await fetch(`${base}/healthz`)).ok) break;
+    } catch {
+      // not up yet
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    base,
+    stop() {
+      child.kill("SIGTERM");
+      rmSync(data, { recursive: true, force: true });
+    },
+  };
+}
+
+let browser;
+before(async () => {
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"],
+  });
+});
+after(async () => {
+  await browser?.close();
+});
+
+/** Runs axe-core on the page as it is; returns its violations of impact serious or critical. */
+async function seriousViolations(page) {
+  await page.evaluate(axeSource);
+  const results = await page.evaluate(() => window.axe.run(document, { resultTypes: ["violations"] }));
+  return results.violations
+    .filter((v) => v.impact === "serious" || v.impact === "critical")
+    .map((v) => ({
+      rule: v.id,
+      impact: v.impact,
+      help: v.help,
+      nodes: v.nodes.slice(0, 5).map((n) => `${n.target.join(" ")}: ${n.failureSummary.replace(/\s+/g, " ")}`),
+    }));
+}
+
+/** The page's and the window's widths when the page is wider than the window, else null. */
+async function sidewaysScroll(page) {
+  const widths = await page.evaluate(() => ({ page: document.documentElement.scrollWidth, window: window.innerWidth }));
+  return widths.page > widths.window ? widths : null;
+}
+
+/**
+ * Opens `state` at each layout and checks it: no serious or critical axe violation, and no
+ * sideways scrolling at 320 px. `state.open(page, base)` brings the page to the state.
+ */
+async function checkState(server, state) {
+  const problems = [];
+  for (const layout of layouts) {
+    const context = await browser.newContext({ viewport: layout.viewport, colorScheme: layout.colorScheme });
+    try {
+      const page = await context.newPage();
+      await state.open(page, server.base, context);
+      const violations = await seriousViolations(page);
+      if (violations.length) problems.push({ state: state.name, layout: layout.name, violations });
+      if (layout.viewport === NARROW) {
+        const widths = await sidewaysScroll(page);
+        if (widths) problems.push({ state: state.name, layout: layout.name, scrollsSideways: widths });
+      }
+    } finally {
+      await context.close();
+    }
+  }
+  assert.deepEqual(problems, [], JSON.stringify(problems, null, 2));
+}
+
+/** Signs `account` in from Node; the session cookie, for a browser context. */
+async function sessionCookie(base) {
+  const post = (path, body) =>
+    fetch(`${base}${path}`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+  const challenge = await (await post("/api/auth/challenge", { address: account.address })).json();
+  const signature = await account.signMessage({ message: challenge.message });
+  const verified = await post("/api/auth/verify", { message: challenge.message, signature });
+  assert.equal(verified.status, 200);
+  const [pair] = verified.headers.getSetCookie()[0].split(";");
+  const [name, value] = pair.split("=");
+  return { name, value, url: base };
+}
+
+async function signedIn(context, base) {
+  await context.addCookies([await sessionCookie(base)]);
+}
+
+const oidcRequest = (base) =>
+  new URLSearchParams({
+    response_type: "code",
+    client_id: "web",
+    redirect_uri: "http://localhost:9/cb",
+    scope: "openid email profile",
+    state: "st-1",
+    code_challenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+    code_challenge_method: "S256",
+  });
+
+/** Announces a wallet to the page (EIP-6963) that only says who it is: enough to be listed. */
+async function withWallet(context) {
+  await context.addInitScript(() => {
+    const provider = { request: async () => [], on() {}, removeListener() {} };
+    const info = {
+      uuid: "6f1c1b5e-4f5e-4c1a-9b7e-0d3c2a1b0e9f",
+      name: "Test Wallet",
+      rdns: "org.example.testwallet",
+      icon: "data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 32 32'%3E%3Crect width='32' height='32' rx='6' fill='%233b4cca'/%3E%3C/svg%3E",
+    };
+    const announce = () =>
+      window.dispatchEvent(new CustomEvent("eip6963:announceProvider", { detail: Object.freeze({ info, provider }) }));
+    window.addEventListener("eip6963:requestProvider", announce);
+    announce();
+  });
+}
+
+const states = [
+  {
+    name: "login with a wallet",
+    async open(page, base, context) {
+      await withWallet(context);
+      await page.goto(`${base}/login`);
+      await page.getByTestId("wallet-option").waitFor();
+    },
+  },
+  {
+    name: "login without a wallet",
+    async open(page, base) {
+      await page.goto(`${base}/login`);
+      await page.getByText("No browser wallet found").waitFor();
+    },
+  },
+  {
+    name: "login, manual flow with the message",
+    async open(page, base) {
+      await page.goto(`${base}/login`);
+      const manual = page.locator("#manual-address");
+      if (!(await manual.isVisible())) await page.locator("details:has(#manual-address) > summary").click();
+      await manual.fill(account.address);
+      await page.getByRole("button", { name: "Get the message" }).click();
+      await page.waitForFunction(() => document.getElementById("manual-message").value.length > 0);
+    },
+  },
+  {
+    name: "account",
+    async open(page, base, context) {
+      await signedIn(context, base);
+      await page.goto(`${base}/account`);
+      await page.getByTestId("wallet").first().waitFor();
+      await page.getByTestId("event").first().waitFor();
+    },
+  },
+  {
+    name: "email link that cannot be used",
+    async open(page, base) {
+      await page.goto(`${base}/api/account/verify-email?token=${"A".repeat(43)}`);
+      await page.locator("main h1").waitFor();
+    },
+  },
+  {
+    name: "OpenID Connect consent",
+    async open(page, base, context) {
+      await signedIn(context, base);
+      await page.goto(`${base}/oidc/authorize?${oidcRequest(base)}`);
+      await page.getByTestId("consent-app").waitFor();
+    },
+  },
+  {
+    name: "OpenID Connect sign-out",
+    async open(page, base, context) {
+      await signedIn(context, base);
+      await page.goto(`${base}/oidc/logout?client_id=web`);
+      await page.locator("form[action='/oidc/logout']").waitFor();
+    },
+  },
+  {
+    name: "OpenID Connect error",
+    async open(page, base) {
+      await page.goto(`${base}/oidc/authorize?client_id=nobody`);
+      await page.getByTestId("oidc-error").waitFor();
+    },
+  },
+];
+
+describe("accessibility (axe-core) and narrow screens", () => {
+  let server;
+  let configDir;
+  before(async () => {
+    configDir = mkdtempSync(join(tmpdir(), "siwe-a11y-config-"));
+    const config = join(configDir, "config.toml");
+    writeFileSync(
+      config,
+      `[[oidc.clients]]\nid = "web"\nname = "Web App"\npublic = true\n` +
+        `redirect_uris = ["http://localhost:9/cb"]\npost_logout_redirect_uris = ["http://localhost:9/bye"]\n`,
+    );
+    server = await startServer({ SIWE_CONFIG: config });
+  });
+  after(() => {
+    server?.stop();
+    if (configDir) rmSync(configDir, { recursive: true, force: true });
+  });
+
+  test("the check finds what it looks for", async () => {
+    const context = await browser.newContext({ viewport: NARROW });
+    try {
+      const page = await context.newPage();
+      await page.goto(`${server.base}/login`);
+      await page.evaluate(() => {
+        const faint = Object.assign(document.createElement("p"), { textContent: "faint text" });
+        faint.style.cssText = "color: #777; background: #888";
+        const unnamed = document.createElement("button");
+        unnamed.append(document.createElement("img"));
+        document.querySelector("main").append(faint, unnamed);
+      });
+      assert.equal(await sidewaysScroll(page), null);
+      const rules = (await seriousViolations(page)).map((v) => v.rule);
+      assert.ok(rules.includes("color-contrast") && rules.includes("button-name"), String(rules));
+      await page.evaluate(() => {
+        const wide = Object.assign(document.createElement("pre"), { textContent: "x".repeat(200) });
+        document.querySelector("main").append(wide);
+      });
+      assert.notEqual(await sidewaysScroll(page), null);
+    } finally {
+      await context.close();
+    }
+  });
+
+  for (const state of states) {
+    test(state.name, async () => {
+      await checkState(server, state);
+    });
+  }
+});
