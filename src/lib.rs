@@ -14,6 +14,7 @@ pub mod db;
 pub mod domain;
 pub mod error;
 pub mod http;
+pub mod i18n;
 pub mod keys;
 pub mod mail;
 pub mod metrics;

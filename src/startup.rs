@@ -245,6 +245,7 @@ fn app_state(
             redirect_origins: config.return_origins(),
             email_enabled: config.email.smtp.is_some(),
         },
+        catalogues: crate::i18n::Catalogues::embedded()?,
         forward,
         public_origin: config.server.public_origin.clone(),
     })

@@ -11,6 +11,7 @@ use poem_openapi::{
 };
 
 use super::AppState;
+pub(super) use crate::i18n::escape;
 use crate::{
     domain::email_link::EmailLinkKind,
     domain::token::Keys,
@@ -234,33 +235,4 @@ pub(super) fn document(title: &str, body: &str) -> String {
          <header class=\"brand\"><h1>{title}</h1></header>\n{body}\n</main>\n</body>\n</html>\n",
         title = escape(title),
     )
-}
-
-/// Text for HTML content and quoted attribute values.
-pub(super) fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn escape_leaves_no_markup() {
-        assert_eq!(
-            escape(r#"<a href="x">'&'</a>"#),
-            "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
-        );
-    }
 }

@@ -10,6 +10,7 @@ mod forward;
 mod health;
 mod link_page;
 mod oidc;
+pub mod pages;
 mod reauth;
 pub mod security;
 mod ui;
@@ -34,6 +35,8 @@ pub struct AppState {
     /// Which proxies are trusted, for the URL a proxy says it was asked for (forward-auth).
     pub client_ip: ClientIpResolver,
     pub ui: dto::UiConfigBody,
+    /// The pages' words in every language.
+    pub catalogues: crate::i18n::Catalogues,
     pub forward: crate::domain::forward_auth::ForwardAuthPolicy,
     /// The origin of public_url, without trailing slash.
     pub public_origin: String,

@@ -5,7 +5,7 @@
 use std::sync::{Arc, OnceLock};
 
 use poem::{
-    endpoint::{make_sync, BoxEndpoint, EmbeddedFileEndpoint, EmbeddedFilesEndpoint},
+    endpoint::{make_sync, BoxEndpoint, EmbeddedFilesEndpoint},
     get, Endpoint, EndpointExt, IntoEndpoint, Request, Response, Route,
 };
 
@@ -106,12 +106,9 @@ fn spec_and_docs(routes: Route) -> Route {
 /// The built-in pages and their assets.
 fn pages(routes: Route) -> Route {
     routes
-        .at("/", EmbeddedFileEndpoint::<Assets>::new("login.html"))
-        .at("/login", EmbeddedFileEndpoint::<Assets>::new("login.html"))
-        .at(
-            "/account",
-            EmbeddedFileEndpoint::<Assets>::new("account.html"),
-        )
+        .at("/", get(api::pages::login))
+        .at("/login", get(api::pages::login))
+        .at("/account", get(api::pages::account))
         .nest("/assets", EmbeddedFilesEndpoint::<Assets>::new())
 }
 

@@ -1,0 +1,134 @@
+//! The pages' catalogues (assets/i18n/<lang>.json) are complete: every language has exactly the
+//! source language's keys with the same {variables}, every language names itself, and every
+//! key a page template (`{{key}}`) or a script (`t("key")`) uses exists.
+
+use std::{
+    collections::{BTreeSet, HashSet},
+    fs,
+    path::Path,
+};
+
+use siwe_server::i18n::{template_keys, Catalogues};
+
+fn variables(text: &str) -> BTreeSet<&str> {
+    text.split('{')
+        .skip(1)
+        .filter_map(|part| part.split_once('}').map(|(name, _)| name))
+        .filter(|name| !name.is_empty() && name.chars().all(|c| c.is_alphanumeric() || c == '_'))
+        .collect()
+}
+
+#[test]
+fn every_language_has_every_key_with_the_same_variables() {
+    let catalogues = Catalogues::embedded().unwrap();
+    let source = catalogues.source();
+    assert!(
+        catalogues.all().len() >= 4,
+        "English and at least three more"
+    );
+    let source_keys: HashSet<&str> = source.keys().collect();
+    let mut problems = Vec::new();
+    for language in catalogues.all() {
+        let keys: HashSet<&str> = language.keys().collect();
+        for missing in source_keys.difference(&keys) {
+            problems.push(format!("{}: missing {missing}", language.code()));
+        }
+        for extra in keys.difference(&source_keys) {
+            problems.push(format!("{}: {extra} is not in en.json", language.code()));
+        }
+        for key in keys.intersection(&source_keys) {
+            let (ours, theirs) = (language.text(key).unwrap(), source.text(key).unwrap());
+            if variables(ours) != variables(theirs) {
+                problems.push(format!(
+                    "{}: {key} has other {{variables}} than en",
+                    language.code()
+                ));
+            }
+            if ours.trim().is_empty() {
+                problems.push(format!("{}: {key} is empty", language.code()));
+            }
+        }
+        if source
+            .text(&format!("languages.{}", language.code()))
+            .is_none()
+        {
+            problems.push(format!(
+                "languages.{} (its name) is missing",
+                language.code()
+            ));
+        }
+    }
+    problems.sort();
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// `t("key"` / `t('key'` / t(`key` literals without interpolation in a script.
+fn script_keys(source: &str) -> Vec<String> {
+    let mut keys = Vec::new();
+    let bytes = source.as_bytes();
+    for (at, _) in source.match_indices("t(") {
+        let before = at.checked_sub(1).map(|i| bytes[i]);
+        if before.is_some_and(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.' || b == b'$')
+        {
+            continue;
+        }
+        let rest = &source[at + 2..];
+        let Some(quote) = rest
+            .chars()
+            .next()
+            .filter(|c| matches!(c, '"' | '\'' | '`'))
+        else {
+            continue;
+        };
+        if let Some(end) = rest[1..].find(quote) {
+            let key = &rest[1..1 + end];
+            if !key.contains("${") {
+                keys.push(key.to_string());
+            }
+        }
+    }
+    keys
+}
+
+#[test]
+fn every_key_the_pages_use_exists() {
+    let catalogues = Catalogues::embedded().unwrap();
+    let source = catalogues.source();
+    let mut problems = Vec::new();
+    let mut check = |file: &Path, key: &str| {
+        if source.text(key).is_none() {
+            problems.push(format!("{}: {key}", file.display()));
+        }
+    };
+    for dir in ["assets", "assets/js"] {
+        for entry in fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join(dir)).unwrap() {
+            let path = entry.unwrap().path();
+            let text = match path.extension().and_then(|e| e.to_str()) {
+                Some("html" | "js") => fs::read_to_string(&path).unwrap(),
+                _ => continue,
+            };
+            if path.extension().is_some_and(|e| e == "html") {
+                for key in template_keys(&text) {
+                    check(&path, key);
+                }
+            } else {
+                for key in script_keys(&text) {
+                    check(&path, &key);
+                }
+            }
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "keys missing from en.json:\n{}",
+        problems.join("\n")
+    );
+}
+
+#[test]
+fn script_keys_are_found() {
+    assert_eq!(
+        script_keys("t(\"a.b\") + t('c', {x}) + t(`d.${e}`) + not(\"x\") + at(\"y\")"),
+        vec!["a.b", "c"]
+    );
+}

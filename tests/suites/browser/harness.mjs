@@ -1,0 +1,196 @@
+// Browser tests of the built-in pages: Playwright drives Debian's Chromium against the real
+// binary (target/debug/siwe-server, built by `cargo build`), with a test wallet injected into the
+// page (EIP-1193 provider announced through EIP-6963) whose personal_sign is answered here in
+// Node with known private keys (viem).
+//
+// Run: (cd tests/suites/browser && npm ci && npm test). Screenshots land in target/e2e/.
+//
+// What every browser test file shares: the binary started on a loopback port, the browser (one
+// per file: call useBrowser() at the top), pages with or without the test wallet, screenshots,
+// and JSON calls from Node.
+
+import { after, before } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+import { privateKeyToAccount } from "viem/accounts";
+
+export const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
+export const binary = join(root, "target", "debug", "siwe-server");
+export const shots = join(root, "target", "e2e");
+if (!existsSync(binary)) throw new Error(`${binary} is missing: run cargo build (or cargo test) first`);
+mkdirSync(shots, { recursive: true });
+
+export const keys = [
+  "0x4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318",
+  "0x8da4ef21b864d2cc526dbdb2a120bd2874c36c9d0a1fb7f8c63d7f7a8b41de8f",
+  "0x646f1ce2fdad0e6deeeb5c7e8e5543bdde65e86029e2fd9fc169899c440a7913",
+];
+export const accounts = keys.map((k) => privateKeyToAccount(k));
+
+export const PHONE = { width: 360, height: 780 };
+export const DESKTOP = { width: 1280, height: 900 };
+
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.on("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Starts the real binary on a free loopback port with its own data folder. */
+export async function startServer(env = {}) {
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const data = mkdtempSync(join(tmpdir(), "siwe-e2e-"));
+  const child = spawn(binary, [], {
+    env: {
+      ...process.env,
+      RUST_LOG: "",
+      SIWE_SERVER__BIND: `127.0.0.1:${port}`,
+      SIWE_SERVER__PUBLIC_URL: base,
+      SIWE_DATABASE__PATH: join(data, "siwe.db"),
+      SIWE_LOG__LEVEL: "warn",
+      SIWE_RATE_LIMIT__AUTH_PER_MINUTE: "0",
+      SIWE_RATE_LIMIT__READ_PER_MINUTE: "0",
+      SIWE_UI__APP_NAME: "Example App",
+      ...env,
+    },
+    stdio: ["ignore", "ignore", "inherit"],
+  });
+  for (let i = 0; i < 100; i++) {
+    try {
+      if ((await fetch(`${base}/healthz`)).ok) break;
+    } catch {
+      // not up yet
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    base,
+    stop() {
+      child.kill("SIGTERM");
+      rmSync(data, { recursive: true, force: true });
+    },
+  };
+}
+
+let browser;
+
+/** Starts Chromium before this file's tests and closes it after them. */
+export function useBrowser() {
+  before(async () => {
+    browser = await chromium.launch({
+      executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+      args: [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+      ],
+    });
+  });
+  after(async () => {
+    await browser?.close();
+  });
+}
+
+/** A page whose window has the test wallet (unless `wallet` is false). */
+export async function openPage({ wallet = true, viewport = DESKTOP, colorScheme = "light", locale = "en-US" } = {}) {
+  const context = await browser.newContext({ viewport, colorScheme, locale });
+  const errors = [];
+  // Signatures the test wallet made, across page loads.
+  const signed = { count: 0 };
+  if (wallet) {
+    await context.exposeFunction("__testAddress", (index) => accounts[index].address);
+    await context.exposeFunction("__testSign", (index, hex) => {
+      signed.count += 1;
+      return accounts[index].signMessage({ message: { raw: hex } });
+    });
+    await context.addInitScript(() => {
+      const state = { index: 0, reject: false, delayMs: 0, chainId: "0x1" };
+      window.__testWallet = state;
+      const provider = {
+        async request({ method, params }) {
+          switch (method) {
+            case "eth_requestAccounts":
+            case "eth_accounts":
+              return [await window.__testAddress(state.index)];
+            case "eth_chainId":
+              return state.chainId;
+            case "wallet_switchEthereumChain":
+              throw { code: 4902, message: "Unrecognized chain." };
+            case "personal_sign":
+              if (state.reject) throw { code: 4001, message: "User rejected the request." };
+              if (state.delayMs) await new Promise((r) => setTimeout(r, state.delayMs));
+              return window.__testSign(state.index, params[0]);
+            default:
+              throw { code: 4200, message: `Unsupported method ${method}` };
+          }
+        },
+        on() {},
+        removeListener() {},
+      };
+      const info = {
+        uuid: "6f1c1b5e-4f5e-4c1a-9b7e-0d3c2a1b0e9f",
+        name: "Test Wallet",
+        rdns: "org.example.testwallet",
+        icon: "data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 32 32'%3E%3Crect width='32' height='32' rx='6' fill='%233b4cca'/%3E%3C/svg%3E",
+      };
+      const announce = () =>
+        window.dispatchEvent(new CustomEvent("eip6963:announceProvider", { detail: Object.freeze({ info, provider }) }));
+      window.addEventListener("eip6963:requestProvider", announce);
+      announce();
+    });
+  }
+  const page = await context.newPage();
+  page.on("console", (msg) => {
+    if (msg.type() === "error") errors.push(msg.text());
+  });
+  page.on("pageerror", (err) => errors.push(String(err)));
+  return { page, context, errors, signed };
+}
+
+export async function shot(page, name) {
+  await page.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
+}
+
+/** JSON request to the server from Node (no browser), with a bearer token if given. */
+export async function call(base, method, path, body, token) {
+  const headers = { "Content-Type": "application/json" };
+  if (token) headers.Authorization = `Bearer ${token}`;
+  const resp = await fetch(`${base}${path}`, { method, headers, body: body && JSON.stringify(body) });
+  const text = await resp.text();
+  return { status: resp.status, body: text ? JSON.parse(text) : null };
+}
+
+/** Signs `accounts[first]` in from Node and links `accounts[second]` to its account. */
+export async function accountWithTwoWallets(base, first, second) {
+  const { body: challenge } = await call(base, "POST", "/api/auth/challenge", { address: accounts[first].address });
+  const signature = await accounts[first].signMessage({ message: challenge.message });
+  const { body: signedIn } = await call(base, "POST", "/api/auth/verify", { message: challenge.message, signature });
+  const { body: link } = await call(base, "POST", "/api/wallets/challenge", { address: accounts[second].address }, signedIn.token);
+  const linkSignature = await accounts[second].signMessage({ message: link.message });
+  const linked = await call(base, "POST", "/api/wallets", { message: link.message, signature: linkSignature }, signedIn.token);
+  assert.equal(linked.status, 201, JSON.stringify(linked.body));
+}
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+export async function signInWithTestWallet(page, base) {
+  await page.goto(`${base}/`);
+  await page.getByRole("button", { name: "Test Wallet" }).click();
+  await page.waitForURL(`${base}/account`);
+}
