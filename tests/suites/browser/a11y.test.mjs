@@ -7,19 +7,14 @@
 
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { chromium } from "playwright-core";
-import { privateKeyToAccount } from "viem/accounts";
+import { join } from "node:path";
+import { accounts, openPage, startServer, useBrowser } from "./harness.mjs";
 
-const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
-const binary = join(root, "target", "debug", "siwe-server");
-if (!existsSync(binary)) throw new Error(`${binary} is missing: run cargo build (or cargo test) first`);
+useBrowser();
+
 // Evaluated through the DevTools protocol, which the pages' Content-Security-Policy (script-src
 // 'self') does not apply to; a script tag would be refused, and bypassing the policy for the
 // whole page would hide what it blocks.
@@ -33,65 +28,7 @@ const layouts = [
   { name: "1280px-light", viewport: WIDE, colorScheme: "light" },
   { name: "1280px-dark", viewport: WIDE, colorScheme: "dark" },
 ];
-const account = privateKeyToAccount("0x4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318");
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.on("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-async function startServer(env = {}) {
-  const port = await freePort();
-  const base = `http://127.0.0.1:${port}`;
-  const data = mkdtempSync(join(tmpdir(), "siwe-a11y-"));
-  const child = spawn(binary, [], {
-    env: {
-      ...process.env,
-      RUST_LOG: "",
-      SIWE_SERVER__BIND: `127.0.0.1:${port}`,
-      SIWE_SERVER__PUBLIC_URL: base,
-      SIWE_DATABASE__PATH: join(data, "siwe.db"),
-      SIWE_LOG__LEVEL: "warn",
-      SIWE_RATE_LIMIT__AUTH_PER_MINUTE: "0",
-      SIWE_RATE_LIMIT__READ_PER_MINUTE: "0",
-      SIWE_UI__APP_NAME: "Example App",
-      ...env,
-    },
-    stdio: ["ignore", "ignore", "inherit"],
-  });
-  for (let i = 0; i < 100; i++) {
-    try {
-      if ((await fetch(`${base}/healthz`)).ok) break;
-    } catch {
-      // not up yet
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return {
-    base,
-    stop() {
-      child.kill("SIGTERM");
-      rmSync(data, { recursive: true, force: true });
-    },
-  };
-}
-
-let browser;
-before(async () => {
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"],
-  });
-});
-after(async () => {
-  await browser?.close();
-});
+const account = accounts[0];
 
 /** Runs axe-core on the page as it is; returns its violations of impact serious or critical. */
 async function seriousViolations(page) {
@@ -120,9 +57,8 @@ async function sidewaysScroll(page) {
 async function checkState(server, state) {
   const problems = [];
   for (const layout of layouts) {
-    const context = await browser.newContext({ viewport: layout.viewport, colorScheme: layout.colorScheme });
+    const { page, context } = await openPage({ wallet: Boolean(state.wallet), viewport: layout.viewport, colorScheme: layout.colorScheme });
     try {
-      const page = await context.newPage();
       await state.open(page, server.base, context);
       const violations = await seriousViolations(page);
       if (violations.length) problems.push({ state: state.name, layout: layout.name, violations });
@@ -165,28 +101,11 @@ const oidcRequest = (base) =>
     code_challenge_method: "S256",
   });
 
-/** Announces a wallet to the page (EIP-6963) that only says who it is: enough to be listed. */
-async function withWallet(context) {
-  await context.addInitScript(() => {
-    const provider = { request: async () => [], on() {}, removeListener() {} };
-    const info = {
-      uuid: "6f1c1b5e-4f5e-4c1a-9b7e-0d3c2a1b0e9f",
-      name: "Test Wallet",
-      rdns: "org.example.testwallet",
-      icon: "data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 32 32'%3E%3Crect width='32' height='32' rx='6' fill='%233b4cca'/%3E%3C/svg%3E",
-    };
-    const announce = () =>
-      window.dispatchEvent(new CustomEvent("eip6963:announceProvider", { detail: Object.freeze({ info, provider }) }));
-    window.addEventListener("eip6963:requestProvider", announce);
-    announce();
-  });
-}
-
 const states = [
   {
     name: "login with a wallet",
-    async open(page, base, context) {
-      await withWallet(context);
+    wallet: true,
+    async open(page, base) {
       await page.goto(`${base}/login`);
       await page.getByTestId("wallet-option").waitFor();
     },
@@ -269,9 +188,8 @@ describe("accessibility (axe-core) and narrow screens", () => {
   });
 
   test("the check finds what it looks for", async () => {
-    const context = await browser.newContext({ viewport: NARROW });
+    const { page, context } = await openPage({ wallet: false, viewport: NARROW });
     try {
-      const page = await context.newPage();
       await page.goto(`${server.base}/login`);
       await page.evaluate(() => {
         const faint = Object.assign(document.createElement("p"), { textContent: "faint text" });
