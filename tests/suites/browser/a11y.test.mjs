@@ -11,7 +11,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { accounts, openPage, startServer, useBrowser } from "./harness.mjs";
+import { accounts, call, openPage, startServer, startSmtp, useBrowser } from "./harness.mjs";
 
 useBrowser();
 
@@ -73,8 +73,8 @@ async function checkState(server, state) {
   assert.deepEqual(problems, [], JSON.stringify(problems, null, 2));
 }
 
-/** Signs `account` in from Node; the session cookie, for a browser context. */
-async function sessionCookie(base) {
+/** Signs `account` in from Node: its bearer token and its session cookie (for a browser context). */
+async function signInFromNode(base) {
   const post = (path, body) =>
     fetch(`${base}${path}`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
   const challenge = await (await post("/api/auth/challenge", { address: account.address })).json();
@@ -83,11 +83,25 @@ async function sessionCookie(base) {
   assert.equal(verified.status, 200);
   const [pair] = verified.headers.getSetCookie()[0].split(";");
   const [name, value] = pair.split("=");
-  return { name, value, url: base };
+  return { token: (await verified.json()).token, cookie: { name, value, url: base } };
 }
 
 async function signedIn(context, base) {
-  await context.addCookies([await sessionCookie(base)]);
+  await context.addCookies([(await signInFromNode(base)).cookie]);
+}
+
+// The mail server the server sends to, and the first email verification link it received
+// (opening it changes nothing, so every layout opens the same one).
+const mail = { smtp: null, link: null };
+
+async function emailVerificationLink(base) {
+  if (!mail.link) {
+    const { token } = await signInFromNode(base);
+    const saved = await call(base, "PUT", "/api/account", { email: "a11y@example.org" }, token);
+    assert.equal(saved.status, 200, JSON.stringify(saved.body));
+    mail.link = await mail.smtp.link(1, `${base}/api/account/verify-email`);
+  }
+  return mail.link;
 }
 
 const oidcRequest = (base) =>
@@ -138,6 +152,13 @@ const states = [
     },
   },
   {
+    name: "email link page",
+    async open(page, base) {
+      await page.goto(await emailVerificationLink(base));
+      await page.locator("main form button").first().waitFor();
+    },
+  },
+  {
     name: "email link that cannot be used",
     async open(page, base) {
       await page.goto(`${base}/api/account/verify-email?token=${"A".repeat(43)}`);
@@ -180,10 +201,17 @@ describe("accessibility (axe-core) and narrow screens", () => {
       `[[oidc.clients]]\nid = "web"\nname = "Web App"\npublic = true\n` +
         `redirect_uris = ["http://localhost:9/cb"]\npost_logout_redirect_uris = ["http://localhost:9/bye"]\n`,
     );
-    server = await startServer({ SIWE_CONFIG: config });
+    mail.smtp = await startSmtp();
+    server = await startServer({
+      SIWE_CONFIG: config,
+      SIWE_EMAIL__SMTP_HOST: "127.0.0.1",
+      SIWE_EMAIL__SMTP_PORT: String(mail.smtp.port),
+      SIWE_EMAIL__SMTP_TLS: "none",
+    });
   });
   after(() => {
     server?.stop();
+    mail.smtp?.stop();
     if (configDir) rmSync(configDir, { recursive: true, force: true });
   });
 

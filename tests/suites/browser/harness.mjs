@@ -12,8 +12,8 @@
 import { after, before } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { createConnection, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -194,3 +194,46 @@ export async function signInWithTestWallet(page, base) {
   await page.getByRole("button", { name: "Test Wallet" }).click();
   await page.waitForURL(`${base}/account`);
 }
+
+/** A real SMTP server (Python's aiosmtpd) writing what it receives to a maildir. */
+export async function startSmtp() {
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), "siwe-e2e-mail-"));
+  const maildir = join(dir, "maildir");
+  for (const sub of ["tmp", "new", "cur"]) mkdirSync(join(maildir, sub), { recursive: true });
+  const child = spawn("python3", ["-m", "aiosmtpd", "-n", "-l", `127.0.0.1:${port}`, "-c", "aiosmtpd.handlers.Mailbox", maildir], {
+    stdio: ["ignore", "ignore", "inherit"],
+  });
+  for (let i = 0; i < 100; i++) {
+    const up = await new Promise((resolve) => {
+      const socket = createConnection(port, "127.0.0.1", () => {
+        socket.end();
+        resolve(true);
+      });
+      socket.on("error", () => resolve(false));
+    });
+    if (up) break;
+    await sleep(100);
+  }
+  return {
+    port,
+    /** The first link to `base` in the n-th message (1-based), waiting for it. */
+    async link(n, base) {
+      for (let i = 0; i < 100; i++) {
+        const files = readdirSync(join(maildir, "new"));
+        if (files.length >= n) {
+          const texts = files.map((f) => readFileSync(join(maildir, "new", f), "utf8").replace(/=\r?\n/g, "").replace(/=3D/g, "="));
+          const text = texts.find((t) => t.includes(base)) ?? texts[0];
+          return text.slice(text.indexOf(base)).split(/\s/)[0];
+        }
+        await sleep(100);
+      }
+      throw new Error(`no message ${n} arrived`);
+    },
+    stop() {
+      child.kill("SIGTERM");
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+

@@ -4,9 +4,8 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer as createHttpServer } from "node:http";
-import { createConnection } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { privateKeyToAccount } from "viem/accounts";
@@ -23,6 +22,7 @@ import {
   signInWithTestWallet,
   sleep,
   startServer,
+  startSmtp,
   useBrowser,
 } from "./harness.mjs";
 
@@ -325,48 +325,6 @@ describe("sign-in and account pages", () => {
     }
   });
 });
-
-/** A real SMTP server (Python's aiosmtpd) writing what it receives to a maildir. */
-async function startSmtp() {
-  const port = await freePort();
-  const dir = mkdtempSync(join(tmpdir(), "siwe-e2e-mail-"));
-  const maildir = join(dir, "maildir");
-  for (const sub of ["tmp", "new", "cur"]) mkdirSync(join(maildir, sub), { recursive: true });
-  const child = spawn("python3", ["-m", "aiosmtpd", "-n", "-l", `127.0.0.1:${port}`, "-c", "aiosmtpd.handlers.Mailbox", maildir], {
-    stdio: ["ignore", "ignore", "inherit"],
-  });
-  for (let i = 0; i < 100; i++) {
-    const up = await new Promise((resolve) => {
-      const socket = createConnection(port, "127.0.0.1", () => {
-        socket.end();
-        resolve(true);
-      });
-      socket.on("error", () => resolve(false));
-    });
-    if (up) break;
-    await sleep(100);
-  }
-  return {
-    port,
-    /** The first link to `base` in the n-th message (1-based), waiting for it. */
-    async link(n, base) {
-      for (let i = 0; i < 100; i++) {
-        const files = readdirSync(join(maildir, "new"));
-        if (files.length >= n) {
-          const texts = files.map((f) => readFileSync(join(maildir, "new", f), "utf8").replace(/=\r?\n/g, "").replace(/=3D/g, "="));
-          const text = texts.find((t) => t.includes(base)) ?? texts[0];
-          return text.slice(text.indexOf(base)).split(/\s/)[0];
-        }
-        await sleep(100);
-      }
-      throw new Error(`no message ${n} arrived`);
-    },
-    stop() {
-      child.kill("SIGTERM");
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
 
 /** Signs `accounts[index]` in from Node; returns the verify response's body. */
 async function signInFromNode(base, index) {
