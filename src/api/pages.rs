@@ -73,3 +73,10 @@ pub fn login(state: Data<&Arc<AppState>>, req: &Request) -> Response {
 pub fn account(state: Data<&Arc<AppState>>, req: &Request) -> Response {
     render_template(&state, req, "account.html")
 }
+
+/// The phone's page of cross-device sign-in: `/pair` (type the code) and `/pair/<id>` (from the
+/// QR code); its script tells them apart.
+#[handler]
+pub fn pair(state: Data<&Arc<AppState>>, req: &Request) -> Response {
+    render_template(&state, req, "pair.html")
+}

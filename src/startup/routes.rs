@@ -25,6 +25,7 @@ const PAGES: &[&str] = &[
     "/",
     "/login",
     "/account",
+    "/pair",
     "/healthz",
     "/metrics",
     "/openapi.json",
@@ -32,7 +33,7 @@ const PAGES: &[&str] = &[
     "/docs",
 ];
 /// Folders whose paths are labelled by the folder in the metrics.
-const FOLDERS: &[&str] = &["/assets", "/docs"];
+const FOLDERS: &[&str] = &["/assets", "/docs", "/pair"];
 
 /// The OpenAPI service as one endpoint, shared by the routes that reach it.
 type ApiEndpoint = Arc<BoxEndpoint<'static>>;
@@ -109,6 +110,8 @@ fn pages(routes: Route) -> Route {
         .at("/", get(api::pages::login))
         .at("/login", get(api::pages::login))
         .at("/account", get(api::pages::account))
+        .at("/pair", get(api::pages::pair))
+        .at("/pair/:id", get(api::pages::pair))
         .nest("/assets", EmbeddedFilesEndpoint::<Assets>::new())
 }
 

@@ -107,9 +107,10 @@ export function useBrowser() {
   });
 }
 
-/** A page whose window has the test wallet (unless `wallet` is false). */
-export async function openPage({ wallet = true, viewport = DESKTOP, colorScheme = "light", locale = "en-US" } = {}) {
-  const context = await browser.newContext({ viewport, colorScheme, locale });
+/** A page whose window has the test wallet (unless `wallet` is false); `userAgent` as given or
+ * the browser's own. */
+export async function openPage({ wallet = true, viewport = DESKTOP, colorScheme = "light", locale = "en-US", userAgent } = {}) {
+  const context = await browser.newContext({ viewport, colorScheme, locale, ...(userAgent ? { userAgent } : {}) });
   const errors = [];
   // Signatures the test wallet made, across page loads.
   const signed = { count: 0 };
