@@ -19,6 +19,7 @@ pub mod keys;
 pub mod mail;
 pub mod metrics;
 pub mod oidc;
+pub mod pairing;
 pub mod service;
 pub mod startup;
 pub mod telemetry;

@@ -226,6 +226,11 @@ fn app_state(
 ) -> anyhow::Result<AppState> {
     let service = Arc::new(service);
     Ok(AppState {
+        pairings: Arc::new(crate::pairing::Pairings::new(
+            Arc::clone(&service),
+            config.pairing.clone(),
+            config.server.public_origin.clone(),
+        )),
         oidc: Arc::new(
             crate::oidc::Oidc::new(
                 Arc::clone(&service),
@@ -244,6 +249,7 @@ fn app_state(
             chain_ids: config.siwe.chain_ids.clone(),
             redirect_origins: config.return_origins(),
             email_enabled: config.email.smtp.is_some(),
+            pairing: config.pairing.enabled,
         },
         catalogues: crate::i18n::Catalogues::embedded()?,
         forward,

@@ -103,7 +103,7 @@ pub enum LogoutResponse {
     SignedOut(#[oai(header = "Set-Cookie")] String),
 }
 
-fn sign_in_body(signed_in: SignIn) -> SignInBody {
+pub(super) fn sign_in_body(signed_in: SignIn) -> SignInBody {
     SignInBody {
         user: (&signed_in.account).into(),
         session: Session::new(&signed_in.session, &signed_in.account),

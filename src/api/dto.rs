@@ -538,6 +538,8 @@ pub struct UiConfigBody {
     pub redirect_origins: Vec<String>,
     /// Whether the server can send email (verification links).
     pub email_enabled: bool,
+    /// Whether signing in from another device (a phone's wallet) is offered (`pairing.enabled`).
+    pub pairing: bool,
 }
 
 /// Ask for a short-lived token for another service.

@@ -11,6 +11,7 @@ mod health;
 mod link_page;
 mod oidc;
 pub mod pages;
+mod pairing;
 mod reauth;
 pub mod security;
 mod ui;
@@ -31,6 +32,8 @@ pub struct AppState {
     pub service: Arc<Service>,
     /// The OpenID Connect provider.
     pub oidc: Arc<crate::oidc::Oidc>,
+    /// Sign-in from another device.
+    pub pairings: Arc<crate::pairing::Pairings>,
     pub cookie: SessionCookie,
     /// Which proxies are trusted, for the URL a proxy says it was asked for (forward-auth).
     pub client_ip: ClientIpResolver,
@@ -56,6 +59,8 @@ pub enum ApiTags {
     Ui,
     /// The OpenID Connect provider (OpenID Connect Core 1.0, OAuth 2.0).
     OpenIdConnect,
+    /// Sign in on one device with a wallet on another (a phone).
+    Pairing,
 }
 
 pub type Api = (
@@ -72,6 +77,7 @@ pub type Api = (
     oidc::logout::LogoutApi,
     oidc::token::TokenApi,
     oidc::userinfo::UserInfoApi,
+    pairing::PairingApi,
 );
 
 /// The OpenAPI service; its document does not depend on configuration, so the committed
@@ -92,6 +98,7 @@ pub fn service() -> OpenApiService<Api, ()> {
             oidc::logout::LogoutApi,
             oidc::token::TokenApi,
             oidc::userinfo::UserInfoApi,
+            pairing::PairingApi,
         ),
         "siwe-server",
         env!("CARGO_PKG_VERSION"),

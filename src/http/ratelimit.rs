@@ -103,7 +103,8 @@ fn policy_for(method: &Method, path: &str) -> Option<Policy> {
             | (&Method::POST, "/oidc/token")
             | (&Method::POST, "/oidc/revoke")
             | (&Method::POST, "/oidc/introspect")
-    ) || (method == Method::POST && path.starts_with("/api/wallets"));
+    ) || (method == Method::POST
+        && (path.starts_with("/api/wallets") || path.starts_with("/api/pairings")));
     if auth {
         Some(Policy::Auth)
     } else if path == "/api/auth/forward" {

@@ -35,7 +35,7 @@ pub struct Challenge {
 
 /// A message its address signed, on a live nonce issued for this request's purpose, and
 /// whether it passed the policy.
-pub(super) struct CheckedMessage {
+pub struct CheckedMessage {
     pub parsed: SiweMessage,
     /// The signer, as named in the message.
     pub address: Address,
@@ -59,7 +59,7 @@ pub struct ContractSigner {
 }
 
 /// A signed message sent for one purpose, as [`Service::check_then_write`] takes it.
-pub(super) struct SignedMessage<N> {
+pub struct SignedMessage<N> {
     pub message: String,
     pub signature: String,
     /// `nonce_for(service, nonce, address)` says whether the nonce was issued for this request
@@ -70,7 +70,7 @@ pub(super) struct SignedMessage<N> {
 }
 
 /// The security event a signed message records when it is refused once its nonce is spent.
-pub(super) struct Refused {
+pub struct Refused {
     pub kind: EventKind,
     /// Whose log it goes to; by default the account of the signing wallet (none, no event).
     pub owner: Option<UserId>,
@@ -133,7 +133,7 @@ impl Service {
     }
 
     /// The message for `address` (EIP-55) on a fresh nonce issued for `purpose`.
-    pub(super) fn build_challenge(
+    pub fn build_challenge(
         &self,
         address: &Address,
         chain_id: Option<u64>,
@@ -180,7 +180,7 @@ impl Service {
     /// [`Service::spend_nonce`]). The answer comes straight from the writer: one wake-up of the
     /// waiting request instead of two. A signature no key made, on a chain with an RPC
     /// endpoint, goes to [`Service::write_if_contract_accepts`] instead.
-    pub(super) async fn check_then_write<T, N, W>(
+    pub async fn check_then_write<T, N, W>(
         self: &Arc<Self>,
         signed: SignedMessage<N>,
         write: W,
@@ -240,7 +240,7 @@ impl Service {
     /// Fails with `invalid_nonce` unless this server issued `nonce` for `purpose` (its MAC;
     /// expiry and earlier use are checked elsewhere). A sign-in nonce offered for anything
     /// else is told so: a signature given to sign in can only sign in.
-    pub(super) fn nonce_is_for(&self, nonce: &str, purpose: NonceFor<'_>) -> AppResult<()> {
+    pub fn nonce_is_for(&self, nonce: &str, purpose: NonceFor<'_>) -> AppResult<()> {
         if self.keys.nonce_matches(nonce, purpose) {
             Ok(())
         } else if purpose != NonceFor::SignIn && self.keys.nonce_matches(nonce, NonceFor::SignIn) {

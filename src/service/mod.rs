@@ -41,7 +41,7 @@ use std::sync::Arc;
 use time::Duration;
 
 pub use account::{Account, ProfileUpdate};
-pub use checked_message::Challenge;
+pub use checked_message::{Challenge, CheckedMessage, Refused, SignedMessage};
 pub use contract_sessions::RecheckReport;
 pub use cpu_pool::CpuPool;
 pub use email::EmailLinkPreview;

@@ -24,6 +24,8 @@ pub(super) enum OpenedBy<'a> {
     Key,
     /// A wallet contract's acceptance of a signature, kept to ask it again.
     Contract(&'a ContractSigner),
+    /// A signature given on another device at this time (Unix ms): a pairing's approval.
+    SignedElsewhere(i64),
 }
 
 impl<'a> OpenedBy<'a> {
@@ -85,7 +87,11 @@ impl Service {
                 ua.truncate(ua.floor_char_boundary(USER_AGENT_MAX));
                 ua
             }),
-            authenticated_at: (!matches!(opened_by, OpenedBy::EmailLink)).then_some(now),
+            authenticated_at: match opened_by {
+                OpenedBy::EmailLink => None,
+                OpenedBy::SignedElsewhere(signed_at) => Some(signed_at),
+                OpenedBy::Key | OpenedBy::Contract(_) => Some(now),
+            },
             contract_wallet: matches!(opened_by, OpenedBy::Contract(_)),
         };
         sessions::insert(conn, &session, &self.keys.session_token_key(&token))?;
@@ -98,6 +104,31 @@ impl Service {
             session,
             token,
             created,
+        })
+    }
+
+    /// Opens a session on this device for a wallet that signed for it on another device at
+    /// `signed_at` (a pairing's approval), in the caller's write: recent as of that signature.
+    /// `created` says whether that approval created the account.
+    #[allow(clippy::too_many_arguments)]
+    pub fn open_session_signed_elsewhere(
+        &self,
+        conn: &crate::db::Conn,
+        user_id: &UserId,
+        address: &Address,
+        chain_id: u64,
+        client: &ClientInfo,
+        signed_at: i64,
+        created: bool,
+    ) -> AppResult<SignIn> {
+        let opened_by = OpenedBy::SignedElsewhere(signed_at);
+        let now = self.now_ms();
+        let signed_in = self.open_session(
+            conn, user_id, address, chain_id, None, client, now, opened_by,
+        )?;
+        Ok(SignIn {
+            created,
+            ..signed_in
         })
     }
 

@@ -256,6 +256,23 @@ impl Service {
         Ok(Decided::SignedIn(Box::new(signed_in), pending))
     }
 
+    /// The account `address` signs in to, in the caller's write: the one it is on, or a new
+    /// one it is the first wallet of (then true), as a sign-in without email decides.
+    pub fn account_of_wallet(
+        &self,
+        conn: &crate::db::Conn,
+        address: &Address,
+        chain_id: u64,
+    ) -> AppResult<(UserId, bool)> {
+        match users::find_wallet(conn, address)? {
+            Some(wallet) => Ok((wallet.user_id, false)),
+            None => {
+                let account = self.create_account(conn, address, chain_id, None)?;
+                Ok((account.user.id, true))
+            }
+        }
+    }
+
     /// A new account whose first (primary) wallet is `address`, signing in now.
     fn create_account(
         &self,
