@@ -3,6 +3,7 @@
 
 import {
   api,
+  copyText,
   loadConfig,
   notify,
   setCsrfToken,
@@ -10,6 +11,7 @@ import {
   UserFacingError,
   withBusy,
 } from "./api.js";
+import { has, loadCatalogue, t } from "./i18n.js";
 import { setUpManualSigning, signWithWallet } from "./signing.js";
 import { discoverWallets, personalSign, requestAccount } from "./wallet.js";
 
@@ -89,20 +91,19 @@ async function browserWalletOfAccount() {
 async function reauthenticate() {
   const found = await browserWalletOfAccount();
   if (found && found.address) {
-    notify("Confirm it is you: sign the message in your wallet.", "ok");
+    notify(t("account.reauth_sign"), "ok");
     await confirmWith(found.address, (message) => personalSign(found.provider, message, found.address));
     notify("");
     return;
   }
   const hint = found
-    ? `Your browser wallet is on ${shortAddress(found.current)}, which is not on this account: ` +
-      "switch it to one of your wallets, or sign manually."
-    : "No browser wallet found: sign the message manually.";
+    ? t("account.reauth_other_wallet", { wallet: shortAddress(found.current) })
+    : t("account.reauth_no_wallet");
   await reauthCard(hint);
 }
 
 function reauthCard(hint) {
-  if (pendingReauth) pendingReauth.reject(new UserFacingError("Not confirmed: nothing was changed."));
+  if (pendingReauth) pendingReauth.reject(new UserFacingError(t("account.not_confirmed")));
   document.getElementById("reauth-hint").textContent = hint;
   const select = document.getElementById("reauth-address");
   select.replaceChildren(
@@ -146,19 +147,16 @@ function setUpReauth() {
   document.getElementById("reauth-injected").addEventListener("click", (event) =>
     guarded(event.currentTarget, async () => {
       const found = await browserWalletOfAccount();
-      if (!found) throw new UserFacingError("No browser wallet found: sign the message manually.");
+      if (!found) throw new UserFacingError(t("account.reauth_no_wallet"));
       if (!found.address) {
-        throw new UserFacingError(
-          `Your browser wallet is on ${shortAddress(found.current)}, which is not on this account. ` +
-            "Switch it to one of your wallets and try again.",
-        );
+        throw new UserFacingError(t("account.reauth_other_wallet", { wallet: shortAddress(found.current) }));
       }
       await confirmWith(found.address, (message) => personalSign(found.provider, message, found.address));
       finishReauth();
     }),
   );
   document.getElementById("reauth-cancel").addEventListener("click", () =>
-    finishReauth(new UserFacingError("Not confirmed: nothing was changed.")),
+    finishReauth(new UserFacingError(t("account.not_confirmed"))),
   );
 }
 
@@ -181,7 +179,36 @@ function button(label, kind, onClick) {
 }
 
 function when(iso) {
-  return new Date(iso).toLocaleString();
+  return new Date(iso).toLocaleString(document.documentElement.lang || undefined);
+}
+
+/** `0x1234…abcd` on screen; the full address for screen readers and as the tooltip. */
+function addressView(address) {
+  const view = document.createElement("span");
+  view.className = "mono address";
+  view.title = address;
+  const short = document.createElement("span");
+  short.setAttribute("aria-hidden", "true");
+  short.textContent = shortAddress(address);
+  short.dataset.testid = "short-address";
+  const full = document.createElement("span");
+  full.className = "visually-hidden";
+  full.textContent = address;
+  view.append(short, full);
+  return view;
+}
+
+/** A session's device in words ("Firefox on macOS"), else its user agent as sent. */
+export function deviceLabel(session) {
+  const { browser, os } = session.device || {};
+  if (browser && os) return t("account.device", { browser, os });
+  if (browser || os) return browser || os;
+  return session.userAgent ? session.userAgent.slice(0, 60) : t("account.unknown_device");
+}
+
+/** A security event's kind in words. */
+function eventWords(kind) {
+  return has(`events.${kind}`) ? t(`events.${kind}`) : kind.replaceAll("_", " ");
 }
 
 async function renderAccount() {
@@ -200,18 +227,21 @@ async function renderAccount() {
   document.getElementById("profile-email").value = user.email || "";
   document.getElementById("email-status").textContent = user.email
     ? user.emailVerified
-      ? "Confirmed."
+      ? t("account.email_confirmed")
       : config.emailEnabled
-        ? "Not confirmed yet: open the link we emailed you (saving again sends a new one)."
-        : "Not confirmed (this server does not send email)."
+        ? t("account.email_pending")
+        : t("account.email_no_mail")
     : "";
 
   const wallets = document.getElementById("wallets");
   wallets.replaceChildren();
+  const onlyWallet = user.wallets.length === 1;
+  document.getElementById("only-wallet").hidden = !onlyWallet;
   for (const w of user.wallets) {
-    const li = item(w.address, "wallet");
-    const address = li.firstChild;
-    address.className = "mono";
+    const li = document.createElement("li");
+    li.dataset.testid = "wallet";
+    const address = addressView(w.address);
+    li.append(address);
     if (w.ensName) {
       // The ENS name first (display only), the full address still shown and copyable.
       const who = document.createElement("span");
@@ -235,14 +265,19 @@ async function renderAccount() {
     if (w.isPrimary) {
       const badge = document.createElement("span");
       badge.className = "badge";
-      badge.textContent = "primary";
+      badge.textContent = t("account.primary");
       address.append(badge);
     }
     const actions = document.createElement("span");
     actions.className = "row";
+    const copy = button(t("account.copy"), "secondary", (b) => copyText(w.address, b));
+    copy.setAttribute("aria-label", t("account.copy_address", { address: shortAddress(w.address) }));
+    copy.title = t("account.copy_address", { address: w.address });
+    copy.dataset.testid = "copy-address";
+    actions.append(copy);
     if (!w.isPrimary) {
       actions.append(
-        button("Make primary", "secondary", (b) =>
+        button(t("account.make_primary"), "secondary", (b) =>
           guarded(b, async () => {
             await api("POST", `/api/wallets/${w.address}/primary`);
             await refresh();
@@ -250,16 +285,19 @@ async function renderAccount() {
         ),
       );
     }
-    actions.append(
-      button("Unlink", "danger", (b) =>
+    // The only wallet is the only way in: no Unlink, and #only-wallet says why.
+    if (!onlyWallet) {
+      const unlink = button(t("account.unlink"), "danger", (b) =>
         guarded(b, async () => {
-          if (!confirm(`Remove ${shortAddress(w.address)} from your account?`)) return;
+          if (!confirm(t("account.unlink_confirm", { wallet: shortAddress(w.address) }))) return;
           await withRecentSignature(() => api("DELETE", `/api/wallets/${w.address}`));
-          notify(`${shortAddress(w.address)} was removed.`, "ok");
+          notify(t("account.unlinked", { wallet: shortAddress(w.address) }), "ok");
           await refresh();
         }),
-      ),
-    );
+      );
+      unlink.setAttribute("aria-label", `${t("account.unlink")} ${shortAddress(w.address)}`);
+      actions.append(unlink);
+    }
     li.append(actions);
     wallets.append(li);
   }
@@ -268,22 +306,40 @@ async function renderAccount() {
   const list = document.getElementById("sessions");
   list.replaceChildren();
   for (const s of sessions) {
-    const where = [s.ip, s.userAgent && s.userAgent.slice(0, 60)].filter(Boolean).join(" · ");
-    const li = item(`${s.ensName || shortAddress(s.address)} · since ${when(s.createdAt)} · ${where}`, "session");
+    const li = document.createElement("li");
+    li.dataset.testid = "session";
+    const about = document.createElement("span");
+    const device = document.createElement("strong");
+    device.textContent = deviceLabel(s);
+    device.dataset.testid = "session-device";
+    const details = [
+      t("account.signed_in_with", { wallet: s.ensName || shortAddress(s.address) }),
+      s.ip && t("account.from_ip", { ip: s.ip }),
+      t("account.last_seen", { when: when(s.lastSeenAt) }),
+    ];
+    const detail = document.createElement("span");
+    detail.className = "muted block";
+    detail.textContent = details.filter(Boolean).join(" · ");
+    about.append(device);
+    li.append(about);
     if (s.current) {
       const badge = document.createElement("span");
       badge.className = "badge";
-      badge.textContent = "this device";
-      li.firstChild.append(badge);
-    } else {
+      badge.dataset.testid = "this-device";
+      badge.textContent = t("account.this_device");
+      about.append(badge);
+    }
+    about.append(detail);
+    if (!s.current) {
       li.append(
-        button("End", "secondary", (b) =>
+        button(t("account.end_session"), "secondary", (b) =>
           guarded(b, async () => {
             await api("DELETE", `/api/auth/sessions/${s.id}`);
             await refresh();
           }),
         ),
       );
+      li.lastChild.setAttribute("aria-label", `${t("account.end_session")}: ${device.textContent}`);
     }
     list.append(li);
   }
@@ -294,19 +350,15 @@ async function renderAccount() {
   const eventList = document.getElementById("events");
   eventList.replaceChildren();
   for (const e of events) {
-    const parts = [when(e.at), e.kind.replaceAll("_", " "), e.detail, e.address && (e.ensName || shortAddress(e.address)), e.ip];
+    const parts = [when(e.at), eventWords(e.kind), e.detail, e.address && (e.ensName || shortAddress(e.address)), e.ip];
     eventList.append(item(parts.filter(Boolean).join(" · "), "event"));
   }
 }
 
-/** What each scope lets an app see, in words. */
-const SCOPE_WORDS = {
-  openid: "sign-in",
-  profile: "name and wallets",
-  email: "email",
-  wallets: "wallets",
-  offline_access: "access while you are away",
-};
+/** What a scope lets an app see, in words. */
+function scopeWords(scope) {
+  return has(`account.scope_${scope}`) ? t(`account.scope_${scope}`) : scope;
+}
 
 async function renderApps() {
   const apps = await api("GET", "/api/account/apps");
@@ -314,18 +366,19 @@ async function renderApps() {
   list.replaceChildren();
   document.getElementById("apps-empty").hidden = apps.length > 0;
   for (const a of apps) {
-    const sees = a.scopes.map((s) => SCOPE_WORDS[s] || s).join(", ");
-    const li = item(`${a.name} · ${sees} · since ${when(a.grantedAt)}`, "app");
+    const sees = a.scopes.map(scopeWords).join(", ");
+    const li = item(`${a.name} · ${sees} · ${t("account.since", { when: when(a.grantedAt) })}`, "app");
     li.append(
-      button("Revoke", "danger", (b) =>
+      button(t("account.revoke"), "danger", (b) =>
         guarded(b, async () => {
-          if (!confirm(`Revoke ${a.name}'s access? It will have to ask you again.`)) return;
+          if (!confirm(t("account.revoke_confirm", { app: a.name }))) return;
           await api("DELETE", `/api/account/apps/${encodeURIComponent(a.clientId)}`);
-          notify(`${a.name} can no longer use your account.`, "ok");
+          notify(t("account.revoked", { app: a.name }), "ok");
           await refresh();
         }),
       ),
     );
+    li.lastChild.setAttribute("aria-label", `${t("account.revoke")}: ${a.name}`);
     list.append(li);
   }
 }
@@ -346,7 +399,7 @@ function linkChallenge(request) {
 
 async function link(message, signature) {
   await withRecentSignature(() => api("POST", "/api/wallets", { message, signature }));
-  notify("The wallet is linked to your account.", "ok");
+  notify(t("account.linked"), "ok");
   await refresh();
 }
 
@@ -355,7 +408,7 @@ function setUpLinking() {
     guarded(event.currentTarget, async () => {
       const wallets = await discoverWallets();
       if (wallets.length === 0) {
-        throw new UserFacingError("No browser wallet found: use “Link a wallet manually”.");
+        throw new UserFacingError(t("account.link_no_wallet"));
       }
       const { message, signature } = await signWithWallet(wallets[0].provider, config.chainIds, linkChallenge);
       await link(message, signature);
@@ -382,7 +435,7 @@ function setUpProfile() {
       const update = { email: email || null };
       if (name !== shownName) update.name = name;
       await withRecentSignature(() => api("PUT", "/api/account", update));
-      notify("Saved.", "ok");
+      notify(t("account.saved"), "ok");
       await refresh();
     });
   });
@@ -397,7 +450,7 @@ function setUpSignOut() {
   );
   document.getElementById("sign-out-all").addEventListener("click", (event) =>
     guarded(event.currentTarget, async () => {
-      if (!confirm("Sign out on all your devices, including this one?")) return;
+      if (!confirm(t("account.sign_out_all_confirm"))) return;
       await withRecentSignature(() => api("POST", "/api/auth/logout-all"));
       location.assign("/login");
     }),
@@ -405,6 +458,7 @@ function setUpSignOut() {
 }
 
 async function start() {
+  await loadCatalogue();
   try {
     config = await loadConfig();
   } catch (err) {

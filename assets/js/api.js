@@ -1,4 +1,7 @@
-// Talking to the server: JSON in and out, CSRF on state changes, and errors a person can read.
+// Talking to the server: JSON in and out, CSRF on state changes, and errors a person can read
+// in their language (the server's messages stay English; a code becomes `errors.<code>`).
+
+import { has, t } from "./i18n.js";
 
 let csrfToken = null;
 
@@ -15,25 +18,15 @@ export class UserFacingError extends Error {
   }
 }
 
-const messages = {
-  invalid_nonce: "This sign-in request expired or was already used. Please try again.",
-  message_expired: "This sign-in request expired. Please try again.",
-  issued_at_invalid: "Your device's clock seems to be off. Check the date and time, then try again.",
-  invalid_signature: "The signature does not match the address. Make sure you sign with the same wallet.",
-  invalid_signature_format: "That does not look like a signature: it should be 0x followed by 130 hex digits.",
-  invalid_address: "That does not look like an Ethereum address: it should be 0x followed by 40 hex digits.",
-  chain_not_allowed: "This network is not accepted here. Switch your wallet to a supported network.",
-  unauthenticated: "Your session has ended. Please sign in again.",
-  wallet_already_linked: "This wallet belongs to another account. Sign in with it and unlink it there first.",
-  wallet_already_yours: "This wallet is already linked to your account.",
-  last_sign_in_method: "This is your only wallet; link another one before removing it.",
-  email_in_use: "Another account uses this email.",
-  reauthentication_required: "This change needs a fresh signature from one of your wallets.",
-};
+/** The sentence for the server's error `code`: the catalogue's, else the server's message. */
+export function errorSentence(code, serverMessage, status) {
+  if (code && has(`errors.${code}`)) return t(`errors.${code}`);
+  return serverMessage || t("login.server_answered", { status });
+}
 
+/** The rate limit's sentence, with the seconds the server asked to wait (Retry-After). */
 export function retryMessage(seconds) {
-  const s = Number(seconds) || 60;
-  return `Too many attempts from your network. Please try again in ${s} second${s === 1 ? "" : "s"}.`;
+  return t("login.rate_limited", { seconds: Math.max(1, Number(seconds) || 60) });
 }
 
 /** fetch + JSON; throws UserFacingError. */
@@ -50,7 +43,7 @@ export async function api(method, path, body) {
       body: body === undefined ? undefined : JSON.stringify(body),
     });
   } catch {
-    throw new UserFacingError("Cannot reach the server. Check your connection and try again.", "unreachable");
+    throw new UserFacingError(t("login.unreachable"), "unreachable");
   }
   if (resp.status === 204) return null;
   let data = null;
@@ -63,33 +56,51 @@ export async function api(method, path, body) {
     if (resp.status === 429) {
       throw new UserFacingError(retryMessage(resp.headers.get("Retry-After")), "rate_limited", 429);
     }
-    const code = data && data.error;
-    const text = messages[code] || (data && data.message) || `The server answered ${resp.status}.`;
-    throw new UserFacingError(text, code, resp.status);
+    const code = (data && data.error) || null;
+    throw new UserFacingError(errorSentence(code, data && data.message, resp.status), code, resp.status);
   }
   return data;
 }
 
-/** Shows a notice (error or confirmation) at the top of the page. */
-export function notify(text, kind = "error") {
+/**
+ * Shows a notice (error or confirmation) at the top of the page, with buttons for the ways
+ * forward: `actions` is [{label, run}]. An empty text clears it.
+ */
+export function notify(text, kind = "error", actions = []) {
   const box = document.getElementById("notice");
-  box.textContent = text;
-  box.className = `notice ${kind}`;
-  box.hidden = !text;
+  const sentence = document.createElement("p");
+  sentence.textContent = text;
+  const buttons = document.createElement("div");
+  buttons.className = "row";
+  for (const { label, run, secondary } of actions) {
+    const b = document.createElement("button");
+    b.type = "button";
+    b.textContent = label;
+    if (secondary) b.className = "secondary";
+    b.addEventListener("click", () => run(b));
+    buttons.append(b);
+  }
+  box.replaceChildren(...(text ? [sentence] : []), ...(actions.length ? [buttons] : []));
+  box.className = text ? `notice ${kind}` : "notice";
+  box.dataset.kind = text ? kind : "";
   if (text) box.scrollIntoView({ block: "nearest" });
 }
 
-/** Applies [ui] branding; returns the config. */
+/** Says what is going on (waiting for the wallet...) in the page's polite live region. */
+export function status(text) {
+  const region = document.getElementById("status");
+  if (region) region.textContent = text;
+}
+
+/**
+ * The page's /api/config. A page without /theme.css gets the configured accent here, in the
+ * light scheme only (app.css's dark default keeps the contrast; /theme.css has both).
+ */
 export async function loadConfig() {
   const config = await api("GET", "/api/config");
-  document.documentElement.style.setProperty("--accent", config.accentColor);
-  for (const el of document.querySelectorAll("#app-name")) el.textContent = config.appName;
-  document.title = `${document.title} · ${config.appName}`;
-  if (config.logoUrl) {
-    const logo = document.getElementById("logo");
-    logo.src = config.logoUrl;
-    logo.alt = config.appName;
-    logo.hidden = false;
+  const dark = window.matchMedia("(prefers-color-scheme: dark)").matches;
+  if (!dark && !document.querySelector('link[href="/theme.css"]')) {
+    document.documentElement.style.setProperty("--accent", config.accentColor);
   }
   return config;
 }
@@ -108,17 +119,18 @@ export async function withBusy(button, action) {
   }
 }
 
+/** The EIP-1193 code of a wallet's error, if any. */
+export function walletErrorCode(err) {
+  return err && (err.code ?? (err.data && err.data.code));
+}
+
 /** Wallet (EIP-1193) errors in words. */
 export function humanWalletError(err) {
-  const code = err && (err.code ?? (err.data && err.data.code));
-  if (code === 4001 || code === "ACTION_REJECTED") {
-    return "You rejected the request in your wallet. Nothing was signed.";
-  }
-  if (code === -32002) {
-    return "Your wallet already has a request waiting. Open your wallet to finish or cancel it.";
-  }
-  if (code === 4100) return "Your wallet did not allow this site to see your account. Unlock or connect it, then try again.";
-  return `Your wallet reported a problem: ${(err && err.message) || err}`;
+  const code = walletErrorCode(err);
+  if (code === 4001 || code === "ACTION_REJECTED") return t("login.rejected");
+  if (code === -32002) return t("login.wallet_busy");
+  if (code === 4100) return t("login.wallet_locked");
+  return t("login.wallet_problem", { message: (err && err.message) || String(err) });
 }
 
 export function shortAddress(address) {
@@ -128,12 +140,13 @@ export function shortAddress(address) {
 export async function copyText(text, button) {
   try {
     await navigator.clipboard.writeText(text);
+    status(t("login.copied"));
     if (button) {
       const label = button.textContent;
-      button.textContent = "Copied";
+      button.textContent = t("login.copied");
       setTimeout(() => (button.textContent = label), 1500);
     }
   } catch {
-    notify("Copying is not allowed here: select the message and copy it yourself.");
+    notify(t("login.copy_failed"));
   }
 }

@@ -1,7 +1,9 @@
 // Browser wallets: EIP-6963 discovery (with window.ethereum as fallback), accounts, chain, and
 // personal_sign of a server-built message.
 
-/** Collects announced providers for a moment; returns [{info: {name, icon, uuid}, provider}]. */
+import { t } from "./i18n.js";
+
+/** Collects announced providers for a moment; returns [{info: {name, icon, uuid, rdns}, provider}]. */
 export function discoverWallets(waitMs = 250) {
   return new Promise((resolve) => {
     const found = new Map();
@@ -17,7 +19,7 @@ export function discoverWallets(waitMs = 250) {
       window.removeEventListener("eip6963:announceProvider", onAnnounce);
       const wallets = [...found.values()];
       if (wallets.length === 0 && window.ethereum) {
-        wallets.push({ info: { name: "Browser wallet", icon: "", uuid: "injected" }, provider: window.ethereum });
+        wallets.push({ info: { name: t("login.browser_wallet"), icon: "", uuid: "injected" }, provider: window.ethereum });
       }
       resolve(wallets);
     }, waitMs);
@@ -27,6 +29,7 @@ export function discoverWallets(waitMs = 250) {
 export async function requestAccount(provider) {
   const accounts = await provider.request({ method: "eth_requestAccounts" });
   if (!accounts || accounts.length === 0) {
+    // A locked wallet may answer with no account rather than an error.
     throw Object.assign(new Error("The wallet shared no account."), { code: 4100 });
   }
   return accounts[0];
@@ -53,10 +56,7 @@ export async function ensureChain(provider, allowed) {
   } catch {
     // fall through to the explanation
   }
-  const err = new Error(
-    `Your wallet is on network ${chainId}, which this site does not accept. ` +
-      `Switch your wallet to network ${allowed.join(" or ")} and try again.`,
-  );
+  const err = new Error(t("login.wrong_network", { chain: chainId, allowed: allowed.join(", ") }));
   err.wrongNetwork = true;
   throw err;
 }
