@@ -104,6 +104,13 @@ async function emailVerificationLink(base) {
   return mail.link;
 }
 
+/** A pending pairing, asked for from Node as a desktop would: its id. */
+async function newPairing(base) {
+  const created = await call(base, "POST", "/api/pairings", {});
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  return created.body.id;
+}
+
 const oidcRequest = (base) =>
   new URLSearchParams({
     response_type: "code",
@@ -163,6 +170,46 @@ const states = [
     async open(page, base) {
       await page.goto(`${base}/api/account/verify-email?token=${"A".repeat(43)}`);
       await page.locator("main h1").waitFor();
+    },
+  },
+  {
+    name: "phone: enter the code",
+    async open(page, base) {
+      await page.goto(`${base}/pair`);
+      await page.locator("#enter-code").waitFor();
+    },
+  },
+  {
+    name: "phone: a pairing to confirm",
+    wallet: true,
+    async open(page, base) {
+      await page.goto(`${base}/pair/${await newPairing(base)}`);
+      await page.locator("#request").waitFor();
+    },
+  },
+  {
+    name: "phone: confirmed, ready to sign",
+    wallet: true,
+    async open(page, base) {
+      await page.goto(`${base}/pair/${await newPairing(base)}`);
+      await page.locator("#confirm").check();
+      await page.locator("#wallet-list button").first().waitFor();
+    },
+  },
+  {
+    name: "phone: confirmed, no wallet in this browser",
+    async open(page, base) {
+      await page.goto(`${base}/pair/${await newPairing(base)}`);
+      await page.locator("#confirm").check();
+      await page.locator("#no-wallet").waitFor();
+      await page.locator("#manual > summary").click();
+    },
+  },
+  {
+    name: "phone: a pairing that is not there",
+    async open(page, base) {
+      await page.goto(`${base}/pair/AAAAAAAAAAAAAAAAAAAAAA`);
+      await page.locator("#ended").waitFor();
     },
   },
   {
