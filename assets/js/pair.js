@@ -4,7 +4,7 @@
 // wallet, a wallet app's own browser through a deep link, or copy and paste). The phone gets no
 // session: only the other device is signed in.
 
-import { api, notify, UserFacingError, withBusy } from "./api.js";
+import { api, loadConfig, notify, UserFacingError, withBusy } from "./api.js";
 import { walletBrowserLinks } from "./deeplinks.js";
 import { loadCatalogue, pageLanguage, t } from "./i18n.js";
 import { setUpManualSigning, signWithWallet } from "./signing.js";
@@ -195,8 +195,7 @@ function showCodeEntry() {
 async function start() {
   await loadCatalogue();
   try {
-    config = await api("GET", "/api/config");
-    if (config.accentColor) document.documentElement.style.setProperty("--accent", config.accentColor);
+    config = await loadConfig();
   } catch (err) {
     notify(err.message);
   }
