@@ -84,6 +84,8 @@ export function notify(text, kind = "error", actions = []) {
   box.className = text ? `notice ${kind}` : "notice";
   box.dataset.kind = text ? kind : "";
   if (text) box.scrollIntoView({ block: "nearest" });
+  // The way forward is where the keyboard is: the button that was pressed is busy or gone.
+  if (actions.length) buttons.firstChild.focus();
 }
 
 /** Says what is going on (waiting for the wallet...) in the page's polite live region. */
@@ -105,14 +107,35 @@ export async function loadConfig() {
   return config;
 }
 
-/** Runs an async action from a button, disabling it meanwhile and reporting errors. */
-export async function withBusy(button, action) {
+/** What went wrong, in words: the server's sentence or the wallet's. */
+export function failureText(err) {
+  return err instanceof UserFacingError ? err.message : humanWalletError(err);
+}
+
+/** The default way to report a failed action: its sentence and Try again. */
+function explainWithRetry(err, retry) {
+  notify(failureText(err), "error", [{ label: t("login.try_again"), run: retry }]);
+}
+
+/**
+ * Runs an async action from a button, disabling it meanwhile; a failure is reported by
+ * `explain(err, retry)` (default: its sentence and a Try again button that presses `button`
+ * again).
+ */
+export async function withBusy(button, action, explain = explainWithRetry) {
   if (button) button.disabled = true;
+  status("");
+  notify("");
   try {
-    notify("");
     return await action();
   } catch (err) {
-    notify(err instanceof UserFacingError ? err.message : humanWalletError(err));
+    status("");
+    explain(err, () => {
+      notify("");
+      if (!button) return;
+      button.focus();
+      button.click();
+    });
     return undefined;
   } finally {
     if (button) button.disabled = false;
@@ -138,14 +161,15 @@ export function shortAddress(address) {
 }
 
 export async function copyText(text, button) {
+  const label = button && button.textContent;
   try {
     await navigator.clipboard.writeText(text);
     status(t("login.copied"));
-    if (button) {
-      const label = button.textContent;
-      button.textContent = t("login.copied");
-      setTimeout(() => (button.textContent = label), 1500);
-    }
+    if (button) button.textContent = t("login.copied");
+    setTimeout(() => {
+      status("");
+      if (button) button.textContent = label;
+    }, 2000);
   } catch {
     notify(t("login.copy_failed"));
   }

@@ -5,12 +5,13 @@
 
 import {
   api,
-  humanWalletError,
+  failureText,
   loadConfig,
   notify,
   setCsrfToken,
   status,
   UserFacingError,
+  withBusy,
 } from "./api.js";
 import { isPhone, walletBrowserLinks } from "./deeplinks.js";
 import { loadCatalogue, t } from "./i18n.js";
@@ -100,32 +101,18 @@ function showPhoneFlow() {
 /** The sentence for a failed step and the ways forward (`retry` runs the step again). */
 export function explainFailure(err, retry) {
   const code = err instanceof UserFacingError ? err.code : null;
-  const text = err instanceof UserFacingError ? err.message : humanWalletError(err);
   const other = [];
   if (config.pairing !== false) other.push({ label: t("login.use_phone"), run: showPhoneFlow, secondary: true });
   other.push({ label: t("login.use_manual"), run: openManual, secondary: true });
   // A contract wallet this server cannot check fails again however often it is tried.
   const actions = code === "contract_wallet_unsupported" ? other : [{ label: t("login.try_again"), run: retry }];
   if (["wrong_network", "chain_not_allowed", "chain_unavailable"].includes(code)) actions.push(...other);
-  status("");
-  notify(text, "error", actions);
+  notify(failureText(err), "error", actions);
 }
 
 /** Runs a step of signing in from `button`: busy meanwhile, a failure explained. */
-async function attempt(button, step) {
-  if (button) button.disabled = true;
-  notify("");
-  try {
-    await step();
-  } catch (err) {
-    explainFailure(err, () => {
-      notify("");
-      button.focus();
-      button.click();
-    });
-  } finally {
-    if (button) button.disabled = false;
-  }
+function attempt(button, step) {
+  return withBusy(button, step, explainFailure);
 }
 
 function walletKey(info) {

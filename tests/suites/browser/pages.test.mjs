@@ -239,8 +239,10 @@ describe("sign-in and account pages", () => {
       await notice.filter({ hasText: sentence("login.rejected") }).waitFor();
       assert.equal(new URL(page.url()).pathname, "/");
       await shotBoth(page, "error-rejected");
+      // The way forward has the keyboard's focus.
       await page.evaluate(() => (window.__testWallet.reject = false));
-      await notice.getByRole("button", { name: sentence("login.try_again") }).click();
+      assert.equal(await page.evaluate(() => document.activeElement.textContent), sentence("login.try_again"));
+      await page.keyboard.press("Enter");
       await page.waitForURL(`${server.base}/account`);
     } finally {
       await context.close();
