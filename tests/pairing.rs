@@ -379,7 +379,7 @@ async fn a_declined_pairing_serves_nothing() {
     let resp = claim(&app, &desktop, &id, created["secret"].as_str().unwrap()).await;
     expect_error(resp, StatusCode::CONFLICT, "pairing_declined").await;
     let resp = phone.get(&app, &format!("/api/pairings/{id}/qr")).await;
-    expect_error(resp, StatusCode::NOT_FOUND, "pairing_not_found").await;
+    expect_error(resp, StatusCode::CONFLICT, "pairing_declined").await;
     // The declined approval created no account.
     let signed_in = app.sign_in(&wallet).await;
     assert_eq!(signed_in["created"], true);
@@ -428,7 +428,7 @@ async fn a_pairing_expires_unclaimed() {
         expect_error(resp, StatusCode::GONE, "pairing_expired").await;
     }
     let resp = phone.get(&app, &format!("/api/pairings/{id}/qr")).await;
-    expect_error(resp, StatusCode::NOT_FOUND, "pairing_not_found").await;
+    expect_error(resp, StatusCode::GONE, "pairing_expired").await;
 
     // An hour after expiry, the upkeep deletes them.
     app.advance_clock(3_600);

@@ -201,12 +201,10 @@ impl Pairings {
             .await
     }
 
-    /// The QR code of pending pairing `id`'s phone link, as an SVG image.
+    /// The QR code of pending pairing `id`'s phone link, as an SVG image; an ended pairing's
+    /// is refused as its state says (not 404: it exists).
     pub fn qr_svg(&self, id: &str) -> AppResult<String> {
-        let pairing = self.find(id)?;
-        if pairing.state_at(self.service.clock().now_ms()) != PairingState::Pending {
-            return Err(not_found());
-        }
+        let pairing = self.find_pending(id)?;
         let link = self.phone_url(&pairing.id);
         let code = QrCode::with_error_correction_level(link.as_bytes(), EcLevel::M)
             .map_err(|err| AppError::Internal(anyhow::anyhow!("QR code of {link}: {err}")))?;

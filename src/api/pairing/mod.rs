@@ -129,8 +129,9 @@ impl PairingApi {
     /// Get a pairing's QR code
     ///
     /// An SVG image of the QR code of the phone's link (`phoneUrl`), while the pairing is
-    /// pending. Errors: 404 `pairing_not_found` (unknown, or no longer pending; also
-    /// `not_found` when `pairing.enabled` is false); 429 `rate_limited`.
+    /// pending. Errors: 404 `pairing_not_found` (also `not_found` when `pairing.enabled` is
+    /// false); 409 `pairing_declined`, `pairing_used`; 410 `pairing_expired`; 429
+    /// `rate_limited`.
     #[oai(path = "/:id/qr", method = "get", operation_id = "getPairingQr")]
     async fn qr(
         &self,
