@@ -75,14 +75,16 @@ export async function mountPairing(container, { onSignedIn } = {}) {
   const intro = element("p", { class: "muted", text: t("pair.desktop.intro") });
   const status = element("p", { class: "pair-status", role: "status", "aria-live": "polite", "data-testid": "pair-status" });
   const active = element("div", { class: "pair-active", hidden: "" });
-  const again = element("button", { type: "button", class: "secondary", hidden: "", "data-testid": "pair-again", text: t("pair.desktop.again") });
+  const again = element("button", { type: "button", class: "secondary", "data-testid": "pair-again", text: t("pair.desktop.again") });
+  const startRow = element("div", { class: "row" }, start);
+  const againRow = element("div", { class: "row", hidden: "" }, again);
   container.replaceChildren(
     element("h2", { id: "phone-pairing-title", text: t("pair.desktop.title") }),
     intro,
-    element("div", { class: "row" }, start),
+    startRow,
     active,
     status,
-    element("div", { class: "row" }, again),
+    againRow,
   );
   container.setAttribute("aria-labelledby", "phone-pairing-title");
 
@@ -105,7 +107,7 @@ export async function mountPairing(container, { onSignedIn } = {}) {
     active.replaceChildren();
     status.textContent = sentence;
     status.classList.add("ended");
-    again.hidden = false;
+    againRow.hidden = false;
     again.focus();
   }
 
@@ -196,7 +198,7 @@ export async function mountPairing(container, { onSignedIn } = {}) {
     run += 1;
     const mine = run;
     start.disabled = true;
-    again.hidden = true;
+    againRow.hidden = true;
     status.classList.remove("ended");
     status.textContent = t("pair.desktop.creating");
     try {
@@ -206,7 +208,7 @@ export async function mountPairing(container, { onSignedIn } = {}) {
       secret = created.secret;
       const countdown = showPairing(created);
       status.textContent = t("pair.desktop.waiting");
-      start.hidden = true;
+      startRow.hidden = true;
       intro.hidden = true;
       poll = schedule(mine, countdown);
       poll();
