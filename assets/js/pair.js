@@ -22,7 +22,7 @@ function show(section) {
 function ended(kind) {
   const title = byId("ended-title");
   title.textContent = t(`pair.phone.${kind}_title`);
-  byId("ended-text").textContent = t(`pair.phone.${kind}_text`);
+  byId("ended-text").textContent = t(`pair.phone.${kind}_text`, { host: location.host });
   byId("enter-other").hidden = kind === "done";
   byId("ended").dataset.state = kind;
   status.textContent = "";
@@ -181,7 +181,7 @@ function showCodeEntry() {
         location.assign(`/pair/${encodeURIComponent(id)}`);
       } catch (err) {
         if (err instanceof UserFacingError && err.code === "pairing_not_found") {
-          throw new UserFacingError(t("pair.phone.code_unknown"), err.code);
+          throw new UserFacingError(t("pair.phone.code_unknown", { host: location.host }), err.code);
         }
         const end = err instanceof UserFacingError && endOf(err.code);
         if (end) ended(end);
