@@ -36,6 +36,7 @@ function endOf(reason) {
   return (
     {
       pairing_not_found: "unknown",
+      not_found: "unknown",
       pairing_expired: "expired",
       expired: "expired",
       pairing_declined: "declined",
