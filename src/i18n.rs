@@ -13,6 +13,9 @@ use crate::assets::Assets;
 /// The language every other one falls back to.
 pub const SOURCE_LANGUAGE: &str = "en";
 
+/// The longest `Accept-Language` header read, in bytes.
+const MAX_ACCEPT_LANGUAGE: usize = 512;
+
 /// One language's texts, by dotted key.
 #[derive(Debug, Default)]
 pub struct Catalogue {
@@ -111,6 +114,31 @@ impl Catalogues {
 
     pub fn source(&self) -> &Catalogue {
         &self.languages[0]
+    }
+
+    /// The language of a request: the one chosen before (`chosen`, from the language cookie)
+    /// when it has a catalogue, else the most preferred one of `accept_language` that has one
+    /// (by q-value; a regional tag such as `de-CH` counts as its language `de`; `q=0` means
+    /// "not this one"), else the source language.
+    pub fn choose(&self, chosen: Option<&str>, accept_language: Option<&str>) -> &Catalogue {
+        chosen
+            .and_then(|code| self.get(code))
+            .or_else(|| accept_language.and_then(|header| self.preferred(header)))
+            .unwrap_or_else(|| self.source())
+    }
+
+    fn preferred(&self, accept_language: &str) -> Option<&Catalogue> {
+        // Browsers send a few dozen bytes; a longer header is not worth parsing.
+        if accept_language.len() > MAX_ACCEPT_LANGUAGE {
+            return None;
+        }
+        accept_language::parse_with_quality(accept_language)
+            .into_iter()
+            .filter(|(_, quality)| *quality > 0.0)
+            .find_map(|(tag, _)| {
+                let language = tag.split(['-', '_']).next()?.to_ascii_lowercase();
+                self.get(&language)
+            })
     }
 
     /// `key`'s text in `language`, else in the source language, else the key itself (a test
@@ -230,6 +258,21 @@ mod tests {
                 .text("a.b")
                 == Some("c")
         );
+    }
+
+    #[test]
+    fn the_chosen_language_wins_then_accept_language_by_quality_then_english() {
+        let catalogues = Catalogues::embedded().unwrap();
+        let pick = |chosen, header| catalogues.choose(chosen, header).code().to_string();
+        assert_eq!(pick(None, None), "en");
+        assert_eq!(pick(None, Some("de-CH")), "de");
+        assert_eq!(pick(None, Some("it, fr;q=0.5, de;q=0.8")), "de");
+        assert_eq!(pick(None, Some("fr-FR;q=0.9, es;q=1")), "es");
+        assert_eq!(pick(None, Some("de;q=0, it")), "en");
+        assert_eq!(pick(None, Some("*, zz")), "en");
+        assert_eq!(pick(Some("fr"), Some("de")), "fr");
+        assert_eq!(pick(Some("xx"), Some("de")), "de");
+        assert_eq!(pick(None, Some(&"de,".repeat(300))), "en");
     }
 
     #[test]

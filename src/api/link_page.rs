@@ -106,13 +106,7 @@ impl LinkError {
 
 /// Refuses a link form that another site posted, or that was not made by this browser's page.
 pub fn check_form_post(state: &AppState, req: &Request, form: &LinkForm) -> Result<(), AppError> {
-    let cross_site = req
-        .header("sec-fetch-site")
-        .is_some_and(|site| site.eq_ignore_ascii_case("cross-site"));
-    let foreign_origin = req
-        .header(header::ORIGIN)
-        .is_some_and(|origin| origin != state.public_origin);
-    if cross_site || foreign_origin {
+    if super::cross_site(state, req) {
         return Err(AppError::new(
             ErrorCode::OriginNotAllowed,
             "This form was sent from another site. Open the link from the email and confirm on \

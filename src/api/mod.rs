@@ -14,7 +14,7 @@ pub mod pages;
 mod pairing;
 mod reauth;
 pub mod security;
-mod ui;
+pub mod ui;
 mod wallets;
 
 use std::sync::{Arc, LazyLock};
@@ -129,4 +129,17 @@ pub fn client_info(req: &poem::Request) -> ClientInfo {
             .header(poem::http::header::USER_AGENT)
             .map(ToString::to_string),
     }
+}
+
+/// Whether another site sent this request: its browser says so (`Sec-Fetch-Site`), or its
+/// `Origin` is not this server's (a browser then withholds a SameSite cookie; forms that change
+/// something refuse it).
+pub fn cross_site(state: &AppState, req: &poem::Request) -> bool {
+    let fetch_site = req
+        .header("sec-fetch-site")
+        .is_some_and(|site| site.eq_ignore_ascii_case("cross-site"));
+    let foreign_origin = req
+        .header(poem::http::header::ORIGIN)
+        .is_some_and(|origin| origin != state.public_origin);
+    fetch_site || foreign_origin
 }

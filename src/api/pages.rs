@@ -1,14 +1,17 @@
 //! The built-in pages (login, account...): templates from `assets/`, rendered per request in
-//! the person's language (`crate::i18n`), with the branding of `[ui]`. They are pages, not API
+//! the person's language (`crate::i18n`), with the branding of `[ui]`, and the frame of the
+//! pages rendered in code (email links, OpenID Connect): one [`PageContext`] per request gives
+//! both the same language, logo, theme and language switcher. They are pages, not API
 //! operations, so they are not in the OpenAPI document.
 
 use std::sync::Arc;
 
 use poem::{
+    endpoint::EmbeddedFilesEndpoint,
     handler,
-    http::{header, StatusCode},
+    http::{header, Method, StatusCode},
     web::Data,
-    Request, Response,
+    Endpoint, EndpointExt, IntoResponse, Request, Response,
 };
 
 use super::AppState;
@@ -20,12 +23,153 @@ use crate::{
 /// The cookie that keeps the language a person chose.
 pub const LANGUAGE_COOKIE: &str = "siwe_lang";
 
-/// The language for this request: the chosen one (cookie), else English.
+/// Where the language switcher's form posts.
+pub const LANGUAGE_PATH: &str = "/ui/language";
+
+/// The language for this request: the chosen one (cookie), else the browser's preference
+/// (`Accept-Language`), else English.
 pub fn language<'a>(state: &'a AppState, req: &Request) -> &'a Catalogue {
-    req.cookie()
-        .get(LANGUAGE_COOKIE)
-        .and_then(|cookie| state.catalogues.get(cookie.value_str()))
-        .unwrap_or_else(|| state.catalogues.source())
+    let chosen = req.cookie().get(LANGUAGE_COOKIE);
+    state.catalogues.choose(
+        chosen.as_ref().map(|cookie| cookie.value_str()),
+        req.header(header::ACCEPT_LANGUAGE),
+    )
+}
+
+/// What the pages of one request share: its language, the branding, and where the language
+/// switcher comes back to.
+pub struct PageContext<'a> {
+    state: &'a AppState,
+    language: &'a Catalogue,
+    /// This page's path and query (a GET's; `/` after a form, whose page cannot be asked for
+    /// again).
+    here: String,
+}
+
+impl<'a> PageContext<'a> {
+    pub fn new(state: &'a AppState, req: &Request) -> Self {
+        let here = (req.method() == Method::GET)
+            .then(|| req.original_uri().path_and_query())
+            .flatten()
+            .map_or_else(|| "/".to_string(), |pq| pq.as_str().to_string());
+        Self {
+            state,
+            language: language(state, req),
+            here,
+        }
+    }
+
+    pub fn language(&self) -> &Catalogue {
+        self.language
+    }
+
+    /// `key`'s text with its `{app}` filled in; plain text, to be escaped.
+    pub fn text(&self, key: &str) -> String {
+        fill(
+            self.state.catalogues.text(self.language, key),
+            &[("app", &self.state.ui.app_name)],
+        )
+    }
+
+    /// `key`'s text as markup: escaped, then each `{name}` replaced by the markup in `vars`
+    /// (which the caller built from escaped parts) and `{app}` by the app's name.
+    pub fn markup(&self, key: &str, vars: &[(&str, &str)]) -> String {
+        let app = escape(&self.state.ui.app_name);
+        let mut all = vars.to_vec();
+        all.push(("app", &app));
+        fill(
+            &escape(self.state.catalogues.text(self.language, key)),
+            &all,
+        )
+    }
+
+    /// The markup of a template's `{{@name}}`.
+    fn special(&self, name: &str) -> String {
+        match name {
+            "lang" => escape(self.language.code()),
+            "app" => escape(&self.state.ui.app_name),
+            "logo" => self.logo(),
+            "switcher" => self.switcher(),
+            _ => String::new(),
+        }
+    }
+
+    /// The logo `<img>` of `[ui]`, or nothing.
+    fn logo(&self) -> String {
+        self.state
+            .ui
+            .logo_url
+            .as_deref()
+            .map(|url| {
+                format!(
+                    "<img id=\"logo\" src=\"{}\" alt=\"{}\">",
+                    escape(url),
+                    escape(&self.state.ui.app_name)
+                )
+            })
+            .unwrap_or_default()
+    }
+
+    /// The language switcher: a form that works without script, each language by its own name.
+    pub fn switcher(&self) -> String {
+        let options: String = self
+            .state
+            .catalogues
+            .all()
+            .iter()
+            .map(|catalogue| {
+                let code = escape(catalogue.code());
+                let key = format!("languages.{}", catalogue.code());
+                let name = escape(self.state.catalogues.text(catalogue, &key));
+                let selected = if catalogue.code() == self.language.code() {
+                    " selected"
+                } else {
+                    ""
+                };
+                format!("<option value=\"{code}\" lang=\"{code}\"{selected}>{name}</option>")
+            })
+            .collect();
+        format!(
+            "<form class=\"language-switcher\" method=\"post\" action=\"{LANGUAGE_PATH}\" \
+             data-testid=\"language-switcher\">\
+             <input type=\"hidden\" name=\"next\" value=\"{next}\">\
+             <label for=\"language-select\">{label}</label>\
+             <select id=\"language-select\" name=\"lang\">{options}</select>\
+             <button type=\"submit\" class=\"secondary\">{change}</button></form>",
+            next = escape(&self.here),
+            label = escape(&self.text("common.language")),
+            change = escape(&self.text("common.change_language")),
+        )
+    }
+
+    /// A template rendered in this request's language.
+    pub fn render(&self, template: &str) -> String {
+        render(template, |key| self.text(key), |name| self.special(name))
+    }
+
+    /// A whole page rendered in code: `title` (text) and `body` (markup). Its referrer policy
+    /// is `strict-origin` instead of the server's `no-referrer`, as in the templates: under
+    /// `no-referrer` a browser sends `Origin: null` with a form's POST, which the origin check
+    /// must refuse; `strict-origin` sends the real origin and never the page's URL (with an
+    /// emailed link's token).
+    pub fn document(&self, title: &str, body: &str) -> String {
+        format!(
+            "<!doctype html>\n<html lang=\"{lang}\">\n<head>\n<meta charset=\"utf-8\">\n\
+             <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+             <meta name=\"robots\" content=\"noindex\">\n\
+             <meta name=\"referrer\" content=\"strict-origin\">\n\
+             <title>{title}</title>\n\
+             <link rel=\"icon\" href=\"/assets/favicon.svg\" type=\"image/svg+xml\">\n\
+             <link rel=\"stylesheet\" href=\"/assets/app.css\">\n\
+             <link rel=\"stylesheet\" href=\"/theme.css\">\n</head>\n<body>\n<main>\n\
+             <header class=\"brand\">{logo}<h1>{title}</h1></header>\n{body}\n\
+             <footer class=\"muted\">{switcher}</footer>\n</main>\n</body>\n</html>\n",
+            lang = escape(self.language.code()),
+            title = escape(title),
+            logo = self.logo(),
+            switcher = self.switcher(),
+        )
+    }
 }
 
 /// `assets/<name>` rendered for this request.
@@ -33,35 +177,24 @@ pub fn render_template(state: &AppState, req: &Request, name: &str) -> Response 
     let Some(file) = Assets::get(name) else {
         return StatusCode::NOT_FOUND.into();
     };
-    let template = String::from_utf8_lossy(&file.data);
-    let lang = language(state, req);
-    let app = state.ui.app_name.as_str();
-    let page = render(
-        &template,
-        |key| fill(state.catalogues.text(lang, key), &[("app", app)]),
-        |name| match name {
-            "lang" => escape(lang.code()),
-            "app" => escape(app),
-            "logo" => state
-                .ui
-                .logo_url
-                .as_deref()
-                .map(|url| {
-                    format!(
-                        "<img id=\"logo\" src=\"{}\" alt=\"{}\">",
-                        escape(url),
-                        escape(app)
-                    )
-                })
-                .unwrap_or_default(),
-            _ => String::new(),
-        },
-    );
+    let page = PageContext::new(state, req).render(&String::from_utf8_lossy(&file.data));
     Response::builder()
         .content_type("text/html; charset=utf-8")
         .header(header::CACHE_CONTROL, "no-cache")
         .header(header::VARY, "Accept-Language, Cookie")
         .body(page)
+}
+
+/// The embedded files under `/assets`, except the page templates: their `{{` marks are for
+/// the server, which serves them rendered at their own paths.
+pub fn assets() -> impl Endpoint<Output = Response> {
+    EmbeddedFilesEndpoint::<Assets>::new().around(|files, req| async move {
+        let path = req.uri().path();
+        if path.ends_with('/') || path.to_ascii_lowercase().ends_with(".html") {
+            return Ok(StatusCode::NOT_FOUND.into_response());
+        }
+        files.call(req).await
+    })
 }
 
 #[handler]

@@ -15,4 +15,5 @@ pub mod pairing;
 pub mod session;
 pub mod signing_alg;
 pub mod siwe;
+pub mod theme;
 pub mod token;

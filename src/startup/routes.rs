@@ -5,13 +5,12 @@
 use std::sync::{Arc, OnceLock};
 
 use poem::{
-    endpoint::{make_sync, BoxEndpoint, EmbeddedFilesEndpoint},
+    endpoint::{make_sync, BoxEndpoint},
     get, Endpoint, EndpointExt, IntoEndpoint, Request, Response, Route,
 };
 
 use crate::{
     api::{self, AppState},
-    assets::Assets,
     config::Config,
     http::{
         AllowHeader, AllowedMethods, BodyLimit, Cors, Middlewares, OriginCheck, RateLimit,
@@ -26,6 +25,7 @@ const PAGES: &[&str] = &[
     "/login",
     "/account",
     "/pair",
+    "/theme.css",
     "/healthz",
     "/metrics",
     "/openapi.json",
@@ -69,6 +69,7 @@ fn api_routes(routes: Route, api: &ApiEndpoint) -> Route {
         .at("/.well-known/jwks.json", Arc::clone(api))
         .at("/.well-known/openid-configuration", Arc::clone(api))
         .nest_no_strip("/oidc", Arc::clone(api))
+        .nest_no_strip("/ui", Arc::clone(api))
 }
 
 /// /metrics, behind `gate`. Routed even when closed (404 from the handler), so other methods
@@ -112,7 +113,8 @@ fn pages(routes: Route) -> Route {
         .at("/account", get(api::pages::account))
         .at("/pair", get(api::pages::pair))
         .at("/pair/:id", get(api::pages::pair))
-        .nest("/assets", EmbeddedFilesEndpoint::<Assets>::new())
+        .at("/theme.css", get(api::ui::theme))
+        .nest("/assets", api::pages::assets())
 }
 
 /// The middleware around the routes, each with its part of the settings.

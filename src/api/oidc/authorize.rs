@@ -153,7 +153,7 @@ impl AuthorizeApi {
         req: &Request,
         form: UrlEncoded<AuthorizeParams>,
     ) -> BrowserResponse {
-        if browser::cross_site(&app, req) {
+        if crate::api::cross_site(&app, req) {
             return match app.oidc.authorize_url(&form.0) {
                 Ok(url) => BrowserResponse::SeeOther(url.into(), NO_STORE.into(), None),
                 Err(err) => BrowserResponse::from_error(err),

@@ -67,17 +67,6 @@ pub async fn session(state: &AppState, req: &Request) -> AppResult<Option<Authen
     }
 }
 
-/// Whether another site sent this request (its browser then withholds a SameSite cookie).
-pub fn cross_site(state: &AppState, req: &Request) -> bool {
-    let fetch_site = req
-        .header("sec-fetch-site")
-        .is_some_and(|site| site.eq_ignore_ascii_case("cross-site"));
-    let foreign_origin = req
-        .header(poem::http::header::ORIGIN)
-        .is_some_and(|origin| origin != state.public_origin);
-    fetch_site || foreign_origin
-}
-
 /// Never cached: every answer carries a code, a CSRF token or a decision about a session.
 pub const NO_STORE: &str = "no-store";
 
