@@ -85,7 +85,7 @@ async fn accept_language_picks_the_language_and_the_cookie_wins() {
 #[tokio::test]
 async fn every_page_links_the_theme_and_has_the_switcher() {
     let app = TestApp::spawn_with(|s| s.ui.accent_color = "#aa3355".into()).await;
-    for path in ["/", "/login", "/account"] {
+    for path in ["/", "/login", "/account", "/pair"] {
         let resp = reqwest::Client::new()
             .get(app.url(path))
             .header("accept-language", "de")
