@@ -128,7 +128,6 @@ pub struct PairingIdBody {
 /// An approved pairing.
 #[derive(Debug, Clone, Object)]
 pub struct PairingApprovedBody {
-    /// `approved`.
     pub state: PairingStateBody,
     /// The wallet that approved it (EIP-55).
     pub address: String,
@@ -137,7 +136,6 @@ pub struct PairingApprovedBody {
 /// A declined pairing.
 #[derive(Debug, Clone, Object)]
 pub struct PairingDeclinedBody {
-    /// `declined`.
     pub state: PairingStateBody,
 }
 
