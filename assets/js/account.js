@@ -1,5 +1,8 @@
 // The account page: wallets, linking, profile, sessions, connected apps, security events,
 // signing out, and the fresh signature that sensitive changes need ("sudo mode").
+// This file is longer than 400 lines because it is one page's whole behaviour: every part
+// re-renders from the same session and wallets, and any change may need the re-authentication
+// card.
 
 import {
   api,

@@ -1,5 +1,7 @@
 // Browser tests of the sign-in and account pages, the emailed links' pages and the OpenID
 // Connect pages, through the real binary (see harness.mjs).
+// This file is longer than 400 lines because each page state is a test here, and they share
+// this file's helpers (sentences from en.json, screenshots at both widths, extra wallets).
 
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
