@@ -6,7 +6,8 @@ use std::borrow::Cow;
 use poem_openapi::Enum;
 
 /// Declares `ErrorCode` from one table: each variant with the exact string a client receives,
-/// which is both its name in the OpenAPI document (`#[oai(rename)]`) and what `as_str` returns.
+/// which is both its name in the OpenAPI document (`#[oai(rename)]`) and what `as_str` returns,
+/// and `ALL`, every variant.
 macro_rules! error_codes {
     ($(#[$meta:meta])* pub enum $name:ident { $($variant:ident = $code:tt,)* }) => {
         $(#[$meta])*
@@ -16,6 +17,9 @@ macro_rules! error_codes {
         }
 
         impl $name {
+            /// Every code, in the table's order (for tests that walk them all).
+            pub const ALL: &'static [Self] = &[$(Self::$variant,)*];
+
             pub fn as_str(self) -> &'static str {
                 match self {
                     $(Self::$variant => $code,)*

@@ -1,6 +1,7 @@
 //! The pages' catalogues (assets/i18n/<lang>.json) are complete: every language has exactly the
-//! source language's keys with the same {variables}, every language names itself, and every
-//! key a page template (`{{key}}`) or a script (`t("key")`) uses exists.
+//! source language's keys with the same {variables}, every language names itself, every key a
+//! page template (`{{key}}`) or a script (`t("key")`) uses exists, and every error code and
+//! security event kind has its sentence (`errors.<code>`, `events.<kind>`).
 
 use std::{
     collections::{BTreeSet, HashSet},
@@ -8,7 +9,11 @@ use std::{
     path::Path,
 };
 
-use siwe_server::i18n::{template_keys, Catalogues};
+use siwe_server::{
+    domain::event::EventKind,
+    error::ErrorCode,
+    i18n::{template_keys, Catalogues},
+};
 
 fn variables(text: &str) -> BTreeSet<&str> {
     text.split('{')
@@ -60,6 +65,30 @@ fn every_language_has_every_key_with_the_same_variables() {
     }
     problems.sort();
     assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// The pages show a server error as `errors.<code>` and an event as `events.<kind>` (the server's
+/// messages stay English): every code a client can receive and every kind an account's log can
+/// hold needs its sentence, and the fallbacks for ones this version does not know.
+#[test]
+fn every_error_code_and_event_kind_has_its_sentence() {
+    let catalogues = Catalogues::embedded().unwrap();
+    let source = catalogues.source();
+    let codes = ErrorCode::ALL
+        .iter()
+        .map(|code| format!("errors.{}", code.as_str()));
+    let kinds = EventKind::ALL.iter().map(|kind| format!("events.{kind}"));
+    let fallbacks = ["errors.unknown", "events.unknown"].map(String::from);
+    let missing: Vec<String> = codes
+        .chain(kinds)
+        .chain(fallbacks)
+        .filter(|key| source.text(key).is_none())
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "keys missing from en.json:\n{}",
+        missing.join("\n")
+    );
 }
 
 /// `t("key"` / `t('key'` / t(`key` literals without interpolation in a script.
