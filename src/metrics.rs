@@ -13,7 +13,8 @@ use subtle::ConstantTimeEq;
 use crate::{config::Secret, error::AppResult};
 
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
+    Encoder, Histogram, HistogramOpts, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+    TextEncoder,
 };
 
 pub struct Metrics {
@@ -26,6 +27,9 @@ pub struct Metrics {
     pub active_sessions: IntGauge,
     pub nonces: IntGauge,
 }
+
+/// The version label of `siwe_build_info`.
+const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 fn build() -> prometheus::Result<Metrics> {
     let registry = Registry::new_custom(Some("siwe".into()), None)?;
@@ -79,6 +83,15 @@ fn build() -> prometheus::Result<Metrics> {
     registry.register(Box::new(db_seconds.clone()))?;
     registry.register(Box::new(active_sessions.clone()))?;
     registry.register(Box::new(nonces.clone()))?;
+    let build_info = IntGaugeVec::new(
+        Opts::new(
+            "build_info",
+            "Always 1; its version label is the running version.",
+        ),
+        &["version"],
+    )?;
+    build_info.with_label_values(&[VERSION]).set(1);
+    registry.register(Box::new(build_info))?;
     Ok(Metrics {
         registry,
         requests,

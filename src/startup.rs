@@ -183,7 +183,7 @@ impl Application {
 
     /// Serves until SIGINT or SIGTERM, then lets in-flight requests finish.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.run_until(shutdown_signal()).await
+        self.run_until(shutdown_signal()?).await
     }
 
     pub async fn run_until(self, stop: impl Future<Output = ()> + Send) -> std::io::Result<()> {
@@ -196,7 +196,15 @@ impl Application {
         let recheck = self.recheck_contract_sessions.map(|every| {
             tokio::spawn(Arc::clone(&self.state.service).recheck_contract_sessions_every(every))
         });
-        tracing::info!(address = %self.local_addr, "listening");
+        // Where a newcomer goes next.
+        let origin = &self.state.public_origin;
+        tracing::info!(
+            address = %self.local_addr,
+            version = env!("CARGO_PKG_VERSION"),
+            login_page = %format!("{origin}/login"),
+            api_docs = %format!("{origin}/docs"),
+            "listening"
+        );
         let metrics_server = self.metrics.map(|(acceptor, addr)| {
             tracing::info!(address = %addr, "metrics listening");
             let app = metrics_app(Arc::clone(&self.state));
@@ -289,26 +297,28 @@ async fn cleanup_loop(service: Arc<Service>, limiter: Arc<RateLimiter>, every: D
     }
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Resolves at the first SIGINT (Ctrl-C) or SIGTERM. The handlers are installed when this is
+/// called, not when it is first polled: a SIGTERM right after "listening" was logged would
+/// otherwise still kill the process without a graceful shutdown.
+fn shutdown_signal() -> std::io::Result<impl Future<Output = ()>> {
     #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut terminate = signal(SignalKind::terminate())?;
+        let mut interrupt = signal(SignalKind::interrupt())?;
+        Ok(async move {
+            tokio::select! {
+                _ = terminate.recv() => {},
+                _ = interrupt.recv() => {},
             }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = terminate => {},
+            tracing::info!("shutting down");
+        })
     }
-    tracing::info!("shutting down");
+    #[cfg(not(unix))]
+    Ok(async {
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!("shutting down");
+    })
 }
 
 /// Checks settings, secret, signing keys and database without changing anything; returns what

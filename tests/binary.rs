@@ -4,141 +4,14 @@
 mod common;
 
 use std::{
-    io::{BufRead, BufReader},
-    path::Path,
-    process::{Child, Command, Stdio},
-    sync::{Arc, Mutex},
-    time::{Duration, Instant},
+    process::{Command, Stdio},
+    time::Duration,
 };
 
-use common::*;
+use common::{process::*, *};
 use reqwest::StatusCode;
 use serde_json::Value;
 use tempfile::TempDir;
-
-const BIN: &str = env!("CARGO_BIN_EXE_siwe-server");
-
-/// A running `siwe-server` process and the log lines it has written.
-struct Server {
-    child: Child,
-    base: String,
-    logs: Arc<Mutex<Vec<String>>>,
-}
-
-fn command(data: &Path) -> Command {
-    let mut cmd = Command::new(BIN);
-    cmd.env_remove("RUST_LOG")
-        .env_remove("SIWE_CONFIG")
-        .env("SIWE_SERVER__BIND", "127.0.0.1:0")
-        .env("SIWE_DATABASE__PATH", data.join("siwe.db"))
-        .env("SIWE_LOG__FORMAT", "json")
-        .env("SIWE_LOG__LEVEL", "debug")
-        .env("SIWE_RATE_LIMIT__AUTH_PER_MINUTE", "0")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
-    cmd
-}
-
-impl Server {
-    fn start(data: &Path) -> Self {
-        Self::start_with(command(data))
-    }
-
-    fn start_with(mut cmd: Command) -> Self {
-        let mut child = cmd.spawn().expect("siwe-server starts");
-        let stderr = child.stderr.take().unwrap();
-        let logs = Arc::new(Mutex::new(Vec::new()));
-        let (tx, rx) = std::sync::mpsc::channel();
-        let sink = Arc::clone(&logs);
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if let Ok(entry) = serde_json::from_str::<Value>(&line) {
-                    if entry["fields"]["message"] == "listening" {
-                        if let Some(addr) = entry["fields"]["address"].as_str() {
-                            let _ = tx.send(addr.to_string());
-                        }
-                    }
-                }
-                sink.lock().unwrap().push(line);
-            }
-        });
-        let addr = rx
-            .recv_timeout(Duration::from_secs(20))
-            .unwrap_or_else(|_| panic!("server did not start: {:?}", logs.lock().unwrap()));
-        Self {
-            child,
-            base: format!("http://{addr}"),
-            logs,
-        }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
-
-    fn logs(&self) -> String {
-        self.logs.lock().unwrap().join("\n")
-    }
-
-    fn kill_hard(mut self) {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-    }
-
-    /// SIGTERM, then the exit status.
-    fn terminate(mut self) -> std::process::ExitStatus {
-        let pid = self.child.id().to_string();
-        Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status;
-            }
-            assert!(Instant::now() < deadline, "server did not stop on SIGTERM");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Signs in against a server at `base` with a plain client; returns the verify body.
-async fn sign_in(base: &str, wallet: &Wallet) -> Value {
-    let client = reqwest::Client::new();
-    let nonce: Value = client
-        .get(format!("{base}/api/auth/nonce"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let message = MessageSpec::new(wallet, nonce["nonce"].as_str().unwrap()).render();
-    let resp = client
-        .post(format!("{base}/api/auth/verify"))
-        .json(&serde_json::json!({ "message": message, "signature": wallet.sign(&message) }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), StatusCode::OK);
-    resp.json().await.unwrap()
-}
-
-async fn session_status(base: &str, token: &str) -> StatusCode {
-    reqwest::Client::new()
-        .get(format!("{base}/api/auth/session"))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap()
-        .status()
-}
 
 #[tokio::test]
 async fn restarts_keep_users_sessions_and_the_secret() {
@@ -322,18 +195,18 @@ fn a_database_from_a_newer_version_is_refused() {
 
 #[test]
 fn cli_prints_help_version_and_spec() {
-    let out = Command::new(BIN).arg("--version").output().unwrap();
+    let out = Command::new(bin()).arg("--version").output().unwrap();
     assert!(out.status.success());
     assert!(String::from_utf8(out.stdout)
         .unwrap()
         .contains(env!("CARGO_PKG_VERSION")));
-    let out = Command::new(BIN).arg("--help").output().unwrap();
+    let out = Command::new(bin()).arg("--help").output().unwrap();
     let help = String::from_utf8(out.stdout).unwrap();
     assert!(help.contains("serve") && help.contains("openapi") && help.contains("--config"));
-    let out = Command::new(BIN).arg("openapi").output().unwrap();
+    let out = Command::new(bin()).arg("openapi").output().unwrap();
     let spec: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(spec["openapi"].as_str().unwrap().starts_with("3."));
-    let out = Command::new(BIN).arg("frobnicate").output().unwrap();
+    let out = Command::new(bin()).arg("frobnicate").output().unwrap();
     assert!(!out.status.success());
 }
 
@@ -345,6 +218,80 @@ async fn serve_is_the_default_and_explicit_command() {
     let server = Server::start_with(cmd);
     let health = reqwest::get(server.url("/healthz")).await.unwrap();
     assert_eq!(health.status(), StatusCode::OK);
+    let health: Value = health.json().await.unwrap();
+    assert_eq!(health["version"], env!("CARGO_PKG_VERSION"));
+    // The start-up line tells a newcomer where to go.
+    let logs = server.logs();
+    let listening = logs
+        .lines()
+        .find(|line| line.contains("\"listening\""))
+        .unwrap();
+    assert!(
+        listening.contains("/login") && listening.contains("/docs"),
+        "{listening}"
+    );
+}
+
+#[cfg(unix)]
+fn mode(path: &std::path::Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+#[cfg(unix)]
+fn set_mode(path: &std::path::Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+/// The data folder is the server's alone: created 0700, its database (with WAL and SHM) and
+/// key files 0600; a database left world-readable by an older version is made private; a
+/// secret file others can read stops start-up, naming the file and the fix.
+#[cfg(unix)]
+#[tokio::test]
+async fn data_files_are_private_and_readable_secrets_are_refused() {
+    let dir = TempDir::new().unwrap();
+    let data = dir.path().join("data");
+    let server = Server::start(&data);
+    sign_in(&server.base, &Wallet::random()).await;
+    assert_eq!(mode(&data), 0o700, "data folder");
+    for file in [
+        "siwe.db",
+        "siwe.db-wal",
+        "siwe.db-shm",
+        "secret.key",
+        "jwt-keys.json",
+    ] {
+        assert_eq!(mode(&data.join(file)), 0o600, "{file}");
+    }
+    assert!(server.terminate().success());
+
+    set_mode(&data.join("siwe.db"), 0o644);
+    let server = Server::start(&data);
+    assert_eq!(mode(&data.join("siwe.db")), 0o600, "made private at start");
+    assert!(server.logs().contains("readable by its owner only"));
+    assert!(server.terminate().success());
+
+    for secret in ["secret.key", "jwt-keys.json"] {
+        let path = data.join(secret);
+        set_mode(&path, 0o640);
+        let out = command(&data).output().unwrap();
+        assert!(
+            !out.status.success(),
+            "{secret} readable by others is refused"
+        );
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert!(
+            err.contains(&format!("chmod 600 {}", path.display())),
+            "{err}"
+        );
+        set_mode(&path, 0o600);
+    }
+    let server = Server::start(&data);
+    assert_eq!(
+        reqwest::get(server.url("/healthz")).await.unwrap().status(),
+        StatusCode::OK
+    );
 }
 
 /// forward-auth rules without a trusted proxy refuse every signed-in check (the host cannot be

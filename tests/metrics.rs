@@ -73,6 +73,11 @@ async fn metrics_count_requests_sign_ins_limits_and_sessions() {
     at_least("siwe_sqlite_seconds_count", 3.0);
     assert_eq!(sample(&text, "siwe_active_sessions"), Some(1.0));
     assert!(sample(&text, "siwe_nonces").is_some());
+    let build_info = format!(
+        "siwe_build_info{{version=\"{}\"}}",
+        env!("CARGO_PKG_VERSION")
+    );
+    assert_eq!(sample(&text, &build_info), Some(1.0), "{text}");
 }
 
 #[tokio::test]

@@ -424,6 +424,8 @@ pub struct CsrfBody {
 pub struct HealthBody {
     /// `ok` when the database answers.
     pub status: String,
+    /// The server's version (as `siwe-server --version` prints it).
+    pub version: String,
 }
 
 impl From<&account::Wallet> for Wallet {

@@ -42,7 +42,8 @@ impl HealthApi {
     /// Prometheus metrics
     ///
     /// Requests by route and status, sign-ins by result, rate-limited requests, active
-    /// sessions and nonce table size (counted at most every 30 seconds) and SQLite latency.
+    /// sessions and nonce table size (counted at most every 30 seconds), SQLite latency and the
+    /// running version (`siwe_build_info`).
     /// Served on the listener of `metrics.bind` to whoever reaches it, and on this one only
     /// with `Authorization: Bearer <metrics.token>` (else 401 `unauthenticated`); with neither
     /// setting, 404 `not_found`.
@@ -72,12 +73,14 @@ impl HealthApi {
 
     /// Health check
     ///
-    /// 200 when the database answers, 503 otherwise. For load balancers and orchestrators.
+    /// 200 with the server's version when the database answers, 503 otherwise. For load
+    /// balancers and orchestrators.
     #[oai(path = "/healthz", method = "get", operation_id = "healthz")]
     async fn healthz(&self, state: Data<&Arc<AppState>>) -> HealthResponse {
         match state.service.check_health().await {
             Ok(()) => HealthResponse::Ok(Json(HealthBody {
                 status: "ok".into(),
+                version: env!("CARGO_PKG_VERSION").into(),
             })),
             Err(err) => {
                 tracing::warn!(error = %err, "health check failed");

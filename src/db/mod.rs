@@ -49,6 +49,7 @@ use crate::{
         id::{SessionId, UserId},
     },
     error::{AppError, AppResult},
+    files,
 };
 
 pub use migrations::SCHEMA_VERSION;
@@ -87,6 +88,26 @@ fn configure(conn: &Connection) -> Result<(), rusqlite::Error> {
     )
 }
 
+/// Creates the database file 0600 before SQLite does (SQLite would use the umask, typically
+/// world-readable, and gives the WAL and SHM files the database's mode); an existing file with
+/// a looser mode, and its WAL and SHM, are made private.
+fn make_database_private(path: &Path) -> anyhow::Result<()> {
+    match files::private_file_options().create_new(true).open(path) {
+        Ok(_) => return Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(e).with_context(|| format!("cannot create {}", path.display())),
+    }
+    for suffix in ["", "-wal", "-shm"] {
+        let mut name = path.as_os_str().to_owned();
+        name.push(suffix);
+        let file = Path::new(&name);
+        if files::make_private(file)? {
+            tracing::warn!(path = %file.display(), "made a database file readable by its owner only (it was readable by others)");
+        }
+    }
+    Ok(())
+}
+
 /// A handle to the SQLite file: a pool of read-only connections, used in place for short
 /// indexed reads, and one writer thread that commits queued writes in batches. Cheap to clone.
 #[derive(Clone)]
@@ -99,9 +120,9 @@ impl Db {
     /// Opens (creating folder and file if needed) and migrates the database.
     pub fn open(path: &Path, pool_size: u32) -> anyhow::Result<Self> {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent)
-                .with_context(|| format!("cannot create the folder {}", parent.display()))?;
+            files::create_private_dir(parent)?;
         }
+        make_database_private(path)?;
         let open_error = || format!("cannot open the database {}", path.display());
         let mut conn = Connection::open(path).with_context(open_error)?;
         configure(&conn).with_context(open_error)?;

@@ -125,6 +125,7 @@ impl StoredKey {
 }
 
 fn read(path: &Path) -> anyhow::Result<(Vec<Key>, Option<SystemTime>)> {
+    crate::files::check_secret_file(path)?;
     let text =
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     let file: KeyFile = serde_json::from_str(&text)
@@ -147,7 +148,7 @@ fn read(path: &Path) -> anyhow::Result<(Vec<Key>, Option<SystemTime>)> {
 
 fn write(path: &Path, keys: Vec<StoredKey>) -> anyhow::Result<()> {
     let tmp = path.with_extension("json.tmp");
-    let mut out = super::private_file_options()
+    let mut out = crate::files::private_file_options()
         .create(true)
         .truncate(true)
         .open(&tmp)

@@ -11,12 +11,3 @@ pub mod secret;
 
 pub use crate::domain::signing_alg::SigningAlg;
 pub use jwt::JwtKeys;
-
-/// Options that open a file only its owner can read (mode 0600 on Unix), for writing.
-fn private_file_options() -> std::fs::OpenOptions {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    options
-}

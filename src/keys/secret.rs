@@ -7,7 +7,7 @@ use std::{io::Write, path::Path};
 use anyhow::{bail, Context};
 use rand::Rng;
 
-use crate::{config::Secret, domain::token::Keys};
+use crate::{config::Secret, domain::token::Keys, files};
 
 const FILE_NAME: &str = "secret.key";
 
@@ -26,13 +26,12 @@ pub fn load_or_create(configured: Option<&Secret>, data_dir: &Path) -> anyhow::R
     if let Some(secret) = configured {
         return Ok(secret.expose().as_bytes().to_vec());
     }
-    std::fs::create_dir_all(data_dir)
-        .with_context(|| format!("cannot create the data folder {}", data_dir.display()))?;
+    files::create_private_dir(data_dir)?;
     let path = path(data_dir);
     if !path.exists() {
         let mut secret = [0u8; 32];
         rand::rng().fill_bytes(&mut secret);
-        match super::private_file_options().create_new(true).open(&path) {
+        match files::private_file_options().create_new(true).open(&path) {
             Ok(mut file) => {
                 file.write_all(hex::encode(secret).as_bytes())?;
                 file.sync_all()?;
@@ -42,6 +41,7 @@ pub fn load_or_create(configured: Option<&Secret>, data_dir: &Path) -> anyhow::R
             Err(e) => return Err(e).with_context(|| format!("cannot create {}", path.display())),
         }
     }
+    files::check_secret_file(&path)?;
     let text = std::fs::read_to_string(&path)
         .with_context(|| format!("cannot read the secret key {}", path.display()))?;
     let secret = hex::decode(text.trim())

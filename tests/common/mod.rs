@@ -9,6 +9,7 @@ pub mod jwt;
 pub mod nginx;
 pub mod oidc_back;
 pub mod oidc_front;
+pub mod process;
 pub mod safe;
 
 use std::{path::PathBuf, sync::Arc, time::Duration};
