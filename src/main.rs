@@ -7,7 +7,7 @@
 use std::{path::PathBuf, process::ExitCode};
 
 use clap::{Parser, Subcommand};
-use siwe_server::{api, telemetry, Application, Settings};
+use siwe_server::{api, db, telemetry, Application, Settings};
 
 /// Sign-In with Ethereum (EIP-4361) server.
 #[derive(Parser)]
@@ -28,6 +28,18 @@ enum Command {
     Openapi,
     /// Check the configuration and the database; exits non-zero on problems.
     Check,
+    /// Copy the database to FILE: a consistent snapshot, taken while the server runs (sign-ins
+    /// go on). The secret and key files are not in it: back them up once, apart.
+    Backup {
+        /// Where the backup goes (replaced atomically if it exists).
+        file: PathBuf,
+    },
+    /// Replace the database with backup FILE, after checking it; the server must be stopped.
+    /// The database it replaces is kept as <database>.before-restore.
+    Restore {
+        /// A file written by `siwe-server backup`.
+        file: PathBuf,
+    },
     /// Manage the keys that sign tokens.
     Keys {
         #[command(subcommand)]
@@ -99,6 +111,8 @@ fn main() -> ExitCode {
         }
         Command::Serve => report(serve(cli.config)),
         Command::Check => report(check(cli.config)),
+        Command::Backup { file } => report(backup(cli.config, &file)),
+        Command::Restore { file } => report(restore(cli.config, &file)),
         Command::Keys {
             action: KeysAction::Rotate { now },
         } => report(rotate_keys(cli.config, now)),
@@ -125,6 +139,37 @@ fn check(config: Option<PathBuf>) -> anyhow::Result<()> {
         println!("ok: {line}");
     }
     Ok(())
+}
+
+fn backup(config: Option<PathBuf>, file: &std::path::Path) -> anyhow::Result<()> {
+    let config = Settings::load(config.as_deref())?.config;
+    let copied = db::backup::backup(&config.database.path, file)?;
+    println!(
+        "backed up {} to {} ({}; not the secret and key files beside the database)",
+        config.database.path.display(),
+        file.display(),
+        describe(&copied)
+    );
+    Ok(())
+}
+
+fn restore(config: Option<PathBuf>, file: &std::path::Path) -> anyhow::Result<()> {
+    let config = Settings::load(config.as_deref())?.config;
+    let copied = db::backup::restore(&config.database.path, file)?;
+    println!(
+        "restored {} from {} ({}); the database it replaced is kept beside it as *.before-restore",
+        config.database.path.display(),
+        file.display(),
+        describe(&copied)
+    );
+    Ok(())
+}
+
+fn describe(copied: &db::backup::Copied) -> String {
+    format!(
+        "schema version {}, {} users, {} sessions, {} bytes",
+        copied.schema_version, copied.users, copied.sessions, copied.bytes
+    )
 }
 
 fn rotate_keys(config: Option<PathBuf>, now: bool) -> anyhow::Result<()> {
@@ -235,6 +280,8 @@ fn serve(config: Option<PathBuf>) -> anyhow::Result<()> {
         .enable_all()
         .max_blocking_threads(loaded.config.database.pool_size as usize + 8)
         .build()?;
+    // Held until the process ends: no second server, and no restore, on this database.
+    let _serving = db::backup::ServerLock::acquire(&loaded.config.database.path)?;
     runtime.block_on(async {
         let app = Application::build(loaded.settings).await?;
         app.run_until_stopped().await?;

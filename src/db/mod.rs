@@ -20,6 +20,7 @@ impl From<r2d2::Error> for crate::error::AppError {
     }
 }
 
+pub mod backup;
 pub mod contract_sessions;
 pub mod email_tokens;
 pub mod ens;

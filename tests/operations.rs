@@ -1,0 +1,194 @@
+//! Running the server for years, through the real binary: backups taken while people sign in,
+//! restores that check before they replace, and one server per database.
+
+mod common;
+
+use std::{
+    path::Path,
+    process::{Output, Stdio},
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        Arc,
+    },
+    time::{Duration, Instant},
+};
+
+use common::{process::*, *};
+use reqwest::StatusCode;
+use tempfile::TempDir;
+
+/// `siwe-server <args>` on the database in `data`, run to its end.
+fn run(data: &Path, args: &[&str]) -> Output {
+    let mut cmd = command(data);
+    cmd.args(args).stdout(Stdio::piped());
+    cmd.output().unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Copies the files a backup leaves out (documented: back them up apart) to a new data folder.
+fn copy_keys(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for file in ["secret.key", "jwt-keys.json"] {
+        std::fs::copy(from.join(file), to.join(file)).unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_backup_taken_during_sign_ins_restores_every_session_answered_before_it() {
+    let dir = TempDir::new().unwrap();
+    let data = dir.path().join("data");
+    let server = Server::start(&data);
+    let stop = Arc::new(AtomicBool::new(false));
+    let loads: Vec<_> = (0..4)
+        .map(|_| {
+            let (base, stop) = (server.base.clone(), Arc::clone(&stop));
+            tokio::spawn(async move {
+                let mut answered = Vec::new();
+                while !stop.load(Ordering::Relaxed) {
+                    let body = sign_in(&base, &Wallet::random()).await;
+                    answered.push((body["token"].as_str().unwrap().to_string(), Instant::now()));
+                }
+                answered
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    let backup = dir.path().join("backup.db");
+    let started = Instant::now();
+    let out = tokio::task::spawn_blocking({
+        let (data, backup) = (data.clone(), backup.clone());
+        move || run(&data, &["backup", backup.to_str().unwrap()])
+    })
+    .await
+    .unwrap();
+    let ended = Instant::now();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("backed up"),
+        "{}",
+        text(&out.stdout)
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut answered = Vec::new();
+    for load in loads {
+        answered.extend(load.await.unwrap());
+    }
+    let before: Vec<&String> = answered
+        .iter()
+        .filter(|(_, at)| *at < started)
+        .map(|(token, _)| token)
+        .collect();
+    let after: Vec<&String> = answered
+        .iter()
+        .filter(|(_, at)| *at > ended)
+        .map(|(token, _)| token)
+        .collect();
+    assert!(before.len() >= 4, "sign-ins ran before the backup");
+    assert!(!after.is_empty(), "sign-ins went on after the backup");
+    assert!(server.terminate().success());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&backup).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "the backup is private");
+    }
+
+    let restored = dir.path().join("restored");
+    copy_keys(&data, &restored);
+    let out = run(&restored, &["restore", backup.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(run(&restored, &["check"]).status.success());
+    let server = Server::start(&restored);
+    for token in before {
+        assert_eq!(session_status(&server.base, token).await, StatusCode::OK);
+    }
+    // Sessions opened after the backup are not in it: this is the backup, not the live file.
+    assert_eq!(
+        session_status(&server.base, after[after.len() - 1]).await,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test]
+async fn restore_checks_the_backup_and_refuses_while_a_server_runs() {
+    let dir = TempDir::new().unwrap();
+    let data = dir.path().join("data");
+    let server = Server::start(&data);
+    let kept = sign_in(&server.base, &Wallet::random()).await;
+    let kept = kept["token"].as_str().unwrap();
+    let backup = dir.path().join("backup.db");
+    assert!(run(&data, &["backup", backup.to_str().unwrap()])
+        .status
+        .success());
+
+    // One server per database; and no restore under a running one.
+    let out = command(&data).output().unwrap();
+    assert!(!out.status.success(), "a second server on one database");
+    assert!(
+        text(&out.stderr).contains("is running"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = run(&data, &["restore", backup.to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("stop it first"),
+        "{}",
+        text(&out.stderr)
+    );
+    // A backup into a folder that does not exist: a clear error.
+    let out = run(&data, &["backup", "/nonexistent/folder/b.db"]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("/nonexistent/folder"),
+        "{}",
+        text(&out.stderr)
+    );
+    let signed_in_later = sign_in(&server.base, &Wallet::random()).await;
+    assert!(server.terminate().success());
+
+    // Files that are no backup of ours are refused and change nothing.
+    let garbage = dir.path().join("garbage.db");
+    std::fs::write(&garbage, vec![7u8; 8192]).unwrap();
+    let newer = dir.path().join("newer.db");
+    std::fs::copy(&backup, &newer).unwrap();
+    rusqlite::Connection::open(&newer)
+        .unwrap()
+        .pragma_update(None, "user_version", 999)
+        .unwrap();
+    let missing = dir.path().join("missing.db");
+    for (file, why) in [
+        (&garbage, "not a database"),
+        (&newer, "newer than this binary"),
+        (&missing, "no backup at"),
+    ] {
+        let out = run(&data, &["restore", file.to_str().unwrap()]);
+        assert!(!out.status.success(), "{why}");
+        assert!(
+            text(&out.stderr).contains(why),
+            "{why}: {}",
+            text(&out.stderr)
+        );
+    }
+    let server = Server::start(&data);
+    let later = signed_in_later["token"].as_str().unwrap();
+    assert_eq!(session_status(&server.base, later).await, StatusCode::OK);
+    assert!(server.terminate().success());
+
+    // A good backup replaces the database; the replaced one is kept.
+    let out = run(&data, &["restore", backup.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(data.join("siwe.db.before-restore").is_file());
+    let server = Server::start(&data);
+    assert_eq!(session_status(&server.base, kept).await, StatusCode::OK);
+    assert_eq!(
+        session_status(&server.base, later).await,
+        StatusCode::UNAUTHORIZED,
+        "the restored database is the backup's"
+    );
+}
