@@ -11,7 +11,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { accounts, call, openPage, startServer, startSmtp, useBrowser } from "./harness.mjs";
+import { accounts, call, openPage, root, startServer, startSmtp, useBrowser } from "./harness.mjs";
 
 useBrowser();
 
@@ -57,7 +57,12 @@ async function sidewaysScroll(page) {
 async function checkState(server, state) {
   const problems = [];
   for (const layout of layouts) {
-    const { page, context } = await openPage({ wallet: Boolean(state.wallet), viewport: layout.viewport, colorScheme: layout.colorScheme });
+    const { page, context } = await openPage({
+      wallet: Boolean(state.wallet),
+      viewport: layout.viewport,
+      colorScheme: layout.colorScheme,
+      locale: state.locale,
+    });
     try {
       await state.open(page, server.base, context);
       const violations = await seriousViolations(page);
@@ -109,6 +114,25 @@ async function newPairing(base) {
   const created = await call(base, "POST", "/api/pairings", {});
   assert.equal(created.status, 201, JSON.stringify(created.body));
   return created.body.id;
+}
+
+/** The English catalogue: the sentences the states wait for. */
+const en = JSON.parse(readFileSync(join(root, "assets", "i18n", "en.json"), "utf8"));
+
+/** Starts the login page's phone pairing on the page (a browser without a wallet) and waits for
+ * its code, QR code and countdown: the pairing's id. */
+async function desktopPairing(page, base) {
+  await page.goto(`${base}/login`);
+  await page.getByTestId("pair-start").click();
+  await page.getByTestId("pair-countdown").filter({ hasText: /\d:\d\d/ }).waitFor();
+  await page.getByTestId("pair-qr").evaluate((img) => img.decode());
+  const link = await page.getByTestId("pair-link").getAttribute("href");
+  return new URL(link).pathname.split("/").pop();
+}
+
+/** Waits for the desktop panel's status to say `key`'s sentence. */
+async function panelSays(page, key) {
+  await page.getByTestId("pair-status").filter({ hasText: en.pair.desktop[key] }).waitFor();
 }
 
 const oidcRequest = (base) =>
@@ -210,6 +234,53 @@ const states = [
     async open(page, base) {
       await page.goto(`${base}/pair/AAAAAAAAAAAAAAAAAAAAAA`);
       await page.locator("#ended").waitFor();
+    },
+  },
+  {
+    name: "desktop: phone pairing with its code, QR code and countdown",
+    async open(page, base) {
+      await desktopPairing(page, base);
+      await panelSays(page, "waiting");
+    },
+  },
+  {
+    name: "desktop: phone pairing declined on the phone",
+    async open(page, base) {
+      const id = await desktopPairing(page, base);
+      const declined = await call(base, "POST", `/api/pairings/${id}/decline`);
+      assert.equal(declined.status, 200, JSON.stringify(declined.body));
+      await panelSays(page, "declined");
+      await page.getByTestId("pair-again").waitFor();
+    },
+  },
+  {
+    name: "desktop: phone pairing with the connection lost",
+    async open(page, base, context) {
+      await desktopPairing(page, base);
+      await context.setOffline(true);
+      await panelSays(page, "offline");
+    },
+  },
+  {
+    name: "desktop: phone pairing expired while offline",
+    // The page's clock moved past the pairing's end (the real expiry, a minute at least, is
+    // pairing.test.mjs's): the panel ends as when the server says it expired.
+    async open(page, base, context) {
+      await page.clock.install();
+      await desktopPairing(page, base);
+      await context.setOffline(true);
+      await page.clock.fastForward("30:00");
+      await panelSays(page, "expired");
+      await page.getByTestId("pair-again").waitFor();
+    },
+  },
+  {
+    name: "login in German, without a wallet, the phone pairing started",
+    locale: "de-DE",
+    async open(page, base) {
+      await desktopPairing(page, base);
+      const lang = await page.evaluate(() => document.documentElement.lang);
+      assert.equal(lang, "de", "the page says its language");
     },
   },
   {
