@@ -144,19 +144,40 @@ impl Catalogues {
     /// `key`'s text in `language`, else in the source language, else the key itself (a test
     /// makes sure that never happens for the pages' keys).
     pub fn text<'a>(&'a self, language: &'a Catalogue, key: &'a str) -> &'a str {
-        language
-            .text(key)
-            .or_else(|| self.source().text(key))
-            .unwrap_or(key)
+        self.lookup(language, key).unwrap_or(key)
+    }
+
+    /// `key`'s text in `language`, else in the source language, if either has it.
+    pub fn lookup<'a>(&'a self, language: &'a Catalogue, key: &str) -> Option<&'a str> {
+        language.text(key).or_else(|| self.source().text(key))
     }
 }
 
 /// `text` with each `{name}` replaced by its value in `vars` (others left as they are).
+/// One pass, so a value is never filled in again (the first of two same names wins).
 pub fn fill(text: &str, vars: &[(&str, &str)]) -> String {
-    let mut out = text.to_string();
-    for (name, value) in vars {
-        out = out.replace(&format!("{{{name}}}"), value);
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find('{') {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 1..];
+        let value = after.find('}').and_then(|end| {
+            vars.iter()
+                .find(|(name, _)| *name == &after[..end])
+                .map(|(_, value)| (end, *value))
+        });
+        match value {
+            Some((end, value)) => {
+                out.push_str(value);
+                rest = &after[end + 1..];
+            }
+            None => {
+                out.push('{');
+                rest = after;
+            }
+        }
     }
+    out.push_str(rest);
     out
 }
 
@@ -251,6 +272,8 @@ mod tests {
         let key = english.keys().next().unwrap().to_string();
         assert_eq!(catalogues.text(&german, &key), english.text(&key).unwrap());
         assert_eq!(catalogues.text(&german, "no.such.key"), "no.such.key");
+        assert_eq!(catalogues.lookup(&german, "no.such.key"), None);
+        assert_eq!(catalogues.lookup(&german, &key), english.text(&key));
         assert!(Catalogue::parse("xx", br#"{"a": 1}"#).is_err());
         assert!(
             Catalogue::parse("xx", br#"{"a": {"b": "c"}}"#)
@@ -280,6 +303,10 @@ mod tests {
         assert_eq!(
             fill("Sign in to {app}, {app}! {other}", &[("app", "X")]),
             "Sign in to X, X! {other}"
+        );
+        assert_eq!(
+            fill("{a} {b} {", &[("a", "{b}"), ("b", "B"), ("b", "not")]),
+            "{b} B {"
         );
     }
 }

@@ -1,7 +1,7 @@
 //! The pages' catalogues (assets/i18n/<lang>.json) are complete: every language has exactly the
 //! source language's keys with the same {variables}, every language names itself, every key a
-//! page template (`{{key}}`) or a script (`t("key")`) uses exists, and every error code and
-//! security event kind has its sentence (`errors.<code>`, `events.<kind>`).
+//! page template (`{{key}}`), a script (`t("key")`) or a page built in code uses exists, and
+//! every error code and security event kind has its sentence (`errors.<code>`, `events.<kind>`).
 
 use std::{
     collections::{BTreeSet, HashSet},
@@ -147,6 +147,43 @@ fn every_key_the_pages_use_exists() {
             }
         }
     }
+    assert!(
+        problems.is_empty(),
+        "keys missing from en.json:\n{}",
+        problems.join("\n")
+    );
+}
+
+/// The pages built in Rust code name their keys as string literals (`"oidc.allow"`).
+#[test]
+fn every_key_the_pages_built_in_code_use_exists() {
+    let catalogues = Catalogues::embedded().unwrap();
+    let mut found = 0;
+    let mut problems = Vec::new();
+    for file in [
+        "src/api/pages.rs",
+        "src/api/link_page.rs",
+        "src/api/oidc/pages.rs",
+    ] {
+        let text = fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(file)).unwrap();
+        // Every piece between quotes: escaped quotes in format strings only add pieces that
+        // cannot look like a key.
+        let keys = text.split('"').filter(|literal| {
+            ["common.", "link.", "oidc."]
+                .iter()
+                .any(|section| literal.starts_with(section))
+                && literal
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c == '_' || c == '.')
+        });
+        for key in keys {
+            found += 1;
+            if catalogues.source().text(key).is_none() {
+                problems.push(format!("{file}: {key}"));
+            }
+        }
+    }
+    assert!(found > 20, "only {found} keys found: has the code changed?");
     assert!(
         problems.is_empty(),
         "keys missing from en.json:\n{}",

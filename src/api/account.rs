@@ -118,7 +118,7 @@ impl AccountApi {
             .service
             .preview_email_link(&token.0, kind)
             .await
-            .map_err(|e| LinkError::new(req, e))?;
+            .map_err(|e| LinkError::new(&state, req, e))?;
         Ok(link_page::page(
             &state,
             req,
@@ -145,12 +145,13 @@ impl AccountApi {
         req: &Request,
         form: Form<LinkForm>,
     ) -> Result<VerifyEmailResponse, LinkError> {
-        link_page::check_form_post(&state, req, &form).map_err(|e| LinkError::new(req, e))?;
+        link_page::check_form_post(&state, req, &form)
+            .map_err(|e| LinkError::new(&state, req, e))?;
         state
             .service
             .verify_email(form.0.token, client_info(req))
             .await
-            .map_err(|e| LinkError::new(req, e))?;
+            .map_err(|e| LinkError::new(&state, req, e))?;
         Ok(VerifyEmailResponse::Verified("/?email_verified=1".into()))
     }
 

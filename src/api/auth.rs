@@ -251,7 +251,7 @@ impl AuthApi {
             .service
             .preview_email_link(&token.0, kind)
             .await
-            .map_err(|e| LinkError::new(req, e))?;
+            .map_err(|e| LinkError::new(&state, req, e))?;
         Ok(link_page::page(
             &state,
             req,
@@ -278,12 +278,13 @@ impl AuthApi {
         req: &Request,
         form: Form<LinkForm>,
     ) -> Result<EmailLinkResponse, LinkError> {
-        link_page::check_form_post(&state, req, &form).map_err(|e| LinkError::new(req, e))?;
+        link_page::check_form_post(&state, req, &form)
+            .map_err(|e| LinkError::new(&state, req, e))?;
         let signed_in = state
             .service
             .complete_email_link(form.0.token, client_info(req))
             .await
-            .map_err(|e| LinkError::new(req, e))?;
+            .map_err(|e| LinkError::new(&state, req, e))?;
         Ok(EmailLinkResponse::SignedIn(
             "/?signed_in=1".into(),
             state.cookie.set(&signed_in.token),

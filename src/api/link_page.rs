@@ -10,13 +10,16 @@ use poem_openapi::{
     ApiResponse, Object, ResponseContent,
 };
 
-use super::AppState;
-pub(super) use crate::i18n::escape;
+use super::{
+    pages::{PageContext, VARY},
+    AppState,
+};
 use crate::{
     domain::email_link::EmailLinkKind,
     domain::token::Keys,
     error::{AppError, ErrorCode},
     http::error::{status_of, ErrorBody},
+    i18n::escape,
     service::EmailLinkPreview,
 };
 
@@ -43,6 +46,9 @@ pub enum LinkPageResponse {
         Html<String>,
         #[oai(header = "Set-Cookie")] String,
         #[oai(header = "Cache-Control")] String,
+        /// `Accept-Language, Cookie`: the page is in the person's language.
+        #[oai(header = "Vary")]
+        String,
     ),
 }
 
@@ -59,26 +65,27 @@ pub enum LinkError {
     /// The link is used, expired or mistyped, or the email changed since (`invalid_token`),
     /// or the form is malformed (`invalid_request`).
     #[oai(status = 400)]
-    BadRequest(LinkErrorContent),
+    BadRequest(LinkErrorContent, #[oai(header = "Vary")] String),
     /// The form was not posted from the link's page in this browser (`csrf_invalid`), or came
     /// from another site (`origin_not_allowed`).
     #[oai(status = 403)]
-    Forbidden(LinkErrorContent),
+    Forbidden(LinkErrorContent, #[oai(header = "Vary")] String),
     /// The wallet belongs to another account by now (`wallet_already_linked`), or another
     /// account has confirmed this email meanwhile (`email_in_use`).
     #[oai(status = 409)]
-    Conflict(LinkErrorContent),
+    Conflict(LinkErrorContent, #[oai(header = "Vary")] String),
     /// The server failed (`internal`); the cause is logged.
     #[oai(status = 500)]
-    Internal(LinkErrorContent),
+    Internal(LinkErrorContent, #[oai(header = "Vary")] String),
     /// The database is unavailable (`unavailable`).
     #[oai(status = 503)]
-    Unavailable(LinkErrorContent),
+    Unavailable(LinkErrorContent, #[oai(header = "Vary")] String),
 }
 
 impl LinkError {
-    /// The error for this request: a page when the client asked for HTML.
-    pub fn new(req: &Request, err: AppError) -> Self {
+    /// The error for this request: a page in the person's language when the client asked for
+    /// HTML.
+    pub fn new(state: &AppState, req: &Request, err: AppError) -> Self {
         if let AppError::Internal(cause) = &err {
             tracing::error!(error = format!("{cause:#}"), "request failed");
         }
@@ -87,19 +94,24 @@ impl LinkError {
             .header(header::ACCEPT)
             .is_some_and(|accept| accept.contains("text/html"));
         let content = if wants_html {
-            LinkErrorContent::Html(Html(error_page(code, err.public_message())))
+            LinkErrorContent::Html(Html(error_page(
+                &PageContext::new(state, req),
+                code,
+                err.public_message(),
+            )))
         } else {
             LinkErrorContent::Json(Json(ErrorBody {
                 error: code,
                 message: err.public_message().to_string(),
             }))
         };
+        let vary = VARY.to_string();
         match status_of(code).as_u16() {
-            400 => Self::BadRequest(content),
-            403 => Self::Forbidden(content),
-            409 => Self::Conflict(content),
-            503 => Self::Unavailable(content),
-            _ => Self::Internal(content),
+            400 => Self::BadRequest(content, vary),
+            403 => Self::Forbidden(content, vary),
+            409 => Self::Conflict(content, vary),
+            503 => Self::Unavailable(content, vary),
+            _ => Self::Internal(content, vary),
         }
     }
 }
@@ -138,56 +150,67 @@ pub fn page(
         .filter(|v| crate::domain::token::looks_like_token(v))
         .unwrap_or_else(|| Keys::new_token(state.service.clock().now_ms()));
     let form_token = state.service.link_form_token(&browser, token);
-    let domain = state
-        .public_origin
-        .split_once("://")
-        .map_or(state.public_origin.as_str(), |(_, host)| host);
-    let account = match &preview.primary_address {
-        Some(primary) => format!(
-            "your account <strong>{}</strong> (primary wallet <span class=\"mono\">{}</span>)",
-            escape(&preview.account_name),
-            escape(&primary.to_string())
-        ),
-        None => format!(
-            "your account <strong>{}</strong>",
-            escape(&preview.account_name)
-        ),
-    };
+    let page = PageContext::new(state, req);
+    let server = escape(page.server_name());
+    let account = format!("<strong>{}</strong>", escape(&preview.account_name));
+    let email = format!("<strong>{}</strong>", escape(&preview.email));
     let (title, what, button) = match kind {
         EmailLinkKind::VerifyEmail => (
-            "Confirm your email address",
-            format!(
-                "Confirm that <strong>{}</strong> is the email address of {account} on {}.",
-                escape(&preview.email),
-                escape(domain)
+            "link.verify_email_title",
+            page.markup(
+                "link.verify_email_text",
+                &[
+                    ("email", &email),
+                    ("account", &account),
+                    ("server", &server),
+                ],
             ),
-            "Confirm this email address",
+            "link.verify_email_button",
         ),
-        EmailLinkKind::AttachWallet => (
-            "Add a wallet to your account",
-            format!(
-                "Add the wallet <span class=\"mono\">{}</span> to {account} on {}, whose email \
-                 is <strong>{}</strong>, and sign in with it in this browser. Whoever holds that \
-                 wallet will be able to sign in to your account.",
-                escape(&preview.wallet.map(|w| w.to_string()).unwrap_or_default()),
-                escape(domain),
-                escape(&preview.email)
-            ),
-            "Add this wallet and sign in",
-        ),
+        EmailLinkKind::AttachWallet => {
+            let wallet = preview.wallet.map(|w| w.to_string()).unwrap_or_default();
+            let wallet = format!("<span class=\"mono\">{}</span>", escape(&wallet));
+            (
+                "link.attach_wallet_title",
+                page.markup(
+                    "link.attach_wallet_text",
+                    &[
+                        ("wallet", &wallet),
+                        ("account", &account),
+                        ("server", &server),
+                        ("email", &email),
+                    ],
+                ),
+                "link.attach_wallet_button",
+            )
+        }
     };
+    let primary = preview
+        .primary_address
+        .map(|primary| {
+            let address = format!(
+                "<span class=\"mono\">{}</span>",
+                escape(&primary.to_string())
+            );
+            format!(
+                "<p>{}</p>\n",
+                page.markup("link.primary_wallet", &[("address", &address)])
+            )
+        })
+        .unwrap_or_default();
     let body = format!(
-        "<section class=\"card\">\n<p>{what}</p>\n\
-         <p class=\"muted\">Nothing changes unless you press the button. If you did not ask for \
-         this, close this page.</p>\n\
+        "<section class=\"card\">\n<p>{what}</p>\n{primary}\
+         <p class=\"muted\">{nothing_changes}</p>\n\
          <form method=\"post\" action=\"{action}\">\n\
          <input type=\"hidden\" name=\"token\" value=\"{token}\">\n\
          <input type=\"hidden\" name=\"csrf\" value=\"{form_token}\">\n\
          <div class=\"row\"><button type=\"submit\">{button}</button></div>\n\
          </form>\n</section>",
+        nothing_changes = page.markup("link.nothing_changes", &[]),
         action = escape(action),
         token = escape(token),
         form_token = escape(&form_token),
+        button = escape(&page.text(button)),
     );
     let mut cookie = Cookie::new_with_str(LINK_COOKIE, &browser);
     cookie.set_path("/api/");
@@ -196,37 +219,14 @@ pub fn page(
     cookie.set_same_site(poem::web::cookie::SameSite::Strict);
     cookie.set_max_age(std::time::Duration::from_secs(LINK_COOKIE_SECS));
     LinkPageResponse::Page(
-        Html(document(title, &body)),
+        Html(page.document(&page.text(title), &body)),
         cookie.to_string(),
         "no-store".into(),
+        VARY.into(),
     )
 }
 
-fn error_page(code: ErrorCode, message: &str) -> String {
-    let body = format!(
-        "<div class=\"notice error\" role=\"alert\">{}</div>\n\
-         <p class=\"muted\">Error code: <span class=\"mono\" data-error=\"{code}\">{code}</span>. \
-         <a href=\"/\">Go to the sign-in page</a>.</p>",
-        escape(message),
-        code = code.as_str(),
-    );
-    document("This link cannot be used", &body)
-}
-
-/// A whole page. Its referrer policy is `strict-origin` instead of the server's `no-referrer`:
-/// under `no-referrer` a browser sends `Origin: null` with the form's POST, which the origin
-/// check must refuse; `strict-origin` sends the real origin and never the page's URL (with the
-/// link's token).
-pub(super) fn document(title: &str, body: &str) -> String {
-    format!(
-        "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-         <meta name=\"robots\" content=\"noindex\">\n\
-         <meta name=\"referrer\" content=\"strict-origin\">\n\
-         <title>{title}</title>\n\
-         <link rel=\"icon\" href=\"/assets/favicon.svg\" type=\"image/svg+xml\">\n\
-         <link rel=\"stylesheet\" href=\"/assets/app.css\">\n</head>\n<body>\n<main>\n\
-         <header class=\"brand\"><h1>{title}</h1></header>\n{body}\n</main>\n</body>\n</html>\n",
-        title = escape(title),
-    )
+fn error_page(page: &PageContext, code: ErrorCode, message: &str) -> String {
+    let home = page.link("/", "link.go_to_sign_in");
+    page.error_document("link", code, message, &home)
 }

@@ -17,6 +17,7 @@ use poem::{
 use super::AppState;
 use crate::{
     assets::Assets,
+    error::ErrorCode,
     i18n::{escape, fill, render, Catalogue},
 };
 
@@ -25,6 +26,9 @@ pub const LANGUAGE_COOKIE: &str = "siwe_lang";
 
 /// Where the language switcher's form posts.
 pub const LANGUAGE_PATH: &str = "/ui/language";
+
+/// What a page's language depends on (its `Vary` header).
+pub const VARY: &str = "Accept-Language, Cookie";
 
 /// The language for this request: the chosen one (cookie), else the browser's preference
 /// (`Accept-Language`), else English.
@@ -63,12 +67,25 @@ impl<'a> PageContext<'a> {
         self.language
     }
 
+    /// This server as people know it: its host.
+    pub fn server_name(&self) -> &str {
+        let origin = &self.state.public_origin;
+        origin
+            .split_once("://")
+            .map_or(origin.as_str(), |(_, host)| host)
+    }
+
     /// `key`'s text with its `{app}` filled in; plain text, to be escaped.
     pub fn text(&self, key: &str) -> String {
-        fill(
-            self.state.catalogues.text(self.language, key),
-            &[("app", &self.state.ui.app_name)],
-        )
+        self.text_with(key, &[])
+    }
+
+    /// `key`'s text with each `{name}` replaced by the text in `vars` and `{app}` by the app's
+    /// name; plain text, to be escaped.
+    pub fn text_with(&self, key: &str, vars: &[(&str, &str)]) -> String {
+        let mut all = vars.to_vec();
+        all.push(("app", &self.state.ui.app_name));
+        fill(self.state.catalogues.text(self.language, key), &all)
     }
 
     /// `key`'s text as markup: escaped, then each `{name}` replaced by the markup in `vars`
@@ -80,6 +97,53 @@ impl<'a> PageContext<'a> {
         fill(
             &escape(self.state.catalogues.text(self.language, key)),
             &all,
+        )
+    }
+
+    /// A whole page saying why a request failed: the title `<section>.error_title`, the
+    /// sentence the pages show for `code` (`errors.<code>`; else the server's `message`, in
+    /// English, which is also shown below a sentence that differs: it says more) marked
+    /// `data-testid="<section>-error"`, the code, and `next` (markup: where to go from here).
+    pub fn error_document(
+        &self,
+        section: &str,
+        code: ErrorCode,
+        message: &str,
+        next: &str,
+    ) -> String {
+        let key = format!("errors.{}", code.as_str());
+        let sentence = (self.state.catalogues.lookup(self.language, &key))
+            .map(|_| self.text(&key))
+            .filter(|sentence| sentence != message);
+        let (sentence, detail) = match sentence {
+            Some(sentence) => (
+                escape(&sentence),
+                format!("<p class=\"muted\" lang=\"en\">{}</p>\n", escape(message)),
+            ),
+            None => (
+                format!("<span lang=\"en\">{}</span>", escape(message)),
+                String::new(),
+            ),
+        };
+        let code_markup = format!(
+            "<span class=\"mono\" data-error=\"{code}\">{code}</span>",
+            code = code.as_str()
+        );
+        let body = format!(
+            "<div class=\"notice error\" role=\"alert\" data-testid=\"{testid}-error\">{sentence}\
+             </div>\n{detail}<p class=\"muted\">{error_code} {next}</p>",
+            testid = escape(section),
+            error_code = self.markup("common.error_code", &[("code", &code_markup)]),
+        );
+        self.document(&self.text(&format!("{section}.error_title")), &body)
+    }
+
+    /// A link to `href` (a path on this server) saying `key`'s text.
+    pub fn link(&self, href: &str, key: &str) -> String {
+        format!(
+            "<a href=\"{}\">{}</a>",
+            escape(href),
+            escape(&self.text(key))
         )
     }
 
@@ -181,7 +245,7 @@ pub fn render_template(state: &AppState, req: &Request, name: &str) -> Response 
     Response::builder()
         .content_type("text/html; charset=utf-8")
         .header(header::CACHE_CONTROL, "no-cache")
-        .header(header::VARY, "Accept-Language, Cookie")
+        .header(header::VARY, VARY)
         .body(page)
 }
 

@@ -11,6 +11,7 @@ pub mod oidc_back;
 pub mod oidc_front;
 pub mod process;
 pub mod safe;
+pub mod smtp;
 
 use std::{path::PathBuf, sync::Arc, time::Duration};
 

@@ -12,7 +12,7 @@ use super::{
     pages,
 };
 use crate::{
-    api::{client_info, ApiTags, AppState},
+    api::{client_info, pages::PageContext, ApiTags, AppState},
     domain::oidc::request::Params,
     oidc::authorize::Authorization,
 };
@@ -156,7 +156,7 @@ impl AuthorizeApi {
         if crate::api::cross_site(&app, req) {
             return match app.oidc.authorize_url(&form.0) {
                 Ok(url) => BrowserResponse::SeeOther(url.into(), NO_STORE.into(), None),
-                Err(err) => BrowserResponse::from_error(err),
+                Err(err) => BrowserResponse::from_error(&PageContext::new(&app, req), err),
             };
         }
         answer(&app, req, &form.0, true).await
@@ -176,10 +176,13 @@ impl AuthorizeApi {
         form: UrlEncoded<ConsentForm>,
     ) -> BrowserResponse {
         let params = &form.0;
+        let page = PageContext::new(&app, req);
         let allow = match params.value("decision") {
             Some("allow") => true,
             Some("deny") => false,
-            _ => return BrowserResponse::error_page("The form says neither allow nor deny."),
+            _ => {
+                return BrowserResponse::error_page(&page, "The form says neither allow nor deny.")
+            }
         };
         let outcome = match browser::session(&app, req).await {
             Ok(session) => {
@@ -195,7 +198,7 @@ impl AuthorizeApi {
             }
             Err(err) => Err(err),
         };
-        respond(outcome, true)
+        respond(&page, outcome, true)
     }
 }
 
@@ -214,19 +217,25 @@ async fn answer(app: &AppState, req: &Request, params: &Params, form: bool) -> B
         }
         Err(err) => Err(err),
     };
-    respond(outcome, form)
+    respond(&PageContext::new(app, req), outcome, form)
 }
 
-/// The response for a decision; `form` answers a POST (303 instead of 302).
-fn respond(outcome: crate::error::AppResult<Authorization>, form: bool) -> BrowserResponse {
+/// The response for a decision, its pages in `page`'s language; `form` answers a POST (303
+/// instead of 302).
+fn respond(
+    page: &PageContext,
+    outcome: crate::error::AppResult<Authorization>,
+    form: bool,
+) -> BrowserResponse {
     match outcome {
-        Ok(Authorization::ErrorPage(why)) => BrowserResponse::error_page(why),
+        Ok(Authorization::ErrorPage(why)) => BrowserResponse::error_page(page, why),
         Ok(Authorization::Redirect(url)) if form => {
             BrowserResponse::SeeOther(url.into(), NO_STORE.into(), None)
         }
         Ok(Authorization::Redirect(url)) => BrowserResponse::Found(url.into(), NO_STORE.into()),
         Ok(Authorization::Consent(prompt)) => BrowserResponse::page(
             pages::consent(
+                page,
                 &prompt.app_name,
                 &prompt.account_name,
                 &prompt.scopes,
@@ -236,6 +245,6 @@ fn respond(outcome: crate::error::AppResult<Authorization>, form: bool) -> Brows
             Some(&prompt.form_target),
             None,
         ),
-        Err(err) => BrowserResponse::from_error(err),
+        Err(err) => BrowserResponse::from_error(page, err),
     }
 }

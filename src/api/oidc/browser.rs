@@ -14,7 +14,11 @@ use poem_openapi::{
 };
 
 use crate::{
-    api::{link_page::LinkErrorContent, AppState},
+    api::{
+        link_page::LinkErrorContent,
+        pages::{PageContext, VARY},
+        AppState,
+    },
     domain::oidc::request::Params,
     error::{AppError, AppResult, ErrorCode},
     http::error::status_of,
@@ -81,6 +85,9 @@ pub enum BrowserResponse {
         #[oai(header = "Cache-Control")] String,
         #[oai(header = "Content-Security-Policy")] Option<String>,
         #[oai(header = "Set-Cookie")] Option<String>,
+        /// `Accept-Language, Cookie`: the page is in the person's language.
+        #[oai(header = "Vary")]
+        String,
     ),
     /// To the application's registered redirect URI (with `code`, `state`, `iss`, or `error`,
     /// `error_description`, `state`, `iss`), or to the login page (`/login?next=`).
@@ -99,11 +106,19 @@ pub enum BrowserResponse {
     /// A page saying why the request cannot go on: an unknown `client_id` or a `redirect_uri`
     /// it has not registered (never redirected), or a malformed form (`invalid_request`).
     #[oai(status = 400)]
-    BadRequest(LinkErrorContent, #[oai(header = "Cache-Control")] String),
+    BadRequest(
+        LinkErrorContent,
+        #[oai(header = "Cache-Control")] String,
+        #[oai(header = "Vary")] String,
+    ),
     /// The form lacks the session's CSRF token (`csrf_invalid`) or came from another site
     /// (`origin_not_allowed`).
     #[oai(status = 403)]
-    Forbidden(LinkErrorContent, #[oai(header = "Cache-Control")] String),
+    Forbidden(
+        LinkErrorContent,
+        #[oai(header = "Cache-Control")] String,
+        #[oai(header = "Vary")] String,
+    ),
     /// The form body did not arrive within 10 seconds (`request_timeout`).
     #[oai(status = 408)]
     RequestTimeout(LinkErrorContent, #[oai(header = "Cache-Control")] String),
@@ -116,40 +131,45 @@ pub enum BrowserResponse {
     TooManyRequests(LinkErrorContent, #[oai(header = "Retry-After")] u64),
     /// The server failed (`internal`); the cause is logged.
     #[oai(status = 500)]
-    Internal(LinkErrorContent, #[oai(header = "Cache-Control")] String),
+    Internal(
+        LinkErrorContent,
+        #[oai(header = "Cache-Control")] String,
+        #[oai(header = "Vary")] String,
+    ),
     /// The database is unavailable (`unavailable`) or the server too busy (`overloaded`).
     #[oai(status = 503)]
-    Unavailable(LinkErrorContent, #[oai(header = "Cache-Control")] String),
+    Unavailable(
+        LinkErrorContent,
+        #[oai(header = "Cache-Control")] String,
+        #[oai(header = "Vary")] String,
+    ),
 }
 
 impl BrowserResponse {
     /// A page, with `form_target` (an origin) allowed as where its form's answer may go.
     pub fn page(html: String, form_target: Option<&str>, set_cookie: Option<String>) -> Self {
         let csp = form_target.map(|origin| format!("form-action 'self' {origin}"));
-        Self::Page(Html(html), NO_STORE.into(), csp, set_cookie)
+        Self::Page(Html(html), NO_STORE.into(), csp, set_cookie, VARY.into())
     }
 
-    /// A page saying why the request cannot go on (400).
-    pub fn error_page(message: &str) -> Self {
-        Self::BadRequest(
-            LinkErrorContent::Html(Html(pages::error(message))),
-            NO_STORE.into(),
-        )
+    /// A page saying why the request cannot go on (400, `invalid_request`).
+    pub fn error_page(page: &PageContext, message: &'static str) -> Self {
+        Self::from_error(page, AppError::new(ErrorCode::InvalidRequest, message))
     }
 
     /// A failure as a page; `internal` causes are logged, not shown.
-    pub fn from_error(err: AppError) -> Self {
+    pub fn from_error(page: &PageContext, err: AppError) -> Self {
         if let AppError::Internal(cause) = &err {
             tracing::error!(error = format!("{cause:#}"), "request failed");
         }
         let code = err.code();
-        let content = LinkErrorContent::Html(Html(pages::error(err.public_message())));
-        let no_store = NO_STORE.to_string();
+        let content = LinkErrorContent::Html(Html(pages::error(page, code, err.public_message())));
+        let (no_store, vary) = (NO_STORE.to_string(), VARY.to_string());
         match status_of(code).as_u16() {
-            400 => Self::BadRequest(content, no_store),
-            403 => Self::Forbidden(content, no_store),
-            503 => Self::Unavailable(content, no_store),
-            _ => Self::Internal(content, no_store),
+            400 => Self::BadRequest(content, no_store, vary),
+            403 => Self::Forbidden(content, no_store, vary),
+            503 => Self::Unavailable(content, no_store, vary),
+            _ => Self::Internal(content, no_store, vary),
         }
     }
 }

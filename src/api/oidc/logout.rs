@@ -12,7 +12,7 @@ use super::{
     pages,
 };
 use crate::{
-    api::{client_info, ApiTags, AppState},
+    api::{client_info, pages::PageContext, ApiTags, AppState},
     domain::oidc::request::Params,
 };
 
@@ -62,19 +62,19 @@ impl LogoutApi {
         _state: Query<Option<String>>,
     ) -> BrowserResponse {
         let params = Params::from_urlencoded(req.uri().query().unwrap_or_default().as_bytes());
+        let page = PageContext::new(&app, req);
         let (logout, session) = match (
             app.oidc.logout_request(&params).await,
             browser::session(&app, req).await,
         ) {
             (Ok(logout), Ok(session)) => (logout, session),
-            (Err(err), _) | (_, Err(err)) => return BrowserResponse::from_error(err),
+            (Err(err), _) | (_, Err(err)) => return BrowserResponse::from_error(&page, err),
         };
-        let server = server_name(&app);
         match (session, logout.then) {
             (Some(session), then) => {
                 let csrf = app.service.csrf_token(&session.session.id);
                 let html = pages::logout(
-                    server,
+                    &page,
                     logout.client.as_ref().map(|c| c.name.as_str()),
                     &logout.params,
                     &csrf,
@@ -83,7 +83,7 @@ impl LogoutApi {
                 BrowserResponse::page(html, target.as_deref(), None)
             }
             (None, Some(then)) => BrowserResponse::Found(then.into(), NO_STORE.into()),
-            (None, None) => BrowserResponse::page(pages::signed_out(server), None, None),
+            (None, None) => BrowserResponse::page(pages::signed_out(&page), None, None),
         }
     }
 
@@ -100,9 +100,10 @@ impl LogoutApi {
         req: &Request,
         form: UrlEncoded<LogoutForm>,
     ) -> BrowserResponse {
+        let page = PageContext::new(&app, req);
         let session = match browser::session(&app, req).await {
             Ok(session) => session,
-            Err(err) => return BrowserResponse::from_error(err),
+            Err(err) => return BrowserResponse::from_error(&page, err),
         };
         let logout = match app
             .oidc
@@ -110,19 +111,12 @@ impl LogoutApi {
             .await
         {
             Ok(logout) => logout,
-            Err(err) => return BrowserResponse::from_error(err),
+            Err(err) => return BrowserResponse::from_error(&page, err),
         };
         let clear = session.map(|_| app.cookie.clear());
         match logout.then {
             Some(then) => BrowserResponse::SeeOther(then.into(), NO_STORE.into(), clear),
-            None => BrowserResponse::page(pages::signed_out(server_name(&app)), None, clear),
+            None => BrowserResponse::page(pages::signed_out(&page), None, clear),
         }
     }
-}
-
-/// This server as people know it: its host.
-fn server_name(app: &AppState) -> &str {
-    app.public_origin
-        .split_once("://")
-        .map_or(app.public_origin.as_str(), |(_, host)| host)
 }
