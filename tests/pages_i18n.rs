@@ -346,6 +346,32 @@ async fn get_in_german(client: &reqwest::Client, url: String) -> reqwest::Respon
         .unwrap()
 }
 
+/// The fields of a page's own form (not the switcher's `next`).
+fn form_fields(html: &str) -> Vec<(String, String)> {
+    oidc_front::hidden_fields(html)
+        .into_iter()
+        .filter(|(name, _)| name != "next")
+        .collect()
+}
+
+/// A form POST in `client` as a browser sends it from a page of this server (its `Origin`,
+/// under the pages' strict-origin referrer policy), asking for German and HTML.
+async fn post_in_german(
+    client: &reqwest::Client,
+    url: String,
+    fields: &[(String, String)],
+) -> reqwest::Response {
+    client
+        .post(url)
+        .header(header::ORIGIN, URI)
+        .header("accept-language", "de")
+        .header(header::ACCEPT, "text/html")
+        .form(fields)
+        .send()
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
 async fn oidc_pages_are_in_the_requests_language_and_their_forms_still_work() {
     let app = oidc_front::spawn().await;
@@ -392,11 +418,16 @@ async fn oidc_pages_are_in_the_requests_language_and_their_forms_still_work() {
     app.sign_in(&Wallet::random()).await;
     let query = oidc_front::request("app", oidc_front::APP_CB)
         .scope("openid profile email")
+        .set("state", "\"><img src=x>")
         .to_string();
     let resp = get_in_german(client, app.url(&format!("/oidc/authorize?{query}"))).await;
     let title = shown("de", "oidc.consent_title", &[("client", "Test <App>")]);
     let consent = expect_page(resp, StatusCode::OK, "de", &title).await;
     assert!(!consent.contains("<App>"), "the client's name is escaped");
+    assert!(
+        !consent.contains("\"><img"),
+        "the request's values are escaped"
+    );
     for key in [
         "oidc.scope_profile",
         "oidc.scope_email",
@@ -409,11 +440,12 @@ async fn oidc_pages_are_in_the_requests_language_and_their_forms_still_work() {
         consent.contains("name=\"next\" value=\"/oidc/authorize?"),
         "the switcher comes back to the request"
     );
-    let mut fields = oidc_front::hidden_fields(&consent);
+    let mut fields = form_fields(&consent);
     fields.push(("decision".into(), "allow".into()));
-    let resp = oidc_front::post_form(&app, "/oidc/consent", &fields, Some(URI)).await;
+    let resp = post_in_german(client, app.url("/oidc/consent"), &fields).await;
     assert_eq!(resp.status(), StatusCode::SEE_OTHER);
     oidc_front::code_of(&resp);
+    assert_eq!(oidc_front::location(&resp).1["state"], "\"><img src=x>");
 
     // A consent form without a decision: the error page, in the chosen language (the cookie
     // wins over Accept-Language), the switcher going back to `/` after a POST.
@@ -421,18 +453,7 @@ async fn oidc_pages_are_in_the_requests_language_and_their_forms_still_work() {
         choose(&app, client, "fr", "/").await.status(),
         StatusCode::SEE_OTHER
     );
-    let fields: Vec<_> = oidc_front::hidden_fields(&consent)
-        .into_iter()
-        .filter(|(name, _)| name != "next")
-        .collect();
-    let resp = client
-        .post(app.url("/oidc/consent"))
-        .header(header::ORIGIN, URI)
-        .header("accept-language", "de")
-        .form(&fields)
-        .send()
-        .await
-        .unwrap();
+    let resp = post_in_german(client, app.url("/oidc/consent"), &form_fields(&consent)).await;
     let html = expect_page(
         resp,
         StatusCode::BAD_REQUEST,
@@ -460,18 +481,7 @@ async fn oidc_pages_are_in_the_requests_language_and_their_forms_still_work() {
         ],
     );
     assert!(confirm.contains(&question), "{question} in {confirm}");
-    let fields: Vec<_> = oidc_front::hidden_fields(&confirm)
-        .into_iter()
-        .filter(|(name, _)| name != "next")
-        .collect();
-    let resp = client
-        .post(app.url("/oidc/logout"))
-        .header(header::ORIGIN, URI)
-        .header("accept-language", "de")
-        .form(&fields)
-        .send()
-        .await
-        .unwrap();
+    let resp = post_in_german(client, app.url("/oidc/logout"), &form_fields(&confirm)).await;
     let html = expect_page(
         resp,
         StatusCode::OK,
@@ -572,30 +582,15 @@ async fn link_pages_are_in_the_requests_language_and_their_form_still_works() {
     .await;
     assert!(page.contains(&shown("fr", "link.verify_email_button", &[])));
 
-    // Its form, as the browser sends it from the page (strict-origin: the real Origin).
-    let fields: Vec<_> = oidc_front::hidden_fields(&page)
-        .into_iter()
-        .filter(|(name, _)| name == "token" || name == "csrf")
-        .collect();
-    assert_eq!(fields.len(), 2);
-    let resp = browser
-        .post(app.url("/api/account/verify-email"))
-        .header(header::ORIGIN, URI)
-        .form(&fields)
-        .send()
-        .await
-        .unwrap();
+    // Its form, as the browser sends it from the page.
+    let fields = form_fields(&page);
+    assert_eq!(fields.len(), 2, "token and csrf");
+    let verify = app.url("/api/account/verify-email");
+    let resp = post_in_german(&browser, verify.clone(), &fields).await;
     assert_eq!(resp.status(), StatusCode::SEE_OTHER);
     assert_eq!(resp.headers()[header::LOCATION], "/?email_verified=1");
     // Spent: the same form again gets the error page, in French.
-    let resp = browser
-        .post(app.url("/api/account/verify-email"))
-        .header(header::ORIGIN, URI)
-        .header(header::ACCEPT, "text/html")
-        .form(&fields)
-        .send()
-        .await
-        .unwrap();
+    let resp = post_in_german(&browser, verify, &fields).await;
     let html = expect_page(
         resp,
         StatusCode::BAD_REQUEST,
