@@ -177,11 +177,29 @@ export async function call(base, method, path, body, token) {
   return { status: resp.status, body: text ? JSON.parse(text) : null };
 }
 
+/**
+ * Signs `accounts[index]` in from Node: the verify response's body (its `token`...) and the
+ * session cookie it set, for a browser context (`context.addCookies([signedIn.cookie])`).
+ */
+export async function signInFromNode(base, index = 0) {
+  const account = accounts[index];
+  const { body: challenge } = await call(base, "POST", "/api/auth/challenge", { address: account.address });
+  const signature = await account.signMessage({ message: challenge.message });
+  const resp = await fetch(`${base}/api/auth/verify`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ message: challenge.message, signature }),
+  });
+  const body = await resp.json();
+  assert.equal(resp.status, 200, JSON.stringify(body));
+  const [pair] = resp.headers.getSetCookie()[0].split(";");
+  const split = pair.indexOf("=");
+  return { ...body, cookie: { name: pair.slice(0, split), value: pair.slice(split + 1), url: base } };
+}
+
 /** Signs `accounts[first]` in from Node and links `accounts[second]` to its account. */
 export async function accountWithTwoWallets(base, first, second) {
-  const { body: challenge } = await call(base, "POST", "/api/auth/challenge", { address: accounts[first].address });
-  const signature = await accounts[first].signMessage({ message: challenge.message });
-  const { body: signedIn } = await call(base, "POST", "/api/auth/verify", { message: challenge.message, signature });
+  const signedIn = await signInFromNode(base, first);
   const { body: link } = await call(base, "POST", "/api/wallets/challenge", { address: accounts[second].address }, signedIn.token);
   const linkSignature = await accounts[second].signMessage({ message: link.message });
   const linked = await call(base, "POST", "/api/wallets", { message: link.message, signature: linkSignature }, signedIn.token);

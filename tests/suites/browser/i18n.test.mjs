@@ -2,7 +2,7 @@
 // (Accept-Language from its locale) gets the login page in German, the sentences its scripts
 // make included; the language switcher changes to French and the choice (the siwe_lang cookie)
 // stays for the next pages, signed in or not; the pages the server renders in code (OpenID
-// Connect, emailed links) follow the browser's language too. The expected sentences are read
+// Connect, emailed links) follow the browser's language and the switcher too. The expected sentences are read
 // from assets/i18n/<lang>.json, never copied here.
 // Screenshots: target/e2e/i18n-<state>-<320|1280>.png.
 //
@@ -13,7 +13,7 @@ import assert from "node:assert/strict";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { openPage, root, shot, startServer, useBrowser } from "./harness.mjs";
+import { openPage, root, shot, signInFromNode, startServer, useBrowser } from "./harness.mjs";
 
 useBrowser();
 
@@ -222,6 +222,65 @@ describe("pages in the person's language", () => {
       assert.equal((await pageWords(page)).heading, sentence("fr", "login.title"));
       await shots(page, "fr-login-signed-out");
       assert.deepEqual(pageErrors(errors).filter((e) => !e.includes("401")), []);
+    } finally {
+      await context.close();
+    }
+  });
+
+  test("the pages the server builds in code follow the browser's language, and the switcher on them", async () => {
+    const { page, context } = await openPage({ wallet: false, locale: "de-DE", viewport: NARROW });
+    try {
+      // An emailed link that cannot be used: its title, its error's sentence (errors.<code>)
+      // and the way on, in German.
+      await page.goto(`${server.base}/api/account/verify-email?token=${"A".repeat(43)}`);
+      const title = sentence("de", "link.error_title");
+      assert.deepEqual(await pageWords(page), { lang: "de", title, heading: title });
+      const code = await page.locator("[data-error]").getAttribute("data-error");
+      assert.equal((await page.getByTestId("link-error").textContent()).trim(), sentence("de", `errors.${code}`));
+      await page.getByRole("link", { name: sentence("de", "link.go_to_sign_in") }).waitFor();
+      await shots(page, "de-link-error");
+
+      // An OpenID Connect application's consent page.
+      await context.addCookies([(await signInFromNode(server.base)).cookie]);
+      const request = new URLSearchParams({
+        response_type: "code",
+        client_id: "web",
+        redirect_uri: "http://localhost:9/cb",
+        scope: "openid email profile",
+        state: "st-1",
+        code_challenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+        code_challenge_method: "S256",
+      });
+      const consent = `/oidc/authorize?${request}`;
+      await page.goto(`${server.base}${consent}`);
+      const consentTitle = sentence("de", "oidc.consent_title", { client: "Web App" });
+      assert.deepEqual(await pageWords(page), { lang: "de", title: consentTitle, heading: consentTitle });
+      const scopes = await page.getByTestId("consent-scopes").locator("li").allTextContents();
+      assert.deepEqual(scopes.sort(), [sentence("de", "oidc.scope_email"), sentence("de", "oidc.scope_profile")].sort());
+      await page.getByRole("button", { name: sentence("de", "oidc.allow"), exact: true }).waitFor();
+      await page.getByRole("button", { name: sentence("de", "oidc.deny"), exact: true }).waitFor();
+      await shots(page, "de-oidc-consent");
+
+      // The switcher on a page built in code: French, back on the same consent page.
+      const switcher = page.getByTestId("language-switcher");
+      await switcher.getByLabel(sentence("de", "common.language")).selectOption("fr");
+      await switcher.getByRole("button", { name: sentence("de", "common.change_language") }).click();
+      await page.waitForFunction(() => document.documentElement.lang === "fr");
+      assert.equal(page.url(), `${server.base}${consent}`);
+      assert.equal((await pageWords(page)).heading, sentence("fr", "oidc.consent_title", { client: "Web App" }));
+      await page.getByRole("button", { name: sentence("fr", "oidc.allow"), exact: true }).waitFor();
+      await shots(page, "fr-oidc-consent");
+
+      // The sign-out confirmation and an error page, now French.
+      await page.goto(`${server.base}/oidc/logout?client_id=web`);
+      assert.equal((await pageWords(page)).heading, sentence("fr", "oidc.logout_title"));
+      await page.getByRole("button", { name: sentence("fr", "oidc.logout_button"), exact: true }).waitFor();
+      await page.goto(`${server.base}/oidc/authorize?client_id=nobody`);
+      assert.equal((await pageWords(page)).heading, sentence("fr", "oidc.error_title"));
+      const oidcCode = await page.locator("[data-error]").getAttribute("data-error");
+      assert.equal((await page.getByTestId("oidc-error").textContent()).trim(), sentence("fr", `errors.${oidcCode}`));
+      await page.getByRole("link", { name: sentence("fr", "oidc.open_account") }).waitFor();
+      await shots(page, "fr-oidc-error");
     } finally {
       await context.close();
     }

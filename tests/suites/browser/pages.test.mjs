@@ -21,6 +21,7 @@ import {
   PHONE,
   root,
   shot,
+  signInFromNode,
   signInWithTestWallet,
   sleep,
   startServer,
@@ -388,14 +389,6 @@ describe("sign-in and account pages", () => {
     }
   });
 });
-
-/** Signs `accounts[index]` in from Node; returns the verify response's body. */
-async function signInFromNode(base, index) {
-  const { body: challenge } = await call(base, "POST", "/api/auth/challenge", { address: accounts[index].address });
-  const signature = await accounts[index].signMessage({ message: challenge.message });
-  const { body } = await call(base, "POST", "/api/auth/verify", { message: challenge.message, signature });
-  return body;
-}
 
 /** A web page on another site (localhost is not 127.0.0.1) that shows `html(url)`. */
 async function otherSite(html) {
