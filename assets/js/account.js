@@ -7,14 +7,14 @@
 import {
   api,
   copyText,
-  loadConfig,
   notify,
   setCsrfToken,
   shortAddress,
+  startPage,
   UserFacingError,
   withBusy,
 } from "./api.js";
-import { has, loadCatalogue, t } from "./i18n.js";
+import { has, t } from "./i18n.js";
 import { setUpManualSigning, signWithWallet } from "./signing.js";
 import { discoverWallets, personalSign, requestAccount } from "./wallet.js";
 
@@ -461,12 +461,7 @@ function setUpSignOut() {
 }
 
 async function start() {
-  await loadCatalogue();
-  try {
-    config = await loadConfig();
-  } catch (err) {
-    notify(err.message);
-  }
+  config = await startPage(config);
   setUpLinking();
   setUpProfile();
   setUpSignOut();

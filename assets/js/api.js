@@ -1,7 +1,7 @@
 // Talking to the server: JSON in and out, CSRF on state changes, and errors a person can read
 // in their language (the server's messages stay English; a code becomes `errors.<code>`).
 
-import { has, t } from "./i18n.js";
+import { has, loadCatalogue, t } from "./i18n.js";
 
 let csrfToken = null;
 
@@ -105,6 +105,20 @@ export async function loadConfig() {
     document.documentElement.style.setProperty("--accent", config.accentColor);
   }
   return config;
+}
+
+/**
+ * What every page does first: its catalogue, then its /api/config. Without the config the page
+ * says so, offers a reload, and goes on with `fallback`.
+ */
+export async function startPage(fallback) {
+  await loadCatalogue();
+  try {
+    return await loadConfig();
+  } catch (err) {
+    notify(err.message, "error", [{ label: t("login.try_again"), run: () => location.reload() }]);
+    return fallback;
+  }
 }
 
 /** What went wrong, in words: the server's sentence or the wallet's. */

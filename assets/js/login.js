@@ -6,18 +6,18 @@
 import {
   api,
   failureText,
-  loadConfig,
   notify,
   setCsrfToken,
+  startPage,
   status,
   UserFacingError,
   withBusy,
 } from "./api.js";
 import { isPhone, walletBrowserLinks } from "./deeplinks.js";
-import { loadCatalogue, t } from "./i18n.js";
+import { t } from "./i18n.js";
 import { mountPairing } from "./pairing-panel.js";
 import { setUpManualSigning, signWithWallet } from "./signing.js";
-import { discoverWallets } from "./wallet.js";
+import { discoverWallets, walletButton } from "./wallet.js";
 
 const params = new URLSearchParams(location.search);
 let config = { chainIds: [], redirectOrigins: [] };
@@ -150,16 +150,7 @@ function renderWallets(wallets) {
   list.replaceChildren();
   for (const wallet of ordered) {
     const { info } = wallet;
-    const button = document.createElement("button");
-    button.type = "button";
-    button.className = "wallet-button";
-    button.dataset.testid = "wallet-option";
-    if (info.icon && /^data:image\/|^https:\/\//.test(info.icon)) {
-      const icon = document.createElement("img");
-      icon.src = info.icon;
-      icon.alt = "";
-      button.append(icon);
-    }
+    const button = walletButton(info);
     const name = document.createElement("span");
     name.className = "wallet-name";
     name.textContent = info.name;
@@ -232,12 +223,7 @@ function offerWays(wallets) {
 
 async function start() {
   watchManual();
-  await loadCatalogue();
-  try {
-    config = await loadConfig();
-  } catch (err) {
-    notify(err.message, "error", [{ label: t("login.try_again"), run: () => location.reload() }]);
-  }
+  config = await startPage(config);
   if (params.get("expired")) notify(t("login.session_ended"));
   if (params.get("signed_in")) notify(t("login.wallet_added"), "ok");
   if (params.get("email_verified")) notify(t("login.email_confirmed"), "ok");

@@ -4,11 +4,11 @@
 // wallet, a wallet app's own browser through a deep link, or copy and paste). The phone gets no
 // session: only the other device is signed in.
 
-import { api, loadConfig, notify, UserFacingError, withBusy } from "./api.js";
+import { api, notify, startPage, UserFacingError, withBusy } from "./api.js";
 import { walletBrowserLinks } from "./deeplinks.js";
-import { loadCatalogue, pageLanguage, t } from "./i18n.js";
+import { pageLanguage, t } from "./i18n.js";
 import { setUpManualSigning, signWithWallet } from "./signing.js";
-import { discoverWallets } from "./wallet.js";
+import { discoverWallets, walletButton } from "./wallet.js";
 
 const byId = (id) => document.getElementById(id);
 const status = byId("status");
@@ -119,16 +119,7 @@ async function setUpSigning(id) {
   const wallets = await discoverWallets();
   const list = byId("wallet-list");
   for (const { info, provider } of wallets) {
-    const button = document.createElement("button");
-    button.type = "button";
-    button.className = "wallet-button";
-    button.dataset.testid = "wallet-option";
-    if (info.icon && /^data:image\/|^https:\/\//.test(info.icon)) {
-      const icon = document.createElement("img");
-      icon.src = info.icon;
-      icon.alt = "";
-      button.append(icon);
-    }
+    const button = walletButton(info);
     button.append(document.createTextNode(t("pair.phone.sign_with", { wallet: info.name })));
     button.addEventListener("click", () =>
       run(button, async () => {
@@ -194,12 +185,7 @@ function showCodeEntry() {
 }
 
 async function start() {
-  await loadCatalogue();
-  try {
-    config = await loadConfig();
-  } catch (err) {
-    notify(err.message);
-  }
+  config = await startPage(config);
   const id = location.pathname.replace(/^\/pair\/?/, "");
   if (id) await showPairing(decodeURIComponent(id));
   else showCodeEntry();

@@ -1,5 +1,5 @@
-// Browser wallets: EIP-6963 discovery (with window.ethereum as fallback), accounts, chain, and
-// personal_sign of a server-built message.
+// Browser wallets: EIP-6963 discovery (with window.ethereum as fallback), their buttons, accounts,
+// chain, and personal_sign of a server-built message.
 
 import { t } from "./i18n.js";
 
@@ -24,6 +24,24 @@ export function discoverWallets(waitMs = 250) {
       resolve(wallets);
     }, waitMs);
   });
+}
+
+/**
+ * A wallet's button as every page lists it: its icon (a data: or https: image only) and
+ * nothing else yet; the page adds the words and what a press does.
+ */
+export function walletButton(info) {
+  const button = document.createElement("button");
+  button.type = "button";
+  button.className = "wallet-button";
+  button.dataset.testid = "wallet-option";
+  if (info.icon && /^data:image\/|^https:\/\//.test(info.icon)) {
+    const icon = document.createElement("img");
+    icon.src = info.icon;
+    icon.alt = "";
+    button.append(icon);
+  }
+  return button;
 }
 
 export async function requestAccount(provider) {
