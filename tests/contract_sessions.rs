@@ -82,6 +82,10 @@ fn keep_signature(app: &TestApp, session_id: &str, address: &str) {
     .unwrap();
 }
 
+async fn post(app: &TestApp, path: &str, body: Value) -> reqwest::Response {
+    app.call(Method::POST, path, None, Some(body)).await
+}
+
 async fn sessions_list(app: &TestApp) -> Vec<Value> {
     let resp = app.get("/api/auth/sessions").await;
     assert_eq!(resp.status(), StatusCode::OK);
@@ -180,18 +184,8 @@ async fn a_safe_session_ends_at_the_first_recheck_after_its_owner_changes() {
     assert_eq!(address, safe.to_checksum(None));
     assert_eq!(sessions_list(&app).await[0]["contractWallet"], true);
 
-    let report = app.service.recheck_contract_sessions().await.unwrap();
-    assert_eq!((report.valid, report.ended, report.unavailable), (1, 0, 0));
-    assert_eq!(app.get("/api/auth/session").await.status(), StatusCode::OK);
-
     let new_owner = Wallet::random();
-    kit.swap_owner(safe, &owner, wallet_address(&new_owner))
-        .await;
-    let report = app.service.recheck_contract_sessions().await.unwrap();
-    assert_eq!((report.valid, report.ended, report.unavailable), (0, 1, 0));
-    let resp = app.get("/api/auth/session").await;
-    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(kept_signature(&app, session_id), None);
+    lasts_until_the_owner_changes(&app, &kit, safe, &owner, &new_owner, session_id).await;
 
     // The new owner signs in to the same account and finds out why.
     let resp = sign_in_as_safe(&app, safe, &new_owner).await;
@@ -203,6 +197,75 @@ async fn a_safe_session_ends_at_the_first_recheck_after_its_owner_changes() {
         .unwrap_or_else(|| panic!("no contract_session_ended in {events:?}"));
     assert_eq!(ended["address"], safe.to_checksum(None).as_str());
     assert_eq!(ended["detail"], "chain 31337");
+}
+
+/// `session_id` (the app's session, opened by `safe`) passes a re-check while `owner` owns the
+/// Safe; once `new_owner` replaces it, the next re-check ends the session and drops its kept
+/// signature.
+async fn lasts_until_the_owner_changes(
+    app: &TestApp,
+    kit: &SafeKit<'_>,
+    safe: Address,
+    owner: &Wallet,
+    new_owner: &Wallet,
+    session_id: &str,
+) {
+    let report = app.service.recheck_contract_sessions().await.unwrap();
+    assert_eq!((report.valid, report.ended, report.unavailable), (1, 0, 0));
+    assert_eq!(app.get("/api/auth/session").await.status(), StatusCode::OK);
+
+    kit.swap_owner(safe, owner, wallet_address(new_owner)).await;
+    let report = app.service.recheck_contract_sessions().await.unwrap();
+    assert_eq!((report.valid, report.ended, report.unavailable), (0, 1, 0));
+    let resp = app.get("/api/auth/session").await;
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(kept_signature(app, session_id), None);
+}
+
+/// A Safe approves a sign-in from another device (pairing): the desktop's session, which the
+/// claim opens, is a contract wallet's as a sign-in's is (the signature kept, in the claim's
+/// transaction), and ends at the first re-check after the Safe's owner changes.
+#[tokio::test]
+async fn a_desktop_session_a_safe_approved_ends_at_the_first_recheck_after_its_owner_changes() {
+    let anvil = Anvil::start().await;
+    let kit = SafeKit::deploy(&anvil).await;
+    let app = TestApp::spawn_with(|s| with_chain(s, &anvil.url)).await;
+    let owner = Wallet::random();
+    let safe = kit.create_safe(&owner, 1).await;
+
+    let created: Value = post(&app, "/api/pairings", json!({}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = created["id"].as_str().unwrap();
+    let body = json!({ "address": safe.to_checksum(None), "chainId": 31337 });
+    let resp = post(&app, &format!("/api/pairings/{id}/challenge"), body).await;
+    let challenge: Value = resp.json().await.unwrap();
+    let message = challenge["message"].as_str().unwrap();
+    let hash = siwe_hash(message);
+    let signature = hex0x(&owner_signature(31337, safe, &owner, hash));
+    let body = json!({ "message": message, "signature": signature });
+    let resp = post(&app, &format!("/api/pairings/{id}/approve"), body).await;
+    assert_eq!(resp.status(), StatusCode::OK, "{:?}", resp.text().await);
+    assert!(kept_signatures(&app).is_empty(), "no session yet");
+
+    let resp = post(
+        &app,
+        &format!("/api/pairings/{id}/claim"),
+        json!({ "secret": created["secret"] }),
+    )
+    .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let signed_in: Value = resp.json().await.unwrap();
+    assert_eq!(signed_in["session"]["contractWallet"], true);
+    let session_id = signed_in["session"]["id"].as_str().unwrap();
+    let (address, kept_hash) = kept_signature(&app, session_id).expect("signature kept");
+    assert_eq!(address, safe.to_checksum(None));
+    assert_eq!(kept_hash, hash.to_vec());
+    assert_eq!(sessions_list(&app).await[0]["contractWallet"], true);
+
+    lasts_until_the_owner_changes(&app, &kit, safe, &owner, &Wallet::random(), session_id).await;
 }
 
 /// With `siwe.recheck_contract_sessions_secs`, the server re-checks by itself.

@@ -235,6 +235,10 @@ async fn a_phone_signs_the_desktop_in_and_the_desktop_gets_its_own_session() {
     let signed_in: Value = resp.json().await.unwrap();
     assert_eq!(signed_in["session"]["address"], wallet.address);
     assert_eq!(signed_in["created"], true);
+    assert_eq!(
+        signed_in["session"]["contractWallet"], false,
+        "a key approved"
+    );
     assert!(signed_in["csrfToken"].as_str().is_some());
     assert_eq!(signed_in["user"]["wallets"][0]["address"], wallet.address);
     assert_eq!(state_of(&app, &desktop, &id).await, "claimed");

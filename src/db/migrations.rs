@@ -14,6 +14,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0007_ens_names.sql"),
     include_str!("migrations/0008_contract_sessions.sql"),
     include_str!("migrations/0009_pairings.sql"),
+    include_str!("migrations/0010_pairing_contract_approvals.sql"),
 ];
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

@@ -5,7 +5,10 @@
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use crate::{
-    domain::pairing::{Approval, Pairing, PairingCode, PairingId, PairingState},
+    domain::{
+        pairing::{Approval, Pairing, PairingCode, PairingId, PairingState},
+        siwe::ContractSigner,
+    },
     error::AppResult,
 };
 
@@ -19,8 +22,42 @@ pub enum Inserted {
     CodeTaken,
 }
 
+/// A pairing's columns: its own, then (from column 8) its approval's.
 const COLUMNS: &str = "id, code, secret_mac, user_agent, ip, created_at, expires_at, state, \
-                       user_id, address, chain_id, approved_at, created_account";
+                       user_id, address, chain_id, approved_at, created_account, \
+                       contract_message_hash, contract_signature";
+const APPROVAL_FROM: usize = 8;
+const APPROVAL_COLUMNS: &str = "user_id, address, chain_id, approved_at, created_account, \
+                                contract_message_hash, contract_signature";
+
+/// The approval in the columns of `APPROVAL_COLUMNS` from column `first`; `None` before one.
+fn approval_from_row(row: &Row<'_>, first: usize) -> rusqlite::Result<Option<Approval>> {
+    let contract = match (row.get(first + 5)?, row.get(first + 6)?) {
+        (Some(hash), Some(signature)) => Some(ContractSigner {
+            chain_id: row.get(first + 2)?,
+            hash,
+            signature,
+        }),
+        _ => None,
+    };
+    let approval = (
+        row.get(first)?,
+        row.get(first + 1)?,
+        row.get(first + 2)?,
+        row.get(first + 3)?,
+    );
+    Ok(match approval {
+        (Some(user_id), Some(address), Some(chain_id), Some(approved_at)) => Some(Approval {
+            user_id,
+            address,
+            chain_id,
+            approved_at,
+            created_account: row.get(first + 4)?,
+            contract,
+        }),
+        _ => None,
+    })
+}
 
 fn pairing_from_row(row: &Row<'_>) -> rusqlite::Result<Pairing> {
     let state: String = row.get(7)?;
@@ -31,16 +68,7 @@ fn pairing_from_row(row: &Row<'_>) -> rusqlite::Result<Pairing> {
             format!("unknown pairing state {state:?}").into(),
         )
     })?;
-    let approval = match (row.get(8)?, row.get(9)?, row.get(10)?, row.get(11)?) {
-        (Some(user_id), Some(address), Some(chain_id), Some(approved_at)) => Some(Approval {
-            user_id,
-            address,
-            chain_id,
-            approved_at,
-            created_account: row.get(12)?,
-        }),
-        _ => None,
-    };
+    let approval = approval_from_row(row, APPROVAL_FROM)?;
     Ok(Pairing {
         id: PairingId::parse(&row.get::<_, String>(0)?).ok_or_else(|| {
             rusqlite::Error::FromSqlConversionFailure(
@@ -114,7 +142,8 @@ pub fn find_by_code(conn: &Connection, code: &PairingCode) -> AppResult<Option<P
         .optional()?)
 }
 
-/// Pending and live -> approved by `approval`; false when it was not (any more).
+/// Pending and live -> approved by `approval` (with what a wallet contract accepted, if one
+/// did; it goes when the pairing is deleted); false when it was not (any more).
 pub fn approve(
     conn: &Connection,
     id: &PairingId,
@@ -125,7 +154,8 @@ pub fn approve(
         .prepare_cached(
             "UPDATE pairings
                 SET state = 'approved', user_id = ?2, address = ?3, chain_id = ?4,
-                    approved_at = ?5, created_account = ?6
+                    approved_at = ?5, created_account = ?6, contract_message_hash = ?8,
+                    contract_signature = ?9
               WHERE id = ?1 AND state = 'pending' AND expires_at > ?7",
         )?
         .execute(params![
@@ -136,6 +166,8 @@ pub fn approve(
             approval.approved_at,
             approval.created_account,
             now_ms,
+            approval.contract.as_ref().map(|signer| signer.hash),
+            approval.contract.as_ref().map(|signer| &signer.signature),
         ])?
         == 1)
 }
@@ -154,22 +186,17 @@ pub fn decline(conn: &Connection, id: &PairingId, now_ms: i64) -> AppResult<bool
 /// Approved and live -> claimed, answering the approval; `None` when it was not (any more).
 /// The caller has checked the desktop's secret.
 pub fn claim(conn: &Connection, id: &PairingId, now_ms: i64) -> AppResult<Option<Approval>> {
-    Ok(conn
-        .prepare_cached(
+    let claimed = conn
+        .prepare_cached(&format!(
             "UPDATE pairings SET state = 'claimed'
               WHERE id = ?1 AND state = 'approved' AND expires_at > ?2
-             RETURNING user_id, address, chain_id, approved_at, created_account",
-        )?
+             RETURNING {APPROVAL_COLUMNS}"
+        ))?
         .query_row(params![id.as_str(), now_ms], |row| {
-            Ok(Approval {
-                user_id: row.get(0)?,
-                address: row.get(1)?,
-                chain_id: row.get(2)?,
-                approved_at: row.get(3)?,
-                created_account: row.get(4)?,
-            })
+            approval_from_row(row, 0)
         })
-        .optional()?)
+        .optional()?;
+    Ok(claimed.flatten())
 }
 
 /// Deletes up to `batch` pairings that expired before `before_ms`.
@@ -220,6 +247,7 @@ mod tests {
             chain_id: 1,
             approved_at: 50,
             created_account: true,
+            contract: None,
         }
     }
 
@@ -276,6 +304,30 @@ mod tests {
         assert!(!decline(&conn, &declined.id, 1_000).unwrap(), "expired");
         assert!(decline(&conn, &declined.id, 10).unwrap());
         assert!(!approve(&conn, &declined.id, &approval(), 10).unwrap());
+    }
+
+    #[test]
+    fn a_contract_wallets_approval_keeps_what_the_contract_accepted_until_deleted() {
+        let conn = conn();
+        let pairing = pending(1_000);
+        insert_within(&conn, &pairing, 0, 10).unwrap();
+        let by_contract = Approval {
+            contract: Some(ContractSigner {
+                chain_id: 1,
+                hash: [3; 32],
+                signature: vec![4; 200],
+            }),
+            ..approval()
+        };
+        assert!(approve(&conn, &pairing.id, &by_contract, 10).unwrap());
+        let stored = find(&conn, &pairing.id).unwrap().unwrap();
+        assert_eq!(stored.approval.as_ref(), Some(&by_contract));
+        assert_eq!(claim(&conn, &pairing.id, 20).unwrap(), Some(by_contract));
+        assert_eq!(delete_expired_before(&conn, 1_000, 10).unwrap(), 1);
+        let kept: i64 = conn
+            .query_row("SELECT count(*) FROM pairings", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(kept, 0);
     }
 
     #[test]

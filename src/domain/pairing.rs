@@ -8,7 +8,7 @@ use std::net::IpAddr;
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use rand::{Rng, RngExt};
 
-use super::{address::Address, id::UserId};
+use super::{address::Address, id::UserId, siwe::ContractSigner};
 
 /// Random bytes of a pairing id (128 bits), and its length in base64url without padding.
 const ID_BYTES: usize = 16;
@@ -139,6 +139,9 @@ pub struct Approval {
     pub approved_at: i64,
     /// Whether the approval created the account.
     pub created_account: bool,
+    /// Set when a wallet contract, not a key, accepted the approval's signature: the desktop's
+    /// session keeps it to ask the contract again.
+    pub contract: Option<ContractSigner>,
 }
 
 /// A stored pairing.

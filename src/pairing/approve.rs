@@ -89,6 +89,7 @@ impl Pairings {
                     chain_id,
                     approved_at: now,
                     created_account,
+                    contract: checked.contract.clone(),
                 };
                 if !pairings::approve(conn, &id, &approval, now)? {
                     return Err(refusal(pairing.state_at(now)));

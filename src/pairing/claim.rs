@@ -50,15 +50,7 @@ impl Pairings {
                 }
                 let approval = pairings::claim(conn, &id, now)?
                     .ok_or_else(|| refusal(PairingState::Claimed))?;
-                let signed_in = service.open_session_signed_elsewhere(
-                    conn,
-                    &approval.user_id,
-                    &approval.address,
-                    approval.chain_id,
-                    &client,
-                    approval.approved_at,
-                    approval.created_account,
-                )?;
+                let signed_in = service.open_session_signed_elsewhere(conn, &approval, &client)?;
                 record_event(
                     conn,
                     now,

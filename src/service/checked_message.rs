@@ -19,7 +19,7 @@ use crate::{
     clock::unix_ms,
     db::{nonces, users, Answer, ForWaiter},
     domain::{
-        siwe::{self, SiweMessage},
+        siwe::{self, ContractSigner, SiweMessage},
         token::{self, NonceFor},
     },
     error::{AppError, AppResult, ErrorCode},
@@ -46,16 +46,6 @@ pub struct CheckedMessage {
     /// Set when a wallet contract (EIP-1271/6492), not a key, accepted the signature: what to
     /// ask the contract again later (`siwe.recheck_contract_sessions_secs`).
     pub contract: Option<ContractSigner>,
-}
-
-/// A signature a wallet contract accepted, as it can be checked again.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ContractSigner {
-    pub chain_id: u64,
-    /// The EIP-191 hash of the exact message received.
-    pub hash: [u8; 32],
-    /// The signature as received (an EIP-6492 wrapper included).
-    pub signature: Vec<u8>,
 }
 
 /// A signed message sent for one purpose, as [`Service::check_then_write`] takes it.

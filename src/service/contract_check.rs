@@ -5,13 +5,14 @@
 use std::sync::Arc;
 
 use super::{
-    checked_message::{CheckedMessage, ContractSigner, Refused},
+    checked_message::{CheckedMessage, Refused},
     single_use::Spent,
     Service,
 };
 use crate::{
     chains::Verdict,
     db::Conn,
+    domain::siwe::ContractSigner,
     error::{AppError, AppResult, ErrorCode},
 };
 

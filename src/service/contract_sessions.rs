@@ -8,14 +8,14 @@ use std::{collections::HashSet, sync::Arc, time::Duration};
 
 use tokio::task::JoinSet;
 
-use super::{checked_message::ContractSigner, record_event, ClientInfo, Service};
+use super::{record_event, ClientInfo, Service};
 use crate::{
     chains::{ChainError, Verdict},
     db::{
         contract_sessions::{self, ContractProof, LiveProof},
         sessions, Conn,
     },
-    domain::{address::Address, event::EventKind, id::SessionId},
+    domain::{address::Address, event::EventKind, id::SessionId, siwe::ContractSigner},
     error::AppResult,
 };
 

@@ -1,14 +1,16 @@
 //! Sessions: opening one, finding the live session for a token, its CSRF token, signing out,
 //! and listing or ending the account's sessions.
 
-use super::checked_message::{CheckedMessage, ContractSigner};
+use super::checked_message::CheckedMessage;
 use super::contract_sessions::record_contract_session;
 use super::{load_account, new_row_id, record_event, Account, ClientInfo, Service, SignIn};
 use crate::domain::address::Address;
 use crate::domain::event::EventKind;
 use crate::domain::id::SessionId;
 use crate::domain::id::UserId;
+use crate::domain::pairing::Approval;
 use crate::domain::session::Session;
+use crate::domain::siwe::ContractSigner;
 use crate::{
     db::{sessions, users},
     domain::token::{self, Keys},
@@ -24,14 +26,27 @@ pub(super) enum OpenedBy<'a> {
     Key,
     /// A wallet contract's acceptance of a signature, kept to ask it again.
     Contract(&'a ContractSigner),
-    /// A signature given on another device at this time (Unix ms): a pairing's approval.
-    SignedElsewhere(i64),
+    /// A signature given on another device at `signed_at` (Unix ms): a pairing's approval, by
+    /// a key or by a wallet contract (kept to ask it again, as with `Contract`).
+    SignedElsewhere {
+        signed_at: i64,
+        contract: Option<&'a ContractSigner>,
+    },
 }
 
 impl<'a> OpenedBy<'a> {
     /// A signed message's signer: a key, or the wallet contract that accepted it.
     pub(super) fn signer_of(checked: &'a CheckedMessage) -> Self {
         checked.contract.as_ref().map_or(Self::Key, Self::Contract)
+    }
+
+    /// The wallet contract's acceptance, when a contract signed.
+    fn contract(self) -> Option<&'a ContractSigner> {
+        match self {
+            Self::Contract(signer) => Some(signer),
+            Self::SignedElsewhere { contract, .. } => contract,
+            Self::EmailLink | Self::Key => None,
+        }
     }
 }
 
@@ -74,6 +89,12 @@ impl Service {
             }
         };
         let token = Keys::new_token(now);
+        let signed_at = match opened_by {
+            OpenedBy::EmailLink => None,
+            OpenedBy::SignedElsewhere { signed_at, .. } => Some(signed_at),
+            OpenedBy::Key | OpenedBy::Contract(_) => Some(now),
+        };
+        let contract = opened_by.contract();
         let session = Session {
             id: SessionId::new(new_row_id()),
             user_id: user_id.clone(),
@@ -87,16 +108,13 @@ impl Service {
                 ua.truncate(ua.floor_char_boundary(USER_AGENT_MAX));
                 ua
             }),
-            authenticated_at: match opened_by {
-                OpenedBy::EmailLink => None,
-                OpenedBy::SignedElsewhere(signed_at) => Some(signed_at),
-                OpenedBy::Key | OpenedBy::Contract(_) => Some(now),
-            },
-            contract_wallet: matches!(opened_by, OpenedBy::Contract(_)),
+            authenticated_at: signed_at,
+            contract_wallet: contract.is_some(),
         };
         sessions::insert(conn, &session, &self.keys.session_token_key(&token))?;
-        if let OpenedBy::Contract(signer) = opened_by {
-            record_contract_session(conn, &session.id, address, signer, now)?;
+        if let Some(signer) = contract {
+            // The contract accepted it when it was signed: its re-checks count from then.
+            record_contract_session(conn, &session.id, address, signer, signed_at.unwrap_or(now))?;
         }
         Ok(SignIn {
             csrf_token: self.keys.csrf_token(session.id.as_str()),
@@ -107,27 +125,31 @@ impl Service {
         })
     }
 
-    /// Opens a session on this device for a wallet that signed for it on another device at
-    /// `signed_at` (a pairing's approval), in the caller's write: recent as of that signature.
-    /// `created` says whether that approval created the account.
-    #[allow(clippy::too_many_arguments)]
+    /// Opens a session on this device for the wallet that approved a pairing on another
+    /// device, in the caller's write: recent as of the approval's signature, and, when a wallet
+    /// contract approved, recorded to ask the contract again like any contract's session.
     pub fn open_session_signed_elsewhere(
         &self,
         conn: &crate::db::Conn,
-        user_id: &UserId,
-        address: &Address,
-        chain_id: u64,
+        approval: &Approval,
         client: &ClientInfo,
-        signed_at: i64,
-        created: bool,
     ) -> AppResult<SignIn> {
-        let opened_by = OpenedBy::SignedElsewhere(signed_at);
-        let now = self.now_ms();
+        let opened_by = OpenedBy::SignedElsewhere {
+            signed_at: approval.approved_at,
+            contract: approval.contract.as_ref(),
+        };
         let signed_in = self.open_session(
-            conn, user_id, address, chain_id, None, client, now, opened_by,
+            conn,
+            &approval.user_id,
+            &approval.address,
+            approval.chain_id,
+            None,
+            client,
+            self.now_ms(),
+            opened_by,
         )?;
         Ok(SignIn {
-            created,
+            created: approval.created_account,
             ..signed_in
         })
     }

@@ -7,8 +7,8 @@ mod signature;
 
 pub use policy::{check_validity_window, SiwePolicy};
 pub use signature::{
-    eip191_hash, is_eip6492, parse_signature, recover_signer, verify_signature, EIP6492_SUFFIX,
-    KEY_SIGNATURE_BYTES,
+    eip191_hash, is_eip6492, parse_signature, recover_signer, verify_signature, ContractSigner,
+    EIP6492_SUFFIX, KEY_SIGNATURE_BYTES,
 };
 pub use signinwithethereum::Message;
 use time::OffsetDateTime;

@@ -17,6 +17,16 @@ pub const EIP6492_SUFFIX: [u8; 32] = [
     0x64, 0x92, 0x64, 0x92, 0x64, 0x92, 0x64, 0x92, 0x64, 0x92, 0x64, 0x92, 0x64, 0x92, 0x64, 0x92,
 ];
 
+/// A signature a wallet contract accepted, as it can be checked again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContractSigner {
+    pub chain_id: u64,
+    /// The EIP-191 hash of the exact message received.
+    pub hash: [u8; 32],
+    /// The signature as received (an EIP-6492 wrapper included).
+    pub signature: Vec<u8>,
+}
+
 /// Accepts 65 (a key's signature) to `max_bytes` (a wallet contract's) bytes as hex, with or
 /// without `0x`.
 pub fn parse_signature(text: &str, max_bytes: usize) -> AppResult<Vec<u8>> {
