@@ -89,15 +89,35 @@ fn id_of(pairing: &Value) -> String {
     pairing["id"].as_str().unwrap().to_string()
 }
 
-/// The approval challenge of pairing `id` for `wallet`: its message.
-async fn challenge(app: &TestApp, phone: &Device, id: &str, wallet: &Wallet) -> String {
-    let resp = phone
+/// A pairing a desktop has just created, and a phone with a wallet to approve it: (desktop,
+/// phone, wallet, the pairing's id, its secret).
+async fn start(app: &TestApp) -> (Device, Device, Wallet, String, String) {
+    let desktop = Device::desktop();
+    let created = create(app, &desktop).await;
+    let secret = created["secret"].as_str().unwrap().to_string();
+    (
+        desktop,
+        Device::phone(),
+        Wallet::random(),
+        id_of(&created),
+        secret,
+    )
+}
+
+/// `phone` asks for the approval challenge of pairing `id` for `wallet`.
+async fn ask_challenge(app: &TestApp, phone: &Device, id: &str, wallet: &Wallet) -> Response {
+    phone
         .post(
             app,
             &format!("/api/pairings/{id}/challenge"),
             json!({ "address": wallet.address }),
         )
-        .await;
+        .await
+}
+
+/// The approval challenge of pairing `id` for `wallet`: its message.
+async fn challenge(app: &TestApp, phone: &Device, id: &str, wallet: &Wallet) -> String {
+    let resp = ask_challenge(app, phone, id, wallet).await;
     assert_eq!(resp.status(), StatusCode::OK);
     let body: Value = resp.json().await.unwrap();
     body["message"].as_str().unwrap().to_string()
@@ -120,9 +140,21 @@ async fn approve_with(
 }
 
 /// Challenge, sign and approve pairing `id` with `wallet` from `phone`.
-async fn approve(app: &TestApp, phone: &Device, id: &str, wallet: &Wallet) -> Response {
+async fn approve(app: &TestApp, phone: &Device, id: &str, wallet: &Wallet) {
     let message = challenge(app, phone, id, wallet).await;
-    approve_with(app, phone, id, wallet, &message).await
+    let resp = approve_with(app, phone, id, wallet, &message).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+}
+
+async fn decline(app: &TestApp, device: &Device, id: &str) -> Response {
+    device
+        .call(
+            app,
+            Method::POST,
+            &format!("/api/pairings/{id}/decline"),
+            None,
+        )
+        .await
 }
 
 async fn claim(app: &TestApp, desktop: &Device, id: &str, secret: &str) -> Response {
@@ -338,16 +370,10 @@ async fn a_declined_pairing_serves_nothing() {
     let (desktop, phone, wallet) = (Device::desktop(), Device::phone(), Wallet::random());
     let created = create(&app, &desktop).await;
     let id = id_of(&created);
+    let secret = created["secret"].as_str().unwrap();
     let message = challenge(&app, &phone, &id, &wallet).await;
 
-    let resp = phone
-        .call(
-            &app,
-            Method::POST,
-            &format!("/api/pairings/{id}/decline"),
-            None,
-        )
-        .await;
+    let resp = decline(&app, &phone, &id).await;
     assert_eq!(resp.status(), StatusCode::OK);
     let body: Value = resp.json().await.unwrap();
     assert_eq!(body, json!({ "state": "declined" }));
@@ -355,22 +381,9 @@ async fn a_declined_pairing_serves_nothing() {
 
     let resp = approve_with(&app, &phone, &id, &wallet, &message).await;
     expect_error(resp, StatusCode::CONFLICT, "pairing_declined").await;
-    let resp = phone
-        .post(
-            &app,
-            &format!("/api/pairings/{id}/challenge"),
-            json!({ "address": wallet.address }),
-        )
-        .await;
+    let resp = ask_challenge(&app, &phone, &id, &wallet).await;
     expect_error(resp, StatusCode::CONFLICT, "pairing_declined").await;
-    let resp = phone
-        .call(
-            &app,
-            Method::POST,
-            &format!("/api/pairings/{id}/decline"),
-            None,
-        )
-        .await;
+    let resp = decline(&app, &phone, &id).await;
     expect_error(resp, StatusCode::CONFLICT, "pairing_declined").await;
     let resp = phone
         .post(
@@ -380,7 +393,7 @@ async fn a_declined_pairing_serves_nothing() {
         )
         .await;
     expect_error(resp, StatusCode::CONFLICT, "pairing_declined").await;
-    let resp = claim(&app, &desktop, &id, created["secret"].as_str().unwrap()).await;
+    let resp = claim(&app, &desktop, &id, secret).await;
     expect_error(resp, StatusCode::CONFLICT, "pairing_declined").await;
     let resp = phone.get(&app, &format!("/api/pairings/{id}/qr")).await;
     expect_error(resp, StatusCode::CONFLICT, "pairing_declined").await;
@@ -401,10 +414,7 @@ async fn a_pairing_expires_unclaimed() {
     // Approved in time, claimed too late.
     let created = create(&app, &desktop).await;
     let id = id_of(&created);
-    assert_eq!(
-        approve(&app, &phone, &id, &wallet).await.status(),
-        StatusCode::OK
-    );
+    approve(&app, &phone, &id, &wallet).await;
     app.advance_clock(61);
     assert_eq!(state_of(&app, &desktop, &id).await, "expired");
     let resp = claim(&app, &desktop, &id, created["secret"].as_str().unwrap()).await;
@@ -445,21 +455,15 @@ async fn a_pairing_expires_unclaimed() {
 #[tokio::test]
 async fn only_the_desktops_secret_claims_and_only_once_approved() {
     let app = spawn().await;
-    let (desktop, phone, wallet) = (Device::desktop(), Device::phone(), Wallet::random());
-    let created = create(&app, &desktop).await;
-    let id = id_of(&created);
-    let secret = created["secret"].as_str().unwrap();
+    let (desktop, phone, wallet, id, secret) = start(&app).await;
 
-    let resp = claim(&app, &desktop, &id, secret).await;
+    let resp = claim(&app, &desktop, &id, &secret).await;
     expect_error(resp, StatusCode::CONFLICT, "pairing_not_approved").await;
     // A wrong secret learns nothing of the state.
     let resp = claim(&app, &desktop, &id, "not the secret").await;
     expect_error(resp, StatusCode::FORBIDDEN, "invalid_pairing_secret").await;
 
-    assert_eq!(
-        approve(&app, &phone, &id, &wallet).await.status(),
-        StatusCode::OK
-    );
+    approve(&app, &phone, &id, &wallet).await;
     let other = create(&app, &desktop).await;
     for wrong in [
         "",
@@ -481,17 +485,14 @@ async fn only_the_desktops_secret_claims_and_only_once_approved() {
     assert_eq!(state_of(&app, &desktop, &id).await, "approved");
     assert!(desktop.get(&app, "/api/auth/session").await.status() == StatusCode::UNAUTHORIZED);
 
-    let resp = claim(&app, &desktop, &id, secret).await;
+    let resp = claim(&app, &desktop, &id, &secret).await;
     assert_eq!(resp.status(), StatusCode::OK);
 }
 
 #[tokio::test]
 async fn a_pairing_is_approved_once_and_claimed_once() {
     let app = spawn().await;
-    let (desktop, phone, wallet) = (Device::desktop(), Device::phone(), Wallet::random());
-    let created = create(&app, &desktop).await;
-    let id = id_of(&created);
-    let secret = created["secret"].as_str().unwrap();
+    let (desktop, phone, wallet, id, secret) = start(&app).await;
 
     let first = challenge(&app, &phone, &id, &wallet).await;
     let second = challenge(&app, &phone, &id, &wallet).await;
@@ -505,31 +506,18 @@ async fn a_pairing_is_approved_once_and_claimed_once() {
     expect_error(resp, StatusCode::CONFLICT, "pairing_used").await;
     let resp = approve_with(&app, &phone, &id, &wallet, &first).await;
     expect_error(resp, StatusCode::CONFLICT, "pairing_used").await;
-    let resp = phone
-        .post(
-            &app,
-            &format!("/api/pairings/{id}/challenge"),
-            json!({ "address": wallet.address }),
-        )
-        .await;
+    let resp = ask_challenge(&app, &phone, &id, &wallet).await;
     expect_error(resp, StatusCode::CONFLICT, "pairing_used").await;
 
     assert_eq!(
-        claim(&app, &desktop, &id, secret).await.status(),
+        claim(&app, &desktop, &id, &secret).await.status(),
         StatusCode::OK
     );
-    let resp = claim(&app, &desktop, &id, secret).await;
+    let resp = claim(&app, &desktop, &id, &secret).await;
     expect_error(resp, StatusCode::CONFLICT, "pairing_used").await;
     let resp = approve_with(&app, &phone, &id, &wallet, &second).await;
     expect_error(resp, StatusCode::CONFLICT, "pairing_used").await;
-    let resp = phone
-        .call(
-            &app,
-            Method::POST,
-            &format!("/api/pairings/{id}/decline"),
-            None,
-        )
-        .await;
+    let resp = decline(&app, &phone, &id).await;
     expect_error(resp, StatusCode::CONFLICT, "pairing_used").await;
 }
 
@@ -571,14 +559,8 @@ async fn of_two_phones_racing_to_approve_exactly_one_wins() {
 #[tokio::test]
 async fn of_racing_claims_exactly_one_gets_a_session() {
     let app = spawn().await;
-    let (desktop, phone, wallet) = (Device::desktop(), Device::phone(), Wallet::random());
-    let created = create(&app, &desktop).await;
-    let id = id_of(&created);
-    let secret = created["secret"].as_str().unwrap().to_string();
-    assert_eq!(
-        approve(&app, &phone, &id, &wallet).await.status(),
-        StatusCode::OK
-    );
+    let (desktop, phone, wallet, id, secret) = start(&app).await;
+    approve(&app, &phone, &id, &wallet).await;
 
     let claims = (0..8).map(|_| claim(&app, &desktop, &id, &secret));
     let answers = futures_util::future::join_all(claims).await;
@@ -671,14 +653,7 @@ async fn an_unknown_pairing_is_not_found_by_any_endpoint() {
                 .await;
             expect_error(resp, StatusCode::NOT_FOUND, "pairing_not_found").await;
         }
-        let resp = desktop
-            .call(
-                &app,
-                Method::POST,
-                &format!("/api/pairings/{id}/decline"),
-                None,
-            )
-            .await;
+        let resp = decline(&app, &desktop, id).await;
         expect_error(resp, StatusCode::NOT_FOUND, "pairing_not_found").await;
     }
 }
@@ -686,9 +661,7 @@ async fn an_unknown_pairing_is_not_found_by_any_endpoint() {
 #[tokio::test]
 async fn looking_at_a_pairing_changes_nothing() {
     let app = spawn().await;
-    let (desktop, phone, wallet) = (Device::desktop(), Device::phone(), Wallet::random());
-    let created = create(&app, &desktop).await;
-    let id = id_of(&created);
+    let (desktop, phone, wallet, id, secret) = start(&app).await;
     let before: Value = phone
         .get(&app, &format!("/api/pairings/{id}"))
         .await
@@ -714,14 +687,11 @@ async fn looking_at_a_pairing_changes_nothing() {
     assert_eq!(before, after);
     assert_eq!(count_pairings(&app).await, 1);
 
-    assert_eq!(
-        approve(&app, &phone, &id, &wallet).await.status(),
-        StatusCode::OK
-    );
+    approve(&app, &phone, &id, &wallet).await;
     for _ in 0..20 {
         assert_eq!(state_of(&app, &desktop, &id).await, "approved");
     }
-    let resp = claim(&app, &desktop, &id, created["secret"].as_str().unwrap()).await;
+    let resp = claim(&app, &desktop, &id, &secret).await;
     assert_eq!(resp.status(), StatusCode::OK);
 }
 
