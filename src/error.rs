@@ -84,6 +84,7 @@ error_codes! {
         EmailUnavailable = "email_unavailable",
         Unavailable = "unavailable",
         Overloaded = "overloaded",
+        StorageUnavailable = "storage_unavailable",
         Internal = "internal",
     }
 }
@@ -130,6 +131,15 @@ impl AppError {
             ErrorCode::Overloaded,
             "The server is busy; retry after the number of seconds in Retry-After.",
         )
+    }
+
+    /// The same error again, for each of several requests that one failure ended (an internal
+    /// cause keeps its text; it is logged once, where it happened).
+    pub fn duplicate(&self) -> Self {
+        match self {
+            Self::Client { code, message } => Self::new(*code, message.clone()),
+            Self::Internal(cause) => Self::Internal(anyhow::anyhow!("{cause:#}")),
+        }
     }
 
     pub fn unauthenticated() -> Self {

@@ -60,9 +60,11 @@ pub async fn open_service(config: &Config, clock: Clock) -> anyhow::Result<Servi
     let identity = identity(config)?;
     let keys = secret::token_keys(config.security.secret.as_ref(), &config.database.data_dir)?;
     let database = config.database.clone();
-    let db = tokio::task::spawn_blocking(move || Db::open(&database.path, database.pool_size))
-        .await
-        .context("database start-up task failed")??;
+    let db = tokio::task::spawn_blocking(move || {
+        Db::open_limited(&database.path, database.pool_size, database.max_bytes)
+    })
+    .await
+    .context("database start-up task failed")??;
     Ok(Service::new(
         db,
         ServiceConfig {

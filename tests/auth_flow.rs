@@ -775,7 +775,10 @@ async fn health_index_and_docs_are_served() {
     let app = TestApp::spawn().await;
     let resp = app.get("/healthz").await;
     assert_eq!(resp.status(), StatusCode::OK);
-    assert_eq!(resp.json::<Value>().await.unwrap(), json!({"status": "ok"}));
+    assert_eq!(
+        resp.json::<Value>().await.unwrap(),
+        json!({"status": "ok", "version": env!("CARGO_PKG_VERSION")})
+    );
 
     let resp = app.get("/").await;
     assert_eq!(resp.status(), StatusCode::OK);

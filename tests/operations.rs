@@ -203,3 +203,77 @@ async fn restore_checks_the_backup_and_refuses_while_a_server_runs() {
         "the restored database is the backup's"
     );
 }
+
+/// Posts a sign-in of a new wallet, issued at the server's time (its clock may have moved).
+async fn try_sign_in(app: &TestApp) -> reqwest::Response {
+    let wallet = Wallet::random();
+    let mut spec = MessageSpec::new(&wallet, &app.nonce().await);
+    spec.issued_at = rfc3339(app.clock.now());
+    app.verify_spec(&wallet, &spec).await
+}
+
+/// A database that cannot grow (here `database.max_size_mb`; a full disk gives SQLite the same
+/// SQLITE_FULL) refuses writes with 503 `storage_unavailable` and changes nothing, keeps
+/// answering session checks, and takes writes again as soon as there is room, without a
+/// restart.
+#[tokio::test]
+async fn a_full_database_refuses_writes_keeps_sessions_and_recovers_by_itself() {
+    let app = TestApp::spawn_with(|s| {
+        s.database.max_size_mb = 1;
+        s.rate_limit.auth_per_minute = 0;
+    })
+    .await;
+    let before = app.sign_in(&Wallet::random()).await;
+    let before = before["token"].as_str().unwrap().to_string();
+
+    let mut refused = None;
+    for _ in 0..400 {
+        let answers = futures_util::future::join_all((0..8).map(|_| try_sign_in(&app))).await;
+        if let Some(full) = answers
+            .into_iter()
+            .find(|resp| resp.status() != StatusCode::OK)
+        {
+            refused = Some(full);
+            break;
+        }
+    }
+    let full = refused.expect("1 MB fills up");
+    let status = full.status();
+    let retry_after = full.headers().get("retry-after").cloned();
+    let body: serde_json::Value = full.json().await.unwrap();
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(body["error"], "storage_unavailable", "{body}");
+    assert_eq!(retry_after.unwrap(), "60");
+
+    // Still full (a small write may still find a free page now and then); never a 500; reads
+    // and session checks go on.
+    let mut refusals = 0;
+    for _ in 0..20 {
+        let resp = try_sign_in(&app).await;
+        if resp.status() != StatusCode::OK {
+            expect_error(resp, StatusCode::SERVICE_UNAVAILABLE, "storage_unavailable").await;
+            refusals += 1;
+        }
+    }
+    assert!(refusals >= 10, "{refusals} of 20 sign-ins refused");
+    assert_eq!(
+        app.session_with_bearer(&before).await.status(),
+        StatusCode::OK
+    );
+    assert_eq!(app.get("/healthz").await.status(), StatusCode::OK);
+
+    // Room comes back (here: sessions and nonces expire and the clean-up deletes them).
+    app.advance_clock(3 * 86_400);
+    app.service.delete_expired().await.unwrap();
+    let resp = try_sign_in(&app).await;
+    assert_eq!(
+        resp.status(),
+        StatusCode::OK,
+        "writes again without a restart"
+    );
+    let check = rusqlite::Connection::open(app.db_path()).unwrap();
+    let integrity: String = check
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(integrity, "ok");
+}

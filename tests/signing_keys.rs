@@ -114,7 +114,14 @@ fn a_key_file_from_before_rsa_keys_loads_and_gains_one() {
     let created = clock.now_ms() - 86_400_000;
     let old = json!({"keys": [{"kid": "old-ed25519", "created_at": created, "retired_at": null,
         "seed": "nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A"}]});
-    std::fs::write(dir.path().join("jwt-keys.json"), old.to_string()).unwrap();
+    let file = dir.path().join("jwt-keys.json");
+    std::fs::write(&file, old.to_string()).unwrap();
+    #[cfg(unix)]
+    {
+        // As the server writes it: readable by its owner only (others' reading is refused).
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
     assert!(
         JwtKeys::check(dir.path()).unwrap().contains("1 keys"),
         "check writes nothing"

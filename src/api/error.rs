@@ -74,6 +74,9 @@ pub const PAIRING_CAPACITY_RETRY_SECS: u64 = 30;
 /// What a `chain_unavailable` answer asks the client to wait: an RPC endpoint that failed
 /// every try is rarely back within a second.
 pub const CHAIN_UNAVAILABLE_RETRY_SECS: u64 = 5;
+/// Retry-After of `storage_unavailable`: space comes back when someone frees it, or at the
+/// next clean-up of expired rows.
+pub const STORAGE_FULL_RETRY_SECS: u64 = 60;
 
 impl From<AppError> for ApiError {
     fn from(err: AppError) -> Self {
@@ -100,6 +103,7 @@ impl From<AppError> for ApiError {
                     ErrorCode::Overloaded => Some(OVERLOADED_RETRY_SECS),
                     ErrorCode::ChainUnavailable => Some(CHAIN_UNAVAILABLE_RETRY_SECS),
                     ErrorCode::PairingCapacity => Some(PAIRING_CAPACITY_RETRY_SECS),
+                    ErrorCode::StorageUnavailable => Some(STORAGE_FULL_RETRY_SECS),
                     _ => None,
                 };
                 Self::Unavailable(body, retry_after)

@@ -11,6 +11,7 @@ pub struct DatabaseSettings {
     pub path: PathBuf,
     pub pool_size: u32,
     pub cleanup_interval_secs: u64,
+    pub max_size_mb: u64,
 }
 
 impl Default for DatabaseSettings {
@@ -19,6 +20,7 @@ impl Default for DatabaseSettings {
             path: PathBuf::from("data/siwe-server.db"),
             pool_size: 8,
             cleanup_interval_secs: 60,
+            max_size_mb: 0,
         }
     }
 }
@@ -29,6 +31,8 @@ pub struct Database {
     pub path: PathBuf,
     pub pool_size: u32,
     pub cleanup_interval: Duration,
+    /// Where the database stops growing (`None`: where the disk does).
+    pub max_bytes: Option<u64>,
     /// The folder for generated files (secret key, token signing keys), next to the database.
     pub data_dir: PathBuf,
 }
@@ -49,6 +53,7 @@ impl DatabaseSettings {
             path: self.path.clone(),
             pool_size: self.pool_size,
             cleanup_interval: Duration::from_secs(self.cleanup_interval_secs),
+            max_bytes: (self.max_size_mb > 0).then(|| self.max_size_mb.saturating_mul(1 << 20)),
             data_dir,
         })
     }

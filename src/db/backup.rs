@@ -1,4 +1,5 @@
-//! Backups and restores of the database file, and the lock that says a server is serving it.
+//! The database file: its backups and restores, the lock that says a server is serving it,
+//! and its mode.
 //!
 //! A backup is SQLite's `VACUUM INTO` on a connection of its own: one read transaction, a
 //! consistent snapshot of everything committed when it began, while the server's writer goes on
@@ -211,4 +212,22 @@ fn sync_folder(path: &Path) {
             let _ = dir.sync_all();
         }
     }
+}
+
+/// Creates the database file 0600 before SQLite does (SQLite would use the umask, typically
+/// world-readable, and gives the WAL and SHM files the database's mode); an existing file with
+/// a looser mode, and its WAL and SHM, are made private.
+pub(super) fn make_database_private(path: &Path) -> anyhow::Result<()> {
+    match files::private_file_options().create_new(true).open(path) {
+        Ok(_) => return Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(e).with_context(|| format!("cannot create {}", path.display())),
+    }
+    for suffix in ["", "-wal", "-shm"] {
+        let file = with_suffix(path, suffix);
+        if files::make_private(&file)? {
+            tracing::warn!(path = %file.display(), "made a database file readable by its owner only (it was readable by others)");
+        }
+    }
+    Ok(())
 }

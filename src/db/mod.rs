@@ -5,11 +5,38 @@
 /// (issue 20) turns this into the storage interface.
 pub type Conn = rusqlite::Connection;
 
-// The driver's errors become internal errors here, so the error enum need not name the driver.
+// The driver's errors become internal errors here, so the error enum need not name the driver;
+// a full disk (or `database.max_size_mb`) is the client's to know: 503 `storage_unavailable`.
 impl From<rusqlite::Error> for crate::error::AppError {
     fn from(err: rusqlite::Error) -> Self {
-        crate::error::AppError::Internal(anyhow::Error::new(err).context("database query failed"))
+        storage_full(&err).unwrap_or_else(|| {
+            crate::error::AppError::Internal(
+                anyhow::Error::new(err).context("database query failed"),
+            )
+        })
     }
+}
+
+/// `storage_unavailable` when `err` says the database cannot grow (SQLITE_FULL: the disk is
+/// full, or the file reached `database.max_size_mb`); logged, since only an operator can help.
+fn storage_full(err: &rusqlite::Error) -> Option<crate::error::AppError> {
+    if err.sqlite_error_code() != Some(rusqlite::ErrorCode::DiskFull) {
+        return None;
+    }
+    tracing::error!(
+        error = %err,
+        "the database cannot grow (disk full or database.max_size_mb reached): writes are \
+         refused until there is space; reads go on"
+    );
+    Some(storage_unavailable())
+}
+
+fn storage_unavailable() -> crate::error::AppError {
+    crate::error::AppError::new(
+        crate::error::ErrorCode::StorageUnavailable,
+        "The server could not store this change (its storage is full or failing), so nothing \
+         was changed; retry later.",
+    )
 }
 
 impl From<r2d2::Error> for crate::error::AppError {
@@ -89,26 +116,6 @@ fn configure(conn: &Connection) -> Result<(), rusqlite::Error> {
     )
 }
 
-/// Creates the database file 0600 before SQLite does (SQLite would use the umask, typically
-/// world-readable, and gives the WAL and SHM files the database's mode); an existing file with
-/// a looser mode, and its WAL and SHM, are made private.
-fn make_database_private(path: &Path) -> anyhow::Result<()> {
-    match files::private_file_options().create_new(true).open(path) {
-        Ok(_) => return Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-        Err(e) => return Err(e).with_context(|| format!("cannot create {}", path.display())),
-    }
-    for suffix in ["", "-wal", "-shm"] {
-        let mut name = path.as_os_str().to_owned();
-        name.push(suffix);
-        let file = Path::new(&name);
-        if files::make_private(file)? {
-            tracing::warn!(path = %file.display(), "made a database file readable by its owner only (it was readable by others)");
-        }
-    }
-    Ok(())
-}
-
 /// A handle to the SQLite file: a pool of read-only connections, used in place for short
 /// indexed reads, and one writer thread that commits queued writes in batches. Cheap to clone.
 #[derive(Clone)]
@@ -120,15 +127,32 @@ pub struct Db {
 impl Db {
     /// Opens (creating folder and file if needed) and migrates the database.
     pub fn open(path: &Path, pool_size: u32) -> anyhow::Result<Self> {
+        Self::open_limited(path, pool_size, None)
+    }
+
+    /// [`Db::open`], with the file's growth stopped at about `max_bytes` (writes beyond it
+    /// fail with `storage_unavailable`, as on a full disk).
+    pub fn open_limited(
+        path: &Path,
+        pool_size: u32,
+        max_bytes: Option<u64>,
+    ) -> anyhow::Result<Self> {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             files::create_private_dir(parent)?;
         }
-        make_database_private(path)?;
+        backup::make_database_private(path)?;
         let open_error = || format!("cannot open the database {}", path.display());
         let mut conn = Connection::open(path).with_context(open_error)?;
         configure(&conn).with_context(open_error)?;
         migrations::apply(&mut conn)
             .with_context(|| format!("cannot migrate the database {}", path.display()))?;
+        if let Some(max_bytes) = max_bytes {
+            // Per connection; only the writer's writes. Never below the file's size (SQLite
+            // keeps the larger of the two).
+            let page_size: u64 = conn.query_row("PRAGMA page_size", [], |r| r.get(0))?;
+            conn.pragma_update(None, "max_page_count", max_bytes / page_size.max(1))
+                .with_context(open_error)?;
+        }
         let checkpoints = Connection::open(path).with_context(open_error)?;
         configure(&checkpoints).with_context(open_error)?;
         let writer = writer::Writer::start(conn, checkpoints).with_context(open_error)?;

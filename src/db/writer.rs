@@ -24,8 +24,9 @@ pub const WRITE_QUEUE: usize = 4096;
 /// WAL pages after which the writer checkpoints itself (SQLite's default is 1,000).
 const WRITER_CHECKPOINT_PAGES: i64 = 20_000;
 
-/// Reports how the batch a job ran in ended: `Err` when it could not be committed.
-type Finish = Box<dyn FnOnce(Result<(), &rusqlite::Error>) + Send>;
+/// Reports how the batch a job ran in ended: `Err` when it could not be committed (or SQLite
+/// rolled it back).
+type Finish = Box<dyn FnOnce(Result<(), &AppError>) + Send>;
 /// Runs one job's work inside its own savepoint and returns how to report its result.
 type Job = Box<dyn FnOnce(&Connection) -> Finish + Send>;
 
@@ -146,9 +147,7 @@ impl Writer {
             let result = span.in_scope(|| atomically(conn, work));
             Box::new(move |committed| {
                 let result = match (result, committed) {
-                    (Ok(_), Err(err)) => Err(AppError::Internal(
-                        anyhow::Error::msg(err.to_string()).context("commit failed"),
-                    )),
+                    (Ok(_), Err(err)) => Err(err.duplicate()),
                     (result, _) => result,
                 };
                 answer.send(result);
@@ -173,6 +172,11 @@ pub fn atomically<T>(
             "database work panicked"
         )))
     });
+    if conn.is_autocommit() {
+        // SQLite rolled the whole transaction back (a full disk, an I/O error): no savepoint
+        // is left to undo or release, and the work's writes are gone, whatever it returned.
+        return result.and_then(|_| Err(super::storage_unavailable()));
+    }
     if result.is_err() {
         exec(conn, "ROLLBACK TO work")?;
     }
@@ -191,10 +195,23 @@ fn run(
         batch.extend(queue.try_iter().take(MAX_BATCH - 1));
         queued.fetch_sub(batch.len(), Ordering::Relaxed);
         // Should BEGIN fail, each job's savepoint is then its own transaction.
-        let in_batch = exec(conn, "BEGIN IMMEDIATE").is_ok();
-        let finishes: Vec<Finish> = batch.into_iter().map(|job| job(conn)).collect();
+        let mut in_batch = exec(conn, "BEGIN IMMEDIATE").is_ok();
+        let mut finishes: Vec<Finish> = Vec::with_capacity(batch.len());
+        let mut undone: Vec<Finish> = Vec::new();
+        for job in batch {
+            finishes.push(job(conn));
+            if in_batch && conn.is_autocommit() {
+                // SQLite rolled the transaction back by itself (a full disk, an I/O error):
+                // the batch's writes so far are gone, so their requests are told so; the
+                // rest of the batch gets a transaction of its own, never autocommit writes
+                // that a failed COMMIT would then misreport.
+                tracing::error!(jobs = finishes.len(), "the database rolled a batch back");
+                undone.append(&mut finishes);
+                in_batch = exec(conn, "BEGIN IMMEDIATE").is_ok();
+            }
+        }
         let committed = if in_batch {
-            exec(conn, "COMMIT")
+            exec(conn, "COMMIT").map_err(AppError::from)
         } else {
             Ok(())
         };
@@ -204,6 +221,10 @@ fn run(
         }
         for finish in finishes {
             finish(committed.as_ref().map(|_| ()));
+        }
+        let rolled_back = super::storage_unavailable();
+        for finish in undone {
+            finish(Err(&rolled_back));
         }
         // One pending nudge is enough: a checkpoint takes everything committed before it.
         let _ = checkpoint.try_send(());

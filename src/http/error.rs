@@ -61,9 +61,8 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
         PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         RequestTimeout => StatusCode::REQUEST_TIMEOUT,
-        Unavailable | EmailUnavailable | Overloaded | ChainUnavailable | PairingCapacity => {
-            StatusCode::SERVICE_UNAVAILABLE
-        }
+        Unavailable | EmailUnavailable | Overloaded | ChainUnavailable | PairingCapacity
+        | StorageUnavailable => StatusCode::SERVICE_UNAVAILABLE,
         Internal => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
