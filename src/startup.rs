@@ -34,9 +34,6 @@ use crate::{
 /// Connections the metrics listener (`metrics.bind`) takes at once.
 const METRICS_MAX_CONNECTIONS: usize = 16;
 
-/// How long in-flight requests get to finish on shutdown.
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
-
 pub struct Application {
     acceptor: LimitedAcceptor<TcpAcceptor>,
     local_addr: SocketAddr,
@@ -51,6 +48,8 @@ pub struct Application {
     cleanup_interval: Duration,
     /// `siwe.recheck_contract_sessions_secs`, when on.
     recheck_contract_sessions: Option<Duration>,
+    /// How long in-flight requests get to finish on shutdown.
+    shutdown_grace: Duration,
 }
 
 /// Opens the database, loads or creates the secret and signing keys, and builds the service
@@ -159,6 +158,7 @@ impl Application {
             middlewares,
             limiter,
             cleanup_interval: config.database.cleanup_interval,
+            shutdown_grace: server.shutdown_grace,
             recheck_contract_sessions: config.siwe.recheck_contract_sessions,
         })
     }
@@ -212,9 +212,10 @@ impl Application {
             let app = metrics_app(Arc::clone(&self.state));
             tokio::spawn(Server::new_with_acceptor(acceptor).run(app))
         });
+        let service = Arc::clone(&self.state.service);
         let app = app(self.state, self.middlewares, self.metrics_on_main);
         let result = Server::new_with_acceptor(self.acceptor)
-            .run_with_graceful_shutdown(app, stop, Some(SHUTDOWN_GRACE))
+            .run_with_graceful_shutdown(app, stop, Some(self.shutdown_grace))
             .await;
         cleanup.abort();
         names.abort();
@@ -223,6 +224,12 @@ impl Application {
         }
         if let Some(server) = metrics_server {
             server.abort();
+        }
+        match service.db().finish_writes().await {
+            Ok(()) => tracing::info!("stopped: every write committed, the WAL checkpointed"),
+            Err(err) => {
+                tracing::warn!(error = %err, "stopping: the last writes or checkpoint failed")
+            }
         }
         result
     }

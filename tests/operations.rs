@@ -277,3 +277,97 @@ async fn a_full_database_refuses_writes_keeps_sessions_and_recovers_by_itself() 
         .unwrap();
     assert_eq!(integrity, "ok");
 }
+
+/// One sign-in of `wallet`: its token when answered 200, else what went wrong.
+async fn attempt(client: &reqwest::Client, base: &str, wallet: &Wallet) -> Result<String, String> {
+    let nonce: serde_json::Value = client
+        .get(format!("{base}/api/auth/nonce"))
+        .send()
+        .await
+        .map_err(|e| e.to_string())?
+        .json()
+        .await
+        .map_err(|e| e.to_string())?;
+    let message = MessageSpec::new(wallet, nonce["nonce"].as_str().unwrap_or_default()).render();
+    let resp = client
+        .post(format!("{base}/api/auth/verify"))
+        .json(&serde_json::json!({ "message": message, "signature": wallet.sign(&message) }))
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    let status = resp.status();
+    let body: serde_json::Value = resp.json().await.map_err(|e| e.to_string())?;
+    match body["token"].as_str() {
+        Some(token) if status == StatusCode::OK => Ok(token.to_string()),
+        _ => Err(format!("{status}: {body}")),
+    }
+}
+
+/// SIGTERM in the middle of sign-ins: every request is answered or refused, none is cut off
+/// after its write was committed; the process exits 0 with the WAL folded into the database,
+/// and the next start finds every answered session.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sigterm_during_sign_ins_answers_or_refuses_each_and_exits_clean() {
+    let dir = TempDir::new().unwrap();
+    let data = dir.path().join("data");
+    let server = Server::start(&data);
+    let count = Arc::new(AtomicUsize::new(0));
+    let loads: Vec<_> = (0..8)
+        .map(|_| {
+            let (base, count) = (server.base.clone(), Arc::clone(&count));
+            tokio::spawn(async move {
+                let client = reqwest::Client::new();
+                let mut outcomes = Vec::new();
+                loop {
+                    let wallet = Wallet::random();
+                    let outcome = attempt(&client, &base, &wallet).await;
+                    let ended = outcome.is_err();
+                    outcomes.push((wallet, outcome));
+                    count.fetch_add(1, Ordering::Relaxed);
+                    if ended {
+                        return outcomes;
+                    }
+                }
+            })
+        })
+        .collect();
+    while count.load(Ordering::Relaxed) < 24 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let exit = tokio::task::spawn_blocking(move || server.terminate())
+        .await
+        .unwrap();
+    assert!(exit.success(), "SIGTERM exits 0: {exit:?}");
+    let mut outcomes = Vec::new();
+    for load in loads {
+        outcomes.extend(load.await.unwrap());
+    }
+    let wal = data.join("siwe.db-wal");
+    assert!(
+        std::fs::metadata(&wal).map_or(true, |m| m.len() == 0),
+        "the WAL was checkpointed into the database"
+    );
+
+    let server = Server::start(&data);
+    let (mut answered, mut refused) = (0, 0);
+    for (wallet, outcome) in &outcomes {
+        match outcome {
+            Ok(token) => {
+                answered += 1;
+                assert_eq!(session_status(&server.base, token).await, StatusCode::OK);
+            }
+            Err(why) => {
+                refused += 1;
+                let again = sign_in(&server.base, wallet).await;
+                assert_eq!(
+                    again["created"], true,
+                    "a refused sign-in ({why}) left nothing behind"
+                );
+            }
+        }
+    }
+    assert!(
+        answered >= 24 && refused >= 1,
+        "{answered} answered, {refused} refused"
+    );
+}

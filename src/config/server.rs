@@ -26,6 +26,8 @@ pub struct ServerSettings {
     pub header_timeout_secs: u64,
     /// Seconds a kept-alive connection may stay idle between requests.
     pub keep_alive_timeout_secs: u64,
+    /// Seconds in-flight requests get to finish after SIGTERM or Ctrl-C.
+    pub shutdown_grace_secs: u64,
 }
 
 impl Default for ServerSettings {
@@ -38,6 +40,7 @@ impl Default for ServerSettings {
             max_connections_per_ip: None,
             header_timeout_secs: 10,
             keep_alive_timeout_secs: 75,
+            shutdown_grace_secs: 10,
         }
     }
 }
@@ -57,6 +60,7 @@ pub struct Server {
     pub max_connections_per_ip: usize,
     pub header_timeout: Duration,
     pub keep_alive_timeout: Duration,
+    pub shutdown_grace: Duration,
 }
 
 impl ServerSettings {
@@ -85,6 +89,9 @@ impl ServerSettings {
         if self.keep_alive_timeout_secs == 0 {
             bail!("server.keep_alive_timeout_secs must be at least 1");
         }
+        if !(1..=600).contains(&self.shutdown_grace_secs) {
+            bail!("server.shutdown_grace_secs must be between 1 and 600");
+        }
         Ok(Server {
             bind,
             public_origin: public_url.origin().ascii_serialization(),
@@ -97,6 +104,7 @@ impl ServerSettings {
                 .unwrap_or((self.max_connections / 4).max(1)),
             header_timeout: Duration::from_secs(self.header_timeout_secs),
             keep_alive_timeout: Duration::from_secs(self.keep_alive_timeout_secs),
+            shutdown_grace: Duration::from_secs(self.shutdown_grace_secs),
         })
     }
 

@@ -1,5 +1,5 @@
 //! The database file: its backups and restores, the lock that says a server is serving it,
-//! and its mode.
+//! its mode, and the checkpoint that leaves it whole at shutdown.
 //!
 //! A backup is SQLite's `VACUUM INTO` on a connection of its own: one read transaction, a
 //! consistent snapshot of everything committed when it began, while the server's writer goes on
@@ -17,6 +17,7 @@ use anyhow::{bail, Context};
 use rusqlite::Connection;
 
 use super::SCHEMA_VERSION;
+use crate::error::{AppError, AppResult};
 use crate::files;
 
 /// Held by a serving process for as long as it runs: an advisory lock on `<database>.lock`.
@@ -230,4 +231,28 @@ pub(super) fn make_database_private(path: &Path) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+impl super::Db {
+    /// At shutdown, once requests have stopped: waits for every write queued so far to be
+    /// committed (the queue is first in, first out), then checkpoints the whole WAL into the
+    /// database file and truncates it, so the file alone is the database.
+    pub async fn finish_writes(&self) -> AppResult<()> {
+        self.write(|_| Ok(())).await?;
+        let path = self.path.clone();
+        let checkpoint = tokio::task::spawn_blocking(move || -> AppResult<()> {
+            let conn = Connection::open(&path)?;
+            conn.busy_timeout(std::time::Duration::from_secs(5))?;
+            let busy: i64 = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))?;
+            if busy != 0 {
+                return Err(AppError::Internal(anyhow::anyhow!(
+                    "a reader held the WAL; it is checkpointed at the next start"
+                )));
+            }
+            Ok(())
+        });
+        checkpoint.await.map_err(|e| {
+            AppError::Internal(anyhow::Error::new(e).context("checkpoint task failed"))
+        })?
+    }
 }

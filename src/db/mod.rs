@@ -122,6 +122,7 @@ fn configure(conn: &Connection) -> Result<(), rusqlite::Error> {
 pub struct Db {
     readers: Pool<SqliteConnectionManager>,
     writer: writer::Writer,
+    path: std::path::PathBuf,
 }
 
 impl Db {
@@ -162,7 +163,11 @@ impl Db {
             .connection_customizer(Box::new(Pragmas))
             .build(SqliteConnectionManager::file(path))
             .with_context(open_error)?;
-        Ok(Self { readers, writer })
+        Ok(Self {
+            readers,
+            writer,
+            path: path.to_path_buf(),
+        })
     }
 
     /// Opens the file read-only and checks its schema version and integrity.
