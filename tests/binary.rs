@@ -318,3 +318,52 @@ fn forward_auth_rules_without_trusted_proxies_warn_at_start_up() {
     let server = Server::start_with(cmd);
     assert!(!server.logs().contains(warning), "{}", server.logs());
 }
+
+/// packaging/siwe-server.service passes `systemd-analyze verify` without a single warning (its
+/// ExecStart pointed at the binary under test, which must exist for the check).
+#[cfg(target_os = "linux")]
+#[test]
+fn the_systemd_unit_verifies_cleanly() {
+    let unit = include_str!("../packaging/siwe-server.service");
+    assert!(unit.contains("ExecStart=/usr/local/bin/siwe-server --config"));
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("siwe-server.service");
+    std::fs::write(&path, unit.replace("/usr/local/bin/siwe-server", bin())).unwrap();
+    let out = Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(&path)
+        .output()
+        .expect("systemd-analyze (Debian's systemd; tests/suites/setup.sh installs it)");
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && said.trim().is_empty(), "{said}");
+}
+
+/// The container's settings (the Dockerfile's ENV lines) are a valid configuration.
+#[test]
+fn the_container_settings_pass_check() {
+    let dockerfile = include_str!("../Dockerfile");
+    let settings: Vec<(&str, &str)> = dockerfile
+        .split(char::is_whitespace)
+        .filter(|word| word.starts_with("SIWE_"))
+        .filter_map(|word| word.split_once('='))
+        .collect();
+    assert!(settings.iter().any(|(key, _)| *key == "SIWE_SERVER__BIND"));
+    let dir = TempDir::new().unwrap();
+    let mut cmd = command(&dir.path().join("data"));
+    cmd.env_remove("SIWE_SERVER__BIND")
+        .env_remove("SIWE_DATABASE__PATH");
+    for (key, value) in settings {
+        cmd.env(key, value);
+    }
+    // Only the database's folder is the test's: /data is the container's volume.
+    cmd.env(
+        "SIWE_DATABASE__PATH",
+        dir.path().join("data/siwe-server.db"),
+    );
+    let out = cmd.arg("check").stdout(Stdio::piped()).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Installs what the tests need beyond Rust: Debian's Chromium (browser tests) and nginx
-# (forward-auth tests), the Python tools in tests/suites/requirements.txt, and the npm packages of
+# Installs what the tests need beyond Rust: Debian's Chromium (browser tests), nginx
+# (forward-auth tests) and systemd (systemd-analyze for the unit file), the Python tools in tests/suites/requirements.txt, and the npm packages of
 # tests/suites/browser, tests/suites/sdk, tests/suites/oidc and tests/suites/chain (anvil and the
 # contract artifacts the Rust tests deploy on it), from their lock files.
 # tests/run.sh runs it first.
@@ -10,6 +10,8 @@ cd "$(dirname "$0")/../.."
 missing=()
 command -v chromium > /dev/null || missing+=(chromium)
 [ -x /usr/sbin/nginx ] || command -v nginx > /dev/null || missing+=(nginx)
+# systemd-analyze verifies packaging/siwe-server.service (tests/binary.rs).
+command -v systemd-analyze > /dev/null || missing+=(systemd)
 if [ ${#missing[@]} -gt 0 ]; then
   sudo=""
   [ "$(id -u)" = 0 ] || sudo="sudo"
