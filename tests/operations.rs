@@ -1,5 +1,7 @@
 //! Running the server for years, through the real binary: backups taken while people sign in,
-//! restores that check before they replace, and one server per database.
+//! restores that check before they replace, one server per database, a full disk, SIGTERM and
+//! kill -9 under load. Longer than 400 lines because every scenario drives a load against the
+//! real process and they share its load helpers (attempt, post, mixed_step).
 
 mod common;
 
@@ -278,8 +280,12 @@ async fn a_full_database_refuses_writes_keeps_sessions_and_recovers_by_itself() 
     assert_eq!(integrity, "ok");
 }
 
-/// One sign-in of `wallet`: its token when answered 200, else what went wrong.
-async fn attempt(client: &reqwest::Client, base: &str, wallet: &Wallet) -> Result<String, String> {
+/// One sign-in of `wallet`: the answer's body when it is 200, else what went wrong.
+async fn attempt(
+    client: &reqwest::Client,
+    base: &str,
+    wallet: &Wallet,
+) -> Result<serde_json::Value, String> {
     let nonce: serde_json::Value = client
         .get(format!("{base}/api/auth/nonce"))
         .send()
@@ -297,10 +303,29 @@ async fn attempt(client: &reqwest::Client, base: &str, wallet: &Wallet) -> Resul
         .map_err(|e| e.to_string())?;
     let status = resp.status();
     let body: serde_json::Value = resp.json().await.map_err(|e| e.to_string())?;
-    match body["token"].as_str() {
-        Some(token) if status == StatusCode::OK => Ok(token.to_string()),
+    match status {
+        StatusCode::OK => Ok(body),
         _ => Err(format!("{status}: {body}")),
     }
+}
+
+/// A POST with `client`'s cookies and CSRF token; its status, or what went wrong.
+async fn post(
+    client: &reqwest::Client,
+    url: String,
+    csrf: &str,
+    body: serde_json::Value,
+) -> Result<(StatusCode, serde_json::Value), String> {
+    let resp = client
+        .post(url)
+        .header("X-CSRF-Token", csrf)
+        .json(&body)
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    let status = resp.status();
+    let body = resp.json().await.unwrap_or(serde_json::Value::Null);
+    Ok((status, body))
 }
 
 /// SIGTERM in the middle of sign-ins: every request is answered or refused, none is cut off
@@ -320,7 +345,9 @@ async fn sigterm_during_sign_ins_answers_or_refuses_each_and_exits_clean() {
                 let mut outcomes = Vec::new();
                 loop {
                     let wallet = Wallet::random();
-                    let outcome = attempt(&client, &base, &wallet).await;
+                    let outcome = attempt(&client, &base, &wallet)
+                        .await
+                        .map(|body| body["token"].as_str().unwrap().to_string());
                     let ended = outcome.is_err();
                     outcomes.push((wallet, outcome));
                     count.fetch_add(1, Ordering::Relaxed);
@@ -370,4 +397,125 @@ async fn sigterm_during_sign_ins_answers_or_refuses_each_and_exits_clean() {
         answered >= 24 && refused >= 1,
         "{answered} answered, {refused} refused"
     );
+}
+
+/// What a request of the mixed load was answered, to be found again after the restart.
+enum Answered {
+    SignedIn(String),
+    Linked { user_id: String, wallet: Wallet },
+    LoggedOut(String),
+}
+
+/// One step of the mixed load, by `kind`: a sign-in; a sign-in that links a second wallet; a
+/// sign-in that signs out. `None` once the server stops answering.
+async fn mixed_step(base: &str, kind: usize) -> Option<Answered> {
+    let client = cookie_client();
+    let body = attempt(&client, base, &Wallet::random()).await.ok()?;
+    let token = body["token"].as_str()?.to_string();
+    let csrf = body["csrfToken"].as_str()?.to_string();
+    match kind {
+        0 => Some(Answered::SignedIn(token)),
+        1 => {
+            let wallet = Wallet::random();
+            let challenge = serde_json::json!({ "address": wallet.address });
+            let (_, challenge) = post(
+                &client,
+                format!("{base}/api/wallets/challenge"),
+                &csrf,
+                challenge,
+            )
+            .await
+            .ok()?;
+            let message = challenge["message"].as_str()?.to_string();
+            let link =
+                serde_json::json!({ "message": message, "signature": wallet.sign(&message) });
+            let (status, _) = post(&client, format!("{base}/api/wallets"), &csrf, link)
+                .await
+                .ok()?;
+            assert!(
+                status.is_success() || status.is_server_error(),
+                "link: {status}"
+            );
+            status.is_success().then(|| Answered::Linked {
+                user_id: body["user"]["id"].as_str().unwrap().to_string(),
+                wallet,
+            })
+        }
+        _ => {
+            let (status, _) = post(
+                &client,
+                format!("{base}/api/auth/logout"),
+                &csrf,
+                serde_json::Value::Null,
+            )
+            .await
+            .ok()?;
+            status.is_success().then_some(Answered::LoggedOut(token))
+        }
+    }
+}
+
+/// kill -9 during mixed writes (sign-ins, links, sign-outs): after the restart every write that
+/// was answered as done is there, and the file passes integrity_check.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn kill_9_during_mixed_writes_loses_nothing_answered() {
+    let dir = TempDir::new().unwrap();
+    let data = dir.path().join("data");
+    let server = Server::start(&data);
+    let count = Arc::new(AtomicUsize::new(0));
+    let loads: Vec<_> = (0..9)
+        .map(|task| {
+            let (base, count) = (server.base.clone(), Arc::clone(&count));
+            tokio::spawn(async move {
+                let mut answered = Vec::new();
+                while let Some(done) = mixed_step(&base, task % 3).await {
+                    answered.push(done);
+                    count.fetch_add(1, Ordering::Relaxed);
+                }
+                answered
+            })
+        })
+        .collect();
+    while count.load(Ordering::Relaxed) < 45 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    server.kill_hard();
+    let mut answered = Vec::new();
+    for load in loads {
+        answered.extend(load.await.unwrap());
+    }
+
+    let server = Server::start(&data);
+    let mut kinds = [0; 3];
+    for done in &answered {
+        match done {
+            Answered::SignedIn(token) => {
+                kinds[0] += 1;
+                assert_eq!(session_status(&server.base, token).await, StatusCode::OK);
+            }
+            Answered::Linked { user_id, wallet } => {
+                kinds[1] += 1;
+                let again = sign_in(&server.base, wallet).await;
+                assert_eq!(again["user"]["id"], user_id.as_str(), "the link is kept");
+            }
+            Answered::LoggedOut(token) => {
+                kinds[2] += 1;
+                assert_eq!(
+                    session_status(&server.base, token).await,
+                    StatusCode::UNAUTHORIZED,
+                    "the sign-out is kept"
+                );
+            }
+        }
+    }
+    assert!(
+        kinds.iter().all(|n| *n > 0),
+        "each kind answered: {kinds:?}"
+    );
+    assert!(server.terminate().success());
+    let integrity: String = rusqlite::Connection::open(data.join("siwe.db"))
+        .unwrap()
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(integrity, "ok");
 }
