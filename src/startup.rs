@@ -1,6 +1,7 @@
 //! Builds the application from settings: secret, database, services, routes and the listener.
 
 /// What the settings mean to the domain: identity, message policy, forward-auth rules.
+mod backups;
 mod policies;
 mod routes;
 
@@ -50,6 +51,8 @@ pub struct Application {
     recheck_contract_sessions: Option<Duration>,
     /// How long in-flight requests get to finish on shutdown.
     shutdown_grace: Duration,
+    /// The database and its backup schedule, when `[backup]` sets one.
+    backups: Option<(std::path::PathBuf, crate::config::Backup)>,
 }
 
 /// Opens the database, loads or creates the secret and signing keys, and builds the service
@@ -159,6 +162,10 @@ impl Application {
             limiter,
             cleanup_interval: config.database.cleanup_interval,
             shutdown_grace: server.shutdown_grace,
+            backups: config
+                .backup
+                .clone()
+                .map(|schedule| (config.database.path.clone(), schedule)),
             recheck_contract_sessions: config.siwe.recheck_contract_sessions,
         })
     }
@@ -195,6 +202,13 @@ impl Application {
             self.limiter,
             self.cleanup_interval,
         ));
+        let backups = self.backups.map(|(db_path, schedule)| {
+            tokio::spawn(backups::backup_loop(
+                Arc::clone(&self.state.service),
+                db_path,
+                schedule,
+            ))
+        });
         let recheck = self.recheck_contract_sessions.map(|every| {
             tokio::spawn(Arc::clone(&self.state.service).recheck_contract_sessions_every(every))
         });
@@ -221,6 +235,9 @@ impl Application {
         names.abort();
         if let Some(recheck) = recheck {
             recheck.abort();
+        }
+        if let Some(backups) = backups {
+            backups.abort();
         }
         if let Some(server) = metrics_server {
             server.abort();

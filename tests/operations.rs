@@ -519,3 +519,62 @@ async fn kill_9_during_mixed_writes_loses_nothing_answered() {
         .unwrap();
     assert_eq!(integrity, "ok");
 }
+
+/// The scheduled backups of `dir`, oldest first.
+fn backups_in(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut found: Vec<_> = std::fs::read_dir(dir)
+        .map(|entries| entries.filter_map(|e| e.ok().map(|e| e.path())).collect())
+        .unwrap_or_default();
+    found.retain(|p| p.extension().is_some_and(|e| e == "db"));
+    found.sort();
+    found
+}
+
+/// `[backup]` takes a backup every interval and keeps the newest `keep`; each is a whole
+/// database with the accounts of the moment it was taken.
+#[tokio::test]
+async fn scheduled_backups_are_taken_and_rotated() {
+    let backups = TempDir::new().unwrap();
+    let dir = backups.path().join("siwe");
+    let app = TestApp::spawn_with(|s| {
+        s.backup.dir = Some(dir.clone());
+        s.backup.interval_secs = Some(1);
+        s.backup.keep = Some(2);
+    })
+    .await;
+    let user = app.sign_in(&Wallet::random()).await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut first_seen = None;
+    let taken = loop {
+        let taken = backups_in(&dir);
+        assert!(taken.len() <= 2, "keep = 2: {taken:?}");
+        match (&first_seen, taken.first()) {
+            (None, Some(first)) => first_seen = Some(first.clone()),
+            (Some(seen), Some(first)) if seen != first && taken.len() == 2 => break taken,
+            _ => {}
+        }
+        assert!(Instant::now() < deadline, "no rotation in 30 s: {taken:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&dir).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o700, "the backup folder is private");
+    }
+    for backup in taken {
+        let conn = rusqlite::Connection::open(&backup).unwrap();
+        let integrity: String = conn
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(integrity, "ok");
+        let found: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM users WHERE id = ?1",
+                [user["user"]["id"].as_str().unwrap()],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(found, 1, "{} holds the account", backup.display());
+    }
+}

@@ -2,6 +2,7 @@
 //! One file per section (its struct, defaults and `validate()`); this file layers and loads them.
 
 mod audit;
+mod backup;
 mod chains;
 mod cors;
 mod database;
@@ -38,6 +39,7 @@ use url::Url;
 
 pub use self::{
     audit::{Audit, AuditSettings},
+    backup::{Backup, BackupSettings},
     chains::{ChainRpc, ChainSettings, ChainsSettings, OneOrMany},
     cors::{Cors, CorsSettings},
     database::{Database, DatabaseSettings},
@@ -69,6 +71,7 @@ const ENV_PREFIX: &str = "SIWE_";
 pub struct Settings {
     pub server: ServerSettings,
     pub database: DatabaseSettings,
+    pub backup: BackupSettings,
     pub siwe: SiweSettings,
     pub chains: ChainsSettings,
     pub ens: EnsSettings,
@@ -94,6 +97,8 @@ pub struct Settings {
 pub struct Config {
     pub server: Server,
     pub database: Database,
+    /// Scheduled backups, when `backup.dir` is set.
+    pub backup: Option<Backup>,
     pub siwe: Siwe,
     /// Chains with at least one RPC endpoint.
     pub chains: Vec<ChainRpc>,
@@ -214,10 +219,12 @@ impl Settings {
         self.ui.validate()?;
         let audit = self.audit.validate()?;
         let database = self.database.validate()?;
+        let backup = self.backup.validate()?;
         self.log.validate()?;
         Ok(Config {
             server,
             database,
+            backup,
             siwe,
             chains,
             ens,

@@ -116,6 +116,42 @@ fn write_copy(source: &Connection, partial: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The prefix of scheduled backups' names; what follows sorts by time.
+const SCHEDULED_PREFIX: &str = "siwe-server-";
+
+/// Takes a scheduled backup of `db_path` into `dir` (created 0700), named by `now` in UTC
+/// (`siwe-server-20261203T174200.123Z.db`), then deletes the oldest scheduled backups there
+/// beyond `keep`. Returns the new backup's path and how many old ones were deleted.
+pub fn scheduled(
+    db_path: &Path,
+    dir: &Path,
+    now: time::OffsetDateTime,
+    keep: usize,
+) -> anyhow::Result<(PathBuf, usize)> {
+    files::create_private_dir(dir)?;
+    let stamp = now
+        .to_offset(time::UtcOffset::UTC)
+        .format(time::macros::format_description!(
+            "[year][month][day]T[hour][minute][second].[subsecond digits:3]Z"
+        ))?;
+    let path = dir.join(format!("{SCHEDULED_PREFIX}{stamp}.db"));
+    backup(db_path, &path)?;
+    let mut taken: Vec<PathBuf> = fs::read_dir(dir)?
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with(SCHEDULED_PREFIX) && n.ends_with(".db"))
+        })
+        .collect();
+    taken.sort();
+    let surplus = taken.len().saturating_sub(keep);
+    for old in &taken[..surplus] {
+        fs::remove_file(old).with_context(|| format!("cannot delete {}", old.display()))?;
+    }
+    Ok((path, surplus))
+}
+
 /// Replaces the database at `db_path` with backup `from`, after checking it; the database it
 /// replaces is kept as `<database>.before-restore`. Refused while a server holds the lock.
 pub fn restore(db_path: &Path, from: &Path) -> anyhow::Result<Copied> {
