@@ -214,6 +214,19 @@ function eventWords(kind) {
   return has(`events.${kind}`) ? t(`events.${kind}`) : kind.replaceAll("_", " ");
 }
 
+/** An event's detail in words: the server's fixed words and error codes come from the
+ * catalogue; names it records (an app, a device) are shown as they are. */
+function eventDetail(detail) {
+  if (!detail) return "";
+  if (has(`event_details.${detail}`)) return t(`event_details.${detail}`);
+  if (has(`errors.${detail}`)) return t(`errors.${detail}`);
+  const ended = /^(\d+) sessions ended$/.exec(detail);
+  if (ended) return t("event_details.sessions_ended", { count: ended[1] });
+  const chain = /^chain (\d+)$/.exec(detail);
+  if (chain) return t("event_details.chain", { id: chain[1] });
+  return detail;
+}
+
 async function renderAccount() {
   const session = await api("GET", "/api/auth/session");
   setCsrfToken(session.csrfToken);
@@ -353,7 +366,7 @@ async function renderAccount() {
   const eventList = document.getElementById("events");
   eventList.replaceChildren();
   for (const e of events) {
-    const parts = [when(e.at), eventWords(e.kind), e.detail, e.address && (e.ensName || shortAddress(e.address)), e.ip];
+    const parts = [when(e.at), eventWords(e.kind), eventDetail(e.detail), e.address && (e.ensName || shortAddress(e.address)), e.ip];
     eventList.append(item(parts.filter(Boolean).join(" · "), "event"));
   }
 }

@@ -204,11 +204,18 @@ describe("pages in the person's language", () => {
       assert.match(await session.textContent(), new RegExp(escapeRegExp(sentence("fr", "account.signed_in_with", { wallet: "" }))));
       // Each event of the list is named from the French catalogue's events.<kind>.
       await page.getByTestId("event").first().waitFor();
-      const kinds = await page.evaluate(async () => (await (await fetch("/api/account/events?limit=20")).json()).map((e) => e.kind));
+      const events = await page.evaluate(async () => (await (await fetch("/api/account/events?limit=20")).json()).map((e) => [e.kind, e.detail]));
+      const kinds = events.map(([kind]) => kind);
       assert.ok(kinds.includes("sign_in"), JSON.stringify(kinds));
       const items = await page.getByTestId("event").allTextContents();
       assert.equal(items.length, kinds.length);
       kinds.forEach((kind, i) => assert.ok(items[i].includes(sentence("fr", `events.${kind}`)), `${items[i]} names ${kind} in French`));
+      // The server's fixed detail words too ("created": the first sign-in made the account).
+      events.forEach(([, detail], i) => {
+        if (detail === "created") assert.ok(items[i].includes(sentence("fr", "event_details.created")), items[i]);
+        if (detail) assert.ok(!items[i].includes(` ${detail} `) || detail.includes(" "), `${items[i]} shows ${detail} raw`);
+      });
+      assert.ok(events.some(([, detail]) => detail === "created"), JSON.stringify(events));
       await page.getByRole("button", { name: sentence("fr", "account.sign_out"), exact: true }).waitFor();
       await shots(page, "fr-account");
 
