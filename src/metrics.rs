@@ -23,6 +23,7 @@ pub struct Metrics {
     pub sign_ins: IntCounterVec,
     pub rate_limited: IntCounterVec,
     pub contract_session_checks: IntCounterVec,
+    pub pairings: IntCounterVec,
     pub db_seconds: Histogram,
     pub active_sessions: IntGauge,
     pub nonces: IntGauge,
@@ -61,6 +62,14 @@ fn build() -> prometheus::Result<Metrics> {
         ),
         &["result"],
     )?;
+    let pairings = IntCounterVec::new(
+        Opts::new(
+            "pairings_total",
+            "Steps of sign-ins from another device (create, approve, decline, claim) by result: \
+             ok, or the error code.",
+        ),
+        &["step", "result"],
+    )?;
     let db_seconds = Histogram::with_opts(
         HistogramOpts::new(
             "sqlite_seconds",
@@ -80,6 +89,7 @@ fn build() -> prometheus::Result<Metrics> {
     registry.register(Box::new(sign_ins.clone()))?;
     registry.register(Box::new(rate_limited.clone()))?;
     registry.register(Box::new(contract_session_checks.clone()))?;
+    registry.register(Box::new(pairings.clone()))?;
     registry.register(Box::new(db_seconds.clone()))?;
     registry.register(Box::new(active_sessions.clone()))?;
     registry.register(Box::new(nonces.clone()))?;
@@ -98,6 +108,7 @@ fn build() -> prometheus::Result<Metrics> {
         sign_ins,
         rate_limited,
         contract_session_checks,
+        pairings,
         db_seconds,
         active_sessions,
         nonces,

@@ -809,3 +809,51 @@ async fn switched_off_pairing_answers_404_and_the_pages_are_told() {
         expect_error(resp, StatusCode::NOT_FOUND, "not_found").await;
     }
 }
+
+/// `siwe_pairings_total{step, result}` of the server's /metrics (0 when absent).
+async fn pairing_count(app: &TestApp, step: &str, result: &str) -> f64 {
+    let text = Client::new()
+        .get(app.url("/metrics"))
+        .bearer_auth("pairing-metrics-token-0123456789")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let prefix = format!("siwe_pairings_total{{result=\"{result}\",step=\"{step}\"}} ");
+    text.lines()
+        .find_map(|line| line.strip_prefix(&prefix))
+        .map_or(0.0, |v| v.parse().unwrap())
+}
+
+/// Each step is counted by result, so an operator sees pairings used, declined and refused.
+#[tokio::test]
+async fn each_step_is_counted_in_the_metrics() {
+    let app = TestApp::spawn_with(|s| {
+        settings(s);
+        s.metrics.token = Some("pairing-metrics-token-0123456789".to_string().into());
+    })
+    .await;
+    let steps = [
+        ("create", "ok"),
+        ("approve", "ok"),
+        ("claim", "ok"),
+        ("claim", "pairing_used"),
+        ("decline", "ok"),
+    ];
+    let mut before = Vec::new();
+    for (step, result) in steps {
+        before.push(pairing_count(&app, step, result).await);
+    }
+    let (desktop, phone, wallet, id, secret) = start(&app).await;
+    approve(&app, &phone, &id, &wallet).await;
+    assert_eq!(claim(&app, &desktop, &id, &secret).await.status(), StatusCode::OK);
+    assert_eq!(claim(&app, &desktop, &id, &secret).await.status(), StatusCode::CONFLICT);
+    let (_, phone, _, other, _) = start(&app).await;
+    assert_eq!(decline(&app, &phone, &other).await.status(), StatusCode::OK);
+    for ((step, result), was) in steps.into_iter().zip(before) {
+        let now = pairing_count(&app, step, result).await;
+        assert!(now >= was + 1.0, "{step} {result}: {was} -> {now}");
+    }
+}

@@ -50,6 +50,19 @@ impl Pairings {
         signature: String,
         client: ClientInfo,
     ) -> AppResult<Address> {
+        super::counted(
+            "approve",
+            self.approve_pending(id, message, signature, client).await,
+        )
+    }
+
+    async fn approve_pending(
+        &self,
+        id: &str,
+        message: String,
+        signature: String,
+        client: ClientInfo,
+    ) -> AppResult<Address> {
         // Refused before any signature work or spend when it cannot be approved now; the
         // writer decides for good.
         let id = self.find_pending(id)?.id;

@@ -24,6 +24,15 @@ impl Pairings {
     /// and the session opens (signed as of the approval, with this request's address and
     /// User-Agent), all in one transaction; answered like a sign-in.
     pub async fn claim(&self, id: &str, secret: &str, client: ClientInfo) -> AppResult<SignIn> {
+        super::counted("claim", self.claim_approved(id, secret, client).await)
+    }
+
+    async fn claim_approved(
+        &self,
+        id: &str,
+        secret: &str,
+        client: ClientInfo,
+    ) -> AppResult<SignIn> {
         self.require_enabled()?;
         let id = PairingId::parse(id).ok_or_else(not_found)?;
         if secret.len() > SECRET_MAX {

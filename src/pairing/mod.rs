@@ -90,6 +90,10 @@ impl Pairings {
     /// A new pending pairing for the desktop `client`, unless `pairing.max_pending` are live
     /// (503 `pairing_capacity`, nothing stored).
     pub async fn create(&self, client: ClientInfo) -> AppResult<Created> {
+        counted("create", self.create_pending(client).await)
+    }
+
+    async fn create_pending(&self, client: ClientInfo) -> AppResult<Created> {
         self.require_enabled()?;
         let secret = token::random_secret();
         let user_agent = client.user_agent.map(|mut ua| {
@@ -185,6 +189,10 @@ impl Pairings {
 
     /// Declines pending pairing `id` (the phone's person did not start it).
     pub async fn decline(&self, id: &str) -> AppResult<()> {
+        counted("decline", self.decline_pending(id).await)
+    }
+
+    async fn decline_pending(&self, id: &str) -> AppResult<()> {
         self.require_enabled()?;
         let id = PairingId::parse(id).ok_or_else(not_found)?;
         let clock = self.service.clock().clone();
@@ -280,4 +288,14 @@ fn refusal(state: PairingState) -> AppError {
              device.",
         ),
     }
+}
+
+/// `result` of one `step`, counted in `siwe_pairings_total{step, result}` (`ok` or the error
+/// code): how often people use it, and how often it is declined or refused.
+fn counted<T>(step: &str, result: AppResult<T>) -> AppResult<T> {
+    if let Some(m) = crate::metrics::metrics() {
+        let outcome = result.as_ref().map_or_else(|e| e.code().as_str(), |_| "ok");
+        m.pairings.with_label_values(&[step, outcome]).inc();
+    }
+    result
 }
