@@ -578,3 +578,55 @@ async fn scheduled_backups_are_taken_and_rotated() {
         assert_eq!(found, 1, "{} holds the account", backup.display());
     }
 }
+
+/// A migration that fails leaves the database as it was: all of it runs in one transaction.
+/// Made to fail for real: the database claims schema version 9 but already has the second of
+/// migration 10's two new columns, so its first statement succeeds and its second fails.
+#[test]
+fn a_failed_migration_leaves_the_database_as_it_was() {
+    let dir = TempDir::new().unwrap();
+    let data = dir.path().join("data");
+    let db = data.join("siwe.db");
+    let server = Server::start(&data);
+    assert!(server.terminate().success());
+    let columns = |conn: &rusqlite::Connection| -> Vec<String> {
+        let mut names = conn
+            .prepare("SELECT name FROM pragma_table_info('pairings')")
+            .unwrap();
+        let names = names.query_map([], |r| r.get(0)).unwrap();
+        names.map(Result::unwrap).collect()
+    };
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(
+        version, 10,
+        "this test breaks migration 10; update it with the schema"
+    );
+    conn.execute_batch(
+        "ALTER TABLE pairings DROP COLUMN contract_message_hash; PRAGMA user_version = 9;",
+    )
+    .unwrap();
+    let before = columns(&conn);
+    drop(conn);
+
+    let out = command(&data).output().unwrap();
+    assert!(!out.status.success(), "start-up fails");
+    let said = text(&out.stderr);
+    assert!(said.contains("cannot migrate the database"), "{said}");
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, 9, "the version is as it was");
+    assert_eq!(
+        columns(&conn),
+        before,
+        "migration 10's first column was rolled back"
+    );
+    let integrity: String = conn
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(integrity, "ok");
+}

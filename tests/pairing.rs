@@ -848,8 +848,14 @@ async fn each_step_is_counted_in_the_metrics() {
     }
     let (desktop, phone, wallet, id, secret) = start(&app).await;
     approve(&app, &phone, &id, &wallet).await;
-    assert_eq!(claim(&app, &desktop, &id, &secret).await.status(), StatusCode::OK);
-    assert_eq!(claim(&app, &desktop, &id, &secret).await.status(), StatusCode::CONFLICT);
+    assert_eq!(
+        claim(&app, &desktop, &id, &secret).await.status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        claim(&app, &desktop, &id, &secret).await.status(),
+        StatusCode::CONFLICT
+    );
     let (_, phone, _, other, _) = start(&app).await;
     assert_eq!(decline(&app, &phone, &other).await.status(), StatusCode::OK);
     for ((step, result), was) in steps.into_iter().zip(before) {
