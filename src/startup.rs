@@ -1,9 +1,12 @@
 //! Builds the application from settings: secret, database, services, routes and the listener.
 
-/// What the settings mean to the domain: identity, message policy, forward-auth rules.
 mod backups;
+mod check;
+/// What the settings mean to the domain: identity, message policy, forward-auth rules.
 mod policies;
 mod routes;
+
+pub use self::check::check;
 
 use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
@@ -345,47 +348,6 @@ fn shutdown_signal() -> std::io::Result<impl Future<Output = ()>> {
         let _ = tokio::signal::ctrl_c().await;
         tracing::info!("shutting down");
     })
-}
-
-/// Checks settings, secret, signing keys and database without changing anything; returns what
-/// was checked.
-pub fn check(settings: &Settings) -> anyhow::Result<Vec<String>> {
-    let (config, _) = check_config(settings)?;
-    let mut done = vec![format!(
-        "configuration (public_url {})",
-        settings.server.public_url
-    )];
-    if config.security.secret.is_none() {
-        let path = secret::path(&config.database.data_dir);
-        if path.exists() {
-            secret::load_or_create(None, &config.database.data_dir)?;
-            done.push(format!("secret {}", path.display()));
-        } else {
-            done.push(format!(
-                "secret {} will be generated on first start",
-                path.display()
-            ));
-        }
-    }
-    let keys = config.database.data_dir.join("jwt-keys.json");
-    if keys.exists() {
-        done.push(JwtKeys::check(&config.database.data_dir)?);
-    }
-    let path = &config.database.path;
-    if path.exists() {
-        done.push(format!("database {}: {}", path.display(), Db::check(path)?));
-    } else {
-        done.push(format!(
-            "database {} will be created on first start",
-            path.display()
-        ));
-    }
-    done.extend(crate::oidc::clients::check(&config.oidc, path)?);
-    if let Some(mailer) = Mailer::from_settings(&config.email)? {
-        drop(mailer);
-        done.push("email settings".into());
-    }
-    Ok(done)
 }
 
 /// A configured duration as the service counts time (saturating; configured values are far

@@ -139,6 +139,16 @@ async fn restore_checks_the_backup_and_refuses_while_a_server_runs() {
         .status
         .success());
 
+    // `check` says a server runs on it, and how backups are taken.
+    let checked = run(&data, &["check"]);
+    let said = text(&checked.stdout);
+    assert!(checked.status.success(), "{}", text(&checked.stderr));
+    assert!(
+        said.contains("a server is running on the database"),
+        "{said}"
+    );
+    assert!(said.contains("no scheduled backups"), "{said}");
+
     // One server per database; and no restore under a running one.
     let out = command(&data).output().unwrap();
     assert!(!out.status.success(), "a second server on one database");
@@ -188,6 +198,8 @@ async fn restore_checks_the_backup_and_refuses_while_a_server_runs() {
             text(&out.stderr)
         );
     }
+    let checked = run(&data, &["check"]);
+    assert!(!text(&checked.stdout).contains("a server is running"));
     let server = Server::start(&data);
     let later = signed_in_later["token"].as_str().unwrap();
     assert_eq!(session_status(&server.base, later).await, StatusCode::OK);

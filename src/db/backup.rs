@@ -53,6 +53,23 @@ impl ServerLock {
     }
 }
 
+impl ServerLock {
+    /// Whether a server holds the lock of the database at `db_path` now (creating nothing).
+    pub fn is_held(db_path: &Path) -> anyhow::Result<bool> {
+        let path = lock_path(db_path);
+        let Ok(file) = File::open(&path) else {
+            return Ok(false);
+        };
+        match file.try_lock() {
+            Ok(()) => Ok(false),
+            Err(TryLockError::WouldBlock) => Ok(true),
+            Err(TryLockError::Error(e)) => {
+                Err(e).with_context(|| format!("cannot lock {}", path.display()))
+            }
+        }
+    }
+}
+
 fn lock_path(db_path: &Path) -> PathBuf {
     with_suffix(db_path, ".lock")
 }
