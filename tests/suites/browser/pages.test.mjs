@@ -951,7 +951,7 @@ describe("ENS names", () => {
       await shot(page, "account-ens");
       const img = page.getByTestId("wallet").locator("img.avatar");
       assert.equal(await img.getAttribute("src"), "https://avatars.example/alice.png");
-      assert.ok(await img.evaluate((i) => i.complete && i.naturalWidth > 0), "the avatar loads (CSP img-src https:)");
+      assert.ok(await img.evaluate(async (i) => (await i.decode(), i.naturalWidth > 0)), "the avatar loads (CSP img-src https:)");
       // Saving the profile with the name as shown keeps it following the ENS name: the form
       // sends no name, so the default display name is not turned into a chosen one.
       const put = page.waitForRequest((r) => r.method() === "PUT" && r.url().endsWith("/api/account"));

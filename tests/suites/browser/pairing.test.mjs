@@ -130,7 +130,9 @@ describe("cross-device sign-in", () => {
       // The QR code is an image of the server's, with a text alternative naming the link.
       const qr = desktop.page.getByTestId("pair-qr");
       assert.ok((await qr.getAttribute("alt")).includes(desktop.link));
-      assert.ok(await qr.evaluate((img) => img.complete && img.naturalWidth > 0), "the QR code loads");
+      // decode() waits for the image (the panel shows the code before its image has arrived) and
+      // fails if it cannot load.
+      assert.ok(await qr.evaluate(async (img) => (await img.decode(), img.naturalWidth > 0)), "the QR code loads");
       await desktop.page.getByTestId("pair-countdown").filter({ hasText: /\d:\d\d/ }).waitFor();
       await shots(desktop.page, "panel-waiting");
 
