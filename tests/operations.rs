@@ -292,35 +292,6 @@ async fn a_full_database_refuses_writes_keeps_sessions_and_recovers_by_itself() 
     assert_eq!(integrity, "ok");
 }
 
-/// One sign-in of `wallet`: the answer's body when it is 200, else what went wrong.
-async fn attempt(
-    client: &reqwest::Client,
-    base: &str,
-    wallet: &Wallet,
-) -> Result<serde_json::Value, String> {
-    let nonce: serde_json::Value = client
-        .get(format!("{base}/api/auth/nonce"))
-        .send()
-        .await
-        .map_err(|e| e.to_string())?
-        .json()
-        .await
-        .map_err(|e| e.to_string())?;
-    let message = MessageSpec::new(wallet, nonce["nonce"].as_str().unwrap_or_default()).render();
-    let resp = client
-        .post(format!("{base}/api/auth/verify"))
-        .json(&serde_json::json!({ "message": message, "signature": wallet.sign(&message) }))
-        .send()
-        .await
-        .map_err(|e| e.to_string())?;
-    let status = resp.status();
-    let body: serde_json::Value = resp.json().await.map_err(|e| e.to_string())?;
-    match status {
-        StatusCode::OK => Ok(body),
-        _ => Err(format!("{status}: {body}")),
-    }
-}
-
 /// A POST with `client`'s cookies and CSRF token; its status, or what went wrong.
 async fn post(
     client: &reqwest::Client,

@@ -113,26 +113,39 @@ impl Drop for Server {
     }
 }
 
-/// Signs in against a server at `base` with a plain client; returns the verify body.
-pub async fn sign_in(base: &str, wallet: &Wallet) -> Value {
-    let client = reqwest::Client::new();
+/// One sign-in of `wallet`: the answer's body when it is 200, else what went wrong.
+pub async fn attempt(
+    client: &reqwest::Client,
+    base: &str,
+    wallet: &Wallet,
+) -> Result<Value, String> {
     let nonce: Value = client
         .get(format!("{base}/api/auth/nonce"))
         .send()
         .await
-        .unwrap()
+        .map_err(|e| e.to_string())?
         .json()
         .await
-        .unwrap();
-    let message = MessageSpec::new(wallet, nonce["nonce"].as_str().unwrap()).render();
+        .map_err(|e| e.to_string())?;
+    let message = MessageSpec::new(wallet, nonce["nonce"].as_str().unwrap_or_default()).render();
     let resp = client
         .post(format!("{base}/api/auth/verify"))
         .json(&serde_json::json!({ "message": message, "signature": wallet.sign(&message) }))
         .send()
         .await
-        .unwrap();
-    assert_eq!(resp.status(), StatusCode::OK);
-    resp.json().await.unwrap()
+        .map_err(|e| e.to_string())?;
+    let status = resp.status();
+    let body: Value = resp.json().await.map_err(|e| e.to_string())?;
+    match status {
+        StatusCode::OK => Ok(body),
+        _ => Err(format!("{status}: {body}")),
+    }
+}
+
+/// Signs in against a server at `base` with a plain client; returns the verify body.
+pub async fn sign_in(base: &str, wallet: &Wallet) -> Value {
+    let body = attempt(&reqwest::Client::new(), base, wallet).await;
+    body.unwrap_or_else(|why| panic!("sign-in failed: {why}"))
 }
 
 /// The status of `GET /api/auth/session` with `token`.
