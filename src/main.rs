@@ -22,7 +22,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the server (the default).
+    /// Run the server (the default). SIGHUP reloads rate limits, CORS origins, forward-auth
+    /// rules, trusted proxies and the SMTP server; SIGTERM stops it gracefully.
     Serve,
     /// Print the OpenAPI document (JSON) to stdout.
     Openapi,
@@ -284,7 +285,8 @@ fn serve(config: Option<PathBuf>) -> anyhow::Result<()> {
     let _serving = db::backup::ServerLock::acquire(&loaded.config.database.path)?;
     runtime.block_on(async {
         let app = Application::build(loaded.settings).await?;
-        app.run_until_stopped().await?;
+        // SIGHUP reads the same file again.
+        app.run_until_stopped(config).await?;
         Ok(())
     })
 }

@@ -4,11 +4,13 @@ mod backups;
 mod check;
 /// What the settings mean to the domain: identity, message policy, forward-auth rules.
 mod policies;
+/// SIGHUP: the settings that can change while serving.
+mod reload;
 mod routes;
 
 pub use self::check::check;
 
-use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
+use std::{future::Future, net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 
 use anyhow::Context;
 use poem::{
@@ -17,6 +19,7 @@ use poem::{
 };
 
 use self::policies::{check_config, identity, siwe_policy};
+use self::reload::{Reloadable, Reloader};
 use self::routes::{app, metrics_app, middlewares};
 use crate::{
     api::{dto::UiConfigBody, AppState, SessionCookie},
@@ -56,6 +59,10 @@ pub struct Application {
     shutdown_grace: Duration,
     /// The database and its backup schedule, when `[backup]` sets one.
     backups: Option<(std::path::PathBuf, crate::config::Backup)>,
+    /// The settings it was built from, what a reload compares with.
+    settings: Settings,
+    /// The parts a reload changes.
+    reloadable: Reloadable,
 }
 
 /// Opens the database, loads or creates the secret and signing keys, and builds the service
@@ -123,6 +130,13 @@ impl Application {
         let state = Arc::new(app_state(&config, service, forward)?);
         let limiter = Arc::new(RateLimiter::new(&config.rate_limit));
         let middlewares = middlewares(&config, &state, Arc::clone(&limiter));
+        let reloadable = Reloadable {
+            limiter: Arc::clone(&limiter),
+            cors: middlewares.cors.clone(),
+            origin_check: middlewares.origin_check.clone(),
+            client_ip: state.client_ip.clone(),
+            state: Arc::clone(&state),
+        };
         if !config.forward_auth.rules.is_empty() && server.trusted_proxies.is_empty() {
             tracing::warn!(
                 "forward_auth.rules are set but server.trusted_proxies is empty: the proxy's \
@@ -136,7 +150,8 @@ impl Application {
             per_ip: server.max_connections_per_ip,
             header_timeout: server.header_timeout,
             keep_alive_timeout: server.keep_alive_timeout,
-            trusted: ClientIpResolver::new(server.trusted_proxies.clone()),
+            // The same list as the middleware's, so a reload changes both.
+            trusted: state.client_ip.clone(),
         };
         let metrics = match config.metrics.listener {
             Some(addr) => {
@@ -170,6 +185,8 @@ impl Application {
                 .clone()
                 .map(|schedule| (config.database.path.clone(), schedule)),
             recheck_contract_sessions: config.siwe.recheck_contract_sessions,
+            settings,
+            reloadable,
         })
     }
 
@@ -193,9 +210,23 @@ impl Application {
         self.metrics.as_ref().map(|(_, addr)| *addr)
     }
 
-    /// Serves until SIGINT or SIGTERM, then lets in-flight requests finish.
-    pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.run_until(shutdown_signal()?).await
+    /// Serves until SIGINT or SIGTERM, then lets in-flight requests finish. On SIGHUP, reads
+    /// the configuration again (`config_path`, as it was given at start, and the environment)
+    /// and applies what can change while serving (`reload.rs`).
+    pub async fn run_until_stopped(self, config_path: Option<PathBuf>) -> std::io::Result<()> {
+        let stop = shutdown_signal()?;
+        #[cfg(unix)]
+        let reloads = {
+            let started = self.settings.clone();
+            let reloader = Reloader::new(config_path, started, self.reloadable.clone());
+            tokio::spawn(reload::on_hangup(reloader)?)
+        };
+        #[cfg(not(unix))]
+        let _ = config_path;
+        let result = self.run_until(stop).await;
+        #[cfg(unix)]
+        reloads.abort();
+        result
     }
 
     pub async fn run_until(self, stop: impl Future<Output = ()> + Send) -> std::io::Result<()> {
@@ -289,7 +320,7 @@ fn app_state(
             pairing: config.pairing.enabled,
         },
         catalogues: crate::i18n::Catalogues::embedded()?,
-        forward,
+        forward: arc_swap::ArcSwap::from_pointee(forward),
         public_origin: config.server.public_origin.clone(),
     })
 }

@@ -123,7 +123,7 @@ async fn decide(state: &AppState, req: &Request, redirect: Option<bool>) -> Forw
             let current = auth.current;
             let address = current.session.address.to_string();
             let host = original.as_ref().and_then(ProtectedHost::of_url);
-            let refusal = match state.forward.access(host.as_ref(), &address) {
+            let refusal = match state.forward.load().access(host.as_ref(), &address) {
                 Access::Allowed => None,
                 Access::NotListed => {
                     Some("This wallet may not use this site. Sign in with another wallet.")
@@ -160,6 +160,7 @@ async fn decide(state: &AppState, req: &Request, redirect: Option<bool>) -> Forw
             let login = (wants_html && original.is_some()).then(|| {
                 state
                     .forward
+                    .load()
                     .login_url(&state.public_origin, original.as_ref())
             });
             match login {

@@ -40,7 +40,8 @@ pub struct AppState {
     pub ui: dto::UiConfigBody,
     /// The pages' words in every language.
     pub catalogues: crate::i18n::Catalogues,
-    pub forward: crate::domain::forward_auth::ForwardAuthPolicy,
+    /// Forward-auth's rules and return origins; replaced on SIGHUP.
+    pub forward: arc_swap::ArcSwap<crate::domain::forward_auth::ForwardAuthPolicy>,
     /// The origin of public_url, without trailing slash.
     pub public_origin: String,
 }

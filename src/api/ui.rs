@@ -94,7 +94,10 @@ impl UiApi {
         tag = "ApiTags::Ui"
     )]
     async fn config(&self, state: Data<&Arc<AppState>>) -> Result<UiConfigResponse, ApiError> {
-        Ok(UiConfigResponse::Ok(Json(state.ui.clone())))
+        let mut ui = state.ui.clone();
+        // Reloaded with forward-auth's policy on SIGHUP; the rest of the body is fixed at start.
+        ui.redirect_origins = state.forward.load().return_origins.clone();
+        Ok(UiConfigResponse::Ok(Json(ui)))
     }
 
     /// Choose the pages' language

@@ -259,24 +259,56 @@ fn parse_origin(text: &str) -> anyhow::Result<String> {
 
 /// Every dotted key a setting can have, read off the defaults (None values included).
 fn known_keys() -> BTreeSet<String> {
-    fn walk(prefix: &str, value: &serde_json::Value, out: &mut BTreeSet<String>) {
-        if let serde_json::Value::Object(map) = value {
-            for (key, child) in map {
-                let path = if prefix.is_empty() {
-                    key.clone()
-                } else {
-                    format!("{prefix}.{key}")
-                };
-                walk(&path, child, out);
-                out.insert(path);
-            }
-        }
-    }
     let mut keys = BTreeSet::new();
     if let Ok(value) = serde_json::to_value(Settings::default()) {
-        walk("", &value, &mut keys);
+        each_key("", &value, &mut |key, _| {
+            keys.insert(key.to_string());
+        });
     }
     keys
+}
+
+/// Calls `visit` with every dotted key of a settings value and its value, sections included.
+fn each_key(
+    prefix: &str,
+    value: &serde_json::Value,
+    visit: &mut impl FnMut(&str, &serde_json::Value),
+) {
+    if let serde_json::Value::Object(map) = value {
+        for (key, child) in map {
+            let path = if prefix.is_empty() {
+                key.clone()
+            } else {
+                format!("{prefix}.{key}")
+            };
+            each_key(&path, child, visit);
+            visit(&path, child);
+        }
+    }
+}
+
+impl Settings {
+    /// The dotted keys (`server.bind`, `forward_auth.rules`: a list is one key) whose values
+    /// differ between `self` and `other`, sorted. Values are compared, never shown.
+    pub fn changed_keys(&self, other: &Settings) -> Vec<String> {
+        let leaves = |settings: &Settings| {
+            let mut leaves = std::collections::BTreeMap::new();
+            if let Ok(value) = serde_json::to_value(settings) {
+                each_key("", &value, &mut |key, value| {
+                    if !value.is_object() {
+                        leaves.insert(key.to_string(), value.clone());
+                    }
+                });
+            }
+            leaves
+        };
+        let (before, after) = (leaves(self), leaves(other));
+        let keys: BTreeSet<&String> = before.keys().chain(after.keys()).collect();
+        keys.into_iter()
+            .filter(|key| before.get(*key) != after.get(*key))
+            .cloned()
+            .collect()
+    }
 }
 
 /// Whether a dotted key names a setting: one of `known`, or a key of one chain's table

@@ -3,17 +3,24 @@
 //! not a trusted proxy cannot choose its address by sending those headers. The same rule holds
 //! for the URL a proxy says it was asked for (forward-auth).
 
-use std::net::IpAddr;
+use std::{net::IpAddr, sync::Arc};
 
+use arc_swap::ArcSwap;
 use ipnet::IpNet;
 use poem::http::HeaderMap;
 use url::Url;
 
 use crate::domain::forward_auth::parse_original_url;
 
+/// Which peers are trusted proxies. Clones share one list, which [`ClientIpResolver::reload`]
+/// replaces for all of them at once (`server.trusted_proxies` on SIGHUP).
 #[derive(Debug, Clone, Default)]
 pub struct ClientIpResolver {
-    trusted: Vec<IpNet>,
+    trusted: Arc<ArcSwap<Vec<IpNet>>>,
+}
+
+fn is_trusted(trusted: &[IpNet], ip: IpAddr) -> bool {
+    trusted.iter().any(|net| net.contains(&ip))
 }
 
 /// Maps IPv4-mapped IPv6 addresses (`::ffff:1.2.3.4`) to IPv4.
@@ -26,28 +33,33 @@ pub fn canonical(ip: IpAddr) -> IpAddr {
 
 impl ClientIpResolver {
     pub fn new(trusted: Vec<IpNet>) -> Self {
-        Self { trusted }
+        Self {
+            trusted: Arc::new(ArcSwap::from_pointee(trusted)),
+        }
     }
 
-    fn is_trusted(&self, ip: IpAddr) -> bool {
-        self.trusted.iter().any(|net| net.contains(&ip))
+    /// Trusts `trusted` from the next request or connection on, in every clone.
+    pub fn reload(&self, trusted: Vec<IpNet>) {
+        self.trusted.store(Arc::new(trusted));
     }
 
     /// Whether forwarding headers from this peer are believed.
     pub fn trusts(&self, peer: IpAddr) -> bool {
-        self.is_trusted(canonical(peer))
+        is_trusted(&self.trusted.load(), canonical(peer))
     }
 
     pub fn resolve(&self, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
+        // One list for the whole request, even if a reload swaps it meanwhile.
+        let trusted = self.trusted.load();
         let peer = canonical(peer);
-        if !self.is_trusted(peer) {
+        if !is_trusted(&trusted, peer) {
             return peer;
         }
         let hops = forwarded_for(headers);
         let mut client = peer;
         for hop in hops.iter().rev() {
             match hop {
-                Some(ip) if self.is_trusted(*ip) => client = *ip,
+                Some(ip) if is_trusted(&trusted, *ip) => client = *ip,
                 Some(ip) => return *ip,
                 // An entry we cannot read: stop at the last proxy we trust.
                 None => return client,
@@ -201,6 +213,17 @@ mod tests {
         let r = ClientIpResolver::new(vec!["10.0.0.0/8".parse().unwrap()]);
         let h = headers(&[("x-forwarded-for", "6.6.6.6")]);
         assert_eq!(r.resolve(ip("1.2.3.4"), &h), ip("1.2.3.4"));
+    }
+
+    #[test]
+    fn a_reload_changes_every_clone() {
+        let r = ClientIpResolver::new(Vec::new());
+        let copy = r.clone();
+        let h = headers(&[("x-forwarded-for", "203.0.113.7")]);
+        assert_eq!(copy.resolve(ip("10.0.0.1"), &h), ip("10.0.0.1"));
+        r.reload(vec!["10.0.0.0/8".parse().unwrap()]);
+        assert_eq!(copy.resolve(ip("10.0.0.1"), &h), ip("203.0.113.7"));
+        assert!(copy.trusts(ip("10.0.0.1")));
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use arc_swap::ArcSwap;
 use poem::{
     http::{header, HeaderName, HeaderValue, Method, StatusCode},
     Endpoint, IntoResponse, Request, Response,
@@ -32,17 +33,23 @@ const ANSWER_HEADERS: [(HeaderName, &str); 2] = [
     ),
 ];
 
-/// Answers preflights itself and marks the answers to the allowed origins.
+/// Answers preflights itself and marks the answers to the allowed origins. Clones share the
+/// list, which [`Cors::reload`] replaces (SIGHUP).
 #[derive(Debug, Clone)]
 pub struct Cors {
-    allowed_origins: Arc<[String]>,
+    allowed_origins: Arc<ArcSwap<Vec<String>>>,
 }
 
 impl Cors {
     pub fn new(allowed_origins: Vec<String>) -> Self {
         Self {
-            allowed_origins: allowed_origins.into(),
+            allowed_origins: Arc::new(ArcSwap::from_pointee(allowed_origins)),
         }
+    }
+
+    /// Allows `allowed_origins` from the next request on.
+    pub fn reload(&self, allowed_origins: Vec<String>) {
+        self.allowed_origins.store(Arc::new(allowed_origins));
     }
 }
 
@@ -59,7 +66,7 @@ impl Around for Cors {
             .headers()
             .get(header::ORIGIN)
             .and_then(|origin| origin.to_str().ok())
-            .filter(|origin| self.allowed_origins.iter().any(|o| o == origin))
+            .filter(|origin| self.allowed_origins.load().iter().any(|o| o == origin))
             .map(str::to_string);
         let is_preflight = req.method() == Method::OPTIONS
             && req

@@ -3,17 +3,19 @@
 
 use std::sync::Arc;
 
+use arc_swap::ArcSwap;
 use poem::{http::header, Endpoint, IntoResponse, Request, Response};
 
 use super::{changes_state, error::error_response, Around};
 use crate::error::ErrorCode;
 
 /// Refuses state-changing requests that carry the session cookie from a foreign `Origin`.
-/// Needs poem's `CookieJarManager` outside it.
+/// Needs poem's `CookieJarManager` outside it. Clones share the origins, which
+/// [`OriginCheck::reload`] replaces (SIGHUP).
 #[derive(Debug, Clone)]
 pub struct OriginCheck {
     session_cookie: Arc<str>,
-    trusted_origins: Arc<[String]>,
+    trusted_origins: Arc<ArcSwap<Vec<String>>>,
 }
 
 impl OriginCheck {
@@ -22,8 +24,13 @@ impl OriginCheck {
     pub fn new(session_cookie: &str, trusted_origins: Vec<String>) -> Self {
         Self {
             session_cookie: session_cookie.into(),
-            trusted_origins: trusted_origins.into(),
+            trusted_origins: Arc::new(ArcSwap::from_pointee(trusted_origins)),
         }
+    }
+
+    /// Trusts `trusted_origins` from the next request on.
+    pub fn reload(&self, trusted_origins: Vec<String>) {
+        self.trusted_origins.store(Arc::new(trusted_origins));
     }
 
     fn refuses(&self, req: &Request) -> bool {
@@ -38,7 +45,7 @@ impl OriginCheck {
         req.headers().get(header::ORIGIN).is_some_and(|origin| {
             !origin
                 .to_str()
-                .is_ok_and(|o| self.trusted_origins.iter().any(|t| t == o))
+                .is_ok_and(|o| self.trusted_origins.load().iter().any(|t| t == o))
         })
     }
 }

@@ -9,6 +9,7 @@ use std::{
     time::Duration,
 };
 
+use arc_swap::ArcSwap;
 use governor::{clock::Clock, DefaultKeyedRateLimiter, Quota};
 use poem::{
     http::{header, HeaderValue, Method},
@@ -26,17 +27,36 @@ pub enum Policy {
     Read,
 }
 
+/// The two policies, each replaceable while requests run (a reload of `rate_limit.*`).
 pub struct RateLimiter {
-    auth: Option<DefaultKeyedRateLimiter<IpAddr>>,
-    read: Option<DefaultKeyedRateLimiter<IpAddr>>,
+    auth: ArcSwap<Limit>,
+    read: ArcSwap<Limit>,
 }
 
-fn limiter(per_minute: u32, burst: u32) -> Option<DefaultKeyedRateLimiter<IpAddr>> {
-    let per_minute = NonZeroU32::new(per_minute)?;
-    let burst = NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN);
-    Some(DefaultKeyedRateLimiter::keyed(
-        Quota::per_minute(per_minute).allow_burst(burst),
-    ))
+/// One policy: its quota (per minute, burst) and the clients it counts; none when off.
+struct Limit {
+    quota: (u32, u32),
+    keyed: Option<DefaultKeyedRateLimiter<IpAddr>>,
+}
+
+impl Limit {
+    fn new(per_minute: u32, burst: u32) -> Self {
+        let keyed = NonZeroU32::new(per_minute).map(|per_minute| {
+            let burst = NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN);
+            DefaultKeyedRateLimiter::keyed(Quota::per_minute(per_minute).allow_burst(burst))
+        });
+        Self {
+            quota: (per_minute, burst),
+            keyed,
+        }
+    }
+}
+
+/// Puts in a new limit when the quota changed; the same quota keeps its clients' counts.
+fn replace(limit: &ArcSwap<Limit>, per_minute: u32, burst: u32) {
+    if limit.load().quota != (per_minute, burst) {
+        limit.store(Arc::new(Limit::new(per_minute, burst)));
+    }
 }
 
 /// The rate-limit key of an address: IPv4 as is, IPv6 by /64.
@@ -53,18 +73,25 @@ pub fn key_of(ip: IpAddr) -> IpAddr {
 impl RateLimiter {
     pub fn new(settings: &RateLimitSettings) -> Self {
         Self {
-            auth: limiter(settings.auth_per_minute, settings.auth_burst),
-            read: limiter(settings.read_per_minute, settings.read_burst),
+            auth: ArcSwap::from_pointee(Limit::new(settings.auth_per_minute, settings.auth_burst)),
+            read: ArcSwap::from_pointee(Limit::new(settings.read_per_minute, settings.read_burst)),
         }
+    }
+
+    /// Applies reloaded settings to the next requests. A policy whose quota changed starts
+    /// counting afresh; one whose quota did not keeps its clients' counts.
+    pub fn reload(&self, settings: &RateLimitSettings) {
+        replace(&self.auth, settings.auth_per_minute, settings.auth_burst);
+        replace(&self.read, settings.read_per_minute, settings.read_burst);
     }
 
     /// `Ok` when the request may go ahead; otherwise how long until it may.
     pub fn check(&self, policy: Policy, ip: IpAddr) -> Result<(), Duration> {
-        let limiter = match policy {
-            Policy::Auth => &self.auth,
-            Policy::Read => &self.read,
+        let limit = match policy {
+            Policy::Auth => self.auth.load(),
+            Policy::Read => self.read.load(),
         };
-        let Some(limiter) = limiter else {
+        let Some(limiter) = &limit.keyed else {
             return Ok(());
         };
         limiter
@@ -74,17 +101,19 @@ impl RateLimiter {
 
     /// Forgets clients whose limits have fully recovered, so memory stays bounded.
     pub fn purge(&self) {
-        for limiter in [&self.auth, &self.read].into_iter().flatten() {
-            limiter.retain_recent();
-            limiter.shrink_to_fit();
+        for limit in [self.auth.load(), self.read.load()] {
+            if let Some(limiter) = &limit.keyed {
+                limiter.retain_recent();
+                limiter.shrink_to_fit();
+            }
         }
     }
 
     /// How many clients are remembered.
     pub fn tracked_clients(&self) -> usize {
-        [&self.auth, &self.read]
-            .into_iter()
-            .flatten()
+        [self.auth.load(), self.read.load()]
+            .iter()
+            .filter_map(|limit| limit.keyed.as_ref())
             .map(|l| l.len())
             .sum()
     }
@@ -198,6 +227,32 @@ mod tests {
         assert!(
             rl.check(Policy::Read, a).is_ok(),
             "a disabled policy never refuses"
+        );
+    }
+
+    #[test]
+    fn reload_replaces_a_changed_quota_and_keeps_the_counts_of_a_same_one() {
+        let rl = RateLimiter::new(&settings(30, 2));
+        let a: IpAddr = "198.51.100.1".parse().unwrap();
+        assert!(rl.check(Policy::Auth, a).is_ok());
+        assert!(rl.check(Policy::Auth, a).is_ok());
+        rl.reload(&settings(30, 2));
+        assert!(
+            rl.check(Policy::Auth, a).is_err(),
+            "the same quota keeps its count"
+        );
+        rl.reload(&settings(30, 3));
+        for _ in 0..3 {
+            assert!(
+                rl.check(Policy::Auth, a).is_ok(),
+                "a new quota counts afresh"
+            );
+        }
+        assert!(rl.check(Policy::Auth, a).is_err());
+        rl.reload(&settings(0, 0));
+        assert!(
+            rl.check(Policy::Auth, a).is_ok(),
+            "a policy turned off refuses nothing"
         );
     }
 

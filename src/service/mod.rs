@@ -192,6 +192,11 @@ impl Service {
     pub fn email_enabled(&self) -> bool {
         self.mailer.is_some()
     }
+
+    /// The SMTP client, for a reload of `[email]` (its clones share what it sends through).
+    pub fn mailer(&self) -> Option<&Mailer> {
+        self.mailer.as_ref()
+    }
 }
 
 /// The service as requests hold it.
