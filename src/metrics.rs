@@ -24,6 +24,7 @@ pub struct Metrics {
     pub rate_limited: IntCounterVec,
     pub contract_session_checks: IntCounterVec,
     pub pairings: IntCounterVec,
+    pub config_reloads: IntCounterVec,
     pub db_seconds: Histogram,
     pub active_sessions: IntGauge,
     pub nonces: IntGauge,
@@ -70,6 +71,13 @@ fn build() -> prometheus::Result<Metrics> {
         ),
         &["step", "result"],
     )?;
+    let config_reloads = IntCounterVec::new(
+        Opts::new(
+            "config_reloads_total",
+            "Configuration reloads (SIGHUP) by result: applied, or refused (the running one kept).",
+        ),
+        &["result"],
+    )?;
     let db_seconds = Histogram::with_opts(
         HistogramOpts::new(
             "sqlite_seconds",
@@ -90,6 +98,7 @@ fn build() -> prometheus::Result<Metrics> {
     registry.register(Box::new(rate_limited.clone()))?;
     registry.register(Box::new(contract_session_checks.clone()))?;
     registry.register(Box::new(pairings.clone()))?;
+    registry.register(Box::new(config_reloads.clone()))?;
     registry.register(Box::new(db_seconds.clone()))?;
     registry.register(Box::new(active_sessions.clone()))?;
     registry.register(Box::new(nonces.clone()))?;
@@ -109,6 +118,7 @@ fn build() -> prometheus::Result<Metrics> {
         rate_limited,
         contract_session_checks,
         pairings,
+        config_reloads,
         db_seconds,
         active_sessions,
         nonces,

@@ -18,7 +18,7 @@ use poem::{
     Server,
 };
 
-use self::policies::{check_config, identity, siwe_policy};
+use self::policies::{check_config, identity, siwe_policy, warn_about};
 use self::reload::{Reloadable, Reloader};
 use self::routes::{app, metrics_app, middlewares};
 use crate::{
@@ -137,13 +137,7 @@ impl Application {
             client_ip: state.client_ip.clone(),
             state: Arc::clone(&state),
         };
-        if !config.forward_auth.rules.is_empty() && server.trusted_proxies.is_empty() {
-            tracing::warn!(
-                "forward_auth.rules are set but server.trusted_proxies is empty: the proxy's \
-                 headers naming the protected site are not believed, so every signed-in \
-                 forward-auth check is refused; add the proxy's address"
-            );
-        }
+        warn_about(&config);
         let (acceptor, local_addr) = listen(server.bind, "server.bind").await?;
         let limits = ConnectionLimits {
             max: server.max_connections,

@@ -82,7 +82,12 @@ impl Connection {
 
     /// `GET path` on this connection: the status and the body.
     fn get(&mut self, path: &str) -> (u16, String) {
-        let request = format!("GET {path} HTTP/1.1\r\nHost: localhost:8080\r\n\r\n");
+        self.get_with(path, "")
+    }
+
+    /// `GET path` with more header lines (each ending in CRLF).
+    fn get_with(&mut self, path: &str, headers: &str) -> (u16, String) {
+        let request = format!("GET {path} HTTP/1.1\r\nHost: localhost:8080\r\n{headers}\r\n");
         self.reader.get_mut().write_all(request.as_bytes()).unwrap();
         let mut status_line = String::new();
         self.reader.read_line(&mut status_line).unwrap();
@@ -210,6 +215,10 @@ async fn forward_auth_rules_trusted_proxies_and_origins_change_on_sighup() {
         line["fields"]["changed"],
         "cors.allowed_origins, forward_auth.rules"
     );
+    assert!(
+        logs.contains("forward_auth.rules are set but server.trusted_proxies is empty"),
+        "the start-up warning holds for reloads too: {logs}"
+    );
     assert_eq!(
         forward(&server, &token, "admin.example.org").await,
         StatusCode::FORBIDDEN
@@ -248,8 +257,8 @@ async fn forward_auth_rules_trusted_proxies_and_origins_change_on_sighup() {
 fn an_invalid_file_keeps_the_running_configuration_and_names_the_key() {
     let dir = TempDir::new().unwrap();
     let config = dir.path().join("config.toml");
-    let strict = "[rate_limit]\nauth_per_minute = 1\nauth_burst = 3\n";
-    std::fs::write(&config, strict).unwrap();
+    let strict = format!("[rate_limit]\nauth_per_minute = 1\nauth_burst = 3\n\n{METRICS}");
+    std::fs::write(&config, &strict).unwrap();
     let server = start(&dir.path().join("data"), &config);
     let mut conn = Connection::open(&server);
     assert_eq!(conn.get("/api/auth/nonce").0, 200);
@@ -276,4 +285,82 @@ fn an_invalid_file_keeps_the_running_configuration_and_names_the_key() {
     // The old limit, with its count: one more, then refused.
     assert_eq!(conn.get("/api/auth/nonce").0, 200);
     assert_eq!(conn.get("/api/auth/nonce").0, 429);
+    let bearer = format!("Authorization: Bearer {METRICS_TOKEN}\r\n");
+    let (_, metrics) = conn.get_with("/metrics", &bearer);
+    assert!(
+        metrics.contains("siwe_config_reloads_total{result=\"refused\"} 2"),
+        "{metrics}"
+    );
+    assert!(!metrics.contains("result=\"applied\""), "{metrics}");
+}
+
+const METRICS_TOKEN: &str = "reload-test-metrics-token";
+/// /metrics on the main listener, behind [`METRICS_TOKEN`].
+const METRICS: &str = "[metrics]\ntoken = \"reload-test-metrics-token\"\n";
+
+/// `[email]` sending to the SMTP server on `port` as `from`, with more lines after it.
+fn email_section(port: u16, from: &str, more: &str) -> String {
+    format!(
+        "[email]\nsmtp_host = \"127.0.0.1\"\nsmtp_port = {port}\nsmtp_tls = \"none\"\n\
+         from = \"{from}\"\n{more}"
+    )
+}
+
+/// Sets the account's email (`PUT /api/account`), which mails a verification link.
+async fn set_email(server: &Server, token: &str, email: &str) {
+    let resp = Client::new()
+        .put(server.url("/api/account"))
+        .bearer_auth(token)
+        .json(&serde_json::json!({ "email": email }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_next_email_goes_through_the_reloaded_smtp_server() {
+    let dir = TempDir::new().unwrap();
+    let (first, second) = (
+        common::smtp::SmtpSink::start(&dir.path().join("first")),
+        common::smtp::SmtpSink::start(&dir.path().join("second")),
+    );
+    let config = dir.path().join("config.toml");
+    let from = "Sign-in <login@example.org>";
+    std::fs::write(&config, email_section(first.port, from, "")).unwrap();
+    let server = start(&dir.path().join("data"), &config);
+    let token = sign_in(&server.base, &Wallet::random()).await["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    set_email(&server, &token, "ada@example.org").await;
+    assert!(first
+        .message(1)
+        .await
+        .contains("From: Sign-in <login@example.org>"));
+
+    // Another server and sender; link_ttl_secs needs a restart and is named.
+    let moved = email_section(
+        second.port,
+        "Accounts <accounts@example.org>",
+        "link_ttl_secs = 600\n",
+    );
+    let (line, logs) = reload(&server, &config, &moved);
+    assert_eq!(
+        line["fields"]["changed"], "email.from, email.smtp_port",
+        "{logs}"
+    );
+    assert!(
+        logs.lines()
+            .any(|l| l.contains("need a restart") && l.contains("email.link_ttl_secs")),
+        "{logs}"
+    );
+    set_email(&server, &token, "grace@example.org").await;
+    let mail = second.message(1).await;
+    assert!(mail.contains("To: grace@example.org"), "{mail}");
+    assert!(
+        mail.contains("From: Accounts <accounts@example.org>"),
+        "{mail}"
+    );
+    assert_eq!(first.count(), 1);
 }

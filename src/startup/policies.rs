@@ -23,6 +23,17 @@ pub(super) fn check_config(settings: &Settings) -> anyhow::Result<(Config, Forwa
     Ok((config, forward))
 }
 
+/// Logs settings that are valid but cannot work together (at start and on every reload).
+pub(super) fn warn_about(config: &Config) {
+    if !config.forward_auth.rules.is_empty() && config.server.trusted_proxies.is_empty() {
+        tracing::warn!(
+            "forward_auth.rules are set but server.trusted_proxies is empty: the proxy's \
+             headers naming the protected site are not believed, so every signed-in \
+             forward-auth check is refused; add the proxy's address"
+        );
+    }
+}
+
 /// Who this server is to a message: public_url's domain and origin, and the statement it
 /// suggests (which must be one EIP-4361 line).
 pub(super) fn identity(config: &Config) -> anyhow::Result<Identity> {

@@ -7,7 +7,7 @@
 
 use std::{path::PathBuf, sync::Arc};
 
-use super::policies::check_config;
+use super::policies::{check_config, warn_about};
 use crate::{
     api::AppState,
     config::{Config, Settings},
@@ -64,7 +64,12 @@ impl Reloader {
 
     /// Reads the configuration again and applies it, or keeps the running one; logs either.
     pub(super) fn reload(&mut self) {
-        match self.try_reload() {
+        let result = self.try_reload();
+        if let Some(m) = crate::metrics::metrics() {
+            let label = if result.is_ok() { "applied" } else { "refused" };
+            m.config_reloads.with_label_values(&[label]).inc();
+        }
+        match result {
             Ok(outcome) => {
                 if !outcome.needs_restart.is_empty() {
                     tracing::warn!(
@@ -114,6 +119,7 @@ impl Reloader {
         if let (Some(mailer), Some(smtp)) = (parts.state.service.mailer(), smtp) {
             mailer.reload(smtp);
         }
+        warn_about(&config);
         self.live = settings;
         Ok(Outcome {
             applied,
