@@ -563,35 +563,57 @@ async fn scheduled_backups_are_taken_and_rotated() {
 }
 
 /// A migration that fails leaves the database as it was: all of it runs in one transaction.
-/// Made to fail for real: the database claims schema version 9 but already has the second of
-/// migration 10's two new columns, so its first statement succeeds and its second fails.
+/// Made to fail for real, whatever the newest migration is: the upgrade fixture of the schema
+/// before it (tests/fixtures/upgrade/) is given the object the migration's last statement makes,
+/// so its earlier statements succeed and the last one fails.
 #[test]
 fn a_failed_migration_leaves_the_database_as_it_was() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut migrations: Vec<_> = std::fs::read_dir(root.join("src/db/migrations"))
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .collect();
+    migrations.sort();
+    let newest = migrations.last().unwrap();
+    let number: i64 = newest.file_name().unwrap().to_str().unwrap()[..4]
+        .parse()
+        .unwrap();
+    let sql = std::fs::read_to_string(newest).unwrap();
     let dir = TempDir::new().unwrap();
     let data = dir.path().join("data");
+    data_from_fixture(number - 1, &data);
     let db = data.join("siwe.db");
-    let server = Server::start(&data);
-    assert!(server.terminate().success());
-    let columns = |conn: &rusqlite::Connection| -> Vec<String> {
-        let mut names = conn
-            .prepare("SELECT name FROM pragma_table_info('pairings')")
-            .unwrap();
-        let names = names.query_map([], |r| r.get(0)).unwrap();
-        names.map(Result::unwrap).collect()
-    };
     let conn = rusqlite::Connection::open(&db).unwrap();
-    let version: i64 = conn
-        .query_row("PRAGMA user_version", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(
-        version, 10,
-        "this test breaks migration 10; update it with the schema"
+    let version = |conn: &rusqlite::Connection| -> i64 {
+        conn.query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap()
+    };
+    assert_eq!(version(&conn), number - 1, "the fixture's schema");
+    // The newest migration's statements (SQLite's parser splits them), run to be prepared in
+    // order and rolled back; then only the last one is applied.
+    use rusqlite::fallible_iterator::FallibleIterator;
+    let mut statements = Vec::new();
+    conn.execute_batch("BEGIN").unwrap();
+    let mut batch = rusqlite::Batch::new(&conn, &sql);
+    while let Some(mut statement) = batch.next().unwrap() {
+        statements.push(statement.expanded_sql().unwrap());
+        statement.execute([]).unwrap();
+    }
+    conn.execute_batch("ROLLBACK").unwrap();
+    assert!(
+        statements.len() >= 2,
+        "migration {number} has one statement: {sql}"
     );
-    conn.execute_batch(
-        "ALTER TABLE pairings DROP COLUMN contract_message_hash; PRAGMA user_version = 9;",
-    )
-    .unwrap();
-    let before = columns(&conn);
+    conn.execute_batch(statements.last().unwrap())
+        .unwrap_or_else(|e| panic!("migration {number}'s last statement on its own: {e}"));
+    let schema = |conn: &rusqlite::Connection| -> Vec<String> {
+        let mut rows = conn
+            .prepare("SELECT sql FROM sqlite_schema WHERE sql IS NOT NULL ORDER BY name")
+            .unwrap();
+        let rows = rows.query_map([], |r| r.get(0)).unwrap();
+        rows.map(Result::unwrap).collect()
+    };
+    let before = schema(&conn);
     drop(conn);
 
     let out = command(&data).output().unwrap();
@@ -599,14 +621,11 @@ fn a_failed_migration_leaves_the_database_as_it_was() {
     let said = text(&out.stderr);
     assert!(said.contains("cannot migrate the database"), "{said}");
     let conn = rusqlite::Connection::open(&db).unwrap();
-    let version: i64 = conn
-        .query_row("PRAGMA user_version", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(version, 9, "the version is as it was");
+    assert_eq!(version(&conn), number - 1, "the version is as it was");
     assert_eq!(
-        columns(&conn),
+        schema(&conn),
         before,
-        "migration 10's first column was rolled back"
+        "migration {number}'s first statements were rolled back"
     );
     let integrity: String = conn
         .query_row("PRAGMA integrity_check", [], |r| r.get(0))

@@ -252,11 +252,20 @@ pub struct Wallet {
 
 impl Wallet {
     pub fn random() -> Self {
-        let key = SigningKey::random(&mut rand_core::OsRng);
+        Self::of(SigningKey::random(&mut rand_core::OsRng))
+    }
+
+    fn of(key: SigningKey) -> Self {
         let point = key.verifying_key().to_encoded_point(false);
         let hash = Keccak256::digest(&point.as_bytes()[1..]);
         let address = signinwithethereum::eip55(&hash[12..].try_into().unwrap());
         Self { key, address }
+    }
+
+    /// The wallet of a fixed key (the upgrade fixtures sign in again with the same wallets).
+    pub fn from_key(bytes: [u8; 32]) -> Self {
+        let key = SigningKey::from_bytes(&bytes.into()).expect("a valid secp256k1 key");
+        Self::of(key)
     }
 
     /// The private key (for alloy's signer in `anvil::signer_of`).

@@ -31,7 +31,13 @@ pub struct Server {
 /// The binary on `data` (its database `data/siwe.db`), on a random loopback port, logging JSON
 /// at debug level to a pipe the harness reads.
 pub fn command(data: &Path) -> Command {
-    let mut cmd = Command::new(bin());
+    command_of(Path::new(bin()), data)
+}
+
+/// As [`command`], with another build of the binary (the upgrade fixtures' old releases): only
+/// settings every release since the first knows.
+pub fn command_of(binary: &Path, data: &Path) -> Command {
+    let mut cmd = Command::new(binary);
     cmd.env_remove("RUST_LOG")
         .env_remove("SIWE_CONFIG")
         .env("SIWE_SERVER__BIND", "127.0.0.1:0")
@@ -119,6 +125,16 @@ pub async fn attempt(
     base: &str,
     wallet: &Wallet,
 ) -> Result<Value, String> {
+    attempt_with_email(client, base, wallet, None).await
+}
+
+/// As [`attempt`], giving `email` for the account a new wallet makes.
+pub async fn attempt_with_email(
+    client: &reqwest::Client,
+    base: &str,
+    wallet: &Wallet,
+    email: Option<&str>,
+) -> Result<Value, String> {
     let nonce: Value = client
         .get(format!("{base}/api/auth/nonce"))
         .send()
@@ -128,17 +144,30 @@ pub async fn attempt(
         .await
         .map_err(|e| e.to_string())?;
     let message = MessageSpec::new(wallet, nonce["nonce"].as_str().unwrap_or_default()).render();
+    let mut body = serde_json::json!({ "message": message, "signature": wallet.sign(&message) });
+    if let Some(email) = email {
+        body["email"] = email.into();
+    }
     let resp = client
         .post(format!("{base}/api/auth/verify"))
-        .json(&serde_json::json!({ "message": message, "signature": wallet.sign(&message) }))
+        .json(&body)
         .send()
-        .await
-        .map_err(|e| e.to_string())?;
+        .await;
+    answered(resp, StatusCode::OK).await
+}
+
+/// The body of an answer with status `wanted`, else what went wrong.
+async fn answered(
+    resp: reqwest::Result<reqwest::Response>,
+    wanted: StatusCode,
+) -> Result<Value, String> {
+    let resp = resp.map_err(|e| e.to_string())?;
     let status = resp.status();
     let body: Value = resp.json().await.map_err(|e| e.to_string())?;
-    match status {
-        StatusCode::OK => Ok(body),
-        _ => Err(format!("{status}: {body}")),
+    if status == wanted {
+        Ok(body)
+    } else {
+        Err(format!("{status}: {body}"))
     }
 }
 
@@ -157,4 +186,53 @@ pub async fn session_status(base: &str, token: &str) -> StatusCode {
         .await
         .unwrap()
         .status()
+}
+
+/// Links `wallet` to the account signed in on `client` (cookie and `csrf`): challenge, then the
+/// signed link. The link's body when it is 201, else what went wrong.
+pub async fn link(
+    client: &reqwest::Client,
+    base: &str,
+    csrf: &str,
+    wallet: &Wallet,
+) -> Result<Value, String> {
+    let challenge: Value = client
+        .post(format!("{base}/api/wallets/challenge"))
+        .header("X-CSRF-Token", csrf)
+        .json(&serde_json::json!({ "address": wallet.address }))
+        .send()
+        .await
+        .map_err(|e| e.to_string())?
+        .json()
+        .await
+        .map_err(|e| e.to_string())?;
+    let message = challenge["message"]
+        .as_str()
+        .ok_or_else(|| format!("no challenge: {challenge}"))?;
+    let resp = client
+        .post(format!("{base}/api/wallets"))
+        .header("X-CSRF-Token", csrf)
+        .json(&serde_json::json!({ "message": message, "signature": wallet.sign(message) }))
+        .send()
+        .await;
+    answered(resp, StatusCode::CREATED).await
+}
+
+/// The upgrade fixture of schema `version` (tests/fixtures/upgrade/vNN, see its README.md) as
+/// the data folder `data`, which the server accepts: the folder 0700, its files 0600.
+pub fn data_from_fixture(version: i64, data: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/upgrade")
+        .join(format!("v{version:02}"));
+    assert!(fixture.is_dir(), "no fixture {}", fixture.display());
+    std::fs::create_dir_all(data).unwrap();
+    std::fs::set_permissions(data, std::fs::Permissions::from_mode(0o700)).unwrap();
+    for name in ["siwe.db", "secret.key", "jwt-keys.json"] {
+        if fixture.join(name).exists() {
+            std::fs::copy(fixture.join(name), data.join(name)).unwrap();
+            std::fs::set_permissions(data.join(name), std::fs::Permissions::from_mode(0o600))
+                .unwrap();
+        }
+    }
 }
