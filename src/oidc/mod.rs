@@ -64,6 +64,12 @@ impl Oidc {
         self
     }
 
+    /// The per-client limit's new numbers (a reload of `rate_limit.auth_*`).
+    pub fn reload_client_rate_limit(&self, limits: &crate::config::RateLimitSettings) {
+        self.client_rate_limit
+            .reload(limits.auth_per_minute, limits.auth_burst);
+    }
+
     /// The issuer identifier (`iss`).
     pub fn issuer(&self) -> &str {
         &self.issuer

@@ -110,6 +110,10 @@ impl Reloader {
         let smtp = self.prepare_smtp(&config, &applied)?;
         let parts = &self.parts;
         parts.limiter.reload(&config.rate_limit);
+        parts
+            .state
+            .oidc
+            .reload_client_rate_limit(&config.rate_limit);
         parts.cors.reload(config.cors.allowed_origins.clone());
         parts.origin_check.reload(config.trusted_origins());
         parts
