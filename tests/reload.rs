@@ -127,8 +127,9 @@ fn a_lowered_rate_limit_applies_on_a_connection_open_across_the_reload() {
         assert_eq!(conn.get("/api/auth/nonce").0, 200);
     }
 
-    let lowered =
-        "[rate_limit]\nauth_per_minute = 1\nauth_burst = 2\n\n[ui]\napp_name = \"Renamed\"\n";
+    let lowered = "[rate_limit]\nauth_per_minute = 1\nauth_burst = 2\n\n\
+                   [ui]\napp_name = \"Renamed\"\n\n\
+                   [email]\nsmtp_password = \"never-in-the-log\"\n";
     let (line, logs) = reload(&server, &config, lowered);
     assert_eq!(
         line["fields"]["message"], "configuration reloaded",
@@ -136,8 +137,9 @@ fn a_lowered_rate_limit_applies_on_a_connection_open_across_the_reload() {
     );
     assert_eq!(
         line["fields"]["changed"],
-        "rate_limit.auth_burst, rate_limit.auth_per_minute"
+        "email.smtp_password, rate_limit.auth_burst, rate_limit.auth_per_minute"
     );
+    assert!(!logs.contains("never-in-the-log"), "a secret was logged");
     // ui.app_name needs a restart: named at warn, and the pages keep the old name.
     assert!(
         logs.lines().any(|l| l.contains("\"WARN\"")
