@@ -9,7 +9,12 @@ use std::{
     path::{Path, PathBuf},
 };
 
-use common::{process::*, *};
+use common::{
+    oidc_back::{pkce, pkce_request, RP},
+    oidc_front::code_of,
+    process::*,
+    *,
+};
 use reqwest::{Client, StatusCode};
 use serde_json::{json, Value};
 use tempfile::TempDir;
@@ -25,6 +30,18 @@ const EMAIL: &str = "upgrade@example.org";
 const SESSION_TTL_SECS: u64 = 100 * 365 * 86_400;
 /// Files of a data folder that a fixture keeps (the lock and WAL files are not data).
 const KEPT: [&str; 3] = ["siwe.db", "secret.key", "jwt-keys.json"];
+/// From schema 6 on (OpenID Connect), the old server had a trusted client `rp` whose refresh
+/// tokens last a century (no release caps them); the fixture keeps this file and one of A's
+/// refresh tokens, and today's binary runs with the same file.
+const OIDC_CONFIG: &str = r#"[oidc]
+refresh_token_ttl_secs = 3155760000
+
+[[oidc.clients]]
+id = "rp"
+secret = "upgrade-rp-secret-0123456789"
+redirect_uris = ["https://rp.example.org/cb"]
+trusted = true
+"#;
 
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/upgrade")
@@ -65,6 +82,33 @@ fn addresses(user: &Value) -> Vec<String> {
         .collect();
     found.sort();
     found
+}
+
+/// A token request of the client `rp` (HTTP Basic): the answer's status and body.
+async fn token(base: &str, fields: &[(&str, &str)]) -> (StatusCode, Value) {
+    let resp = Client::new()
+        .post(format!("{base}/oidc/token"))
+        .basic_auth("rp", Some("upgrade-rp-secret-0123456789"))
+        .form(fields)
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status();
+    (status, resp.json().await.unwrap_or(Value::Null))
+}
+
+/// The `sub` userinfo answers for `access_token`.
+async fn subject(base: &str, access_token: &str) -> Value {
+    let info: Value = Client::new()
+        .get(format!("{base}/oidc/userinfo"))
+        .bearer_auth(access_token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    info["sub"].clone()
 }
 
 /// `GET /api/auth/session` with the stored token as the session cookie: the status and body.
@@ -116,7 +160,14 @@ async fn a_database_of_every_earlier_schema_upgrades_and_keeps_its_accounts_and_
         let dir = TempDir::new().unwrap();
         let data = dir.path().join("data");
         data_from_fixture(version, &data);
-        let server = Server::start(&data);
+        let mut command = command(&data);
+        if version >= 6 {
+            command.env(
+                "SIWE_CONFIG",
+                fixtures().join(format!("v{version:02}/config.toml")),
+            );
+        }
+        let server = Server::start_with(command);
         let base = server.base.clone();
 
         for token in manifest["sessions"].as_array().unwrap() {
@@ -136,6 +187,27 @@ async fn a_database_of_every_earlier_schema_upgrades_and_keeps_its_accounts_and_
                 session_status(&base, token).await,
                 StatusCode::OK,
                 "schema {version}: its session as a bearer token"
+            );
+        }
+
+        if version >= 6 {
+            let oidc = &manifest["oidc"];
+            let refresh_token = oidc["refresh_token"].as_str().unwrap();
+            let grant = [
+                ("grant_type", "refresh_token"),
+                ("refresh_token", refresh_token),
+            ];
+            let (status, tokens) = token(&base, &grant).await;
+            assert_eq!(
+                status,
+                StatusCode::OK,
+                "schema {version}: refresh: {tokens}"
+            );
+            let access_token = tokens["access_token"].as_str().unwrap();
+            assert_eq!(
+                subject(&base, access_token).await,
+                oidc["sub"],
+                "schema {version}: the refreshed token's subject"
             );
         }
 
@@ -208,6 +280,10 @@ async fn make_fixture() {
     let data = dir.path().join("data");
     let mut command = command_of(&binary, &data);
     command.env("SIWE_SESSION__TTL_SECS", SESSION_TTL_SECS.to_string());
+    if version >= 6 {
+        fs::write(dir.path().join("config.toml"), OIDC_CONFIG).unwrap();
+        command.env("SIWE_CONFIG", dir.path().join("config.toml"));
+    }
     let server = Server::start_with(command);
     let base = server.base.clone();
 
@@ -236,6 +312,31 @@ async fn make_fixture() {
         expiries.push(b["session"]["expiresAt"].clone());
         wallets["b"] = json!(wallet_b.address);
     }
+    let mut oidc = Value::Null;
+    if version >= 6 {
+        let (verifier, challenge) = pkce();
+        let request = pkce_request("rp", RP, "openid offline_access", &challenge);
+        let resp = client
+            .get(format!("{base}/oidc/authorize?{request}"))
+            .send()
+            .await
+            .unwrap();
+        let code = code_of(&resp);
+        let (status, tokens) = token(
+            &base,
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", RP),
+                ("code_verifier", &verifier),
+            ],
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{tokens}");
+        let sub = subject(&base, tokens["access_token"].as_str().unwrap()).await;
+        assert!(sub.is_string(), "userinfo names the subject");
+        oidc = json!({ "client": "rp", "refresh_token": tokens["refresh_token"], "sub": sub });
+    }
     assert!(server.terminate().success(), "the old server stops cleanly");
 
     // A complete file: whatever is left in the WAL goes into the database before it is copied.
@@ -253,6 +354,9 @@ async fn make_fixture() {
     );
 
     fs::create_dir_all(&out).unwrap();
+    if version >= 6 {
+        fs::write(out.join("config.toml"), OIDC_CONFIG).unwrap();
+    }
     for name in KEPT {
         if data.join(name).exists() {
             fs::copy(data.join(name), out.join(name)).unwrap();
@@ -267,6 +371,7 @@ async fn make_fixture() {
         "cookie": "siwe_session",
         "sessions": sessions,
         "sessions_expire_at": expiries,
+        "oidc": oidc,
         "made_at": rfc3339(time::OffsetDateTime::now_utc()),
     });
     let text = serde_json::to_string_pretty(&manifest).unwrap() + "\n";
