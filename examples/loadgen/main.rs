@@ -8,9 +8,12 @@
 //! signed before the clock starts, so the generator measures the server, not its own signing),
 //! `session` and `forward` (GET with a valid cookie), `floor` (GET /healthz: the HTTP floor to
 //! compare with), `mixed` (90% session, 9% nonce, 1% login), `oidc` (an OpenID Connect
-//! authorization-code flow with the session cookie, two requests, counted as one: `oidc.rs`).
+//! authorization-code flow with the session cookie, two requests, counted as one: `oidc.rs`),
+//! `soak` (mixed traffic at a fixed rate for a long time, sampling the server: `soak.rs`).
 
 mod oidc;
+mod soak;
+mod wallet;
 
 use std::{
     collections::BTreeMap,
@@ -22,9 +25,8 @@ use std::{
 };
 
 use clap::{Parser, ValueEnum};
-use k256::ecdsa::SigningKey;
 use serde_json::{json, Value};
-use sha3::{Digest, Keccak256};
+use wallet::Wallet;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum Scenario {
@@ -35,6 +37,7 @@ enum Scenario {
     Floor,
     Mixed,
     Oidc,
+    Soak,
 }
 
 #[derive(Parser, Debug)]
@@ -75,6 +78,8 @@ struct Args {
     json: bool,
     #[command(flatten)]
     oidc: oidc::OidcArgs,
+    #[command(flatten)]
+    soak: soak::SoakArgs,
 }
 
 fn parse_duration(text: &str) -> Result<Duration, String> {
@@ -140,6 +145,23 @@ impl Target {
     /// A signed message on a fresh nonce with a fresh key.
     async fn signed_login(&self) -> anyhow::Result<Value> {
         let (nonce, body) = self.nonce().await?;
+        let wallet = Wallet::random();
+        let message = self.login_message(&nonce, body.as_ref(), &wallet.address)?;
+        tokio::task::spawn_blocking(move || {
+            let signature = wallet.sign(&message)?;
+            Ok(json!({ "message": message, "signature": signature }))
+        })
+        .await?
+    }
+
+    /// The sign-in message of `address` on `nonce`; `body` is the nonce response, whose
+    /// `domain` and `uri` are used unless given on the command line.
+    fn login_message(
+        &self,
+        nonce: &str,
+        body: Option<&Value>,
+        address: &str,
+    ) -> anyhow::Result<String> {
         let default_host = self
             .args
             .url
@@ -152,33 +174,20 @@ impl Target {
             .args
             .domain
             .clone()
-            .or_else(|| body.as_ref()?["domain"].as_str().map(str::to_string))
+            .or_else(|| body?["domain"].as_str().map(str::to_string))
             .unwrap_or(default_host);
         let uri = self
             .args
             .uri
             .clone()
-            .or_else(|| body.as_ref()?["uri"].as_str().map(str::to_string))
+            .or_else(|| body?["uri"].as_str().map(str::to_string))
             .unwrap_or_else(|| self.args.url.clone());
-        tokio::task::spawn_blocking(move || {
-            let key = SigningKey::random(&mut rand_core::OsRng);
-            let point = key.verifying_key().to_encoded_point(false);
-            let hash = Keccak256::digest(&point.as_bytes()[1..]);
-            let address = format!("0x{}", hex::encode(&hash[12..]));
-            let issued = time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339)?;
-            let message = format!(
-                "{domain} wants you to sign in with your Ethereum account:\n{address}\n\nLoad test.\n\n\
-                 URI: {uri}\nVersion: 1\nChain ID: 1\nNonce: {nonce}\nIssued At: {issued}"
-            );
-            let mut hasher = Keccak256::new();
-            hasher.update(format!("\x19Ethereum Signed Message:\n{}", message.len()));
-            hasher.update(message.as_bytes());
-            let (sig, recid) = key.sign_prehash_recoverable(&hasher.finalize())?;
-            let mut bytes = sig.to_bytes().to_vec();
-            bytes.push(27 + recid.to_byte());
-            Ok(json!({ "message": message, "signature": format!("0x{}", hex::encode(bytes)) }))
-        })
-        .await?
+        let issued = time::OffsetDateTime::now_utc()
+            .format(&time::format_description::well_known::Rfc3339)?;
+        Ok(format!(
+            "{domain} wants you to sign in with your Ethereum account:\n{address}\n\nLoad test.\n\n\
+             URI: {uri}\nVersion: 1\nChain ID: 1\nNonce: {nonce}\nIssued At: {issued}"
+        ))
     }
 }
 
@@ -211,13 +220,17 @@ async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(args.connections)
-        .cookie_store(true)
+        // The soak's sessions are bearer tokens, each request its own.
+        .cookie_store(args.scenario != Scenario::Soak)
         // The oidc scenario reads the code from the authorize redirect.
         .redirect(reqwest::redirect::Policy::none())
         .build()?;
     let flow = Arc::new(oidc::Flow::new(&args.url, args.oidc.clone()));
     let target = Arc::new(Target { args, client });
     let scenario = target.args.scenario;
+    if scenario == Scenario::Soak {
+        return soak::run(target).await;
+    }
 
     // Warm-up: a signed-in cookie for session checks, and pre-signed logins.
     if matches!(
@@ -302,7 +315,7 @@ async fn main() -> anyhow::Result<()> {
                     Scenario::Session => t.client.get(t.url(&t.args.session_path)),
                     Scenario::Forward => t.client.get(t.url(&t.args.forward_path)),
                     Scenario::Floor => t.client.get(t.url(&t.args.floor_path)),
-                    Scenario::Oidc => unreachable!("measured above"),
+                    Scenario::Oidc | Scenario::Soak => unreachable!("measured elsewhere"),
                     Scenario::Login | Scenario::Mixed => {
                         let n = next_login.fetch_add(1, Ordering::Relaxed);
                         match logins.get(n) {
