@@ -133,7 +133,10 @@ impl Soak {
                 drop(window);
                 let mut totals = lock(&self.totals);
                 let seen: u64 = totals.failures.values().sum();
-                *totals.failures.entry(format!("{what} {status}")).or_default() += 1;
+                *totals
+                    .failures
+                    .entry(format!("{what} {status}"))
+                    .or_default() += 1;
                 if seen < FAILURES_PRINTED {
                     eprintln!("failure: {what} {status}: {detail}");
                 }
@@ -292,8 +295,7 @@ fn pick() -> Action {
 /// Starts actions on schedule until `deadline`, at most `cap` at once (past it, an action is
 /// skipped and counted: the server is not keeping up), then waits for those in flight.
 async fn schedule(soak: Arc<Soak>, deadline: Instant, cap: usize) {
-    let requests_per_action =
-        MIX.iter().map(|(_, w, n)| f64::from(w * n)).sum::<f64>() / 100.0;
+    let requests_per_action = MIX.iter().map(|(_, w, n)| f64::from(w * n)).sum::<f64>() / 100.0;
     let period = Duration::from_secs_f64(requests_per_action / soak.args.rate);
     let mut ticker = tokio::time::interval(period);
     let mut running = tokio::task::JoinSet::new();
@@ -361,7 +363,13 @@ fn database_counts(db: &std::path::Path) -> Value {
     };
     let count = |sql: &str| conn.query_row(sql, [], |r| r.get::<_, i64>(0)).ok();
     let mut rows = serde_json::Map::new();
-    for table in ["sessions", "spent_nonces", "users", "wallets", "security_events"] {
+    for table in [
+        "sessions",
+        "spent_nonces",
+        "users",
+        "wallets",
+        "security_events",
+    ] {
         rows.insert(
             table.into(),
             json!(count(&format!("SELECT count(*) FROM {table}"))),
