@@ -50,18 +50,7 @@ start_server() {
         SIWE_LOG__LEVEL=warn SIWE_SERVER__BIND="127.0.0.1:$PORT" SIWE_SERVER__PUBLIC_URL="$URL" \
         SIWE_DATABASE__PATH="$db" "$BIN" >>"$OUT/server.log" 2>&1 &
     SERVER_PID=$!
-    python3 - "$URL" <<'EOF'
-import sys, time, urllib.request
-deadline = time.time() + 30
-while True:
-    try:
-        urllib.request.urlopen(sys.argv[1] + "/healthz", timeout=1).read()
-        break
-    except Exception:
-        if time.time() > deadline:
-            sys.exit("the server did not start")
-        time.sleep(0.01)
-EOF
+    python3 benches/wait_healthz.py "$URL"
 }
 
 stop_server() {

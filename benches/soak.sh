@@ -51,18 +51,7 @@ SIWE_RATE_LIMIT__AUTH_PER_MINUTE=0 SIWE_RATE_LIMIT__READ_PER_MINUTE=0 \
     SIWE_LOG__LEVEL=warn SIWE_LOG__FORMAT=json SIWE_SERVER__BIND="127.0.0.1:$PORT" SIWE_SERVER__PUBLIC_URL="$URL" \
     SIWE_DATABASE__PATH="$DB" "$BIN" >"$LOG" 2>&1 &
 SERVER_PID=$!
-python3 - "$URL" <<'EOF'
-import sys, time, urllib.request
-deadline = time.time() + 30
-while True:
-    try:
-        urllib.request.urlopen(sys.argv[1] + "/healthz", timeout=1).read()
-        break
-    except Exception:
-        if time.time() > deadline:
-            sys.exit("the server did not start")
-        time.sleep(0.05)
-EOF
+python3 benches/wait_healthz.py "$URL"
 
 echo "== soak: $RATE requests/s for $DURATION, then $SETTLE without load ($(git rev-parse --short HEAD))"
 target/release/examples/loadgen --url "$URL" --scenario soak --rate "$RATE" \
