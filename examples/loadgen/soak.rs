@@ -145,8 +145,9 @@ impl Soak {
         }
     }
 
-    /// A live session's token (dropping those past `session_reuse`); `take` removes it.
-    fn session(&self, take: bool) -> Option<String> {
+    /// A live session's token and when it was opened (dropping those past `session_reuse`);
+    /// `take` removes it, so that no sign-out ends it while a link is using it.
+    fn session(&self, take: bool) -> Option<(String, Instant)> {
         let mut sessions = lock(&self.sessions);
         while sessions
             .front()
@@ -159,14 +160,22 @@ impl Soak {
         }
         let i = rand::random_range(0..sessions.len());
         if take {
-            sessions.remove(i).map(|(token, _)| token)
+            sessions.remove(i)
         } else {
-            sessions.get(i).map(|(token, _)| token.clone())
+            sessions.get(i).cloned()
         }
     }
 
-    /// Nonce, then verify a message signed by `wallet`; keeps the session's token.
-    async fn sign_in(&self, wallet: Wallet) -> Option<()> {
+    /// Gives back a session that `session(true)` took, in its place by age.
+    fn give_back(&self, session: (String, Instant)) {
+        let mut sessions = lock(&self.sessions);
+        let i = sessions.partition_point(|(_, at)| *at <= session.1);
+        sessions.insert(i, session);
+    }
+
+    /// Nonce, then verify a message signed by `wallet`; keeps the session's token, and a new
+    /// wallet for returning sign-ins.
+    async fn sign_in(&self, wallet: Wallet, returning: bool) -> Option<()> {
         let t = &self.target;
         let body = self
             .call("nonce", t.client.get(t.url(&t.args.nonce_path)))
@@ -181,9 +190,9 @@ impl Soak {
         let answer = self.call("verify", verify).await?;
         let token = answer["token"].as_str()?.to_string();
         lock(&self.sessions).push_back((token, Instant::now()));
-        let mut returning = lock(&self.returning);
-        if returning.len() < RETURNING_WALLETS {
-            returning.push(wallet);
+        let mut wallets = lock(&self.returning);
+        if !returning && wallets.len() < RETURNING_WALLETS {
+            wallets.push(wallet);
         }
         Some(())
     }
@@ -218,17 +227,18 @@ impl Soak {
             action,
             Action::Session | Action::Forward | Action::LinkAndUnlink | Action::SignOut
         );
-        let token = match needs_session {
-            true => match self.session(matches!(action, Action::SignOut)) {
-                Some(token) => Some(token),
+        let take = matches!(action, Action::SignOut | Action::LinkAndUnlink);
+        let session = match needs_session {
+            true => match self.session(take) {
+                Some(session) => Some(session),
                 None => {
-                    self.sign_in(Wallet::random()).await;
+                    self.sign_in(Wallet::random(), false).await;
                     return;
                 }
             },
             false => None,
         };
-        let token = token.as_deref().unwrap_or_default();
+        let token = session.as_ref().map_or("", |(token, _)| token.as_str());
         match action {
             Action::Session => {
                 let get = t.client.get(t.url(&t.args.session_path));
@@ -243,7 +253,7 @@ impl Soak {
                     .await;
             }
             Action::NewSignIn => {
-                self.sign_in(Wallet::random()).await;
+                self.sign_in(Wallet::random(), false).await;
             }
             Action::ReturningSignIn => {
                 let wallet = {
@@ -253,10 +263,16 @@ impl Soak {
                         n => returning.get(rand::random_range(0..n)).cloned(),
                     }
                 };
-                self.sign_in(wallet.unwrap_or_else(Wallet::random)).await;
+                match wallet {
+                    Some(wallet) => self.sign_in(wallet, true).await,
+                    None => self.sign_in(Wallet::random(), false).await,
+                };
             }
             Action::LinkAndUnlink => {
                 self.link_and_unlink(token).await;
+                if let Some(session) = session {
+                    self.give_back(session);
+                }
             }
             Action::SignOut => {
                 let post = t.client.post(t.url("/api/auth/logout"));
