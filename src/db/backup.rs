@@ -296,13 +296,23 @@ impl super::Db {
         let checkpoint = tokio::task::spawn_blocking(move || -> AppResult<()> {
             let conn = Connection::open(&path)?;
             conn.busy_timeout(std::time::Duration::from_secs(5))?;
-            let busy: i64 = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))?;
-            if busy != 0 {
-                return Err(AppError::Internal(anyhow::anyhow!(
-                    "a reader held the WAL; it is checkpointed at the next start"
-                )));
+            // The no-op write above nudged the checkpointer thread: while its PASSIVE
+            // checkpoint runs, ours answers busy at once (SQLite calls no busy handler when
+            // another checkpoint is running), so it is tried again for a few seconds.
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+            loop {
+                let busy: i64 =
+                    conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))?;
+                if busy == 0 {
+                    return Ok(());
+                }
+                if std::time::Instant::now() >= deadline {
+                    return Err(AppError::Internal(anyhow::anyhow!(
+                        "a reader held the WAL; it is checkpointed at the next start"
+                    )));
+                }
+                std::thread::sleep(std::time::Duration::from_millis(10));
             }
-            Ok(())
         });
         checkpoint.await.map_err(|e| {
             AppError::Internal(anyhow::Error::new(e).context("checkpoint task failed"))
