@@ -5,7 +5,10 @@
 //!     --connections 64 --duration 10s [--json]
 //!
 //! Scenarios: `nonce` (GET nonce), `login` (verify pre-signed messages: nonces are fetched and
-//! signed before the clock starts, so the generator measures the server, not its own signing),
+//! signed before the clock starts, so the generator measures the server, not its own signing;
+//! a fresh wallet each, so every sign-in creates an account), `login-returning` (the same, by
+//! `--wallets` wallets that each signed in once before the clock starts: every sign-in is to an
+//! existing account),
 //! `session` and `forward` (GET with a valid cookie), `floor` (GET /healthz: the HTTP floor to
 //! compare with), `mixed` (90% session, 9% nonce, 1% login), `oidc` (an OpenID Connect
 //! authorization-code flow with the session cookie, two requests, counted as one: `oidc.rs`),
@@ -32,6 +35,7 @@ use wallet::Wallet;
 enum Scenario {
     Nonce,
     Login,
+    LoginReturning,
     Session,
     Forward,
     Floor,
@@ -73,6 +77,9 @@ struct Args {
     /// Messages to pre-sign for `login`/`mixed` (default: enough for the run at 2,000/s).
     #[arg(long)]
     presign: Option<usize>,
+    /// How many wallets `login-returning` signs in with, in turn (each signs in once first).
+    #[arg(long, default_value_t = 1000)]
+    wallets: usize,
     /// Print JSON instead of a table.
     #[arg(long)]
     json: bool,
@@ -144,14 +151,34 @@ impl Target {
 
     /// A signed message on a fresh nonce with a fresh key.
     async fn signed_login(&self) -> anyhow::Result<Value> {
+        self.signed_login_by(Wallet::random()).await
+    }
+
+    /// A signed sign-in message of `wallet` on a fresh nonce.
+    async fn signed_login_by(&self, wallet: Wallet) -> anyhow::Result<Value> {
         let (nonce, body) = self.nonce().await?;
-        let wallet = Wallet::random();
         let message = self.login_message(&nonce, body.as_ref(), &wallet.address)?;
         tokio::task::spawn_blocking(move || {
             let signature = wallet.sign(&message)?;
             Ok(json!({ "message": message, "signature": signature }))
         })
         .await?
+    }
+
+    /// Verifies `login` once, untimed (a warm-up), and fails unless it signed in.
+    async fn sign_in_once(&self, login: &Value) -> anyhow::Result<()> {
+        let resp = self
+            .client
+            .post(self.url(&self.args.verify_path))
+            .json(login)
+            .send()
+            .await?;
+        anyhow::ensure!(
+            resp.status().is_success(),
+            "warm-up sign-in failed: {}",
+            resp.text().await?
+        );
+        Ok(())
     }
 
     /// The sign-in message of `address` on `nonce`; `body` is the nonce response, whose
@@ -189,6 +216,38 @@ impl Target {
              URI: {uri}\nVersion: 1\nChain ID: 1\nNonce: {nonce}\nIssued At: {issued}"
         ))
     }
+}
+
+/// `count` sign-in messages, the `i`th signed by `wallet(i)`, each on a fresh nonce.
+async fn presign(
+    target: &Arc<Target>,
+    count: usize,
+    wallet: impl Fn(usize) -> Wallet,
+) -> anyhow::Result<Vec<Value>> {
+    let wallets: Vec<Wallet> = (0..count).map(wallet).collect();
+    in_flight(target, wallets, |t, wallet| async move {
+        t.signed_login_by(wallet).await
+    })
+    .await
+}
+
+/// `each` over `items`, with no more requests in flight than the run itself will use.
+async fn in_flight<I, T, F, Fut>(
+    target: &Arc<Target>,
+    items: Vec<I>,
+    each: F,
+) -> anyhow::Result<Vec<T>>
+where
+    F: Fn(Arc<Target>, I) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<T>>,
+{
+    use futures_util::StreamExt;
+    let results: Vec<anyhow::Result<T>> = futures_util::stream::iter(items)
+        .map(|item| each(Arc::clone(target), item))
+        .buffer_unordered(target.args.connections)
+        .collect()
+        .await;
+    results.into_iter().collect()
 }
 
 #[derive(Default)]
@@ -238,43 +297,45 @@ async fn main() -> anyhow::Result<()> {
         Scenario::Session | Scenario::Forward | Scenario::Mixed | Scenario::Oidc
     ) {
         let login = target.signed_login().await?;
-        let resp = target
-            .client
-            .post(target.url(&target.args.verify_path))
-            .json(&login)
-            .send()
-            .await?;
-        anyhow::ensure!(
-            resp.status().is_success(),
-            "warm-up sign-in failed: {}",
-            resp.text().await?
-        );
+        target.sign_in_once(&login).await?;
     }
-    let logins: Arc<Vec<Value>> =
-        Arc::new(if matches!(scenario, Scenario::Login | Scenario::Mixed) {
+    // Returning wallets: each signs in once now, so that the timed sign-ins find its account.
+    let returning: Arc<Vec<Wallet>> = Arc::new(if scenario == Scenario::LoginReturning {
+        let wallets: Vec<Wallet> = (0..target.args.wallets.max(1))
+            .map(|_| Wallet::random())
+            .collect();
+        eprintln!("signing in {} wallets once...", wallets.len());
+        let firsts = presign(&target, wallets.len(), |i| wallets[i].clone()).await?;
+        in_flight(&target, firsts, |t, login| async move {
+            t.sign_in_once(&login).await
+        })
+        .await?;
+        wallets
+    } else {
+        Vec::new()
+    });
+    let logins: Arc<Vec<Value>> = Arc::new(
+        if matches!(
+            scenario,
+            Scenario::Login | Scenario::LoginReturning | Scenario::Mixed
+        ) {
             let wanted = target.args.presign.unwrap_or_else(|| {
-                let per_sec = if scenario == Scenario::Login {
-                    2000
-                } else {
+                let per_sec = if scenario == Scenario::Mixed {
                     200
+                } else {
+                    2000
                 };
                 (target.args.duration.as_secs_f64() * per_sec as f64) as usize + 100
             });
             eprintln!("pre-signing {wanted} logins...");
-            // No more requests in flight than the run itself will use.
-            use futures_util::StreamExt;
-            let results: Vec<anyhow::Result<Value>> = futures_util::stream::iter(0..wanted)
-                .map(|_| {
-                    let t = Arc::clone(&target);
-                    async move { t.signed_login().await }
-                })
-                .buffer_unordered(target.args.connections)
-                .collect()
-                .await;
-            results.into_iter().collect::<anyhow::Result<Vec<_>>>()?
+            match returning.len() {
+                0 => presign(&target, wanted, |_| Wallet::random()).await?,
+                n => presign(&target, wanted, |i| returning[i % n].clone()).await?,
+            }
         } else {
             Vec::new()
-        });
+        },
+    );
     let next_login = Arc::new(AtomicUsize::new(0));
 
     eprintln!("running for {:.1} s...", target.args.duration.as_secs_f64());
@@ -316,7 +377,7 @@ async fn main() -> anyhow::Result<()> {
                     Scenario::Forward => t.client.get(t.url(&t.args.forward_path)),
                     Scenario::Floor => t.client.get(t.url(&t.args.floor_path)),
                     Scenario::Oidc | Scenario::Soak => unreachable!("measured elsewhere"),
-                    Scenario::Login | Scenario::Mixed => {
+                    Scenario::Login | Scenario::LoginReturning | Scenario::Mixed => {
                         let n = next_login.fetch_add(1, Ordering::Relaxed);
                         match logins.get(n) {
                             Some(body) => t.client.post(t.url(&t.args.verify_path)).json(body),
