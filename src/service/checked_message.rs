@@ -162,8 +162,9 @@ impl Service {
         })
     }
 
-    /// The one path of every signed message: checks it on the CPU pool (recovering the signer
-    /// there, so that the async workers keep serving), then, on the writer, spends its nonce
+    /// The one path of every signed message: checks it (recovering the signer) right here when
+    /// the CPU pool is idle, else on the pool so that the async workers keep serving (see
+    /// [`super::CpuPool::run`]), then, on the writer, spends its nonce
     /// and runs `write` with it atomically. A message refused before the writer (its nonce is
     /// not for this, or has expired; its address did not sign it) writes nothing at all; once
     /// the nonce is spent it stays spent, whatever the policy or `write` says (see
@@ -182,7 +183,7 @@ impl Service {
     {
         let (reply, answer) = oneshot::channel();
         let service = Arc::clone(self);
-        self.cpu.spawn(move || {
+        self.cpu.run(move || {
             // The requester has gone away (client disconnected): nobody to recover a signer for.
             if reply.is_closed() {
                 return;

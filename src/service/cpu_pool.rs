@@ -2,8 +2,13 @@
 //! sign-ins then cannot take every core from the async workers that serve session checks.
 //! Busy threads take queued work one item after another, with no wake-up per item. The queue
 //! is bounded: when it is full, new work is refused (503 `overloaded`) instead of piling up.
+//! When the pool has a thread with nothing to do, [`CpuPool::run`] does the work on the calling
+//! thread instead: handing it over would only add a thread wake-up (and its latency) per check.
 
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::{
+    atomic::{AtomicUsize, Ordering},
+    mpsc, Arc, Mutex,
+};
 
 use crate::error::{AppError, AppResult};
 
@@ -16,6 +21,25 @@ pub const CPU_QUEUE: usize = 4096;
 /// A few threads that recover signers, so that the async workers keep serving meanwhile.
 pub struct CpuPool {
     jobs: mpsc::SyncSender<Job>,
+    /// Work running or queued, on the pool's threads or on callers' ([`CpuPool::run`]).
+    in_flight: Arc<AtomicUsize>,
+    threads: usize,
+}
+
+/// One unit of work in flight, until dropped (also when the work panics).
+struct InFlight(Arc<AtomicUsize>);
+
+impl InFlight {
+    fn start(in_flight: &Arc<AtomicUsize>) -> Self {
+        in_flight.fetch_add(1, Ordering::AcqRel);
+        Self(Arc::clone(in_flight))
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 impl CpuPool {
@@ -46,7 +70,30 @@ impl CpuPool {
                     }
                 })?;
         }
-        Ok(Self { jobs })
+        Ok(Self {
+            jobs,
+            in_flight: Arc::new(AtomicUsize::new(0)),
+            threads,
+        })
+    }
+
+    /// Does `work` right here when less work is in flight than the pool has threads (nothing
+    /// queued: a pool thread would be idle anyway), else hands it to the pool as
+    /// [`CpuPool::spawn`] does. A burst thus still queues on the pool, so the async workers
+    /// keep serving other requests, and at most `threads` callers work here at a time.
+    pub fn run(&self, work: impl FnOnce() + Send + 'static) -> AppResult<()> {
+        let threads = self.threads;
+        let here = self
+            .in_flight
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < threads).then_some(n + 1)
+            });
+        if here.is_err() {
+            return self.spawn(work);
+        }
+        let _in_flight = InFlight(Arc::clone(&self.in_flight));
+        work();
+        Ok(())
     }
 
     /// Starts `work` on the pool, in the current tracing span, without waiting for it; refused
@@ -54,7 +101,9 @@ impl CpuPool {
     /// holds, such as the sender of its answer).
     pub fn spawn(&self, work: impl FnOnce() + Send + 'static) -> AppResult<()> {
         let span = tracing::Span::current();
+        let in_flight = InFlight::start(&self.in_flight);
         let job: Job = Box::new(move || {
+            let _in_flight = in_flight;
             let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| span.in_scope(work)));
         });
         self.jobs.try_send(job).map_err(|err| match err {
@@ -74,9 +123,8 @@ mod tests {
     use super::*;
     use crate::error::ErrorCode;
 
-    #[test]
-    fn a_full_queue_refuses_work_as_overloaded() {
-        let pool = CpuPool::with_threads(1, 2).unwrap();
+    /// Keeps the only thread of `pool` busy until the returned sender is used.
+    fn occupy(pool: &CpuPool) -> mpsc::Sender<()> {
         let (started, running) = mpsc::channel();
         let (release, blocked) = mpsc::channel::<()>();
         pool.spawn(move || {
@@ -85,6 +133,13 @@ mod tests {
         })
         .unwrap();
         running.recv().unwrap();
+        release
+    }
+
+    #[test]
+    fn a_full_queue_refuses_work_as_overloaded() {
+        let pool = CpuPool::with_threads(1, 2).unwrap();
+        let release = occupy(&pool);
         // The only thread is busy: two jobs fit in the queue, the third does not.
         let (done, finished) = mpsc::channel();
         for _ in 0..2 {
@@ -99,5 +154,34 @@ mod tests {
         finished.recv().unwrap();
         pool.spawn(move || done.send(()).unwrap()).unwrap();
         finished.recv().unwrap();
+    }
+
+    fn thread_name() -> Option<String> {
+        std::thread::current().name().map(str::to_string)
+    }
+
+    #[test]
+    fn work_runs_on_the_caller_while_the_pool_is_idle_and_queues_behind_busy_threads() {
+        let pool = CpuPool::with_threads(1, 2).unwrap();
+        let (ran, on) = mpsc::channel();
+        let here = ran.clone();
+        pool.run(move || here.send(thread_name()).unwrap()).unwrap();
+        assert_eq!(on.recv().unwrap(), thread_name());
+        // The only thread is busy: work goes to the pool, never to a second caller.
+        let release = occupy(&pool);
+        let queued = ran.clone();
+        pool.run(move || queued.send(thread_name()).unwrap())
+            .unwrap();
+        release.send(()).unwrap();
+        assert_eq!(on.recv().unwrap().as_deref(), Some("cpu-0"));
+        // Once the pool is idle again (its work done and counted), the caller works again.
+        let (idle, wait) = mpsc::channel();
+        pool.spawn(move || idle.send(()).unwrap()).unwrap();
+        wait.recv().unwrap();
+        while pool.in_flight.load(Ordering::Acquire) > 0 {
+            std::thread::yield_now();
+        }
+        pool.run(move || ran.send(thread_name()).unwrap()).unwrap();
+        assert_eq!(on.recv().unwrap(), thread_name());
     }
 }
