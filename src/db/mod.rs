@@ -160,6 +160,9 @@ impl Db {
         let readers = Pool::builder()
             .max_size(pool_size)
             .connection_timeout(Duration::from_secs(10))
+            // r2d2 would run `SELECT 1` (parsed anew) on every check-out: a connection to a
+            // local file does not go stale, and a failing one fails the query it is used for.
+            .test_on_check_out(false)
             .connection_customizer(Box::new(Pragmas))
             .build(SqliteConnectionManager::file(path))
             .with_context(open_error)?;
