@@ -11,6 +11,7 @@ each on a fresh database. Needs the release loadgen (cargo build --release --exa
 Raw results (one JSON object per run) go to target/bench/signin-cpu-<time>.jsonl.
 """
 
+import contextlib
 import json
 import os
 import statistics
@@ -72,12 +73,11 @@ def split(before, after):
     return roles
 
 
-def run_case(pid, scenario, connections, presign):
-    gen = subprocess.Popen(
-        [LOADGEN, "--url", URL, "--scenario", scenario, "--connections", str(connections),
-         "--duration", DURATION, "--presign", str(presign), "--json"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
+def measure(pid, args):
+    """Runs the generator with `args` (and --json) against the server `pid`: its report, the
+    server's CPU seconds by role while the clock ran, those seconds, and the 2xx answers."""
+    gen = subprocess.Popen([LOADGEN, *args, "--json"],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     # The clock starts once the generator says so (pre-signing costs the server nonces).
     for line in gen.stderr:
         if line.startswith("running"):
@@ -86,8 +86,14 @@ def run_case(pid, scenario, connections, presign):
     out, _ = gen.communicate()
     after, seconds = threads(pid), time.monotonic() - started
     result = json.loads(out)
-    roles = split(before, after)
     ok = sum(n for s, n in result["statuses"].items() if s.startswith("2"))
+    return result, split(before, after), seconds, ok
+
+
+def run_case(pid, scenario, connections, presign):
+    result, roles, seconds, ok = measure(
+        pid, ["--url", URL, "--scenario", scenario, "--connections", str(connections),
+              "--duration", DURATION, "--presign", str(presign)])
     total = sum(roles.values())
     return {
         "scenario": scenario,
@@ -115,6 +121,18 @@ def start(binary, db):
     return server
 
 
+@contextlib.contextmanager
+def serving(binary):
+    """A server of `binary` on a fresh database, stopped at the end of the block."""
+    with tempfile.TemporaryDirectory() as work:
+        server = start(binary, f"{work}/siwe.db")
+        try:
+            yield server
+        finally:
+            server.terminate()
+            server.wait()
+
+
 def main():
     builds = [arg.split("=", 1) for arg in sys.argv[1:]] or [["new", "target/release/siwe-server"]]
     os.makedirs("target/bench", exist_ok=True)
@@ -123,23 +141,19 @@ def main():
     with open(path, "w") as raw:
         for round_ in range(1, ROUNDS + 1):
             for name, binary in builds:
-                with tempfile.TemporaryDirectory() as work:
-                    server = start(binary, f"{work}/siwe.db")
-                    try:
-                        for scenario, connections, presign in CASES:
-                            row = run_case(server.pid, scenario, connections, presign)
-                            row.update(build=name, round=round_)
-                            raw.write(json.dumps(row) + "\n")
-                            raw.flush()
-                            rows.append(row)
-                            print(f"round {round_} {name:>6} {scenario:>15} x{connections:<2} "
-                                  f"{row['per_sec']:7.0f}/s p50 {row['p50_ms']:.2f} ms "
-                                  f"{row['server_us_per_sign_in']:5.0f} us "
-                                  + " ".join(f"{k} {v:.0f}" for k, v in sorted(row["us_per_sign_in"].items())),
-                                  flush=True)
-                    finally:
-                        server.terminate()
-                        server.wait()
+                with serving(binary) as server:
+                    for scenario, connections, presign in CASES:
+                        row = run_case(server.pid, scenario, connections, presign)
+                        row.update(build=name, round=round_)
+                        raw.write(json.dumps(row) + "\n")
+                        raw.flush()
+                        rows.append(row)
+                        print(f"round {round_} {name:>6} {scenario:>15} x{connections:<2} "
+                              f"{row['per_sec']:7.0f}/s p50 {row['p50_ms']:.2f} ms "
+                              f"{row['server_us_per_sign_in']:5.0f} us "
+                              + " ".join(f"{k} {v:.0f}" for k, v in sorted(row["us_per_sign_in"].items())),
+                              flush=True)
+
     print(f"\nmedians of {ROUNDS} rounds ({path}); server CPU in us per sign-in\n")
     roles = ["cpu pool", "writer", "checkpoint", "async workers", "blocking", "other"]
     print("| build | scenario | conns | sign-ins/s | p50 ms | p99 ms | server µs | "
