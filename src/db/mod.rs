@@ -379,7 +379,7 @@ text_id_column!(SessionId);
 /// Addresses are stored as their EIP-55 text.
 impl rusqlite::ToSql for Address {
     fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
-        Ok(rusqlite::types::ToSqlOutput::from(self.to_string()))
+        Ok(rusqlite::types::ToSqlOutput::from(self.as_str()))
     }
 }
 

@@ -4,19 +4,47 @@
 
 use std::{fmt, str::FromStr};
 
+use sha3::{Digest, Keccak256};
+
 use crate::error::{AppError, AppResult, ErrorCode};
 
-/// 20 bytes, shown as `0x` and 40 hex digits in the EIP-55 form.
+/// 20 bytes, shown as `0x` and 40 hex digits in the EIP-55 form. The form is made once, when
+/// the value is made: it costs a Keccak hash, and addresses are shown and stored often.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Address([u8; 20]);
+pub struct Address {
+    bytes: [u8; 20],
+    /// `0x` and the 40 digits of `bytes` in EIP-55 case: ASCII, always.
+    text: [u8; 42],
+}
 
 impl Address {
-    pub const fn from_bytes(bytes: [u8; 20]) -> Self {
-        Self(bytes)
+    pub fn from_bytes(bytes: [u8; 20]) -> Self {
+        let mut text = [0u8; 42];
+        text[..2].copy_from_slice(b"0x");
+        let digits = &mut text[2..];
+        // Cannot fail: 40 digits for 20 bytes.
+        let _ = hex::encode_to_slice(bytes, digits);
+        let hash = Keccak256::digest(&*digits);
+        for (i, digit) in digits.iter_mut().enumerate() {
+            let nibble = if i % 2 == 0 {
+                hash[i / 2] >> 4
+            } else {
+                hash[i / 2] & 0x0f
+            };
+            if nibble >= 8 {
+                digit.make_ascii_uppercase();
+            }
+        }
+        Self { bytes, text }
     }
 
     pub fn as_bytes(&self) -> &[u8; 20] {
-        &self.0
+        &self.bytes
+    }
+
+    /// The EIP-55 form, `0x` and 40 hex digits.
+    pub fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.text).unwrap_or_default()
     }
 
     /// An address as a person or client writes it: `0x` and 40 hex digits, in one case or in
@@ -31,10 +59,10 @@ impl Address {
         let digits = text.strip_prefix("0x").ok_or_else(invalid)?;
         let mut bytes = [0u8; 20];
         hex::decode_to_slice(digits, &mut bytes).map_err(|_| invalid())?;
-        let address = Self(bytes);
+        let address = Self::from_bytes(bytes);
         let mixed = digits.bytes().any(|b| b.is_ascii_lowercase())
             && digits.bytes().any(|b| b.is_ascii_uppercase());
-        if mixed && address.to_string()[2..] != *digits {
+        if mixed && address.as_str()[2..] != *digits {
             return Err(invalid());
         }
         Ok(address)
@@ -42,14 +70,14 @@ impl Address {
 
     /// "0x1234…abcd": the default name of an account made by a sign-in.
     pub fn short(&self) -> String {
-        let full = self.to_string();
+        let full = self.as_str();
         format!("{}…{}", &full[..6], &full[full.len() - 4..])
     }
 }
 
 impl fmt::Display for Address {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&signinwithethereum::eip55(&self.0))
+        f.write_str(self.as_str())
     }
 }
 
@@ -92,6 +120,17 @@ mod tests {
                 Address::parse(bad).unwrap_err().code(),
                 ErrorCode::InvalidAddress,
                 "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_eip55_form_is_the_one_the_siwe_crate_writes() {
+        for byte in 0..=255u8 {
+            let bytes: [u8; 20] = std::array::from_fn(|i| (i as u8).wrapping_mul(37) ^ byte);
+            assert_eq!(
+                Address::from_bytes(bytes).as_str(),
+                signinwithethereum::eip55(&bytes)
             );
         }
     }
