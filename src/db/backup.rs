@@ -296,9 +296,9 @@ impl super::Db {
         let checkpoint = tokio::task::spawn_blocking(move || -> AppResult<()> {
             let conn = Connection::open(&path)?;
             conn.busy_timeout(std::time::Duration::from_secs(5))?;
-            // The no-op write above nudged the checkpointer thread: while its PASSIVE
-            // checkpoint runs, ours answers busy at once (SQLite calls no busy handler when
-            // another checkpoint is running), so it is tried again for a few seconds.
+            // The checkpointer thread may be running a PASSIVE checkpoint: meanwhile ours
+            // answers busy at once (SQLite calls no busy handler when another checkpoint is
+            // running), so it is tried again for a few seconds.
             let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
             loop {
                 let busy: i64 =

@@ -2,6 +2,8 @@
 //! in batches. SQLite allows one writer at a time anyway; one thread that never waits for the
 //! lock, and one commit for many small writes, is what makes writes fast.
 
+mod checkpoints;
+
 use std::{
     panic::AssertUnwindSafe,
     sync::{
@@ -10,6 +12,7 @@ use std::{
     },
 };
 
+use checkpoints::Checkpoints;
 use rusqlite::Connection;
 use tokio::sync::oneshot;
 
@@ -21,8 +24,6 @@ const MAX_BATCH: usize = 256;
 /// Writes waiting for the writer at most: some 16 batches, a fraction of a second of work.
 /// Past it, writes are refused (503 `overloaded`) instead of piling up in memory.
 pub const WRITE_QUEUE: usize = 4096;
-/// WAL pages after which the writer checkpoints itself (SQLite's default is 1,000).
-const WRITER_CHECKPOINT_PAGES: i64 = 20_000;
 
 /// Reports how the batch a job ran in ended: `Err` when it could not be committed (or SQLite
 /// rolled it back).
@@ -90,27 +91,13 @@ impl Writer {
         checkpoints: Connection,
         bound: usize,
     ) -> std::io::Result<Self> {
-        // The writer checkpoints only if the checkpointer falls far behind.
-        conn.pragma_update(None, "wal_autocheckpoint", WRITER_CHECKPOINT_PAGES)
-            .map_err(std::io::Error::other)?;
-        let (nudge, nudges) = mpsc::sync_channel::<()>(1);
-        std::thread::Builder::new()
-            .name("db-checkpoint".into())
-            .spawn(move || {
-                while nudges.recv().is_ok() {
-                    let done =
-                        checkpoints.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
-                    if let Err(err) = done {
-                        tracing::warn!(error = %err, "WAL checkpoint failed");
-                    }
-                }
-            })?;
+        let checkpoints = Checkpoints::start(&conn, checkpoints)?;
         let (jobs, queue) = mpsc::channel();
         let queued = Arc::new(AtomicUsize::new(0));
         let taken = Arc::clone(&queued);
         std::thread::Builder::new()
             .name("db-writer".into())
-            .spawn(move || run(&conn, &queue, &taken, &nudge))?;
+            .spawn(move || run(&conn, &queue, &taken, checkpoints))?;
         Ok(Self {
             jobs,
             queued,
@@ -188,9 +175,23 @@ fn run(
     conn: &Connection,
     queue: &mpsc::Receiver<Job>,
     queued: &AtomicUsize,
-    checkpoint: &mpsc::SyncSender<()>,
+    mut checkpoints: Checkpoints,
 ) {
-    while let Ok(first) = queue.recv() {
+    loop {
+        let next = match checkpoints.idle_wait() {
+            Some(wait) => queue.recv_timeout(wait),
+            None => queue
+                .recv()
+                .map_err(|_| mpsc::RecvTimeoutError::Disconnected),
+        };
+        let first = match next {
+            Ok(first) => first,
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                checkpoints.idle();
+                continue;
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+        };
         let mut batch = vec![first];
         batch.extend(queue.try_iter().take(MAX_BATCH - 1));
         queued.fetch_sub(batch.len(), Ordering::Relaxed);
@@ -226,8 +227,7 @@ fn run(
         for finish in undone {
             finish(Err(&rolled_back));
         }
-        // One pending nudge is enough: a checkpoint takes everything committed before it.
-        let _ = checkpoint.try_send(());
+        checkpoints.after_batch(conn);
     }
 }
 

@@ -1,0 +1,158 @@
+//! When the WAL is folded back into the database file: by a thread of its own (which also
+//! waits for the disk), each time the WAL has grown by `CHECKPOINT_PAGES` and once the writer
+//! has been idle a while; by the writer itself past `WRITER_CHECKPOINT_PAGES`. Checkpointing
+//! after every commit cost more CPU (a wake-up, page copies and a sync each time) than the
+//! commits did.
+
+use std::{cell::Cell, sync::mpsc, time::Duration};
+
+use rusqlite::{hooks::Wal, Connection};
+
+/// WAL pages (of 4 KB) after which the checkpointer is nudged: SQLite's own default.
+const CHECKPOINT_PAGES: i32 = 1_000;
+/// WAL pages after which the writer checkpoints itself, should the checkpointer fall far
+/// behind (or a reader keep it from finishing). The WAL stays near 4 MB in steady state, and
+/// at about 80 MB at most unless a reader holds it.
+const WRITER_CHECKPOINT_PAGES: i32 = 20_000;
+/// A writer with nothing to do for this long has the rest of the WAL checkpointed, so that a
+/// quiet server's WAL is folded back too.
+const IDLE: Duration = Duration::from_secs(1);
+
+thread_local! {
+    /// Pages in the WAL after the last commit on this thread (the writer's), as SQLite's WAL
+    /// hook tells: the hook takes no state, but runs on the committing thread.
+    static WAL_PAGES: Cell<i32> = const { Cell::new(0) };
+}
+
+fn note_wal_pages(_: &Wal, pages: std::ffi::c_int) -> rusqlite::Result<()> {
+    WAL_PAGES.set(pages);
+    Ok(())
+}
+
+/// The writer's side of the checkpoints.
+pub(super) struct Checkpoints {
+    nudge: mpsc::SyncSender<()>,
+    watch: WalWatch,
+}
+
+impl Checkpoints {
+    /// Starts the checkpointer thread on `checkpoints`, and counts the WAL pages of `writer`'s
+    /// commits (in place of SQLite's automatic checkpoints). The thread ends with this value.
+    pub(super) fn start(writer: &Connection, checkpoints: Connection) -> std::io::Result<Self> {
+        writer.wal_hook(Some(note_wal_pages));
+        let (nudge, nudges) = mpsc::sync_channel::<()>(1);
+        std::thread::Builder::new()
+            .name("db-checkpoint".into())
+            .spawn(move || {
+                while nudges.recv().is_ok() {
+                    checkpoint(&checkpoints);
+                }
+            })?;
+        Ok(Self {
+            nudge,
+            watch: WalWatch::default(),
+        })
+    }
+
+    /// How long the writer may wait for work before the rest of the WAL is checkpointed (none:
+    /// nothing is left to checkpoint).
+    pub(super) fn idle_wait(&self) -> Option<Duration> {
+        self.watch.unchecked.then_some(IDLE)
+    }
+
+    /// The writer has waited `idle_wait` for work.
+    pub(super) fn idle(&mut self) {
+        self.watch.unchecked = false;
+        self.nudge();
+    }
+
+    /// After a batch on `writer`: checkpoints as the WAL's size says.
+    pub(super) fn after_batch(&mut self, writer: &Connection) {
+        match self.watch.committed(WAL_PAGES.take()) {
+            Some(Checkpoint::Nudge) => self.nudge(),
+            Some(Checkpoint::Here) => checkpoint(writer),
+            None => {}
+        }
+    }
+
+    fn nudge(&self) {
+        // One pending nudge is enough: a checkpoint takes everything committed before it.
+        let _ = self.nudge.try_send(());
+    }
+}
+
+fn checkpoint(conn: &Connection) {
+    let done = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+    if let Err(err) = done {
+        tracing::warn!(error = %err, "WAL checkpoint failed");
+    }
+}
+
+/// Counts WAL pages between checkpoints. SQLite starts the WAL over at the first commit after
+/// a complete checkpoint, so its page count falls back then.
+#[derive(Default)]
+struct WalWatch {
+    /// Pages in the WAL after the last commit.
+    pages: i32,
+    /// The page count at which the checkpointer is nudged next.
+    nudge_at: i32,
+    /// Commits since the checkpointer was last nudged.
+    unchecked: bool,
+}
+
+enum Checkpoint {
+    Nudge,
+    Here,
+}
+
+impl WalWatch {
+    /// What to do after a batch that left `pages` in the WAL (0: nothing was committed).
+    fn committed(&mut self, pages: i32) -> Option<Checkpoint> {
+        if pages == 0 {
+            return None;
+        }
+        if pages < self.pages || self.nudge_at == 0 {
+            // The WAL started over.
+            self.nudge_at = CHECKPOINT_PAGES;
+        }
+        self.pages = pages;
+        self.unchecked = true;
+        if pages >= WRITER_CHECKPOINT_PAGES {
+            return Some(Checkpoint::Here);
+        }
+        if pages < self.nudge_at {
+            return None;
+        }
+        self.nudge_at = pages + CHECKPOINT_PAGES;
+        self.unchecked = false;
+        Some(Checkpoint::Nudge)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_checkpointer_is_nudged_every_thousand_pages_and_the_writer_checkpoints_past_its_bound() {
+        let mut wal = WalWatch::default();
+        let nudged = |c: Option<Checkpoint>| matches!(c, Some(Checkpoint::Nudge));
+        assert!(wal.committed(0).is_none(), "nothing committed");
+        assert!(wal.committed(10).is_none());
+        assert!(wal.unchecked, "checkpointed once idle");
+        assert!(nudged(wal.committed(CHECKPOINT_PAGES + 5)));
+        assert!(!wal.unchecked);
+        assert!(
+            wal.committed(CHECKPOINT_PAGES + 50).is_none(),
+            "not yet again"
+        );
+        assert!(nudged(wal.committed(2 * CHECKPOINT_PAGES + 5)));
+        // Started over: counted from the start again.
+        assert!(wal.committed(20).is_none());
+        assert!(nudged(wal.committed(CHECKPOINT_PAGES)));
+        assert!(matches!(
+            wal.committed(WRITER_CHECKPOINT_PAGES),
+            Some(Checkpoint::Here)
+        ));
+    }
+}
