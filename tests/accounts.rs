@@ -203,6 +203,33 @@ async fn a_wallet_of_another_account_is_never_moved() {
     b.stop().await;
 }
 
+/// A link the identity rules refuse after its nonce was spent (the wallet is another
+/// account's) keeps the nonce spent: the same signed message is then refused as used.
+#[tokio::test]
+async fn a_link_refused_by_the_rules_spends_its_nonce() {
+    let a = TestApp::spawn().await;
+    let b = TestApp::spawn_in(a.dir.clone(), test_settings(&a.dir)).await;
+    let theirs = Wallet::random();
+    let me = a.sign_in(&Wallet::random()).await;
+    b.sign_in(&theirs).await;
+
+    let token = csrf(&me);
+    let message = a.link_challenge(&token, &theirs.address).await;
+    let body = json!({ "message": message, "signature": theirs.sign(&message) });
+    let link = || {
+        a.call(
+            Method::POST,
+            "/api/wallets",
+            Some(&token),
+            Some(body.clone()),
+        )
+    };
+    expect_error(link().await, StatusCode::CONFLICT, "wallet_already_linked").await;
+    expect_error(link().await, StatusCode::UNAUTHORIZED, "invalid_nonce").await;
+    assert_eq!(wallets(&a).await.len(), 1);
+    b.stop().await;
+}
+
 async fn challenge(app: &TestApp, token: String, address: String) -> String {
     app.link_challenge(&token, &address).await
 }

@@ -61,7 +61,7 @@ pub mod sessions;
 pub mod users;
 mod writer;
 
-pub use writer::{atomically, Answer, ForWaiter, WRITE_QUEUE};
+pub use writer::{Answer, ForWaiter, WRITE_QUEUE};
 
 use std::{path::Path, time::Duration};
 

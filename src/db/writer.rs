@@ -28,8 +28,18 @@ pub const WRITE_QUEUE: usize = 4096;
 /// Reports how the batch a job ran in ended: `Err` when it could not be committed (or SQLite
 /// rolled it back).
 type Finish = Box<dyn FnOnce(Result<(), &AppError>) + Send>;
-/// Runs one job's work inside its own savepoint and returns how to report its result.
-type Job = Box<dyn FnOnce(&Connection) -> Finish + Send>;
+/// Runs one job's work, undone as told should it fail, and returns how to report its result.
+type Job = Box<dyn FnOnce(&Connection, Undo) -> Finish + Send>;
+
+/// How a failed job's writes are undone.
+#[derive(Clone, Copy)]
+enum Undo {
+    /// Back to a savepoint of its own: the transaction holds other jobs' writes.
+    Savepoint,
+    /// By rolling the transaction back: the job is the first in it. Spares the savepoint, which
+    /// keeps a copy of every page the job changes (as much work as the changes themselves).
+    Transaction,
+}
 
 #[derive(Clone)]
 pub(super) struct Writer {
@@ -126,12 +136,12 @@ impl Writer {
         }
         // Keep the request's span (and its request id) on logs written by the work.
         let span = tracing::Span::current();
-        let job: Job = Box::new(move |conn| {
+        let job: Job = Box::new(move |conn, undo| {
             if answer.abandoned() {
                 tracing::debug!("write skipped: its requester has gone away");
                 return Box::new(|_| {});
             }
-            let result = span.in_scope(|| atomically(conn, work));
+            let result = span.in_scope(|| atomically(conn, undo, work));
             Box::new(move |committed| {
                 let result = match (result, committed) {
                     (Ok(_), Err(err)) => Err(err.duplicate()),
@@ -148,26 +158,38 @@ impl Writer {
 }
 
 /// Runs `work` so that an error (or a panic) undoes its writes and leaves the rest of the
-/// transaction alone. Savepoints nest, so work may call this again for a part of itself.
-pub fn atomically<T>(
+/// transaction alone, as `undo` says.
+fn atomically<T>(
     conn: &Connection,
+    undo: Undo,
     work: impl FnOnce(&Connection) -> AppResult<T>,
 ) -> AppResult<T> {
-    exec(conn, "SAVEPOINT work")?;
+    if let Undo::Savepoint = undo {
+        exec(conn, "SAVEPOINT work")?;
+    }
     let result = std::panic::catch_unwind(AssertUnwindSafe(|| work(conn))).unwrap_or_else(|_| {
         Err(AppError::Internal(anyhow::anyhow!(
             "database work panicked"
         )))
     });
     if conn.is_autocommit() {
-        // SQLite rolled the whole transaction back (a full disk, an I/O error): no savepoint
-        // is left to undo or release, and the work's writes are gone, whatever it returned.
+        // SQLite rolled the whole transaction back (a full disk, an I/O error): nothing is
+        // left to undo or release, and the work's writes are gone, whatever it returned.
         return result.and_then(|_| Err(super::storage_unavailable()));
     }
-    if result.is_err() {
-        exec(conn, "ROLLBACK TO work")?;
+    match undo {
+        Undo::Savepoint => {
+            if result.is_err() {
+                exec(conn, "ROLLBACK TO work")?;
+            }
+            exec(conn, "RELEASE work")?;
+        }
+        Undo::Transaction if result.is_err() => {
+            exec(conn, "ROLLBACK")?;
+            exec(conn, "BEGIN IMMEDIATE")?;
+        }
+        Undo::Transaction => {}
     }
-    exec(conn, "RELEASE work")?;
     result
 }
 
@@ -199,8 +221,13 @@ fn run(
         let mut in_batch = exec(conn, "BEGIN IMMEDIATE").is_ok();
         let mut finishes: Vec<Finish> = Vec::with_capacity(batch.len());
         let mut undone: Vec<Finish> = Vec::new();
-        for job in batch {
-            finishes.push(job(conn));
+        for (index, job) in batch.into_iter().enumerate() {
+            let undo = if in_batch && index == 0 {
+                Undo::Transaction
+            } else {
+                Undo::Savepoint
+            };
+            finishes.push(job(conn, undo));
             if in_batch && conn.is_autocommit() {
                 // SQLite rolled the transaction back by itself (a full disk, an I/O error):
                 // the batch's writes so far are gone, so their requests are told so; the
@@ -241,15 +268,18 @@ mod tests {
         Writer::start_with_queue(open(), open(), bound).unwrap()
     }
 
-    #[test]
-    fn a_full_queue_answers_overloaded_and_abandoned_work_is_skipped() {
-        let writer = writer(3);
+    /// Keeps the writer busy with a job that runs `first` and then waits: jobs queued
+    /// meanwhile wait too, and go in one batch once the returned sender is sent to.
+    fn busy(
+        writer: &Writer,
+        first: impl FnOnce(&Connection) -> AppResult<()> + Send + 'static,
+    ) -> mpsc::Sender<()> {
         let (started, running) = mpsc::channel();
         let (release, blocked) = mpsc::channel::<()>();
-        // The writer is busy with this job; the next ones wait in the queue.
         writer
             .submit(
-                move |_| {
+                move |conn| {
+                    first(conn)?;
                     started.send(()).unwrap();
                     let _ = blocked.recv();
                     Ok(())
@@ -258,6 +288,50 @@ mod tests {
             )
             .unwrap();
         running.recv().unwrap();
+        release
+    }
+
+    #[test]
+    fn a_failed_job_is_undone_alone_whether_first_in_its_batch_or_not() {
+        let writer = writer(16);
+        let release = busy(&writer, |conn| {
+            Ok(exec(conn, "CREATE TABLE t (n INTEGER)")?)
+        });
+        // Queued meanwhile, so one batch: its first job runs without a savepoint.
+        let insert = |n: i64, fails: bool| {
+            move |conn: &Connection| {
+                conn.execute("INSERT INTO t VALUES (?1)", [n])?;
+                if fails {
+                    return Err(AppError::unauthenticated());
+                }
+                Ok(())
+            }
+        };
+        for (n, fails) in [(1, true), (2, false), (3, true)] {
+            writer
+                .submit(insert(n, fails), |_: AppResult<()>| {})
+                .unwrap();
+        }
+        let (answer, answered) = mpsc::channel();
+        let read = |conn: &Connection| -> AppResult<Vec<i64>> {
+            let mut stmt = conn.prepare("SELECT n FROM t")?;
+            let rows = stmt.query_map([], |r| r.get(0))?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        };
+        writer
+            .submit(read, move |rows: AppResult<Vec<i64>>| {
+                answer.send(rows.unwrap()).unwrap()
+            })
+            .unwrap();
+        release.send(()).unwrap();
+        assert_eq!(answered.recv().unwrap(), vec![2]);
+    }
+
+    #[test]
+    fn a_full_queue_answers_overloaded_and_abandoned_work_is_skipped() {
+        let writer = writer(3);
+        // The writer is busy with this job; the next ones wait in the queue.
+        let release = busy(&writer, |_| Ok(()));
         let (answers, answered) = mpsc::channel();
         let answer = |answers: &mpsc::Sender<Result<(), ErrorCode>>| {
             let answers = answers.clone();

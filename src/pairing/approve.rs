@@ -10,10 +10,10 @@ use crate::{
     domain::{
         address::Address,
         event::EventKind,
-        pairing::{approval_statement, Approval, Pairing},
+        pairing::{approval_statement, Approval, Pairing, PairingState},
         token::NonceFor,
     },
-    error::AppResult,
+    error::{AppError, AppResult},
     service::{record_event, Challenge, ClientInfo, Refused, Service, SignedMessage},
 };
 
@@ -93,6 +93,11 @@ impl Pairings {
             .check_then_write(signed, move |conn, checked| {
                 let now = service.clock().now_ms();
                 let pairing = pairings::find(conn, &id)?.ok_or_else(not_found)?;
+                // Refused before anything is written (see `Spent::then`).
+                let state = pairing.state_at(now);
+                if state != PairingState::Pending {
+                    return Err(refusal(state));
+                }
                 let (address, chain_id) = (checked.address, checked.parsed.message.chain_id);
                 let (user_id, created_account) =
                     service.account_of_wallet(conn, &address, chain_id)?;
@@ -105,7 +110,9 @@ impl Pairings {
                     contract: checked.contract.clone(),
                 };
                 if !pairings::approve(conn, &id, &approval, now)? {
-                    return Err(refusal(pairing.state_at(now)));
+                    return Err(AppError::Internal(anyhow::anyhow!(
+                        "a pending pairing was not approved"
+                    )));
                 }
                 let detail = desktop_detail(&pairing);
                 record_event(

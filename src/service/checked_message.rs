@@ -202,7 +202,7 @@ impl Service {
                     let writer = Arc::clone(&service);
                     let write = move |conn: &Conn| {
                         let spent = writer.spend_nonce(conn, &mut checked, &refused)?;
-                        let written = spent.then(conn, |conn, ()| write(conn, &checked));
+                        let written = spent.then(conn, |conn, ()| write(conn, &checked))?;
                         Ok(Checked::Written(written))
                     };
                     let _ = service.db.write_then(write, tell);

@@ -288,7 +288,7 @@ impl Service {
                 let spent =
                     service.consume_email_token(conn, &token, EmailLinkKind::VerifyEmail)?;
                 // The link is spent all the same.
-                Ok(spent.then(conn, |conn, record| {
+                spent.then(conn, |conn, record| {
                     if verified_elsewhere(conn, &record.user_id, &record.email)? {
                         return Err(confirmed_elsewhere());
                     }
@@ -305,7 +305,7 @@ impl Service {
                         None,
                     )?;
                     Ok(record.email)
-                }))
+                })
             })
             .await;
         Spent::answer(written)

@@ -178,9 +178,9 @@ impl Service {
                 let spent =
                     service.consume_email_token(conn, &token, EmailLinkKind::AttachWallet)?;
                 // A used link stays used, whatever happens to the rest.
-                Ok(spent.then(conn, |conn, record| {
+                spent.then(conn, |conn, record| {
                     service.attach_by_email_link(conn, &record, &client)
-                }))
+                })
             })
             .await;
         let (signed_in, notice) = Spent::answer(written)?;
