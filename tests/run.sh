@@ -14,7 +14,9 @@
 #   sdk       bash tests/suites/sdk/sdk.sh                 generated TypeScript and Python clients
 #   oidc      bash tests/suites/oidc/oidc.sh               OpenID Connect relying parties and JupyterHub
 #   browser   (cd tests/suites/browser && npm test)        the built-in pages in headless Chromium
-# Each suite's output is shown as it runs and kept in target/test-logs/<suite>.log.
+# Each suite's output is shown as it runs and kept in target/test-logs/<suite>.log. A suite that
+# runs longer than SUITE_TIMEOUT_SECS (2400 unless set) is stopped, with everything it started,
+# and fails: one hung child must not hold CI until its own limit.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -53,9 +55,12 @@ step() {
   echo
   echo "==> $name: $cmd"
   start=$(date +%s)
-  bash -c "set -euo pipefail; $cmd" 2>&1 | tee "$logs/$name.log"
+  timeout --kill-after=30 "${SUITE_TIMEOUT_SECS:-2400}" bash -c "set -euo pipefail; $cmd" 2>&1 | tee "$logs/$name.log"
   status=${PIPESTATUS[0]}
   local took=$(($(date +%s) - start))
+  if [ "$status" = 124 ] || [ "$status" = 137 ]; then
+    echo "$name: stopped after ${took}s (SUITE_TIMEOUT_SECS=${SUITE_TIMEOUT_SECS:-2400})" | tee -a "$logs/$name.log"
+  fi
   if [ "$status" = 0 ]; then
     passed=$((passed + 1))
     summary+=("$(printf 'PASS  %-9s %4ss  %s' "$name" "$took" "$cmd")")

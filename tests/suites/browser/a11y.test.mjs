@@ -324,9 +324,9 @@ describe("accessibility (axe-core) and narrow screens", () => {
       SIWE_EMAIL__SMTP_TLS: "none",
     });
   });
-  after(() => {
-    server?.stop();
-    mail.smtp?.stop();
+  after(async () => {
+    await server?.stop();
+    await mail.smtp?.stop();
     if (configDir) rmSync(configDir, { recursive: true, force: true });
   });
 

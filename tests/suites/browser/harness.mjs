@@ -36,6 +36,43 @@ export const accounts = keys.map((k) => privateKeyToAccount(k));
 export const PHONE = { width: 360, height: 780 };
 export const DESKTOP = { width: 1280, height: 900 };
 
+/** Every child this process started and has not stopped: killed after all tests, so a failed
+ * test never leaves one that keeps Node (and CI) running. */
+const running = new Set();
+after(async () => {
+  await Promise.all([...running].map((handle) => handle.stop()));
+});
+
+/**
+ * Starts `command`; `stop()` ends it with SIGTERM (SIGKILL after 15 s), waits until it has
+ * exited and only then removes `dir` (if given): a server still checkpointing on SIGTERM writes
+ * into its data folder, and removing the folder under it fails with ENOTEMPTY.
+ */
+export function startProcess(command, args, { env, stdio = "ignore", dir } = {}) {
+  const child = spawn(command, args, { env, stdio });
+  const exited = new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) resolve();
+    else child.once("exit", resolve);
+  });
+  let stopping;
+  const handle = {
+    child,
+    stop() {
+      stopping ??= (async () => {
+        child.kill("SIGTERM");
+        const killer = setTimeout(() => child.kill("SIGKILL"), 15_000);
+        await exited;
+        clearTimeout(killer);
+        running.delete(handle);
+        if (dir) rmSync(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
+      })();
+      return stopping;
+    },
+  };
+  running.add(handle);
+  return handle;
+}
+
 export function freePort() {
   return new Promise((resolve, reject) => {
     const server = createServer();
@@ -52,7 +89,8 @@ export async function startServer(env = {}) {
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
   const data = mkdtempSync(join(tmpdir(), "siwe-e2e-"));
-  const child = spawn(binary, [], {
+  const serverProcess = startProcess(binary, [], {
+    dir: data,
     env: {
       ...process.env,
       RUST_LOG: "",
@@ -75,13 +113,7 @@ export async function startServer(env = {}) {
     }
     await new Promise((r) => setTimeout(r, 100));
   }
-  return {
-    base,
-    stop() {
-      child.kill("SIGTERM");
-      rmSync(data, { recursive: true, force: true });
-    },
-  };
+  return { base, stop: () => serverProcess.stop() };
 }
 
 let browser;
@@ -220,7 +252,8 @@ export async function startSmtp() {
   const dir = mkdtempSync(join(tmpdir(), "siwe-e2e-mail-"));
   const maildir = join(dir, "maildir");
   for (const sub of ["tmp", "new", "cur"]) mkdirSync(join(maildir, sub), { recursive: true });
-  const child = spawn("python3", ["-m", "aiosmtpd", "-n", "-l", `127.0.0.1:${port}`, "-c", "aiosmtpd.handlers.Mailbox", maildir], {
+  const smtp = startProcess("python3", ["-m", "aiosmtpd", "-n", "-l", `127.0.0.1:${port}`, "-c", "aiosmtpd.handlers.Mailbox", maildir], {
+    dir,
     stdio: ["ignore", "ignore", "inherit"],
   });
   for (let i = 0; i < 100; i++) {
@@ -249,10 +282,7 @@ export async function startSmtp() {
       }
       throw new Error(`no message ${n} arrived`);
     },
-    stop() {
-      child.kill("SIGTERM");
-      rmSync(dir, { recursive: true, force: true });
-    },
+    stop: () => smtp.stop(),
   };
 }
 

@@ -88,8 +88,8 @@ describe("pages in the person's language", () => {
     );
     server = await startServer({ SIWE_CONFIG: config });
   });
-  after(() => {
-    server?.stop();
+  after(async () => {
+    await server?.stop();
     if (configDir) rmSync(configDir, { recursive: true, force: true });
   });
 

@@ -5,7 +5,6 @@
 
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer as createHttpServer } from "node:http";
 import { tmpdir } from "node:os";
@@ -24,6 +23,7 @@ import {
   signInFromNode,
   signInWithTestWallet,
   sleep,
+  startProcess,
   startServer,
   startSmtp,
   useBrowser,
@@ -115,7 +115,7 @@ describe("sign-in and account pages", () => {
       assert.deepEqual(errors.filter((e) => !e.includes("401")), [], "no script errors (CSP included)");
     } finally {
       await context.close();
-      server.stop();
+      await server.stop();
     }
   });
 
@@ -150,7 +150,7 @@ describe("sign-in and account pages", () => {
       assert.deepEqual(errors.filter((e) => !e.includes("401") && !e.includes("403")), [], "no script errors");
     } finally {
       await context.close();
-      server.stop();
+      await server.stop();
     }
   });
 
@@ -186,7 +186,7 @@ describe("sign-in and account pages", () => {
       await page.waitForURL(`${server.base}/login`);
     } finally {
       await context.close();
-      server.stop();
+      await server.stop();
     }
   });
 
@@ -212,7 +212,7 @@ describe("sign-in and account pages", () => {
       await page.getByTestId("user-address").filter({ hasText: accounts[2].address }).waitFor();
     } finally {
       await context.close();
-      server.stop();
+      await server.stop();
     }
   });
 
@@ -227,7 +227,7 @@ describe("sign-in and account pages", () => {
       }
     } finally {
       await context.close();
-      server.stop();
+      await server.stop();
     }
   });
 
@@ -249,7 +249,7 @@ describe("sign-in and account pages", () => {
       await page.waitForURL(`${server.base}/account`);
     } finally {
       await context.close();
-      server.stop();
+      await server.stop();
     }
   });
 
@@ -266,7 +266,7 @@ describe("sign-in and account pages", () => {
       await notice.getByRole("button", { name: sentence("login.try_again") }).waitFor();
     } finally {
       await context.close();
-      server.stop();
+      await server.stop();
     }
   });
 
@@ -288,7 +288,7 @@ describe("sign-in and account pages", () => {
         await context.close();
       }
     }
-    server.stop();
+    await server.stop();
   });
 
   test("a wrong network is explained", async () => {
@@ -306,7 +306,7 @@ describe("sign-in and account pages", () => {
       await page.waitForURL(`${server.base}/account`);
     } finally {
       await context.close();
-      server.stop();
+      await server.stop();
     }
   });
 
@@ -316,7 +316,7 @@ describe("sign-in and account pages", () => {
     try {
       await page.goto(`${server.base}/`);
       await page.getByTestId("wallet-option").waitFor();
-      server.stop();
+      await server.stop();
       await new Promise((r) => setTimeout(r, 500));
       await page.getByRole("button", { name: "Test Wallet" }).click();
       const notice = page.getByTestId("notice");
@@ -337,7 +337,7 @@ describe("sign-in and account pages", () => {
       await page.getByTestId("notice").filter({ hasText: sentence("login.cookie_not_kept") }).waitFor();
     } finally {
       await context.close();
-      server.stop();
+      await server.stop();
     }
   });
 
@@ -366,7 +366,7 @@ describe("sign-in and account pages", () => {
       assert.equal(accent, "rgb(170, 51, 0)");
     } finally {
       await context.close();
-      server.stop();
+      await server.stop();
     }
   });
 
@@ -385,7 +385,7 @@ describe("sign-in and account pages", () => {
       await page.waitForURL(`${server.base}/account`);
     } finally {
       await context.close();
-      server.stop();
+      await server.stop();
     }
   });
 });
@@ -500,7 +500,7 @@ describe("no dead ends", () => {
         }
       }
     } finally {
-      server.stop();
+      await server.stop();
     }
   });
 
@@ -519,7 +519,7 @@ describe("no dead ends", () => {
       await shotBoth(page, "login-no-wallet-on-a-phone");
     } finally {
       await context.close();
-      server.stop();
+      await server.stop();
     }
   });
 
@@ -551,7 +551,7 @@ describe("no dead ends", () => {
       assert.deepEqual(errors.filter((e) => !e.includes("401")), [], "no script errors");
     } finally {
       await context.close();
-      server.stop();
+      await server.stop();
     }
   });
 
@@ -576,7 +576,7 @@ describe("no dead ends", () => {
       await shotBoth(page, "error-wallet-busy");
     } finally {
       await context.close();
-      server.stop();
+      await server.stop();
     }
   });
 
@@ -613,7 +613,7 @@ describe("no dead ends", () => {
       assert.equal(await page.evaluate(() => document.activeElement.id), "manual-address");
     } finally {
       await context.close();
-      server.stop();
+      await server.stop();
     }
   });
 
@@ -639,7 +639,7 @@ describe("no dead ends", () => {
       await shotBoth(page, "account-dark");
     } finally {
       await context.close();
-      server.stop();
+      await server.stop();
     }
   });
 
@@ -676,7 +676,7 @@ describe("no dead ends", () => {
       assert.deepEqual(errors.filter((e) => !e.includes("401")), [], "no script errors");
     } finally {
       await context.close();
-      server.stop();
+      await server.stop();
     }
   });
 });
@@ -733,8 +733,8 @@ describe("emailed links", () => {
     } finally {
       await context.close();
       evil.close();
-      server.stop();
-      smtp.stop();
+      await server.stop();
+      await smtp.stop();
     }
   });
 
@@ -793,8 +793,8 @@ describe("emailed links", () => {
     } finally {
       await context.close();
       webmail.close();
-      server.stop();
-      smtp.stop();
+      await server.stop();
+      await smtp.stop();
     }
   });
 });
@@ -858,7 +858,7 @@ describe("OpenID Connect", () => {
     } finally {
       await context.close();
       app.close();
-      server.stop();
+      await server.stop();
       rmSync(dir, { recursive: true, force: true });
     }
   });
@@ -872,9 +872,7 @@ async function anvilWithEns() {
   const modules = join(root, "tests", "suites", "chain", "node_modules");
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const child = spawn(join(modules, "@foundry-rs/anvil-linux-amd64/bin/anvil"), ["--port", String(port), "--chain-id", "31337", "--silent"], {
-    stdio: "ignore",
-  });
+  const anvil = startProcess(join(modules, "@foundry-rs/anvil-linux-amd64/bin/anvil"), ["--port", String(port), "--chain-id", "31337", "--silent"]);
   const chain = { id: 31337, name: "anvil", nativeCurrency: { name: "Ether", symbol: "ETH", decimals: 18 }, rpcUrls: { default: { http: [url] } } };
   // anvil's first funded account.
   const deployer = privateKeyToAccount("0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80");
@@ -919,7 +917,7 @@ async function anvilWithEns() {
   await client.setBalance({ address: wallet, value: 10n ** 20n });
   const walletClient = createWalletClient({ chain, transport: http(url), account: accounts[0] });
   await send(walletClient, reverse, REVERSE, "setName", ["alice.eth"]);
-  return { url, registry, stop: () => child.kill("SIGTERM") };
+  return { url, registry, stop: () => anvil.stop() };
 }
 
 describe("ENS names", () => {
@@ -961,8 +959,8 @@ describe("ENS names", () => {
       assert.deepEqual(errors, [], "no script errors (CSP included)");
     } finally {
       await context.close();
-      server.stop();
-      chain.stop();
+      await server.stop();
+      await chain.stop();
       rmSync(dir, { recursive: true, force: true });
     }
   });

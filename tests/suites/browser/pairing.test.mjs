@@ -116,8 +116,8 @@ describe("cross-device sign-in", () => {
   after(async () => {
     await expiring?.desktop.context.close();
     await expiring?.phone.context.close();
-    server?.stop();
-    shortLived?.stop();
+    await server?.stop();
+    await shortLived?.stop();
     if (configDir) rmSync(configDir, { recursive: true, force: true });
   });
 
@@ -379,6 +379,6 @@ test("with pairing turned off, the login page does not offer it", async () => {
     assert.equal(await page.getByTestId("pair-start").isVisible(), false);
   } finally {
     await context.close();
-    server.stop();
+    await server.stop();
   }
 });
