@@ -385,6 +385,7 @@ impl rusqlite::ToSql for Address {
 
 impl rusqlite::types::FromSql for Address {
     fn column_result(value: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
-        Address::parse(value.as_str()?).map_err(|e| rusqlite::types::FromSqlError::Other(e.into()))
+        // Written by us in EIP-55 form: not hashed again.
+        Address::from_stored(value.as_str()?).map_err(|e| rusqlite::types::FromSqlError::Other(e.into()))
     }
 }

@@ -68,6 +68,29 @@ impl Address {
         Ok(address)
     }
 
+    /// An address as this server stored it: in its EIP-55 form, which is kept as read instead
+    /// of hashed again (a session check reads two or three). Only a form with both cases is
+    /// taken as read: every other spelling, and anything not an address, goes through
+    /// [`Address::parse`].
+    pub fn from_stored(text: &str) -> AppResult<Self> {
+        let digits = match text.strip_prefix("0x") {
+            Some(digits) if digits.len() == 40 => digits,
+            _ => return Self::parse(text),
+        };
+        let mixed = digits.bytes().any(|b| b.is_ascii_lowercase())
+            && digits.bytes().any(|b| b.is_ascii_uppercase());
+        let mut bytes = [0u8; 20];
+        if !mixed || hex::decode_to_slice(digits, &mut bytes).is_err() {
+            return Self::parse(text);
+        }
+        let mut stored = [0u8; 42];
+        stored.copy_from_slice(text.as_bytes());
+        Ok(Self {
+            bytes,
+            text: stored,
+        })
+    }
+
     /// "0x1234…abcd": the default name of an account made by a sign-in.
     pub fn short(&self) -> String {
         let full = self.as_str();
@@ -100,6 +123,20 @@ mod tests {
     use super::*;
 
     const EIP55: &str = "0xC02aaA39b223FE8D0A0e5C4F27eAD9083C756Cc2";
+
+    #[test]
+    fn a_stored_address_is_the_parsed_one() {
+        let all_digits = "0x1234567890123456789012345678901234567890";
+        for text in [EIP55, all_digits, &EIP55.to_lowercase()] {
+            let parsed = Address::parse(text).unwrap();
+            let stored = Address::from_stored(text).unwrap();
+            assert_eq!(stored, parsed);
+            assert_eq!(stored.as_str(), parsed.as_str());
+        }
+        for bad in ["0xZ02aaA39b223FE8D0A0e5C4F27eAD9083C756Cc2", "0x1234", ""] {
+            assert!(Address::from_stored(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn addresses_in_any_single_case_or_valid_checksum() {
