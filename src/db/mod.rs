@@ -47,6 +47,14 @@ impl From<r2d2::Error> for crate::error::AppError {
     }
 }
 
+/// A statement's text, formatted once on first use, not on every call (every request runs some).
+macro_rules! sql {
+    ($($format:tt)*) => {{
+        static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| format!($($format)*));
+        SQL.as_str()
+    }};
+}
+
 pub mod backup;
 pub mod contract_sessions;
 pub mod email_tokens;
@@ -386,6 +394,7 @@ impl rusqlite::ToSql for Address {
 impl rusqlite::types::FromSql for Address {
     fn column_result(value: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
         // Written by us in EIP-55 form: not hashed again.
-        Address::from_stored(value.as_str()?).map_err(|e| rusqlite::types::FromSqlError::Other(e.into()))
+        Address::from_stored(value.as_str()?)
+            .map_err(|e| rusqlite::types::FromSqlError::Other(e.into()))
     }
 }

@@ -2,8 +2,6 @@
 //! grants and refresh tokens. Codes and refresh tokens are found by their MACs; each is spent
 //! by one statement, so of racing requests exactly one gets it.
 
-use std::sync::LazyLock;
-
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::prefixed;
@@ -52,7 +50,7 @@ fn scopes_of(text: String) -> Scopes {
 }
 
 pub fn insert_code(conn: &Connection, mac: &[u8; 32], code: &AuthorizationCode) -> AppResult<()> {
-    conn.prepare_cached(&format!(
+    conn.prepare_cached(sql!(
         "INSERT INTO oidc_codes (code_mac, {CODE_COLUMNS})
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
     ))?
@@ -80,7 +78,7 @@ pub fn redeem_code(
     now_ms: i64,
 ) -> AppResult<Redeemed<AuthorizationCode>> {
     let fresh = conn
-        .prepare_cached(&format!(
+        .prepare_cached(sql!(
             "UPDATE oidc_codes SET used_at = ?2
               WHERE code_mac = ?1 AND used_at IS NULL AND expires_at > ?2
              RETURNING {CODE_COLUMNS}"
@@ -134,7 +132,7 @@ fn grant_from_row(row: &Row<'_>) -> rusqlite::Result<Grant> {
 }
 
 pub fn insert_grant(conn: &Connection, grant: &Grant) -> AppResult<()> {
-    conn.prepare_cached(&format!(
+    conn.prepare_cached(sql!(
         "INSERT INTO oidc_grants ({GRANT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
     ))?
     .execute(params![
@@ -154,7 +152,7 @@ pub fn insert_grant(conn: &Connection, grant: &Grant) -> AppResult<()> {
 /// The grant, live or not (see `Grant::is_live`).
 pub fn find_grant(conn: &Connection, id: &str) -> AppResult<Option<Grant>> {
     Ok(conn
-        .prepare_cached(&format!(
+        .prepare_cached(sql!(
             "SELECT {GRANT_COLUMNS} FROM oidc_grants WHERE id = ?1"
         ))?
         .query_row(params![id], grant_from_row)
@@ -273,15 +271,12 @@ pub fn find_refresh_token_grant(
     mac: &[u8; 32],
     now_ms: i64,
 ) -> AppResult<Option<Grant>> {
-    static SQL: LazyLock<String> = LazyLock::new(|| {
-        format!(
-            "SELECT {} FROM oidc_refresh_tokens t JOIN oidc_grants g ON g.id = t.grant_id
-              WHERE t.token_mac = ?1 AND t.used_at IS NULL AND t.expires_at > ?2",
-            prefixed("g", GRANT_COLUMNS)
-        )
-    });
     let grant = conn
-        .prepare_cached(&SQL)?
+        .prepare_cached(sql!(
+            "SELECT {} FROM oidc_refresh_tokens t JOIN oidc_grants g ON g.id = t.grant_id
+          WHERE t.token_mac = ?1 AND t.used_at IS NULL AND t.expires_at > ?2",
+            prefixed("g", GRANT_COLUMNS)
+        ))?
         .query_row(params![mac, now_ms], grant_from_row)
         .optional()?;
     Ok(grant.filter(|g| g.is_live(now_ms)))

@@ -130,14 +130,14 @@ pub fn insert_within(
 
 pub fn find(conn: &Connection, id: &PairingId) -> AppResult<Option<Pairing>> {
     Ok(conn
-        .prepare_cached(&format!("SELECT {COLUMNS} FROM pairings WHERE id = ?1"))?
+        .prepare_cached(sql!("SELECT {COLUMNS} FROM pairings WHERE id = ?1"))?
         .query_row(params![id.as_str()], pairing_from_row)
         .optional()?)
 }
 
 pub fn find_by_code(conn: &Connection, code: &PairingCode) -> AppResult<Option<Pairing>> {
     Ok(conn
-        .prepare_cached(&format!("SELECT {COLUMNS} FROM pairings WHERE code = ?1"))?
+        .prepare_cached(sql!("SELECT {COLUMNS} FROM pairings WHERE code = ?1"))?
         .query_row(params![code.as_str()], pairing_from_row)
         .optional()?)
 }
@@ -187,7 +187,7 @@ pub fn decline(conn: &Connection, id: &PairingId, now_ms: i64) -> AppResult<bool
 /// The caller has checked the desktop's secret.
 pub fn claim(conn: &Connection, id: &PairingId, now_ms: i64) -> AppResult<Option<Approval>> {
     let claimed = conn
-        .prepare_cached(&format!(
+        .prepare_cached(sql!(
             "UPDATE pairings SET state = 'claimed'
               WHERE id = ?1 AND state = 'approved' AND expires_at > ?2
              RETURNING {APPROVAL_COLUMNS}"

@@ -1,8 +1,6 @@
 //! Sessions: one row per sign-in, found by its token's key (a time prefix and a keyed MAC;
 //! see `domain::token::Keys::session_token_key`).
 
-use std::sync::LazyLock;
-
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::{prefixed, users};
@@ -42,7 +40,7 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<Session> {
 }
 
 pub fn insert(conn: &Connection, session: &Session, token_key: &[u8]) -> AppResult<()> {
-    conn.prepare_cached(&format!(
+    conn.prepare_cached(sql!(
         "INSERT INTO sessions (token_hash, {COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
     ))?
     .execute(params![
@@ -68,16 +66,13 @@ pub fn find_live(
     token_key: &[u8],
     now_ms: i64,
 ) -> AppResult<Option<(Session, User)>> {
-    static SQL: LazyLock<String> = LazyLock::new(|| {
-        format!(
+    Ok(conn
+        .prepare_cached(sql!(
             "SELECT {}, {CONTRACT_WALLET}, {} FROM sessions s JOIN users u ON u.id = s.user_id
-              WHERE s.token_hash = ?1 AND s.revoked_at IS NULL AND s.expires_at > ?2",
+          WHERE s.token_hash = ?1 AND s.revoked_at IS NULL AND s.expires_at > ?2",
             prefixed("s", COLUMNS),
             prefixed("u", users::USER_COLUMNS)
-        )
-    });
-    Ok(conn
-        .prepare_cached(&SQL)?
+        ))?
         .query_row(params![token_key, now_ms], |row| {
             Ok((from_row(row)?, users::user_from_row_at(row, COLUMN_COUNT)?))
         })
@@ -86,15 +81,12 @@ pub fn find_live(
 
 /// The user's live sessions, newest first.
 pub fn live_of_user(conn: &Connection, user_id: &UserId, now_ms: i64) -> AppResult<Vec<Session>> {
-    static SQL: LazyLock<String> = LazyLock::new(|| {
-        format!(
-            "SELECT {}, {CONTRACT_WALLET} FROM sessions s
-              WHERE s.user_id = ?1 AND s.revoked_at IS NULL AND s.expires_at > ?2
-              ORDER BY s.created_at DESC, s.id",
-            prefixed("s", COLUMNS)
-        )
-    });
-    let mut stmt = conn.prepare_cached(&SQL)?;
+    let mut stmt = conn.prepare_cached(sql!(
+        "SELECT {}, {CONTRACT_WALLET} FROM sessions s
+          WHERE s.user_id = ?1 AND s.revoked_at IS NULL AND s.expires_at > ?2
+          ORDER BY s.created_at DESC, s.id",
+        prefixed("s", COLUMNS)
+    ))?;
     let rows = stmt.query_map(params![user_id, now_ms], from_row)?;
     Ok(rows.collect::<Result<_, _>>()?)
 }

@@ -51,7 +51,7 @@ fn wallet_from_row(row: &Row<'_>) -> rusqlite::Result<Wallet> {
 
 pub fn find_user(conn: &Connection, user_id: &UserId) -> AppResult<Option<User>> {
     Ok(conn
-        .prepare_cached(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?1"))?
+        .prepare_cached(sql!("SELECT {USER_COLUMNS} FROM users WHERE id = ?1"))?
         .query_row(params![user_id], user_from_row)
         .optional()?)
 }
@@ -59,7 +59,7 @@ pub fn find_user(conn: &Connection, user_id: &UserId) -> AppResult<Option<User>>
 /// The account that has verified this email, whatever its case (at most one has).
 pub fn find_verified_owner(conn: &Connection, email: &str) -> AppResult<Option<User>> {
     Ok(conn
-        .prepare_cached(&format!(
+        .prepare_cached(sql!(
             "SELECT {USER_COLUMNS} FROM users
               WHERE lower(email) = lower(?1) AND email IS NOT NULL AND email_verified = 1"
         ))?
@@ -68,7 +68,7 @@ pub fn find_verified_owner(conn: &Connection, email: &str) -> AppResult<Option<U
 }
 
 pub fn insert_user(conn: &Connection, user: &User) -> AppResult<()> {
-    conn.prepare_cached(&format!(
+    conn.prepare_cached(sql!(
         "INSERT INTO users ({USER_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5)"
     ))?
     .execute(params![
@@ -110,14 +110,14 @@ pub fn mark_email_verified(conn: &Connection, user_id: &UserId, email: &str) -> 
 
 pub fn find_wallet(conn: &Connection, address: &Address) -> AppResult<Option<Wallet>> {
     Ok(conn
-        .prepare_cached(&format!("{WALLETS_WITH_NAMES} WHERE w.address = ?1"))?
+        .prepare_cached(sql!("{WALLETS_WITH_NAMES} WHERE w.address = ?1"))?
         .query_row(params![address], wallet_from_row)
         .optional()?)
 }
 
 /// The user's wallets, primary first, then by link time.
 pub fn wallets_of(conn: &Connection, user_id: &UserId) -> AppResult<Vec<Wallet>> {
-    let mut stmt = conn.prepare_cached(&format!(
+    let mut stmt = conn.prepare_cached(sql!(
         "{WALLETS_WITH_NAMES} WHERE w.user_id = ?1
           ORDER BY w.is_primary DESC, w.linked_at, w.address"
     ))?;
@@ -127,7 +127,7 @@ pub fn wallets_of(conn: &Connection, user_id: &UserId) -> AppResult<Vec<Wallet>>
 
 /// Adds a wallet; fails with a UNIQUE violation when the address is linked already.
 pub fn insert_wallet(conn: &Connection, wallet: &Wallet) -> rusqlite::Result<()> {
-    conn.prepare_cached(&format!(
+    conn.prepare_cached(sql!(
         "INSERT INTO wallets ({WALLET_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
     ))?
     .execute(params![

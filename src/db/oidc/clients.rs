@@ -62,7 +62,7 @@ fn json_text(list: &[String]) -> AppResult<String> {
 /// Stores a new client; false when its id is taken.
 pub fn insert_client(conn: &Connection, client: &Client, now_ms: i64) -> AppResult<bool> {
     Ok(conn
-        .prepare_cached(&format!(
+        .prepare_cached(sql!(
             "INSERT INTO oidc_clients ({CLIENT_COLUMNS}, created_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ON CONFLICT (id) DO NOTHING"
         ))?
@@ -83,7 +83,7 @@ pub fn insert_client(conn: &Connection, client: &Client, now_ms: i64) -> AppResu
 
 pub fn find_client(conn: &Connection, id: &str) -> AppResult<Option<Client>> {
     Ok(conn
-        .prepare_cached(&format!(
+        .prepare_cached(sql!(
             "SELECT {CLIENT_COLUMNS} FROM oidc_clients WHERE id = ?1"
         ))?
         .query_row(params![id], client_from_row)
@@ -92,7 +92,7 @@ pub fn find_client(conn: &Connection, id: &str) -> AppResult<Option<Client>> {
 
 /// Every stored client, by id.
 pub fn list_clients(conn: &Connection) -> AppResult<Vec<Client>> {
-    let mut stmt = conn.prepare_cached(&format!(
+    let mut stmt = conn.prepare_cached(sql!(
         "SELECT {CLIENT_COLUMNS} FROM oidc_clients ORDER BY id"
     ))?;
     let rows = stmt.query_map([], client_from_row)?;
