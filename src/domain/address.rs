@@ -56,13 +56,9 @@ impl Address {
                 "The address must be 0x followed by 40 hex digits (mixed case only with a valid EIP-55 checksum).",
             )
         };
-        let digits = text.strip_prefix("0x").ok_or_else(invalid)?;
-        let mut bytes = [0u8; 20];
-        hex::decode_to_slice(digits, &mut bytes).map_err(|_| invalid())?;
+        let (digits, bytes) = hex_digits(text).ok_or_else(invalid)?;
         let address = Self::from_bytes(bytes);
-        let mixed = digits.bytes().any(|b| b.is_ascii_lowercase())
-            && digits.bytes().any(|b| b.is_ascii_uppercase());
-        if mixed && address.as_str()[2..] != *digits {
+        if has_both_cases(digits) && address.as_str()[2..] != *digits {
             return Err(invalid());
         }
         Ok(address)
@@ -73,22 +69,17 @@ impl Address {
     /// taken as read: every other spelling, and anything not an address, goes through
     /// [`Address::parse`].
     pub fn from_stored(text: &str) -> AppResult<Self> {
-        let digits = match text.strip_prefix("0x") {
-            Some(digits) if digits.len() == 40 => digits,
-            _ => return Self::parse(text),
-        };
-        let mixed = digits.bytes().any(|b| b.is_ascii_lowercase())
-            && digits.bytes().any(|b| b.is_ascii_uppercase());
-        let mut bytes = [0u8; 20];
-        if !mixed || hex::decode_to_slice(digits, &mut bytes).is_err() {
-            return Self::parse(text);
+        match hex_digits(text) {
+            Some((digits, bytes)) if has_both_cases(digits) => {
+                let mut stored = [0u8; 42];
+                stored.copy_from_slice(text.as_bytes());
+                Ok(Self {
+                    bytes,
+                    text: stored,
+                })
+            }
+            _ => Self::parse(text),
         }
-        let mut stored = [0u8; 42];
-        stored.copy_from_slice(text.as_bytes());
-        Ok(Self {
-            bytes,
-            text: stored,
-        })
     }
 
     /// "0x1234…abcd": the default name of an account made by a sign-in.
@@ -96,6 +87,19 @@ impl Address {
         let full = self.as_str();
         format!("{}…{}", &full[..6], &full[full.len() - 4..])
     }
+}
+
+/// `0x` and exactly 40 hex digits: the digits and the 20 bytes they spell.
+fn hex_digits(text: &str) -> Option<(&str, [u8; 20])> {
+    let digits = text.strip_prefix("0x")?;
+    let mut bytes = [0u8; 20];
+    hex::decode_to_slice(digits, &mut bytes).ok()?;
+    Some((digits, bytes))
+}
+
+/// Mixed case: then the case is an EIP-55 checksum.
+fn has_both_cases(digits: &str) -> bool {
+    digits.bytes().any(|b| b.is_ascii_lowercase()) && digits.bytes().any(|b| b.is_ascii_uppercase())
 }
 
 impl fmt::Display for Address {
