@@ -55,6 +55,7 @@ macro_rules! sql {
     }};
 }
 
+mod access;
 pub mod backup;
 pub mod contract_sessions;
 pub mod email_tokens;
@@ -77,14 +78,13 @@ use anyhow::Context;
 use r2d2::{CustomizeConnection, Pool};
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::Connection;
-use tokio::sync::oneshot;
 
 use crate::{
     domain::{
         address::Address,
         id::{SessionId, UserId},
     },
-    error::{AppError, AppResult},
+    error::AppResult,
     files,
 };
 
@@ -205,86 +205,6 @@ impl Db {
         })
     }
 
-    /// Runs short reads (a few indexed lookups) in one read transaction on the calling thread:
-    /// they take microseconds, less than handing them to another thread would cost.
-    pub fn read<T>(&self, work: impl FnOnce(&Connection) -> AppResult<T>) -> AppResult<T> {
-        let _timer = crate::metrics::metrics().map(|m| m.db_seconds.start_timer());
-        let conn = self.readers.get_timeout(READ_WAIT).map_err(|err| {
-            tracing::warn!(error = %err, "no database connection free; request refused");
-            AppError::overloaded()
-        })?;
-        // One transaction: one snapshot, and one lock of the WAL index instead of one per query.
-        exec(&conn, "BEGIN")?;
-        let result = work(&conn);
-        let ended = exec(&conn, "COMMIT");
-        let value = result?;
-        ended?;
-        Ok(value)
-    }
-
-    /// Runs reads that may scan many rows on the blocking thread pool.
-    pub async fn read_blocking<T, F>(&self, work: F) -> AppResult<T>
-    where
-        T: Send + 'static,
-        F: FnOnce(&Connection) -> AppResult<T> + Send + 'static,
-    {
-        let db = self.clone();
-        let span = tracing::Span::current();
-        tokio::task::spawn_blocking(move || {
-            let _entered = span.enter();
-            db.read(work)
-        })
-        .await
-        .map_err(|e| AppError::Internal(anyhow::Error::new(e).context("database task failed")))?
-    }
-
-    /// Queues `work` for the writer, which runs it atomically (it sees its own writes; an
-    /// error undoes all of them) and answers once the batch it ran in is committed.
-    pub async fn write<T, F>(&self, work: F) -> AppResult<T>
-    where
-        T: Send + 'static,
-        F: FnOnce(&Connection) -> AppResult<T> + Send + 'static,
-    {
-        let (reply, result) = oneshot::channel();
-        // Done even if the requester goes away (a sign-out must happen once asked for).
-        self.write_then(work, move |result| {
-            // The requester may have gone away (client disconnected); nothing to tell.
-            let _ = reply.send(result);
-        })?;
-        result.await.map_err(|_| writer::stopped())?
-    }
-
-    /// Queues `work` like [`Db::write`], and hands its result to `answer` on the writer
-    /// thread once committed; `overloaded` at once when the queue is full (`answer` is dropped
-    /// unanswered, and this fails, if the writer has stopped). See [`Answer::abandoned`].
-    pub fn write_then<T, F, A>(&self, work: F, answer: A) -> AppResult<()>
-    where
-        T: Send + 'static,
-        F: FnOnce(&Connection) -> AppResult<T> + Send + 'static,
-        A: Answer<T>,
-    {
-        let timer = crate::metrics::metrics().map(|m| m.db_seconds.start_timer());
-        self.writer.submit(work, Timed { timer, answer })
-    }
-
-    /// Queues `work` for the writer without waiting for it; failures are logged. Best effort:
-    /// when the queue is full the write is dropped (with a log line), never waited for.
-    pub fn write_later<F>(&self, work: F)
-    where
-        F: FnOnce(&Connection) -> AppResult<()> + Send + 'static,
-    {
-        let written = self.write_then(work, |result: AppResult<()>| match result {
-            Err(err) if err.code() == crate::error::ErrorCode::Overloaded => {
-                tracing::warn!("database write queue full; best-effort write dropped");
-            }
-            Err(err) => tracing::error!(error = %err, "database write failed"),
-            Ok(()) => {}
-        });
-        if let Err(err) = written {
-            tracing::error!(error = %err, "database write dropped");
-        }
-    }
-
     /// Succeeds when the database file can be read.
     pub fn ping(conn: &Connection) -> AppResult<()> {
         conn.query_row("SELECT count(*) FROM sqlite_schema", [], |_| Ok(()))?;
@@ -318,23 +238,6 @@ impl Db {
             + pairings::delete_expired_before(conn, now_ms - PAIRING_KEPT_MS, CLEANUP_BATCH)?
             + mail_log::delete_older_than(conn, now_ms - mail_log::WINDOW_MS, CLEANUP_BATCH)?
             + events::delete_older_than(conn, events_before_ms, CLEANUP_BATCH)?)
-    }
-}
-
-/// An answer that stops the write's latency timer when told.
-struct Timed<A> {
-    timer: Option<prometheus::HistogramTimer>,
-    answer: A,
-}
-
-impl<T, A: Answer<T>> Answer<T> for Timed<A> {
-    fn send(self, result: AppResult<T>) {
-        drop(self.timer);
-        self.answer.send(result);
-    }
-
-    fn abandoned(&self) -> bool {
-        self.answer.abandoned()
     }
 }
 

@@ -1,15 +1,19 @@
 //! The one writer: a thread that owns the only writing connection and commits queued writes
 //! in batches. SQLite allows one writer at a time anyway; one thread that never waits for the
-//! lock, and one commit for many small writes, is what makes writes fast.
+//! lock, and one commit for many small writes, is what makes writes fast. When nothing is
+//! queued and no batch is running, a request's write runs on the requesting thread instead
+//! (see [`Writer::submit_here_if_idle`]): handing it over would cost two thread wake-ups, more
+//! than the commit itself.
 
 mod checkpoints;
 
 use std::{
     panic::AssertUnwindSafe,
     sync::{
-        atomic::{AtomicUsize, Ordering},
-        mpsc, Arc,
+        atomic::{AtomicU64, AtomicUsize, Ordering},
+        mpsc, Arc, Mutex, MutexGuard,
     },
+    time::Instant,
 };
 
 use checkpoints::Checkpoints;
@@ -44,9 +48,28 @@ enum Undo {
 #[derive(Clone)]
 pub(super) struct Writer {
     jobs: mpsc::Sender<Job>,
-    /// Jobs queued and not yet taken by the writer.
+    /// Jobs queued and not yet run; taken off only under the lock of `writing`, so that a
+    /// write run in place never overtakes one queued before it.
     queued: Arc<AtomicUsize>,
     bound: usize,
+    /// The writing connection, held by whoever commits: the writer thread for a batch, or a
+    /// requesting thread for its own write.
+    writing: Arc<Mutex<Writing>>,
+    started: Instant,
+    /// Until when (µs after `started`) writes go to the writer thread: one found the writer
+    /// busy lately. Under steady load, batches commit many writes for the cost of one.
+    contended_until: Arc<AtomicU64>,
+}
+
+/// How long writes go to the writer thread after one found it busy: committed one by one in
+/// place, a steady stream of writes cost more than in the writer's batches (measured at 16
+/// connections; BENCHMARKS.md).
+const CONTENDED_MICROS: u64 = 20_000;
+
+/// What only one thread at a time may use: the writing connection and its WAL's count.
+struct Writing {
+    conn: Connection,
+    checkpoints: Checkpoints,
 }
 
 /// Who gets the result of a queued write.
@@ -104,15 +127,64 @@ impl Writer {
         let checkpoints = Checkpoints::start(&conn, checkpoints)?;
         let (jobs, queue) = mpsc::channel();
         let queued = Arc::new(AtomicUsize::new(0));
-        let taken = Arc::clone(&queued);
+        let writing = Arc::new(Mutex::new(Writing { conn, checkpoints }));
+        let (taken, thread_writing) = (Arc::clone(&queued), Arc::clone(&writing));
         std::thread::Builder::new()
             .name("db-writer".into())
-            .spawn(move || run(&conn, &queue, &taken, checkpoints))?;
+            .spawn(move || run(&thread_writing, &queue, &taken))?;
         Ok(Self {
             jobs,
             queued,
             bound,
+            writing,
+            started: Instant::now(),
+            contended_until: Arc::default(),
         })
+    }
+
+    /// [`Writer::submit`], but when no write is queued or running (nor was lately), and the WAL
+    /// needs no checkpoint by the writer, runs `work` and commits it here, on the calling
+    /// thread, and answers before returning. For short writes only: the caller waits for the
+    /// commit (and, should another process hold the write lock, for up to the busy timeout).
+    pub(super) fn submit_here_if_idle<T, F, A>(&self, work: F, answer: A) -> AppResult<()>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> AppResult<T> + Send + 'static,
+        A: Answer<T>,
+    {
+        let Some(mut writing) = self.idle() else {
+            return self.submit(work, answer);
+        };
+        let job = job(work, answer);
+        commit(&writing.conn, vec![job]);
+        writing.checkpoints.after_batch_elsewhere();
+        Ok(())
+    }
+
+    /// The writing connection, when it is free, nothing is queued for it and it may commit
+    /// off the writer thread.
+    fn idle(&self) -> Option<MutexGuard<'_, Writing>> {
+        let now = self.started.elapsed().as_micros() as u64;
+        if now < self.contended_until.load(Ordering::Relaxed) {
+            return None;
+        }
+        let writing = match self.writing.try_lock() {
+            Ok(writing) => writing,
+            Err(std::sync::TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+            Err(std::sync::TryLockError::WouldBlock) => {
+                self.contended_until
+                    .store(now + CONTENDED_MICROS, Ordering::Relaxed);
+                return None;
+            }
+        };
+        // Read under the lock: the writer thread takes jobs off the count only under it.
+        if self.queued.load(Ordering::Acquire) == 0 && writing.checkpoints.may_commit_elsewhere() {
+            return Some(writing);
+        }
+        drop(writing);
+        self.contended_until
+            .store(now + CONTENDED_MICROS, Ordering::Relaxed);
+        None
     }
 
     /// Queues `work`; `answer` gets its result, on the writer thread, once its batch is
@@ -134,27 +206,36 @@ impl Writer {
             answer.send(Err(AppError::overloaded()));
             return Ok(());
         }
-        // Keep the request's span (and its request id) on logs written by the work.
-        let span = tracing::Span::current();
-        let job: Job = Box::new(move |conn, undo| {
-            if answer.abandoned() {
-                tracing::debug!("write skipped: its requester has gone away");
-                return Box::new(|_| {});
-            }
-            let result = span.in_scope(|| atomically(conn, undo, work));
-            Box::new(move |committed| {
-                let result = match (result, committed) {
-                    (Ok(_), Err(err)) => Err(err.duplicate()),
-                    (result, _) => result,
-                };
-                answer.send(result);
-            })
-        });
-        self.jobs.send(job).map_err(|_| {
+        self.jobs.send(job(work, answer)).map_err(|_| {
             self.queued.fetch_sub(1, Ordering::Relaxed);
             stopped()
         })
     }
+}
+
+/// `work` as a job: skipped when its answer is abandoned, run atomically in the request's span
+/// (and its request id, on logs written by the work), answered once its batch has ended.
+fn job<T, F, A>(work: F, answer: A) -> Job
+where
+    T: Send + 'static,
+    F: FnOnce(&Connection) -> AppResult<T> + Send + 'static,
+    A: Answer<T>,
+{
+    let span = tracing::Span::current();
+    Box::new(move |conn, undo| {
+        if answer.abandoned() {
+            tracing::debug!("write skipped: its requester has gone away");
+            return Box::new(|_| {});
+        }
+        let result = span.in_scope(|| atomically(conn, undo, work));
+        Box::new(move |committed| {
+            let result = match (result, committed) {
+                (Ok(_), Err(err)) => Err(err.duplicate()),
+                (result, _) => result,
+            };
+            answer.send(result);
+        })
+    })
 }
 
 /// Runs `work` so that an error (or a panic) undoes its writes and leaves the rest of the
@@ -193,175 +274,74 @@ fn atomically<T>(
     result
 }
 
-fn run(
-    conn: &Connection,
-    queue: &mpsc::Receiver<Job>,
-    queued: &AtomicUsize,
-    mut checkpoints: Checkpoints,
-) {
+fn run(writing: &Mutex<Writing>, queue: &mpsc::Receiver<Job>, queued: &AtomicUsize) {
+    let lock = || {
+        writing
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    };
     loop {
-        let next = match checkpoints.idle_wait() {
-            Some(wait) => queue.recv_timeout(wait),
-            None => queue
-                .recv()
-                .map_err(|_| mpsc::RecvTimeoutError::Disconnected),
-        };
-        let first = match next {
+        // Writes committed elsewhere may leave the WAL to checkpoint: waits for work only as
+        // long as it may stay so.
+        let wait = lock().checkpoints.idle_wait();
+        let first = match queue.recv_timeout(wait) {
             Ok(first) => first,
             Err(mpsc::RecvTimeoutError::Timeout) => {
-                checkpoints.idle();
+                lock().checkpoints.idle();
                 continue;
             }
             Err(mpsc::RecvTimeoutError::Disconnected) => break,
         };
+        let mut writing = lock();
         let mut batch = vec![first];
         batch.extend(queue.try_iter().take(MAX_BATCH - 1));
-        queued.fetch_sub(batch.len(), Ordering::Relaxed);
-        // Should BEGIN fail, each job's savepoint is then its own transaction.
-        let mut in_batch = exec(conn, "BEGIN IMMEDIATE").is_ok();
-        let mut finishes: Vec<Finish> = Vec::with_capacity(batch.len());
-        let mut undone: Vec<Finish> = Vec::new();
-        for (index, job) in batch.into_iter().enumerate() {
-            let undo = if in_batch && index == 0 {
-                Undo::Transaction
-            } else {
-                Undo::Savepoint
-            };
-            finishes.push(job(conn, undo));
-            if in_batch && conn.is_autocommit() {
-                // SQLite rolled the transaction back by itself (a full disk, an I/O error):
-                // the batch's writes so far are gone, so their requests are told so; the
-                // rest of the batch gets a transaction of its own, never autocommit writes
-                // that a failed COMMIT would then misreport.
-                tracing::error!(jobs = finishes.len(), "the database rolled a batch back");
-                undone.append(&mut finishes);
-                in_batch = exec(conn, "BEGIN IMMEDIATE").is_ok();
-            }
-        }
-        let committed = if in_batch {
-            exec(conn, "COMMIT").map_err(AppError::from)
-        } else {
-            Ok(())
-        };
-        if let Err(err) = &committed {
-            tracing::error!(error = %err, jobs = finishes.len(), "database commit failed");
-            let _ = exec(conn, "ROLLBACK");
-        }
-        for finish in finishes {
-            finish(committed.as_ref().map(|_| ()));
-        }
-        let rolled_back = super::storage_unavailable();
-        for finish in undone {
-            finish(Err(&rolled_back));
-        }
+        queued.fetch_sub(batch.len(), Ordering::Release);
+        commit(&writing.conn, batch);
+        let Writing { conn, checkpoints } = &mut *writing;
         checkpoints.after_batch(conn);
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::error::ErrorCode;
-
-    fn writer(bound: usize) -> Writer {
-        let open = || Connection::open_in_memory().unwrap();
-        Writer::start_with_queue(open(), open(), bound).unwrap()
-    }
-
-    /// Keeps the writer busy with a job that runs `first` and then waits: jobs queued
-    /// meanwhile wait too, and go in one batch once the returned sender is sent to.
-    fn busy(
-        writer: &Writer,
-        first: impl FnOnce(&Connection) -> AppResult<()> + Send + 'static,
-    ) -> mpsc::Sender<()> {
-        let (started, running) = mpsc::channel();
-        let (release, blocked) = mpsc::channel::<()>();
-        writer
-            .submit(
-                move |conn| {
-                    first(conn)?;
-                    started.send(()).unwrap();
-                    let _ = blocked.recv();
-                    Ok(())
-                },
-                |_: AppResult<()>| {},
-            )
-            .unwrap();
-        running.recv().unwrap();
-        release
-    }
-
-    #[test]
-    fn a_failed_job_is_undone_alone_whether_first_in_its_batch_or_not() {
-        let writer = writer(16);
-        let release = busy(&writer, |conn| {
-            Ok(exec(conn, "CREATE TABLE t (n INTEGER)")?)
-        });
-        // Queued meanwhile, so one batch: its first job runs without a savepoint.
-        let insert = |n: i64, fails: bool| {
-            move |conn: &Connection| {
-                conn.execute("INSERT INTO t VALUES (?1)", [n])?;
-                if fails {
-                    return Err(AppError::unauthenticated());
-                }
-                Ok(())
-            }
+/// Runs `batch` in one transaction and commits it, then tells each job how it ended.
+fn commit(conn: &Connection, batch: Vec<Job>) {
+    // Should BEGIN fail, each job's savepoint is then its own transaction.
+    let mut in_batch = exec(conn, "BEGIN IMMEDIATE").is_ok();
+    let mut finishes: Vec<Finish> = Vec::with_capacity(batch.len());
+    let mut undone: Vec<Finish> = Vec::new();
+    for (index, job) in batch.into_iter().enumerate() {
+        let undo = if in_batch && index == 0 {
+            Undo::Transaction
+        } else {
+            Undo::Savepoint
         };
-        for (n, fails) in [(1, true), (2, false), (3, true)] {
-            writer
-                .submit(insert(n, fails), |_: AppResult<()>| {})
-                .unwrap();
+        finishes.push(job(conn, undo));
+        if in_batch && conn.is_autocommit() {
+            // SQLite rolled the transaction back by itself (a full disk, an I/O error): the
+            // batch's writes so far are gone, so their requests are told so; the rest of the
+            // batch gets a transaction of its own, never autocommit writes that a failed
+            // COMMIT would then misreport.
+            tracing::error!(jobs = finishes.len(), "the database rolled a batch back");
+            undone.append(&mut finishes);
+            in_batch = exec(conn, "BEGIN IMMEDIATE").is_ok();
         }
-        let (answer, answered) = mpsc::channel();
-        let read = |conn: &Connection| -> AppResult<Vec<i64>> {
-            let mut stmt = conn.prepare("SELECT n FROM t")?;
-            let rows = stmt.query_map([], |r| r.get(0))?;
-            Ok(rows.collect::<Result<_, _>>()?)
-        };
-        writer
-            .submit(read, move |rows: AppResult<Vec<i64>>| {
-                answer.send(rows.unwrap()).unwrap()
-            })
-            .unwrap();
-        release.send(()).unwrap();
-        assert_eq!(answered.recv().unwrap(), vec![2]);
     }
-
-    #[test]
-    fn a_full_queue_answers_overloaded_and_abandoned_work_is_skipped() {
-        let writer = writer(3);
-        // The writer is busy with this job; the next ones wait in the queue.
-        let release = busy(&writer, |_| Ok(()));
-        let (answers, answered) = mpsc::channel();
-        let answer = |answers: &mpsc::Sender<Result<(), ErrorCode>>| {
-            let answers = answers.clone();
-            move |result: AppResult<()>| answers.send(result.map_err(|e| e.code())).unwrap()
-        };
-        writer.submit(|_| Ok(()), answer(&answers)).unwrap();
-        // A waiter that goes away before the writer reaches its work: the work never runs.
-        let (reply, gone) = oneshot::channel::<AppResult<()>>();
-        let (ran, skipped) = mpsc::channel();
-        writer
-            .submit(
-                move |_| {
-                    ran.send(()).unwrap();
-                    Ok(())
-                },
-                ForWaiter(reply),
-            )
-            .unwrap();
-        drop(gone);
-        writer.submit(|_| Ok(()), answer(&answers)).unwrap();
-        // Three waiting: the next is refused at once.
-        writer.submit(|_| Ok(()), answer(&answers)).unwrap();
-        assert_eq!(answered.recv().unwrap(), Err(ErrorCode::Overloaded));
-
-        release.send(()).unwrap();
-        assert_eq!(answered.recv().unwrap(), Ok(()));
-        assert_eq!(answered.recv().unwrap(), Ok(()));
-        assert!(skipped.try_recv().is_err(), "abandoned work was skipped");
-        // The queue has room again.
-        writer.submit(|_| Ok(()), answer(&answers)).unwrap();
-        assert_eq!(answered.recv().unwrap(), Ok(()));
+    let committed = if in_batch {
+        exec(conn, "COMMIT").map_err(AppError::from)
+    } else {
+        Ok(())
+    };
+    if let Err(err) = &committed {
+        tracing::error!(error = %err, jobs = finishes.len(), "database commit failed");
+        let _ = exec(conn, "ROLLBACK");
+    }
+    for finish in finishes {
+        finish(committed.as_ref().map(|_| ()));
+    }
+    let rolled_back = super::storage_unavailable();
+    for finish in undone {
+        finish(Err(&rolled_back));
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -168,8 +168,9 @@ impl Service {
     /// and runs `write` with it atomically. A message refused before the writer (its nonce is
     /// not for this, or has expired; its address did not sign it) writes nothing at all; once
     /// the nonce is spent it stays spent, whatever the policy or `write` says (see
-    /// [`Service::spend_nonce`]). The answer comes straight from the writer: one wake-up of the
-    /// waiting request instead of two. A signature no key made, on a chain with an RPC
+    /// [`Service::spend_nonce`]). On an idle server all of it runs on the request's thread; else
+    /// the answer comes straight from the writer: one wake-up of the waiting request instead
+    /// of two. A signature no key made, on a chain with an RPC
     /// endpoint, goes to [`Service::write_if_contract_accepts`] instead.
     pub async fn check_then_write<T, N, W>(
         self: &Arc<Self>,
@@ -183,7 +184,7 @@ impl Service {
     {
         let (reply, answer) = oneshot::channel();
         let service = Arc::clone(self);
-        self.cpu.run(move || {
+        self.cpu.run(move |in_flight| {
             // The requester has gone away (client disconnected): nobody to recover a signer for.
             if reply.is_closed() {
                 return;
@@ -197,7 +198,10 @@ impl Service {
                 nonce_for,
                 refused,
             } = signed;
-            match service.check_message(&message, &signature, nonce_for) {
+            let checked = service.check_message(&message, &signature, nonce_for);
+            // The signer is recovered: other checks may take this thread's place meanwhile.
+            drop(in_flight);
+            match checked {
                 Ok((mut checked, Next::Write)) => {
                     let writer = Arc::clone(&service);
                     let write = move |conn: &Conn| {

@@ -26,8 +26,9 @@ pub struct CpuPool {
     threads: usize,
 }
 
-/// One unit of work in flight, until dropped (also when the work panics).
-struct InFlight(Arc<AtomicUsize>);
+/// One unit of work in flight, until dropped (also when the work panics). Handed to the work,
+/// which may drop it once its CPU-heavy part is done, so that the pool counts only that.
+pub struct InFlight(Arc<AtomicUsize>);
 
 impl InFlight {
     fn start(in_flight: &Arc<AtomicUsize>) -> Self {
@@ -81,7 +82,7 @@ impl CpuPool {
     /// queued: a pool thread would be idle anyway), else hands it to the pool as
     /// [`CpuPool::spawn`] does. A burst thus still queues on the pool, so the async workers
     /// keep serving other requests, and at most `threads` callers work here at a time.
-    pub fn run(&self, work: impl FnOnce() + Send + 'static) -> AppResult<()> {
+    pub fn run(&self, work: impl FnOnce(InFlight) + Send + 'static) -> AppResult<()> {
         let threads = self.threads;
         let here = self
             .in_flight
@@ -91,20 +92,20 @@ impl CpuPool {
         if here.is_err() {
             return self.spawn(work);
         }
-        let _in_flight = InFlight(Arc::clone(&self.in_flight));
-        work();
+        work(InFlight(Arc::clone(&self.in_flight)));
         Ok(())
     }
 
     /// Starts `work` on the pool, in the current tracing span, without waiting for it; refused
     /// with `overloaded` when the queue is full. A panic ends only `work` (dropping what it
     /// holds, such as the sender of its answer).
-    pub fn spawn(&self, work: impl FnOnce() + Send + 'static) -> AppResult<()> {
+    pub fn spawn(&self, work: impl FnOnce(InFlight) + Send + 'static) -> AppResult<()> {
         let span = tracing::Span::current();
         let in_flight = InFlight::start(&self.in_flight);
         let job: Job = Box::new(move || {
-            let _in_flight = in_flight;
-            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| span.in_scope(work)));
+            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                span.in_scope(|| work(in_flight))
+            }));
         });
         self.jobs.try_send(job).map_err(|err| match err {
             mpsc::TrySendError::Full(_) => {
@@ -127,7 +128,7 @@ mod tests {
     fn occupy(pool: &CpuPool) -> mpsc::Sender<()> {
         let (started, running) = mpsc::channel();
         let (release, blocked) = mpsc::channel::<()>();
-        pool.spawn(move || {
+        pool.spawn(move |_| {
             started.send(()).unwrap();
             let _ = blocked.recv();
         })
@@ -144,15 +145,15 @@ mod tests {
         let (done, finished) = mpsc::channel();
         for _ in 0..2 {
             let done = done.clone();
-            pool.spawn(move || done.send(()).unwrap()).unwrap();
+            pool.spawn(move |_| done.send(()).unwrap()).unwrap();
         }
-        let refused = pool.spawn(|| {}).unwrap_err();
+        let refused = pool.spawn(|_| {}).unwrap_err();
         assert_eq!(refused.code(), ErrorCode::Overloaded);
         // Once the thread is free, the queued work runs and the pool takes work again.
         release.send(()).unwrap();
         finished.recv().unwrap();
         finished.recv().unwrap();
-        pool.spawn(move || done.send(()).unwrap()).unwrap();
+        pool.spawn(move |_| done.send(()).unwrap()).unwrap();
         finished.recv().unwrap();
     }
 
@@ -165,23 +166,24 @@ mod tests {
         let pool = CpuPool::with_threads(1, 2).unwrap();
         let (ran, on) = mpsc::channel();
         let here = ran.clone();
-        pool.run(move || here.send(thread_name()).unwrap()).unwrap();
+        pool.run(move |_| here.send(thread_name()).unwrap())
+            .unwrap();
         assert_eq!(on.recv().unwrap(), thread_name());
         // The only thread is busy: work goes to the pool, never to a second caller.
         let release = occupy(&pool);
         let queued = ran.clone();
-        pool.run(move || queued.send(thread_name()).unwrap())
+        pool.run(move |_| queued.send(thread_name()).unwrap())
             .unwrap();
         release.send(()).unwrap();
         assert_eq!(on.recv().unwrap().as_deref(), Some("cpu-0"));
         // Once the pool is idle again (its work done and counted), the caller works again.
         let (idle, wait) = mpsc::channel();
-        pool.spawn(move || idle.send(()).unwrap()).unwrap();
+        pool.spawn(move |_| idle.send(()).unwrap()).unwrap();
         wait.recv().unwrap();
         while pool.in_flight.load(Ordering::Acquire) > 0 {
             std::thread::yield_now();
         }
-        pool.run(move || ran.send(thread_name()).unwrap()).unwrap();
+        pool.run(move |_| ran.send(thread_name()).unwrap()).unwrap();
         assert_eq!(on.recv().unwrap(), thread_name());
     }
 }

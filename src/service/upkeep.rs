@@ -35,7 +35,7 @@ impl Service {
             let clock = self.clock.clone();
             let deleted = self
                 .db
-                .write(move |conn| {
+                .write_queued(move |conn| {
                     let now = clock.now();
                     Db::delete_expired_batch(conn, unix_ms(now), unix_ms(now - retention))
                 })

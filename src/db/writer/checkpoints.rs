@@ -1,11 +1,16 @@
 //! When the WAL is folded back into the database file: by a thread of its own (which also
-//! waits for the disk), each time the WAL has grown by `CHECKPOINT_PAGES` and once the writer
-//! has been idle a while; by the writer itself past `WRITER_CHECKPOINT_PAGES`. Checkpointing
+//! waits for the disk), each time the WAL has grown by `CHECKPOINT_PAGES` and once no write
+//! has been committed for a while; by the writer thread itself past `WRITER_CHECKPOINT_PAGES`
+//! (writes then wait for it rather than commit elsewhere). Checkpointing
 //! after every commit cost more CPU (a wake-up, page copies and a sync each time) than the
 //! commits did. SQLite starts the WAL over only when a write begins with all of it
 //! checkpointed, which under steady writes only the writer's own checkpoint ensures.
 
-use std::{cell::Cell, sync::mpsc, time::Duration};
+use std::{
+    cell::Cell,
+    sync::mpsc,
+    time::{Duration, Instant},
+};
 
 use rusqlite::{hooks::Wal, Connection};
 
@@ -15,13 +20,13 @@ const CHECKPOINT_PAGES: i32 = 1_000;
 /// checkpointer has copied most of it by then. The WAL stays below about 16 MB unless a long
 /// read holds the checkpoints back.
 const WRITER_CHECKPOINT_PAGES: i32 = 4_000;
-/// A writer with nothing to do for this long has the rest of the WAL checkpointed, so that a
-/// quiet server's WAL is folded back too.
+/// After this long without a commit the rest of the WAL is checkpointed, so that a quiet
+/// server's WAL is folded back too.
 const IDLE: Duration = Duration::from_secs(1);
 
 thread_local! {
-    /// Pages in the WAL after the last commit on this thread (the writer's), as SQLite's WAL
-    /// hook tells: the hook takes no state, but runs on the committing thread.
+    /// Pages in the WAL after the last commit on this thread, as SQLite's WAL hook tells: the
+    /// hook takes no state, but runs on the committing thread.
     static WAL_PAGES: Cell<i32> = const { Cell::new(0) };
 }
 
@@ -34,6 +39,7 @@ fn note_wal_pages(_: &Wal, pages: std::ffi::c_int) -> rusqlite::Result<()> {
 pub(super) struct Checkpoints {
     nudge: mpsc::SyncSender<()>,
     watch: WalWatch,
+    last_commit: Instant,
 }
 
 impl Checkpoints {
@@ -52,28 +58,59 @@ impl Checkpoints {
         Ok(Self {
             nudge,
             watch: WalWatch::default(),
+            last_commit: Instant::now(),
         })
     }
 
-    /// How long the writer may wait for work before the rest of the WAL is checkpointed (none:
-    /// nothing is left to checkpoint).
-    pub(super) fn idle_wait(&self) -> Option<Duration> {
-        self.watch.unchecked.then_some(IDLE)
+    /// How long the writer thread may wait for work before it calls [`Checkpoints::idle`]: the
+    /// rest of the WAL is due to be checkpointed then, or writes committed elsewhere meanwhile
+    /// may have left some.
+    pub(super) fn idle_wait(&self) -> Duration {
+        if self.watch.unchecked {
+            IDLE.saturating_sub(self.last_commit.elapsed())
+        } else {
+            IDLE
+        }
     }
 
-    /// The writer has waited `idle_wait` for work.
+    /// The writer thread has waited `idle_wait` for work: the rest of the WAL is checkpointed
+    /// once nothing has been committed for `IDLE`.
     pub(super) fn idle(&mut self) {
-        self.watch.unchecked = false;
-        self.nudge();
+        if self.watch.unchecked && self.last_commit.elapsed() >= IDLE {
+            self.watch.unchecked = false;
+            self.nudge();
+        }
     }
 
-    /// After a batch on `writer`: checkpoints as the WAL's size says.
+    /// After a batch on `writer`, on the writer thread: checkpoints as the WAL's size says.
     pub(super) fn after_batch(&mut self, writer: &Connection) {
-        match self.watch.committed(WAL_PAGES.take()) {
+        match self.committed() {
             Some(Checkpoint::Nudge) => self.nudge(),
             Some(Checkpoint::Here) => checkpoint(writer),
             None => {}
         }
+    }
+
+    /// After a commit off the writer thread: as [`Checkpoints::after_batch`], but the writer's
+    /// own checkpoint is left to the writer thread (see [`Checkpoints::may_commit_elsewhere`]).
+    pub(super) fn after_batch_elsewhere(&mut self) {
+        if let Some(Checkpoint::Nudge) = self.committed() {
+            self.nudge();
+        }
+    }
+
+    /// False when the writer thread is to checkpoint before the next commit: until then, every
+    /// write goes to it.
+    pub(super) fn may_commit_elsewhere(&self) -> bool {
+        self.watch.pages < WRITER_CHECKPOINT_PAGES
+    }
+
+    fn committed(&mut self) -> Option<Checkpoint> {
+        let pages = WAL_PAGES.take();
+        if pages > 0 {
+            self.last_commit = Instant::now();
+        }
+        self.watch.committed(pages)
     }
 
     fn nudge(&self) {
