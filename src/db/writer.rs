@@ -55,16 +55,35 @@ pub(super) struct Writer {
     /// The writing connection, held by whoever commits: the writer thread for a batch, or a
     /// requesting thread for its own write.
     writing: Arc<Mutex<Writing>>,
+    contention: Arc<Contention>,
+}
+
+/// Until when writes go to the writer thread: one found it busy lately. Under steady load,
+/// its batches commit many writes for about the cost of one.
+struct Contention {
     started: Instant,
-    /// Until when (µs after `started`) writes go to the writer thread: one found the writer
-    /// busy lately. Under steady load, batches commit many writes for the cost of one.
-    contended_until: Arc<AtomicU64>,
+    /// µs after `started`.
+    until: AtomicU64,
+}
+
+impl Contention {
+    fn now(&self) -> u64 {
+        self.started.elapsed().as_micros() as u64
+    }
+
+    fn seen(&self, now: u64) {
+        self.until.store(now + CONTENDED_MICROS, Ordering::Relaxed);
+    }
+
+    fn lately(&self, now: u64) -> bool {
+        now < self.until.load(Ordering::Relaxed)
+    }
 }
 
 /// How long writes go to the writer thread after one found it busy: committed one by one in
 /// place, a steady stream of writes cost more than in the writer's batches (measured at 16
 /// connections; BENCHMARKS.md).
-const CONTENDED_MICROS: u64 = 20_000;
+const CONTENDED_MICROS: u64 = 100_000;
 
 /// What only one thread at a time may use: the writing connection and its WAL's count.
 struct Writing {
@@ -128,6 +147,10 @@ impl Writer {
         let (jobs, queue) = mpsc::channel();
         let queued = Arc::new(AtomicUsize::new(0));
         let writing = Arc::new(Mutex::new(Writing { conn, checkpoints }));
+        let contention = Arc::new(Contention {
+            started: Instant::now(),
+            until: AtomicU64::new(0),
+        });
         let (taken, thread_writing) = (Arc::clone(&queued), Arc::clone(&writing));
         std::thread::Builder::new()
             .name("db-writer".into())
@@ -137,8 +160,7 @@ impl Writer {
             queued,
             bound,
             writing,
-            started: Instant::now(),
-            contended_until: Arc::default(),
+            contention,
         })
     }
 
@@ -164,16 +186,15 @@ impl Writer {
     /// The writing connection, when it is free, nothing is queued for it and it may commit
     /// off the writer thread.
     fn idle(&self) -> Option<MutexGuard<'_, Writing>> {
-        let now = self.started.elapsed().as_micros() as u64;
-        if now < self.contended_until.load(Ordering::Relaxed) {
+        let now = self.contention.now();
+        if self.contention.lately(now) {
             return None;
         }
         let writing = match self.writing.try_lock() {
             Ok(writing) => writing,
             Err(std::sync::TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
             Err(std::sync::TryLockError::WouldBlock) => {
-                self.contended_until
-                    .store(now + CONTENDED_MICROS, Ordering::Relaxed);
+                self.contention.seen(now);
                 return None;
             }
         };
@@ -182,8 +203,7 @@ impl Writer {
             return Some(writing);
         }
         drop(writing);
-        self.contended_until
-            .store(now + CONTENDED_MICROS, Ordering::Relaxed);
+        self.contention.seen(now);
         None
     }
 

@@ -153,5 +153,5 @@ fn an_idle_writer_lets_the_caller_commit_and_a_busy_one_keeps_the_order() {
         .unwrap();
     assert_eq!(read.recv().unwrap(), vec![1, 2, 3]);
     // Having found the writer busy, writes go to it for a while (steady load keeps batching).
-    assert!(writer.contended_until.load(Ordering::Relaxed) > 0);
+    assert!(writer.contention.lately(writer.contention.now()));
 }
