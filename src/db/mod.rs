@@ -113,12 +113,12 @@ fn configure(conn: &Connection) -> Result<(), rusqlite::Error> {
     conn.busy_timeout(Duration::from_secs(5))?;
     conn.set_prepared_statement_cache_capacity(64);
     // journal_size_limit: once a checkpoint lets the WAL start over, its file is cut back to
-    // 32 MB rather than keeping the largest size a burst of writes gave it. temp_store: each
+    // 64 MB rather than keeping the largest size a burst of writes gave it. temp_store: each
     // write runs in a savepoint, whose undo copies of pages must not go to temporary files.
     conn.execute_batch(
         "PRAGMA journal_mode = WAL;
          PRAGMA synchronous = NORMAL;
-         PRAGMA journal_size_limit = 33554432;
+         PRAGMA journal_size_limit = 67108864;
          PRAGMA temp_store = MEMORY;
          PRAGMA foreign_keys = ON;",
     )
