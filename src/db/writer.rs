@@ -1,6 +1,6 @@
-//! The one writer: a thread that owns the only writing connection and commits queued writes
-//! in batches. SQLite allows one writer at a time anyway; one thread that never waits for the
-//! lock, and one commit for many small writes, is what makes writes fast. When nothing is
+//! The one writer: the only writing connection, and a thread that commits queued writes on it
+//! in batches. SQLite allows one writer at a time anyway; one connection that never waits for
+//! the lock, and one commit for many small writes, is what makes writes fast. When nothing is
 //! queued and no batch is running, a request's write runs on the requesting thread instead
 //! (see [`Writer::submit_here_if_idle`]): handing it over would cost two thread wake-ups, more
 //! than the commit itself.
