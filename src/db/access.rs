@@ -59,10 +59,7 @@ impl Db {
         T: Send + 'static,
         F: FnOnce(&Connection) -> AppResult<T> + Send + 'static,
     {
-        self.write_waited(work, |db, work, answer| {
-            db.writer.submit(work, Timed::start(answer))
-        })
-        .await
+        self.write_waited(work, Self::queue).await
     }
 
     async fn write_waited<T, F>(
@@ -92,6 +89,16 @@ impl Db {
         self.writer.submit_here_if_idle(work, Timed::start(answer))
     }
 
+    /// [`Db::write_then`], always through the writer thread's queue.
+    fn queue<T, F, A>(&self, work: F, answer: A) -> AppResult<()>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> AppResult<T> + Send + 'static,
+        A: Answer<T>,
+    {
+        self.writer.submit(work, Timed::start(answer))
+    }
+
     /// Queues `work` for the writer thread without waiting for it; failures are logged. Best
     /// effort: when the queue is full the write is dropped (with a log line), never waited for.
     pub fn write_later<F>(&self, work: F)
@@ -105,7 +112,7 @@ impl Db {
             Err(err) => tracing::error!(error = %err, "database write failed"),
             Ok(()) => {}
         };
-        if let Err(err) = self.writer.submit(work, Timed::start(answer)) {
+        if let Err(err) = self.queue(work, answer) {
             tracing::error!(error = %err, "database write dropped");
         }
     }
