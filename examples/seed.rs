@@ -59,9 +59,9 @@ fn main() -> anyhow::Result<()> {
                 email_verified: false,
                 created_at: now,
             };
-            users::insert_user(&tx, &user)?;
+            users::insert_user(&*tx, &user)?;
             users::insert_wallet(
-                &tx,
+                &*tx,
                 &Wallet {
                     address,
                     user_id: user.id.clone(),
@@ -86,12 +86,12 @@ fn main() -> anyhow::Result<()> {
                 contract_wallet: false,
             };
             sessions::insert(
-                &tx,
+                &*tx,
                 &session,
                 &keys.session_token_key(&Keys::new_token(now)),
             )?;
             let used = keys.new_nonce(now - 300_000, NonceFor::SignIn);
-            nonces::spend(&tx, &used, now - 300_000)?;
+            nonces::spend(&*tx, &used, now - 300_000)?;
         }
         tx.commit()?;
         done = (done + BATCH).min(args.rows);

@@ -178,7 +178,7 @@ async fn count_pairings(app: &TestApp) -> i64 {
     app.service
         .db()
         .read(|conn| {
-            Ok(conn.query_row("SELECT count(*) FROM pairings", [], |r| r.get::<_, i64>(0))?)
+            conn.query_one("SELECT count(*) FROM pairings", &[], |r| r.get::<i64>(0))
         })
         .unwrap()
 }

@@ -1,16 +1,15 @@
 //! How the server reaches the database: reads in place on a pooled connection, writes
 //! through the one writer (in place when it is idle, else in its next batch).
 
-use rusqlite::Connection;
 use tokio::sync::oneshot;
 
-use super::{exec, writer, Answer, Db, READ_WAIT};
+use super::{exec, writer, Answer, Conn, Db, READ_WAIT};
 use crate::error::{AppError, AppResult};
 
 impl Db {
     /// Runs short reads (a few indexed lookups) in one read transaction on the calling thread:
     /// they take microseconds, less than handing them to another thread would cost.
-    pub fn read<T>(&self, work: impl FnOnce(&Connection) -> AppResult<T>) -> AppResult<T> {
+    pub fn read<T>(&self, work: impl FnOnce(&Conn) -> AppResult<T>) -> AppResult<T> {
         let _timer = crate::metrics::metrics().map(|m| m.db_seconds.start_timer());
         let conn = self.readers.get_timeout(READ_WAIT).map_err(|err| {
             tracing::warn!(error = %err, "no database connection free; request refused");
@@ -18,7 +17,7 @@ impl Db {
         })?;
         // One transaction: one snapshot, and one lock of the WAL index instead of one per query.
         exec(&conn, "BEGIN")?;
-        let result = work(&conn);
+        let result = work(&*conn);
         let ended = exec(&conn, "COMMIT");
         let value = result?;
         ended?;
@@ -29,7 +28,7 @@ impl Db {
     pub async fn read_blocking<T, F>(&self, work: F) -> AppResult<T>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> AppResult<T> + Send + 'static,
+        F: FnOnce(&Conn) -> AppResult<T> + Send + 'static,
     {
         let db = self.clone();
         let span = tracing::Span::current();
@@ -47,7 +46,7 @@ impl Db {
     pub async fn write<T, F>(&self, work: F) -> AppResult<T>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> AppResult<T> + Send + 'static,
+        F: FnOnce(&Conn) -> AppResult<T> + Send + 'static,
     {
         self.write_waited(work, Self::write_then).await
     }
@@ -57,7 +56,7 @@ impl Db {
     pub async fn write_queued<T, F>(&self, work: F) -> AppResult<T>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> AppResult<T> + Send + 'static,
+        F: FnOnce(&Conn) -> AppResult<T> + Send + 'static,
     {
         self.write_waited(work, Self::queue).await
     }
@@ -69,7 +68,7 @@ impl Db {
     ) -> AppResult<T>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> AppResult<T> + Send + 'static,
+        F: FnOnce(&Conn) -> AppResult<T> + Send + 'static,
     {
         let (reply, result) = oneshot::channel();
         submit(self, work, Reply(reply))?;
@@ -83,7 +82,7 @@ impl Db {
     pub fn write_then<T, F, A>(&self, work: F, answer: A) -> AppResult<()>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> AppResult<T> + Send + 'static,
+        F: FnOnce(&Conn) -> AppResult<T> + Send + 'static,
         A: Answer<T>,
     {
         self.writer.submit_here_if_idle(work, Timed::start(answer))
@@ -93,7 +92,7 @@ impl Db {
     fn queue<T, F, A>(&self, work: F, answer: A) -> AppResult<()>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> AppResult<T> + Send + 'static,
+        F: FnOnce(&Conn) -> AppResult<T> + Send + 'static,
         A: Answer<T>,
     {
         self.writer.submit(work, Timed::start(answer))
@@ -103,7 +102,7 @@ impl Db {
     /// effort: when the queue is full the write is dropped (with a log line), never waited for.
     pub fn write_later<F>(&self, work: F)
     where
-        F: FnOnce(&Connection) -> AppResult<()> + Send + 'static,
+        F: FnOnce(&Conn) -> AppResult<()> + Send + 'static,
     {
         let answer = |result: AppResult<()>| match result {
             Err(err) if err.code() == crate::error::ErrorCode::Overloaded => {

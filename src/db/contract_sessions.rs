@@ -2,7 +2,9 @@
 //! session's row goes when the session ends (a trigger on `revoked_at`) or is deleted (cascade);
 //! see migration 0008.
 
-use rusqlite::{params, Connection, OptionalExtension, Row};
+use rusqlite::params;
+
+use super::{Conn, Row};
 
 use crate::{
     domain::{
@@ -34,7 +36,7 @@ pub struct LiveProof {
     pub checked_at: i64,
 }
 
-fn live_from_row(row: &Row<'_>) -> rusqlite::Result<LiveProof> {
+fn live_from_row(row: &Row) -> AppResult<LiveProof> {
     Ok(LiveProof {
         session_id: row.get(0)?,
         user_id: row.get(1)?,
@@ -50,49 +52,48 @@ fn live_from_row(row: &Row<'_>) -> rusqlite::Result<LiveProof> {
 
 /// Records (or replaces, on re-authentication) the proof of a session, accepted at `now_ms`.
 pub fn record(
-    conn: &Connection,
+    conn: &Conn,
     session_id: &SessionId,
     proof: &ContractProof,
     now_ms: i64,
 ) -> AppResult<()> {
-    conn.prepare_cached(
+    conn.execute(
         "INSERT OR REPLACE INTO contract_sessions
            (session_id, chain_id, address, message_hash, signature, checked_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    )?
-    .execute(params![
-        session_id,
-        proof.chain_id,
-        proof.address,
-        proof.message_hash,
-        proof.signature,
-        now_ms
-    ])?;
+        params![
+            session_id,
+            proof.chain_id,
+            proof.address,
+            proof.message_hash,
+            proof.signature,
+            now_ms
+        ],
+    )?;
     Ok(())
 }
 
 /// The proof of a session, if a wallet contract opened it and it has not ended.
-pub fn find(conn: &Connection, session_id: &SessionId) -> AppResult<Option<ContractProof>> {
-    Ok(conn
-        .prepare_cached(
-            "SELECT chain_id, address, message_hash, signature FROM contract_sessions
+pub fn find(conn: &Conn, session_id: &SessionId) -> AppResult<Option<ContractProof>> {
+    conn.query_opt(
+        "SELECT chain_id, address, message_hash, signature FROM contract_sessions
               WHERE session_id = ?1",
-        )?
-        .query_row([session_id], |row| {
+        params![session_id],
+        |row| {
             Ok(ContractProof {
                 chain_id: row.get(0)?,
                 address: row.get(1)?,
                 message_hash: row.get(2)?,
                 signature: row.get(3)?,
             })
-        })
-        .optional()?)
+        },
+    )
 }
 
 /// Up to `limit` proofs of live sessions last checked at or before `checked_up_to`, oldest
 /// check first, after `after` (the last (checked_at, session id) of the previous batch).
 pub fn oldest_checked(
-    conn: &Connection,
+    conn: &Conn,
     now_ms: i64,
     checked_up_to: i64,
     after: Option<(i64, &SessionId)>,
@@ -102,7 +103,7 @@ pub fn oldest_checked(
         Some((at, id)) => (at, id.as_str()),
         None => (i64::MIN, ""),
     };
-    let mut stmt = conn.prepare_cached(
+    let rows = conn.query_vec(
         "SELECT c.session_id, s.user_id, c.chain_id, c.address, c.message_hash, c.signature,
                 c.checked_at
            FROM contract_sessions c JOIN sessions s ON s.id = c.session_id
@@ -110,29 +111,25 @@ pub fn oldest_checked(
             AND (c.checked_at, c.session_id) > (?3, ?4)
           ORDER BY c.checked_at, c.session_id
           LIMIT ?5",
-    )?;
-    let rows = stmt.query_map(
         params![now_ms, checked_up_to, after_at, after_id, limit],
         live_from_row,
     )?;
-    Ok(rows.collect::<Result<_, _>>()?)
+    Ok(rows)
 }
 
 /// Records that the contract accepted the session's proof again at `now_ms`, unless the proof
 /// was replaced meanwhile; true when it was still this one.
 pub fn mark_checked(
-    conn: &Connection,
+    conn: &Conn,
     session_id: &SessionId,
     message_hash: &[u8; 32],
     now_ms: i64,
 ) -> AppResult<bool> {
-    Ok(conn
-        .prepare_cached(
-            "UPDATE contract_sessions SET checked_at = max(checked_at, ?3)
+    Ok(conn.execute(
+        "UPDATE contract_sessions SET checked_at = max(checked_at, ?3)
               WHERE session_id = ?1 AND message_hash = ?2",
-        )?
-        .execute(params![session_id, message_hash, now_ms])?
-        > 0)
+        params![session_id, message_hash, now_ms],
+    )? > 0)
 }
 
 #[cfg(test)]
@@ -146,8 +143,8 @@ mod tests {
     const NOW: i64 = 1_000_000;
     const WALLET: &str = "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed";
 
-    fn db() -> Connection {
-        let mut conn = Connection::open_in_memory().unwrap();
+    fn db() -> rusqlite::Connection {
+        let mut conn = rusqlite::Connection::open_in_memory().unwrap();
         conn.execute_batch("PRAGMA foreign_keys = ON;").unwrap();
         migrations::apply(&mut conn).unwrap();
         let user = User {
@@ -163,7 +160,7 @@ mod tests {
 
     /// A session of user u1, open until `expires_at`, with a kept signature checked at
     /// `checked_at`.
-    fn contract_session(conn: &Connection, id: &str, checked_at: i64, expires_at: i64) {
+    fn contract_session(conn: &Conn, id: &str, checked_at: i64, expires_at: i64) {
         let session = Session {
             id: SessionId::new(id.into()),
             user_id: UserId::new("u1".into()),
@@ -190,12 +187,13 @@ mod tests {
         }
     }
 
-    fn kept(conn: &Connection) -> Vec<String> {
-        let mut stmt = conn
-            .prepare("SELECT session_id FROM contract_sessions ORDER BY session_id")
-            .unwrap();
-        let ids = stmt.query_map([], |row| row.get(0)).unwrap();
-        ids.collect::<Result<_, _>>().unwrap()
+    fn kept(conn: &Conn) -> Vec<String> {
+        conn.query_vec(
+            "SELECT session_id FROM contract_sessions ORDER BY session_id",
+            &[],
+            |row| row.get(0),
+        )
+        .unwrap()
     }
 
     fn id(id: &str) -> SessionId {

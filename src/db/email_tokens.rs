@@ -1,18 +1,17 @@
 //! Single-use tokens sent in email links, stored by their keys (time prefix and keyed MAC).
 
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::params;
+
+use super::{Conn, Row};
 
 use crate::{
     domain::email_link::{EmailLink, EmailLinkKind},
     error::AppResult,
 };
 
-pub fn insert(conn: &Connection, token_key: &[u8], token: &EmailLink) -> AppResult<()> {
-    conn.prepare_cached(
-        "INSERT INTO email_tokens (token_hash, purpose, user_id, email, address, chain_id, created_at, expires_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-    )?
-    .execute(params![
+pub fn insert(conn: &Conn, token_key: &[u8], token: &EmailLink) -> AppResult<()> {
+    conn.execute("INSERT INTO email_tokens (token_hash, purpose, user_id, email, address, chain_id, created_at, expires_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)", params![
         token_key,
         token.kind.as_str(),
         token.user_id,
@@ -26,17 +25,16 @@ pub fn insert(conn: &Connection, token_key: &[u8], token: &EmailLink) -> AppResu
 }
 
 /// The token, left in place: what a link's page shows before anything is done.
-pub fn find(conn: &Connection, token_key: &[u8]) -> AppResult<Option<EmailLink>> {
-    Ok(conn
-        .prepare_cached(
-            "SELECT purpose, user_id, email, address, chain_id, created_at, expires_at
+pub fn find(conn: &Conn, token_key: &[u8]) -> AppResult<Option<EmailLink>> {
+    conn.query_opt(
+        "SELECT purpose, user_id, email, address, chain_id, created_at, expires_at
                FROM email_tokens WHERE token_hash = ?1",
-        )?
-        .query_row(params![token_key], record_from_row)
-        .optional()?)
+        params![token_key],
+        record_from_row,
+    )
 }
 
-fn record_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<EmailLink> {
+fn record_from_row(row: &Row) -> AppResult<EmailLink> {
     Ok(EmailLink {
         kind: kind_of(row.get(0)?)?,
         user_id: row.get(1)?,
@@ -49,32 +47,25 @@ fn record_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<EmailLink> {
 }
 
 /// The kind a stored purpose stands for; a purpose this version does not know fails the read.
-fn kind_of(purpose: String) -> rusqlite::Result<EmailLinkKind> {
-    EmailLinkKind::from_name(&purpose).ok_or_else(|| {
-        rusqlite::Error::FromSqlConversionFailure(
-            0,
-            rusqlite::types::Type::Text,
-            format!("unknown email link purpose {purpose:?}").into(),
-        )
-    })
+fn kind_of(purpose: String) -> AppResult<EmailLinkKind> {
+    EmailLinkKind::from_name(&purpose)
+        .ok_or_else(|| crate::db::unreadable(0, format!("unknown email link purpose {purpose:?}")))
 }
 
 /// Removes and returns the token in one statement: a link works once.
-pub fn consume(conn: &Connection, token_key: &[u8]) -> AppResult<Option<EmailLink>> {
-    Ok(conn
-        .prepare_cached(
-            "DELETE FROM email_tokens WHERE token_hash = ?1
+pub fn consume(conn: &Conn, token_key: &[u8]) -> AppResult<Option<EmailLink>> {
+    conn.query_opt(
+        "DELETE FROM email_tokens WHERE token_hash = ?1
              RETURNING purpose, user_id, email, address, chain_id, created_at, expires_at",
-        )?
-        .query_row(params![token_key], record_from_row)
-        .optional()?)
+        params![token_key],
+        record_from_row,
+    )
 }
 
-pub fn delete_expired(conn: &Connection, now_ms: i64, batch: u32) -> AppResult<usize> {
-    Ok(conn
-        .prepare_cached(
-            "DELETE FROM email_tokens WHERE rowid IN
+pub fn delete_expired(conn: &Conn, now_ms: i64, batch: u32) -> AppResult<usize> {
+    conn.execute(
+        "DELETE FROM email_tokens WHERE rowid IN
                (SELECT rowid FROM email_tokens WHERE expires_at <= ?1 LIMIT ?2)",
-        )?
-        .execute(params![now_ms, batch])?)
+        params![now_ms, batch],
+    )
 }

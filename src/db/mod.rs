@@ -1,10 +1,5 @@
 //! Storage: the pool, pragmas, migrations and every SQL statement of the server.
 
-/// A connection inside one atomic step (the writer's transaction), as the service's write
-/// closures receive it. Named here so that only `db/` names the driver; a second backend
-/// (issue 20) turns this into the storage interface.
-pub type Conn = rusqlite::Connection;
-
 // The driver's errors become internal errors here, so the error enum need not name the driver;
 // a full disk (or `database.max_size_mb`) is the client's to know: 503 `storage_unavailable`.
 impl From<rusqlite::Error> for crate::error::AppError {
@@ -67,9 +62,11 @@ pub mod nonces;
 pub mod oidc;
 pub mod pairings;
 pub mod sessions;
+mod storage;
 pub mod users;
 mod writer;
 
+pub use storage::{unreadable, Columns, Conn, Row, Storage};
 pub use writer::{Answer, ForWaiter, WRITE_QUEUE};
 
 use std::{path::Path, time::Duration};
@@ -77,7 +74,7 @@ use std::{path::Path, time::Duration};
 use anyhow::Context;
 use r2d2::{CustomizeConnection, Pool};
 use r2d2_sqlite::SqliteConnectionManager;
-use rusqlite::Connection;
+use rusqlite::{params, Connection};
 
 use crate::{
     domain::{
@@ -205,19 +202,19 @@ impl Db {
         })
     }
 
-    /// Succeeds when the database file can be read.
-    pub fn ping(conn: &Connection) -> AppResult<()> {
-        conn.query_row("SELECT count(*) FROM sqlite_schema", [], |_| Ok(()))?;
+    /// Succeeds when the database can be read (a table's first page, not just the engine).
+    pub fn ping(conn: &Conn) -> AppResult<()> {
+        conn.exists("SELECT 1 FROM users LIMIT 1", &[])?;
         Ok(())
     }
 
     /// Live sessions and remembered spent nonces, for the metrics.
-    pub fn counts(conn: &Connection, now_ms: i64) -> AppResult<(i64, i64)> {
-        let sessions = conn
-            .prepare_cached(
-                "SELECT count(*) FROM sessions WHERE revoked_at IS NULL AND expires_at > ?1",
-            )?
-            .query_row([now_ms], |r| r.get(0))?;
+    pub fn counts(conn: &Conn, now_ms: i64) -> AppResult<(i64, i64)> {
+        let sessions = conn.query_one(
+            "SELECT count(*) FROM sessions WHERE revoked_at IS NULL AND expires_at > ?1",
+            params![now_ms],
+            |r| r.get(0),
+        )?;
         let nonces = nonces::count(conn)?;
         Ok((sessions, nonces))
     }
@@ -226,7 +223,7 @@ impl Db {
     /// unlinked wallets, OpenID Connect codes, refresh tokens and grants, pairings an hour past
     /// their expiry, and of events older than `events_before_ms`; returns how many rows went.
     pub fn delete_expired_batch(
-        conn: &Connection,
+        conn: &Conn,
         now_ms: i64,
         events_before_ms: i64,
     ) -> AppResult<usize> {
@@ -245,16 +242,6 @@ impl Db {
 /// cache: these run around every request's work, and `execute_batch` would parse them anew.
 fn exec(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
     conn.prepare_cached(sql)?.execute([]).map(|_| ())
-}
-
-/// True when a statement failed on a UNIQUE or PRIMARY KEY constraint.
-pub fn is_unique_violation(err: &rusqlite::Error) -> bool {
-    matches!(
-        err,
-        rusqlite::Error::SqliteFailure(e, _)
-            if e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
-                || e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
-    )
 }
 
 /// `columns` ("a, b") as `table.a, table.b`, for joins.

@@ -2,7 +2,9 @@
 //! racing approvals, declines or claims exactly one changes anything; the caller learns which
 //! from the row count. "Live" means not yet expired, whatever the state.
 
-use rusqlite::{params, Connection, OptionalExtension, Row};
+use rusqlite::params;
+
+use super::{Conn, Row};
 
 use crate::{
     domain::{
@@ -31,7 +33,7 @@ const APPROVAL_COLUMNS: &str = "user_id, address, chain_id, approved_at, created
                                 contract_message_hash, contract_signature";
 
 /// The approval in the columns of `APPROVAL_COLUMNS` from column `first`; `None` before one.
-fn approval_from_row(row: &Row<'_>, first: usize) -> rusqlite::Result<Option<Approval>> {
+fn approval_from_row(row: &Row, first: usize) -> AppResult<Option<Approval>> {
     let contract = match (row.get(first + 5)?, row.get(first + 6)?) {
         (Some(hash), Some(signature)) => Some(ContractSigner {
             chain_id: row.get(first + 2)?,
@@ -59,31 +61,16 @@ fn approval_from_row(row: &Row<'_>, first: usize) -> rusqlite::Result<Option<App
     })
 }
 
-fn pairing_from_row(row: &Row<'_>) -> rusqlite::Result<Pairing> {
+fn pairing_from_row(row: &Row) -> AppResult<Pairing> {
     let state: String = row.get(7)?;
-    let stored_state = PairingState::from_stored(&state).ok_or_else(|| {
-        rusqlite::Error::FromSqlConversionFailure(
-            7,
-            rusqlite::types::Type::Text,
-            format!("unknown pairing state {state:?}").into(),
-        )
-    })?;
+    let stored_state = PairingState::from_stored(&state)
+        .ok_or_else(|| crate::db::unreadable(7, format!("unknown pairing state {state:?}")))?;
     let approval = approval_from_row(row, APPROVAL_FROM)?;
     Ok(Pairing {
-        id: PairingId::parse(&row.get::<_, String>(0)?).ok_or_else(|| {
-            rusqlite::Error::FromSqlConversionFailure(
-                0,
-                rusqlite::types::Type::Text,
-                "malformed pairing id".into(),
-            )
-        })?,
-        code: PairingCode::normalise(&row.get::<_, String>(1)?).ok_or_else(|| {
-            rusqlite::Error::FromSqlConversionFailure(
-                1,
-                rusqlite::types::Type::Text,
-                "malformed pairing code".into(),
-            )
-        })?,
+        id: PairingId::parse(&row.get::<String>(0)?)
+            .ok_or_else(|| crate::db::unreadable(0, "malformed pairing id"))?,
+        code: PairingCode::normalise(&row.get::<String>(1)?)
+            .ok_or_else(|| crate::db::unreadable(1, "malformed pairing code"))?,
         secret_mac: row.get(2)?,
         user_agent: row.get(3)?,
         ip: row.get(4)?,
@@ -97,19 +84,18 @@ fn pairing_from_row(row: &Row<'_>) -> rusqlite::Result<Pairing> {
 /// Stores a new (pending) pairing unless `max_live` pairings are live at `now_ms`; the count
 /// and the insert are one statement.
 pub fn insert_within(
-    conn: &Connection,
+    conn: &Conn,
     pairing: &Pairing,
     now_ms: i64,
     max_live: u64,
 ) -> AppResult<Inserted> {
-    let inserted = conn
-        .prepare_cached(
-            "INSERT INTO pairings (id, code, secret_mac, user_agent, ip, created_at, expires_at,
+    let inserted = conn.execute(
+        "INSERT INTO pairings (id, code, secret_mac, user_agent, ip, created_at, expires_at,
                                    state)
              SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, 'pending'
-              WHERE (SELECT count(*) FROM pairings WHERE expires_at > ?8) < ?9",
-        )?
-        .execute(params![
+              WHERE (SELECT count(*) FROM pairings WHERE expires_at > ?8) < ?9
+             ON CONFLICT DO NOTHING",
+        params![
             pairing.id.as_str(),
             pairing.code.as_str(),
             pairing.secret_mac,
@@ -119,46 +105,46 @@ pub fn insert_within(
             pairing.expires_at,
             now_ms,
             i64::try_from(max_live).unwrap_or(i64::MAX),
-        ]);
-    match inserted {
-        Ok(1) => Ok(Inserted::Stored),
-        Ok(_) => Ok(Inserted::Full),
-        Err(err) if super::is_unique_violation(&err) => Ok(Inserted::CodeTaken),
-        Err(err) => Err(err.into()),
+        ],
+    )?;
+    if inserted == 1 {
+        Ok(Inserted::Stored)
+    } else if conn.exists(
+        "SELECT 1 FROM pairings WHERE code = ?1 OR id = ?2",
+        params![pairing.code.as_str(), pairing.id.as_str()],
+    )? {
+        Ok(Inserted::CodeTaken)
+    } else {
+        Ok(Inserted::Full)
     }
 }
 
-pub fn find(conn: &Connection, id: &PairingId) -> AppResult<Option<Pairing>> {
-    Ok(conn
-        .prepare_cached(sql!("SELECT {COLUMNS} FROM pairings WHERE id = ?1"))?
-        .query_row(params![id.as_str()], pairing_from_row)
-        .optional()?)
+pub fn find(conn: &Conn, id: &PairingId) -> AppResult<Option<Pairing>> {
+    conn.query_opt(
+        sql!("SELECT {COLUMNS} FROM pairings WHERE id = ?1"),
+        params![id.as_str()],
+        pairing_from_row,
+    )
 }
 
-pub fn find_by_code(conn: &Connection, code: &PairingCode) -> AppResult<Option<Pairing>> {
-    Ok(conn
-        .prepare_cached(sql!("SELECT {COLUMNS} FROM pairings WHERE code = ?1"))?
-        .query_row(params![code.as_str()], pairing_from_row)
-        .optional()?)
+pub fn find_by_code(conn: &Conn, code: &PairingCode) -> AppResult<Option<Pairing>> {
+    conn.query_opt(
+        sql!("SELECT {COLUMNS} FROM pairings WHERE code = ?1"),
+        params![code.as_str()],
+        pairing_from_row,
+    )
 }
 
 /// Pending and live -> approved by `approval` (with what a wallet contract accepted, if one
 /// did; it goes when the pairing is deleted); false when it was not (any more).
-pub fn approve(
-    conn: &Connection,
-    id: &PairingId,
-    approval: &Approval,
-    now_ms: i64,
-) -> AppResult<bool> {
-    Ok(conn
-        .prepare_cached(
-            "UPDATE pairings
+pub fn approve(conn: &Conn, id: &PairingId, approval: &Approval, now_ms: i64) -> AppResult<bool> {
+    Ok(conn.execute(
+        "UPDATE pairings
                 SET state = 'approved', user_id = ?2, address = ?3, chain_id = ?4,
                     approved_at = ?5, created_account = ?6, contract_message_hash = ?8,
                     contract_signature = ?9
               WHERE id = ?1 AND state = 'pending' AND expires_at > ?7",
-        )?
-        .execute(params![
+        params![
             id.as_str(),
             approval.user_id,
             approval.address,
@@ -168,45 +154,41 @@ pub fn approve(
             now_ms,
             approval.contract.as_ref().map(|signer| signer.hash),
             approval.contract.as_ref().map(|signer| &signer.signature),
-        ])?
-        == 1)
+        ],
+    )? == 1)
 }
 
 /// Pending and live -> declined; false when it was not (any more).
-pub fn decline(conn: &Connection, id: &PairingId, now_ms: i64) -> AppResult<bool> {
-    Ok(conn
-        .prepare_cached(
-            "UPDATE pairings SET state = 'declined'
+pub fn decline(conn: &Conn, id: &PairingId, now_ms: i64) -> AppResult<bool> {
+    Ok(conn.execute(
+        "UPDATE pairings SET state = 'declined'
               WHERE id = ?1 AND state = 'pending' AND expires_at > ?2",
-        )?
-        .execute(params![id.as_str(), now_ms])?
-        == 1)
+        params![id.as_str(), now_ms],
+    )? == 1)
 }
 
 /// Approved and live -> claimed, answering the approval; `None` when it was not (any more).
 /// The caller has checked the desktop's secret.
-pub fn claim(conn: &Connection, id: &PairingId, now_ms: i64) -> AppResult<Option<Approval>> {
-    let claimed = conn
-        .prepare_cached(sql!(
+pub fn claim(conn: &Conn, id: &PairingId, now_ms: i64) -> AppResult<Option<Approval>> {
+    let claimed = conn.query_opt(
+        sql!(
             "UPDATE pairings SET state = 'claimed'
               WHERE id = ?1 AND state = 'approved' AND expires_at > ?2
              RETURNING {APPROVAL_COLUMNS}"
-        ))?
-        .query_row(params![id.as_str(), now_ms], |row| {
-            approval_from_row(row, 0)
-        })
-        .optional()?;
+        ),
+        params![id.as_str(), now_ms],
+        |row| approval_from_row(row, 0),
+    )?;
     Ok(claimed.flatten())
 }
 
 /// Deletes up to `batch` pairings that expired before `before_ms`.
-pub fn delete_expired_before(conn: &Connection, before_ms: i64, batch: u32) -> AppResult<usize> {
-    Ok(conn
-        .prepare_cached(
-            "DELETE FROM pairings WHERE id IN
+pub fn delete_expired_before(conn: &Conn, before_ms: i64, batch: u32) -> AppResult<usize> {
+    conn.execute(
+        "DELETE FROM pairings WHERE id IN
                (SELECT id FROM pairings WHERE expires_at <= ?1 LIMIT ?2)",
-        )?
-        .execute(params![before_ms, batch])?)
+        params![before_ms, batch],
+    )
 }
 
 #[cfg(test)]
@@ -214,8 +196,8 @@ mod tests {
     use super::*;
     use crate::domain::{address::Address, id::UserId};
 
-    fn conn() -> Connection {
-        let mut conn = Connection::open_in_memory().unwrap();
+    fn conn() -> rusqlite::Connection {
+        let mut conn = rusqlite::Connection::open_in_memory().unwrap();
         conn.execute_batch("PRAGMA foreign_keys = ON;").unwrap();
         super::super::migrations::apply(&mut conn).unwrap();
         conn.execute(

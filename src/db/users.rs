@@ -1,6 +1,8 @@
 //! Users and the wallets linked to them.
 
-use rusqlite::{params, Connection, OptionalExtension, Row};
+use rusqlite::params;
+
+use super::{Conn, Row};
 
 use crate::{
     domain::{
@@ -20,12 +22,12 @@ const WALLETS_WITH_NAMES: &str =
             e.name, e.avatar
        FROM wallets w LEFT JOIN ens_names e ON e.address = w.address";
 
-fn user_from_row(row: &Row<'_>) -> rusqlite::Result<User> {
+fn user_from_row(row: &Row) -> AppResult<User> {
     user_from_row_at(row, 0)
 }
 
 /// A user from `USER_COLUMNS` starting at column `first` (for joins).
-pub(super) fn user_from_row_at(row: &Row<'_>, first: usize) -> rusqlite::Result<User> {
+pub(super) fn user_from_row_at(row: &Row, first: usize) -> AppResult<User> {
     Ok(User {
         id: row.get(first)?,
         name: row.get(first + 1)?,
@@ -35,7 +37,7 @@ pub(super) fn user_from_row_at(row: &Row<'_>, first: usize) -> rusqlite::Result<
     })
 }
 
-fn wallet_from_row(row: &Row<'_>) -> rusqlite::Result<Wallet> {
+fn wallet_from_row(row: &Row) -> AppResult<Wallet> {
     let ens_name: Option<String> = row.get(6)?;
     let avatar: Option<String> = row.get(7)?;
     Ok(Wallet {
@@ -49,132 +51,137 @@ fn wallet_from_row(row: &Row<'_>) -> rusqlite::Result<Wallet> {
     })
 }
 
-pub fn find_user(conn: &Connection, user_id: &UserId) -> AppResult<Option<User>> {
-    Ok(conn
-        .prepare_cached(sql!("SELECT {USER_COLUMNS} FROM users WHERE id = ?1"))?
-        .query_row(params![user_id], user_from_row)
-        .optional()?)
+pub fn find_user(conn: &Conn, user_id: &UserId) -> AppResult<Option<User>> {
+    conn.query_opt(
+        sql!("SELECT {USER_COLUMNS} FROM users WHERE id = ?1"),
+        params![user_id],
+        user_from_row,
+    )
 }
 
 /// The account that has verified this email, whatever its case (at most one has).
-pub fn find_verified_owner(conn: &Connection, email: &str) -> AppResult<Option<User>> {
-    Ok(conn
-        .prepare_cached(sql!(
+pub fn find_verified_owner(conn: &Conn, email: &str) -> AppResult<Option<User>> {
+    conn.query_opt(
+        sql!(
             "SELECT {USER_COLUMNS} FROM users
               WHERE lower(email) = lower(?1) AND email IS NOT NULL AND email_verified = 1"
-        ))?
-        .query_row(params![email], user_from_row)
-        .optional()?)
+        ),
+        params![email],
+        user_from_row,
+    )
 }
 
-pub fn insert_user(conn: &Connection, user: &User) -> AppResult<()> {
-    conn.prepare_cached(sql!(
-        "INSERT INTO users ({USER_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5)"
-    ))?
-    .execute(params![
-        user.id,
-        user.name,
-        user.email,
-        user.email_verified,
-        user.created_at
-    ])?;
+pub fn insert_user(conn: &Conn, user: &User) -> AppResult<()> {
+    conn.execute(
+        sql!("INSERT INTO users ({USER_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5)"),
+        params![
+            user.id,
+            user.name,
+            user.email,
+            user.email_verified,
+            user.created_at
+        ],
+    )?;
     Ok(())
 }
 
-pub fn set_name(conn: &Connection, user_id: &UserId, name: &str) -> AppResult<()> {
-    conn.prepare_cached("UPDATE users SET name = ?2 WHERE id = ?1")?
-        .execute(params![user_id, name])?;
+pub fn set_name(conn: &Conn, user_id: &UserId, name: &str) -> AppResult<()> {
+    conn.execute(
+        "UPDATE users SET name = ?2 WHERE id = ?1",
+        params![user_id, name],
+    )?;
     Ok(())
 }
 
 /// Sets (or clears) the email; a changed email is unverified.
-pub fn set_email(conn: &Connection, user_id: &UserId, email: Option<&str>) -> AppResult<()> {
-    conn.prepare_cached(
+pub fn set_email(conn: &Conn, user_id: &UserId, email: Option<&str>) -> AppResult<()> {
+    conn.execute(
         "UPDATE users SET email = ?2,
                 email_verified = CASE WHEN lower(email) IS lower(?2) THEN email_verified ELSE 0 END
           WHERE id = ?1",
-    )?
-    .execute(params![user_id, email])?;
+        params![user_id, email],
+    )?;
     Ok(())
 }
 
 /// Marks the email verified if the account still has this email; true when it did.
-pub fn mark_email_verified(conn: &Connection, user_id: &UserId, email: &str) -> AppResult<bool> {
-    Ok(conn
-        .prepare_cached(
-            "UPDATE users SET email_verified = 1 WHERE id = ?1 AND lower(email) = lower(?2)",
-        )?
-        .execute(params![user_id, email])?
-        > 0)
+pub fn mark_email_verified(conn: &Conn, user_id: &UserId, email: &str) -> AppResult<bool> {
+    Ok(conn.execute(
+        "UPDATE users SET email_verified = 1 WHERE id = ?1 AND lower(email) = lower(?2)",
+        params![user_id, email],
+    )? > 0)
 }
 
-pub fn find_wallet(conn: &Connection, address: &Address) -> AppResult<Option<Wallet>> {
-    Ok(conn
-        .prepare_cached(sql!("{WALLETS_WITH_NAMES} WHERE w.address = ?1"))?
-        .query_row(params![address], wallet_from_row)
-        .optional()?)
+pub fn find_wallet(conn: &Conn, address: &Address) -> AppResult<Option<Wallet>> {
+    conn.query_opt(
+        sql!("{WALLETS_WITH_NAMES} WHERE w.address = ?1"),
+        params![address],
+        wallet_from_row,
+    )
 }
 
 /// The user's wallets, primary first, then by link time.
-pub fn wallets_of(conn: &Connection, user_id: &UserId) -> AppResult<Vec<Wallet>> {
-    let mut stmt = conn.prepare_cached(sql!(
-        "{WALLETS_WITH_NAMES} WHERE w.user_id = ?1
+pub fn wallets_of(conn: &Conn, user_id: &UserId) -> AppResult<Vec<Wallet>> {
+    let rows = conn.query_vec(
+        sql!(
+            "{WALLETS_WITH_NAMES} WHERE w.user_id = ?1
           ORDER BY w.is_primary DESC, w.linked_at, w.address"
-    ))?;
-    let rows = stmt.query_map(params![user_id], wallet_from_row)?;
-    Ok(rows.collect::<Result<_, _>>()?)
+        ),
+        params![user_id],
+        wallet_from_row,
+    )?;
+    Ok(rows)
 }
 
-/// Adds a wallet; fails with a UNIQUE violation when the address is linked already.
-pub fn insert_wallet(conn: &Connection, wallet: &Wallet) -> rusqlite::Result<()> {
-    conn.prepare_cached(sql!(
-        "INSERT INTO wallets ({WALLET_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
-    ))?
-    .execute(params![
-        wallet.address,
-        wallet.user_id,
-        wallet.chain_id,
-        wallet.linked_at,
-        wallet.last_sign_in_at,
-        wallet.is_primary
-    ])?;
-    Ok(())
+/// Adds a wallet; false (nothing stored) when the address is linked already. One statement,
+/// so of racing links of one address exactly one succeeds.
+pub fn insert_wallet(conn: &Conn, wallet: &Wallet) -> AppResult<bool> {
+    Ok(conn.execute(
+        sql!(
+            "INSERT INTO wallets ({WALLET_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT (address) DO NOTHING"
+        ),
+        params![
+            wallet.address,
+            wallet.user_id,
+            wallet.chain_id,
+            wallet.linked_at,
+            wallet.last_sign_in_at,
+            wallet.is_primary
+        ],
+    )? == 1)
 }
 
-pub fn delete_wallet(conn: &Connection, user_id: &UserId, address: &Address) -> AppResult<bool> {
-    Ok(conn
-        .prepare_cached("DELETE FROM wallets WHERE user_id = ?1 AND address = ?2")?
-        .execute(params![user_id, address])?
-        > 0)
+pub fn delete_wallet(conn: &Conn, user_id: &UserId, address: &Address) -> AppResult<bool> {
+    Ok(conn.execute(
+        "DELETE FROM wallets WHERE user_id = ?1 AND address = ?2",
+        params![user_id, address],
+    )? > 0)
 }
 
 /// Makes `address` the user's only primary wallet; false when it is not the user's.
-pub fn set_primary(conn: &Connection, user_id: &UserId, address: &Address) -> AppResult<bool> {
-    let owned = conn
-        .prepare_cached("SELECT 1 FROM wallets WHERE user_id = ?1 AND address = ?2")?
-        .exists(params![user_id, address])?;
+pub fn set_primary(conn: &Conn, user_id: &UserId, address: &Address) -> AppResult<bool> {
+    let owned = conn.exists(
+        "SELECT 1 FROM wallets WHERE user_id = ?1 AND address = ?2",
+        params![user_id, address],
+    )?;
     if owned {
-        conn.prepare_cached(
+        conn.execute(
             "UPDATE wallets SET is_primary = 0 WHERE user_id = ?1 AND is_primary = 1",
-        )?
-        .execute(params![user_id])?;
-        conn.prepare_cached(
+            params![user_id],
+        )?;
+        conn.execute(
             "UPDATE wallets SET is_primary = 1 WHERE user_id = ?1 AND address = ?2",
-        )?
-        .execute(params![user_id, address])?;
+            params![user_id, address],
+        )?;
     }
     Ok(owned)
 }
 
-pub fn record_sign_in(
-    conn: &Connection,
-    address: &Address,
-    chain_id: u64,
-    at: i64,
-) -> AppResult<()> {
-    conn.prepare_cached(
+pub fn record_sign_in(conn: &Conn, address: &Address, chain_id: u64, at: i64) -> AppResult<()> {
+    conn.execute(
         "UPDATE wallets SET last_sign_in_at = ?2, chain_id = ?3 WHERE address = ?1",
-    )?
-    .execute(params![address, at, chain_id])?;
+        params![address, at, chain_id],
+    )?;
     Ok(())
 }

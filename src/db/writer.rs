@@ -18,6 +18,8 @@ use std::{
 
 use checkpoints::Checkpoints;
 use rusqlite::Connection;
+
+use super::Conn;
 use tokio::sync::oneshot;
 
 use super::exec;
@@ -171,7 +173,7 @@ impl Writer {
     pub(super) fn submit_here_if_idle<T, F, A>(&self, work: F, answer: A) -> AppResult<()>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> AppResult<T> + Send + 'static,
+        F: FnOnce(&Conn) -> AppResult<T> + Send + 'static,
         A: Answer<T>,
     {
         let Some(mut writing) = self.idle() else {
@@ -214,7 +216,7 @@ impl Writer {
     pub(super) fn submit<T, F, A>(&self, work: F, answer: A) -> AppResult<()>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> AppResult<T> + Send + 'static,
+        F: FnOnce(&Conn) -> AppResult<T> + Send + 'static,
         A: Answer<T>,
     {
         if self.queued.fetch_add(1, Ordering::Relaxed) >= self.bound {
@@ -238,7 +240,7 @@ impl Writer {
 fn job<T, F, A>(work: F, answer: A) -> Job
 where
     T: Send + 'static,
-    F: FnOnce(&Connection) -> AppResult<T> + Send + 'static,
+    F: FnOnce(&Conn) -> AppResult<T> + Send + 'static,
     A: Answer<T>,
 {
     let span = tracing::Span::current();
@@ -263,7 +265,7 @@ where
 fn atomically<T>(
     conn: &Connection,
     undo: Undo,
-    work: impl FnOnce(&Connection) -> AppResult<T>,
+    work: impl FnOnce(&Conn) -> AppResult<T>,
 ) -> AppResult<T> {
     if let Undo::Savepoint = undo {
         exec(conn, "SAVEPOINT work")?;

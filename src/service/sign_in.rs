@@ -8,7 +8,7 @@ use super::{
     checked_message::{CheckedMessage, Refused, SignedMessage},
     new_row_id, record_event,
     sessions::OpenedBy,
-    wallets::wallet_taken,
+    wallets::{linked_elsewhere, wallet_taken},
     Account, Authenticated, Challenge, ClientInfo, PendingEmail, Service,
 };
 use crate::domain::address::Address;
@@ -298,7 +298,11 @@ impl Service {
             ens: None,
         };
         users::insert_user(conn, &user)?;
-        users::insert_wallet(conn, &wallet)?;
+        // Another instance linked it since this step looked: after the user's insert, this
+        // error undoes the whole step (see `Spent::then`).
+        if !users::insert_wallet(conn, &wallet)? {
+            return Err(linked_elsewhere());
+        }
         Ok(Account {
             user,
             wallets: vec![wallet],

@@ -12,7 +12,7 @@ use crate::domain::address::Address;
 use crate::domain::event::EventKind;
 use crate::domain::id::UserId;
 use crate::{
-    db::{self, sessions, users},
+    db::{sessions, users},
     domain::token::NonceFor,
     error::{AppError, AppResult, ErrorCode},
 };
@@ -59,12 +59,16 @@ pub(super) fn wallet_taken(
             ErrorCode::WalletAlreadyYours,
             "This wallet is already linked to your account.",
         )),
-        WalletHolder::AnotherAccount => Err(AppError::new(
-            ErrorCode::WalletAlreadyLinked,
-            "This wallet belongs to another account. Sign in with it and unlink it there first.",
-        )),
+        WalletHolder::AnotherAccount => Err(linked_elsewhere()),
         WalletHolder::Nobody => Ok(()),
     }
+}
+
+pub(super) fn linked_elsewhere() -> AppError {
+    AppError::new(
+        ErrorCode::WalletAlreadyLinked,
+        "This wallet belongs to another account. Sign in with it and unlink it there first.",
+    )
 }
 
 impl Service {
@@ -247,16 +251,9 @@ impl Service {
             is_primary: users::wallets_of(conn, user_id)?.is_empty(),
             ens: None,
         };
-        users::insert_wallet(conn, &wallet).map_err(|err| {
-            if db::is_unique_violation(&err) {
-                AppError::new(
-                    ErrorCode::WalletAlreadyLinked,
-                    "This wallet belongs to another account.",
-                )
-            } else {
-                err.into()
-            }
-        })?;
+        if !users::insert_wallet(conn, &wallet)? {
+            return Err(linked_elsewhere());
+        }
         record_event(
             conn,
             self.now_ms(),

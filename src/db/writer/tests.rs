@@ -1,5 +1,6 @@
 use super::*;
 use crate::error::ErrorCode;
+use rusqlite::params;
 
 fn writer(bound: usize) -> Writer {
     let open = || Connection::open_in_memory().unwrap();
@@ -10,7 +11,7 @@ fn writer(bound: usize) -> Writer {
 /// meanwhile wait too, and go in one batch once the returned sender is sent to.
 fn busy(
     writer: &Writer,
-    first: impl FnOnce(&Connection) -> AppResult<()> + Send + 'static,
+    first: impl FnOnce(&Conn) -> AppResult<()> + Send + 'static,
 ) -> mpsc::Sender<()> {
     let (started, running) = mpsc::channel();
     let (release, blocked) = mpsc::channel::<()>();
@@ -33,12 +34,12 @@ fn busy(
 fn a_failed_job_is_undone_alone_whether_first_in_its_batch_or_not() {
     let writer = writer(16);
     let release = busy(&writer, |conn| {
-        Ok(exec(conn, "CREATE TABLE t (n INTEGER)")?)
+        conn.execute("CREATE TABLE t (n INTEGER)", &[]).map(|_| ())
     });
     // Queued meanwhile, so one batch: its first job runs without a savepoint.
     let insert = |n: i64, fails: bool| {
-        move |conn: &Connection| {
-            conn.execute("INSERT INTO t VALUES (?1)", [n])?;
+        move |conn: &Conn| {
+            conn.execute("INSERT INTO t VALUES (?1)", params![n])?;
             if fails {
                 return Err(AppError::unauthenticated());
             }
@@ -51,10 +52,8 @@ fn a_failed_job_is_undone_alone_whether_first_in_its_batch_or_not() {
             .unwrap();
     }
     let (answer, answered) = mpsc::channel();
-    let read = |conn: &Connection| -> AppResult<Vec<i64>> {
-        let mut stmt = conn.prepare("SELECT n FROM t")?;
-        let rows = stmt.query_map([], |r| r.get(0))?;
-        Ok(rows.collect::<Result<_, _>>()?)
+    let read = |conn: &Conn| -> AppResult<Vec<i64>> {
+        conn.query_vec("SELECT n FROM t", &[], |r| r.get(0))
     };
     writer
         .submit(read, move |rows: AppResult<Vec<i64>>| {
@@ -109,8 +108,8 @@ fn an_idle_writer_lets_the_caller_commit_and_a_busy_one_keeps_the_order() {
     let here = std::thread::current().id();
     let (answer, answered) = mpsc::channel();
     let on_thread = |n: i64| {
-        move |conn: &Connection| {
-            conn.execute("INSERT INTO t VALUES (?1)", [n])?;
+        move |conn: &Conn| {
+            conn.execute("INSERT INTO t VALUES (?1)", params![n])?;
             Ok(std::thread::current().id())
         }
     };
@@ -120,7 +119,7 @@ fn an_idle_writer_lets_the_caller_commit_and_a_busy_one_keeps_the_order() {
     };
     writer
         .submit_here_if_idle(
-            |conn| Ok(exec(conn, "CREATE TABLE t (n INTEGER)")?),
+            |conn| conn.execute("CREATE TABLE t (n INTEGER)", &[]).map(|_| ()),
             |_: AppResult<()>| {},
         )
         .unwrap();
@@ -143,11 +142,7 @@ fn an_idle_writer_lets_the_caller_commit_and_a_busy_one_keeps_the_order() {
     let (rows, read) = mpsc::channel();
     writer
         .submit(
-            |conn| {
-                let mut stmt = conn.prepare("SELECT n FROM t ORDER BY rowid")?;
-                let rows = stmt.query_map([], |r| r.get(0))?;
-                Ok(rows.collect::<Result<Vec<i64>, _>>()?)
-            },
+            |conn| conn.query_vec("SELECT n FROM t ORDER BY rowid", &[], |r| r.get(0)),
             move |n: AppResult<Vec<i64>>| rows.send(n.unwrap()).unwrap(),
         )
         .unwrap();
