@@ -147,8 +147,20 @@ fn check(config: Option<PathBuf>) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `backup` and `restore` copy the SQLite file: refused when the data is in PostgreSQL.
+fn sqlite_only(config: &siwe_server::config::Config, command: &str) -> anyhow::Result<()> {
+    if config.database.url.is_some() {
+        anyhow::bail!(
+            "`{command}` copies the SQLite file; the data is in PostgreSQL (database.url): use \
+             pg_dump and pg_restore"
+        );
+    }
+    Ok(())
+}
+
 fn backup(config: Option<PathBuf>, file: &std::path::Path) -> anyhow::Result<()> {
     let config = Settings::load(config.as_deref())?.config;
+    sqlite_only(&config, "backup")?;
     let copied = db::backup::backup(&config.database.path, file)?;
     println!(
         "backed up {} to {} ({}; not the secret and key files beside the database)",
@@ -161,6 +173,7 @@ fn backup(config: Option<PathBuf>, file: &std::path::Path) -> anyhow::Result<()>
 
 fn restore(config: Option<PathBuf>, file: &std::path::Path) -> anyhow::Result<()> {
     let config = Settings::load(config.as_deref())?.config;
+    sqlite_only(&config, "restore")?;
     let copied = db::backup::restore(&config.database.path, file)?;
     println!(
         "restored {} from {} ({}); the database it replaced is kept beside it as *.before-restore",
@@ -204,10 +217,15 @@ fn rotate_keys(config: Option<PathBuf>, now: bool) -> anyhow::Result<()> {
 fn clients(config: Option<PathBuf>, action: ClientsAction) -> anyhow::Result<()> {
     use siwe_server::{domain::oidc::client::ClientSpec, oidc::client_admin::ClientAdmin};
     let config = Settings::load(config.as_deref())?.config;
-    let runtime = tokio::runtime::Builder::new_current_thread()
+    // Multi-threaded: PostgreSQL's statements wait for their answers on the runtime's I/O.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
         .enable_all()
         .build()?;
-    let admin = ClientAdmin::open(&config, siwe_server::clock::Clock::system())?;
+    let admin = runtime.block_on(ClientAdmin::open(
+        &config,
+        siwe_server::clock::Clock::system(),
+    ))?;
     runtime.block_on(async {
         match action {
             ClientsAction::Add {
@@ -286,8 +304,14 @@ fn serve(config: Option<PathBuf>) -> anyhow::Result<()> {
         .enable_all()
         .max_blocking_threads(loaded.config.database.pool_size as usize + 8)
         .build()?;
-    // Held until the process ends: no second server, and no restore, on this database.
-    let _serving = db::backup::ServerLock::acquire(&loaded.config.database.path)?;
+    // Held until the process ends: no second server, and no restore, on this SQLite file
+    // (PostgreSQL serves any number of instances).
+    let _serving = match loaded.config.database.url {
+        None => Some(db::backup::ServerLock::acquire(
+            &loaded.config.database.path,
+        )?),
+        Some(_) => None,
+    };
     runtime.block_on(async {
         let app = Application::build(loaded.settings).await?;
         // SIGHUP reads the same file again.

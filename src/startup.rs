@@ -72,11 +72,18 @@ pub async fn open_service(config: &Config, clock: Clock) -> anyhow::Result<Servi
     let identity = identity(config)?;
     let keys = secret::token_keys(config.security.secret.as_ref(), &config.database.data_dir)?;
     let database = config.database.clone();
-    let db = tokio::task::spawn_blocking(move || {
-        Db::open_limited(&database.path, database.pool_size, database.max_bytes)
-    })
-    .await
-    .context("database start-up task failed")??;
+    let db = match &database.url {
+        Some(url) => {
+            // The data folder keeps the secret and signing keys when they are not configured.
+            crate::files::create_private_dir(&database.data_dir)?;
+            Db::open_postgres(url.expose(), database.pool_size).await?
+        }
+        None => tokio::task::spawn_blocking(move || {
+            Db::open_limited(&database.path, database.pool_size, database.max_bytes)
+        })
+        .await
+        .context("database start-up task failed")??,
+    };
     Ok(Service::new(
         db,
         ServiceConfig {

@@ -572,6 +572,7 @@ fn a_failed_migration_leaves_the_database_as_it_was() {
     let mut migrations: Vec<_> = std::fs::read_dir(root.join("src/db/migrations"))
         .unwrap()
         .map(|entry| entry.unwrap().path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "sql"))
         .collect();
     migrations.sort();
     let newest = migrations.last().unwrap();

@@ -177,9 +177,7 @@ async fn state_of(app: &TestApp, device: &Device, id: &str) -> String {
 async fn count_pairings(app: &TestApp) -> i64 {
     app.service
         .db()
-        .read(|conn| {
-            conn.query_one("SELECT count(*) FROM pairings", &[], |r| r.get::<i64>(0))
-        })
+        .read(|conn| conn.query_one("SELECT count(*) FROM pairings", &[], |r| r.get::<i64>(0)))
         .unwrap()
 }
 

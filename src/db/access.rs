@@ -1,9 +1,10 @@
-//! How the server reaches the database: reads in place on a pooled connection, writes
-//! through the one writer (in place when it is idle, else in its next batch).
+//! How the server reaches the database. SQLite: reads in place on a pooled connection, writes
+//! through the one writer (in place when it is idle, else in its next batch). PostgreSQL: each
+//! step one transaction on a pooled connection (see `postgres`).
 
 use tokio::sync::oneshot;
 
-use super::{exec, writer, Answer, Conn, Db, READ_WAIT};
+use super::{exec, postgres::Step, writer, Answer, Conn, Db, Engine, Sqlite, READ_WAIT};
 use crate::error::{AppError, AppResult};
 
 impl Db {
@@ -11,17 +12,10 @@ impl Db {
     /// they take microseconds, less than handing them to another thread would cost.
     pub fn read<T>(&self, work: impl FnOnce(&Conn) -> AppResult<T>) -> AppResult<T> {
         let _timer = crate::metrics::metrics().map(|m| m.db_seconds.start_timer());
-        let conn = self.readers.get_timeout(READ_WAIT).map_err(|err| {
-            tracing::warn!(error = %err, "no database connection free; request refused");
-            AppError::overloaded()
-        })?;
-        // One transaction: one snapshot, and one lock of the WAL index instead of one per query.
-        exec(&conn, "BEGIN")?;
-        let result = work(&*conn);
-        let ended = exec(&conn, "COMMIT");
-        let value = result?;
-        ended?;
-        Ok(value)
+        match &self.engine {
+            Engine::Sqlite(sqlite) => sqlite.read(work),
+            Engine::Postgres(postgres) => postgres.run_here(Step::Read, work),
+        }
     }
 
     /// Runs reads that may scan many rows on the blocking thread pool.
@@ -30,6 +24,9 @@ impl Db {
         T: Send + 'static,
         F: FnOnce(&Conn) -> AppResult<T> + Send + 'static,
     {
+        if let Engine::Postgres(postgres) = &self.engine {
+            return postgres.run(Step::Read, work).await;
+        }
         let db = self.clone();
         let span = tracing::Span::current();
         tokio::task::spawn_blocking(move || {
@@ -85,17 +82,27 @@ impl Db {
         F: FnOnce(&Conn) -> AppResult<T> + Send + 'static,
         A: Answer<T>,
     {
-        self.writer.submit_here_if_idle(work, Timed::start(answer))
+        let answer = Timed::start(answer);
+        match &self.engine {
+            Engine::Sqlite(sqlite) => sqlite.writer.submit_here_if_idle(work, answer),
+            Engine::Postgres(postgres) => {
+                postgres.spawn(Step::Write, work, |result| answer.send(result));
+                Ok(())
+            }
+        }
     }
 
-    /// [`Db::write_then`], always through the writer thread's queue.
+    /// [`Db::write_then`], always through the writer thread's queue (SQLite).
     fn queue<T, F, A>(&self, work: F, answer: A) -> AppResult<()>
     where
         T: Send + 'static,
         F: FnOnce(&Conn) -> AppResult<T> + Send + 'static,
         A: Answer<T>,
     {
-        self.writer.submit(work, Timed::start(answer))
+        match &self.engine {
+            Engine::Sqlite(sqlite) => sqlite.writer.submit(work, Timed::start(answer)),
+            Engine::Postgres(_) => self.write_then(work, answer),
+        }
     }
 
     /// Queues `work` for the writer thread without waiting for it; failures are logged. Best
@@ -114,6 +121,22 @@ impl Db {
         if let Err(err) = self.queue(work, answer) {
             tracing::error!(error = %err, "database write dropped");
         }
+    }
+}
+
+impl Sqlite {
+    fn read<T>(&self, work: impl FnOnce(&Conn) -> AppResult<T>) -> AppResult<T> {
+        let conn = self.readers.get_timeout(READ_WAIT).map_err(|err| {
+            tracing::warn!(error = %err, "no database connection free; request refused");
+            AppError::overloaded()
+        })?;
+        // One transaction: one snapshot, and one lock of the WAL index instead of one per query.
+        exec(&conn, "BEGIN")?;
+        let result = work(&*conn);
+        let ended = exec(&conn, "COMMIT");
+        let value = result?;
+        ended?;
+        Ok(value)
     }
 }
 

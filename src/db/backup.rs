@@ -289,10 +289,14 @@ pub(super) fn make_database_private(path: &Path) -> anyhow::Result<()> {
 impl super::Db {
     /// At shutdown, once requests have stopped: waits for every write queued so far to be
     /// committed (the queue is first in, first out), then checkpoints the whole WAL into the
-    /// database file and truncates it, so the file alone is the database.
+    /// database file and truncates it, so the file alone is the database. (PostgreSQL has
+    /// committed each write before answering it: nothing to do.)
     pub async fn finish_writes(&self) -> AppResult<()> {
         self.write(|_| Ok(())).await?;
-        let path = self.path.clone();
+        let super::Engine::Sqlite(sqlite) = &self.engine else {
+            return Ok(());
+        };
+        let path = sqlite.path.clone();
         let checkpoint = tokio::task::spawn_blocking(move || -> AppResult<()> {
             let conn = Connection::open(&path)?;
             conn.busy_timeout(std::time::Duration::from_secs(5))?;

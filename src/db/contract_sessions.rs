@@ -58,9 +58,13 @@ pub fn record(
     now_ms: i64,
 ) -> AppResult<()> {
     conn.execute(
-        "INSERT OR REPLACE INTO contract_sessions
+        "INSERT INTO contract_sessions
            (session_id, chain_id, address, message_hash, signature, checked_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+         ON CONFLICT (session_id) DO UPDATE
+            SET chain_id = excluded.chain_id, address = excluded.address,
+                message_hash = excluded.message_hash, signature = excluded.signature,
+                checked_at = excluded.checked_at",
         params![
             session_id,
             proof.chain_id,

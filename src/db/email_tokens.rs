@@ -64,8 +64,8 @@ pub fn consume(conn: &Conn, token_key: &[u8]) -> AppResult<Option<EmailLink>> {
 
 pub fn delete_expired(conn: &Conn, now_ms: i64, batch: u32) -> AppResult<usize> {
     conn.execute(
-        "DELETE FROM email_tokens WHERE rowid IN
-               (SELECT rowid FROM email_tokens WHERE expires_at <= ?1 LIMIT ?2)",
+        "DELETE FROM email_tokens WHERE token_hash IN
+               (SELECT token_hash FROM email_tokens WHERE expires_at <= ?1 LIMIT ?2)",
         params![now_ms, batch],
     )
 }

@@ -28,8 +28,8 @@ pub fn insert(conn: &Conn, recipient: &str, at_ms: i64) -> AppResult<()> {
 
 pub fn delete_older_than(conn: &Conn, before_ms: i64, batch: u32) -> AppResult<usize> {
     conn.execute(
-        "DELETE FROM mail_log WHERE rowid IN
-               (SELECT rowid FROM mail_log WHERE sent_at < ?1 LIMIT ?2)",
+        "DELETE FROM mail_log WHERE (recipient, sent_at) IN
+               (SELECT recipient, sent_at FROM mail_log WHERE sent_at < ?1 LIMIT ?2)",
         params![before_ms, batch],
     )
 }

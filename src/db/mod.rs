@@ -61,6 +61,7 @@ mod migrations;
 pub mod nonces;
 pub mod oidc;
 pub mod pairings;
+mod postgres;
 pub mod sessions;
 mod storage;
 pub mod users;
@@ -121,10 +122,24 @@ fn configure(conn: &Connection) -> Result<(), rusqlite::Error> {
     )
 }
 
-/// A handle to the SQLite file: a pool of read-only connections, used in place for short
-/// indexed reads, and one writer thread that commits queued writes in batches. Cheap to clone.
+/// A handle to the database. SQLite (the default): a pool of read-only connections, used in
+/// place for short indexed reads, and one writer thread that commits queued writes in
+/// batches. PostgreSQL: see `postgres`. Cheap to clone.
 #[derive(Clone)]
 pub struct Db {
+    engine: Engine,
+}
+
+/// What a [`Db`] stores its rows in.
+#[derive(Clone)]
+enum Engine {
+    Sqlite(Sqlite),
+    Postgres(postgres::Postgres),
+}
+
+/// The SQLite file: read-only pooled connections and the one writer.
+#[derive(Clone)]
+struct Sqlite {
     readers: Pool<SqliteConnectionManager>,
     writer: writer::Writer,
     path: std::path::PathBuf,
@@ -172,9 +187,19 @@ impl Db {
             .build(SqliteConnectionManager::file(path))
             .with_context(open_error)?;
         Ok(Self {
-            readers,
-            writer,
-            path: path.to_path_buf(),
+            engine: Engine::Sqlite(Sqlite {
+                readers,
+                writer,
+                path: path.to_path_buf(),
+            }),
+        })
+    }
+
+    /// Connects to PostgreSQL at `url` (a pool of up to `pool_size` connections) and brings
+    /// its schema up to date. On the runtime.
+    pub async fn open_postgres(url: &str, pool_size: u32) -> anyhow::Result<Self> {
+        Ok(Self {
+            engine: Engine::Postgres(postgres::Postgres::open(url, pool_size).await?),
         })
     }
 

@@ -191,9 +191,9 @@ pub fn revoke_grants_of(
 /// The account's live grants, one row per app, newest first.
 pub fn live_grants_of(conn: &Conn, user_id: &UserId, now_ms: i64) -> AppResult<Vec<LiveGrants>> {
     let rows = conn.query_vec(
-        "SELECT g.client_id, group_concat(g.scopes, ' '), max(g.created_at),
-                max(EXISTS (SELECT 1 FROM oidc_refresh_tokens t WHERE t.grant_id = g.id
-                               AND t.used_at IS NULL AND t.expires_at > ?2))
+        "SELECT g.client_id, string_agg(g.scopes, ' '), max(g.created_at),
+                max(CASE WHEN EXISTS (SELECT 1 FROM oidc_refresh_tokens t WHERE t.grant_id = g.id
+                               AND t.used_at IS NULL AND t.expires_at > ?2) THEN 1 ELSE 0 END)
            FROM oidc_grants g
           WHERE g.user_id = ?1 AND g.revoked_at IS NULL AND g.expires_at > ?2
           GROUP BY g.client_id ORDER BY max(g.created_at) DESC",

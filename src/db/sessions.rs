@@ -147,8 +147,8 @@ pub fn revoke_all(
 
 pub fn delete_expired(conn: &Conn, now_ms: i64, batch: u32) -> AppResult<usize> {
     conn.execute(
-        "DELETE FROM sessions WHERE rowid IN
-               (SELECT rowid FROM sessions WHERE expires_at <= ?1 LIMIT ?2)",
+        "DELETE FROM sessions WHERE id IN
+               (SELECT id FROM sessions WHERE expires_at <= ?1 LIMIT ?2)",
         params![now_ms, batch],
     )
 }

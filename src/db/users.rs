@@ -97,7 +97,7 @@ pub fn set_name(conn: &Conn, user_id: &UserId, name: &str) -> AppResult<()> {
 pub fn set_email(conn: &Conn, user_id: &UserId, email: Option<&str>) -> AppResult<()> {
     conn.execute(
         "UPDATE users SET email = ?2,
-                email_verified = CASE WHEN lower(email) IS lower(?2) THEN email_verified ELSE 0 END
+                email_verified = CASE WHEN lower(email) IS NOT DISTINCT FROM lower(?2) THEN email_verified ELSE 0 END
           WHERE id = ?1",
         params![user_id, email],
     )?;

@@ -26,12 +26,15 @@ pub struct ClientAdmin {
 
 impl ClientAdmin {
     /// Opens (migrating if needed) the database `config` names, with the server secret.
-    pub fn open(config: &Config, clock: Clock) -> anyhow::Result<Self> {
+    pub async fn open(config: &Config, clock: Clock) -> anyhow::Result<Self> {
         let keys = crate::keys::secret::token_keys(
             config.security.secret.as_ref(),
             &config.database.data_dir,
         )?;
-        let db = Db::open(&config.database.path, 1)?;
+        let db = match &config.database.url {
+            Some(url) => Db::open_postgres(url.expose(), 1).await?,
+            None => Db::open(&config.database.path, 1)?,
+        };
         let configured = config
             .oidc
             .clients

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the tests need beyond Rust: Debian's Chromium (browser tests), nginx
-# (forward-auth tests) and systemd (systemd-analyze for the unit file), the Python tools in tests/suites/requirements.txt, and the npm packages of
+# (forward-auth tests), PostgreSQL (tests/postgres.rs) and systemd (systemd-analyze for the unit file), the Python tools in tests/suites/requirements.txt, and the npm packages of
 # tests/suites/browser, tests/suites/sdk, tests/suites/oidc and tests/suites/chain (anvil and the
 # contract artifacts the Rust tests deploy on it), from their lock files.
 # tests/run.sh runs it first.
@@ -12,6 +12,8 @@ command -v chromium > /dev/null || missing+=(chromium)
 [ -x /usr/sbin/nginx ] || command -v nginx > /dev/null || missing+=(nginx)
 # systemd-analyze verifies packaging/siwe-server.service (tests/binary.rs).
 command -v systemd-analyze > /dev/null || missing+=(systemd)
+# A throwaway PostgreSQL server for tests/postgres.rs (tests/suites/postgres/with-postgres.sh).
+ls /usr/lib/postgresql/*/bin/initdb > /dev/null 2>&1 || missing+=(postgresql)
 if [ ${#missing[@]} -gt 0 ]; then
   sudo=""
   [ "$(id -u)" = 0 ] || sudo="sudo"

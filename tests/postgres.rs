@@ -1,0 +1,380 @@
+//! PostgreSQL storage (`database.url`): the real binary, two instances on one database.
+//!
+//! Needs a PostgreSQL server: `TEST_POSTGRES_URL` is a URL of a role that may create
+//! databases (tests/run.sh starts a throwaway cluster and sets it). Each test makes a database
+//! of its own. Without the variable these tests say so and pass, unless
+//! `TEST_REQUIRE_POSTGRES=1` (set by tests/run.sh, so CI cannot skip them).
+
+mod common;
+
+use std::{collections::BTreeMap, path::Path};
+
+use common::{
+    cookie_client,
+    process::{attempt, command, session_status, Server},
+    MessageSpec, Wallet,
+};
+use reqwest::StatusCode;
+use serde_json::json;
+use tokio_postgres::NoTls;
+
+const SECRET: &str = "a-secret-shared-by-every-instance-of-this-test-0123456789";
+
+/// A fresh, empty database on the test server: its URL, or `None` (skip) without a server.
+async fn fresh_database() -> Option<String> {
+    let Ok(base) = std::env::var("TEST_POSTGRES_URL") else {
+        assert!(
+            std::env::var("TEST_REQUIRE_POSTGRES").is_err(),
+            "TEST_REQUIRE_POSTGRES is set but TEST_POSTGRES_URL is not"
+        );
+        eprintln!("TEST_POSTGRES_URL is not set: PostgreSQL test skipped");
+        return None;
+    };
+    let (client, connection) = tokio_postgres::connect(&base, NoTls)
+        .await
+        .expect("TEST_POSTGRES_URL answers");
+    tokio::spawn(connection);
+    static MADE: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let since_epoch = std::time::SystemTime::UNIX_EPOCH.elapsed().unwrap();
+    let name = format!(
+        "siwe_test_{}_{}_{}",
+        std::process::id(),
+        since_epoch.as_micros(),
+        MADE.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    );
+    client
+        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .await
+        .unwrap();
+    let url = match base.rsplit_once('/') {
+        Some((server, _)) if server.contains("://") && server.len() > "postgres://".len() => {
+            format!("{server}/{name}")
+        }
+        _ => panic!("TEST_POSTGRES_URL must end in /DATABASE: {base}"),
+    };
+    Some(url)
+}
+
+async fn connect(url: &str) -> tokio_postgres::Client {
+    let (client, connection) = tokio_postgres::connect(url, NoTls).await.unwrap();
+    tokio::spawn(connection);
+    client
+}
+
+/// One instance of the real binary on the database at `url`, with its own data folder.
+fn instance(data: &Path, url: &str) -> Server {
+    let mut cmd = command(data);
+    cmd.env("SIWE_DATABASE__URL", url)
+        .env("SIWE_SECURITY__SECRET", SECRET);
+    Server::start_with(cmd)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_session_made_on_one_instance_is_valid_on_the_other_until_logged_out_on_either() {
+    let Some(url) = fresh_database().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let a = instance(&dir.path().join("a"), &url);
+    let b = instance(&dir.path().join("b"), &url);
+
+    let client = cookie_client();
+    let body = attempt(&client, &a.base, &Wallet::random()).await.unwrap();
+    let token = body["token"].as_str().unwrap();
+    assert_eq!(session_status(&b.base, token).await, StatusCode::OK);
+
+    let logout = client
+        .post(a.url("/api/auth/logout"))
+        .header("X-CSRF-Token", body["csrfToken"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert!(logout.status().is_success(), "{}", logout.status());
+    assert_eq!(
+        session_status(&b.base, token).await,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        session_status(&a.base, token).await,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn racing_verifies_of_one_message_across_two_instances_give_exactly_one_session() {
+    let Some(url) = fresh_database().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let a = instance(&dir.path().join("a"), &url);
+    let b = instance(&dir.path().join("b"), &url);
+
+    let wallet = Wallet::random();
+    let nonce: serde_json::Value = reqwest::get(a.url("/api/auth/nonce"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let message = MessageSpec::new(&wallet, nonce["nonce"].as_str().unwrap()).render();
+    let signature = wallet.sign(&message);
+    let requests = (0..40).map(|n| {
+        let url = if n % 2 == 0 { a.url("") } else { b.url("") };
+        let body = json!({ "message": message, "signature": signature });
+        tokio::spawn(async move {
+            let resp = reqwest::Client::new()
+                .post(format!("{url}/api/auth/verify"))
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            let status = resp.status();
+            (status, resp.text().await.unwrap())
+        })
+    });
+    let answers: Vec<(StatusCode, String)> = futures_util::future::join_all(requests)
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    let ok = answers.iter().filter(|(s, _)| *s == StatusCode::OK).count();
+    // The losers are told the nonce is spent, or (a conflict PostgreSQL found) to retry;
+    // nothing else, and never a second session.
+    for (status, body) in &answers {
+        assert!(
+            [
+                StatusCode::OK,
+                StatusCode::UNAUTHORIZED,
+                StatusCode::SERVICE_UNAVAILABLE
+            ]
+            .contains(status),
+            "{status}: {body}"
+        );
+    }
+    assert_eq!(ok, 1, "{answers:?}");
+    // The instances log at debug level, the driver's statements included: never a parameter.
+    for server in [&a, &b] {
+        assert!(
+            !server.logs().contains(&signature[2..]),
+            "a signature reached the log"
+        );
+        assert!(
+            !server.logs().contains("with parameters"),
+            "{}",
+            server.logs()
+        );
+    }
+    let db = connect(&url).await;
+    let sessions: i64 = db
+        .query_one("SELECT count(*) FROM sessions", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(sessions, 1);
+}
+
+/// A TCP relay between the server and PostgreSQL that the test can cut (every connection
+/// dropped, the port closed) and restore (on the same port).
+struct Relay {
+    port: u16,
+    upstream: String,
+    tasks: std::sync::Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>>,
+}
+
+impl Relay {
+    async fn start(upstream: String) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let relay = Self {
+            port,
+            upstream,
+            tasks: Default::default(),
+        };
+        relay.serve(listener);
+        relay
+    }
+
+    fn serve(&self, listener: tokio::net::TcpListener) {
+        let (upstream, tasks) = (self.upstream.clone(), self.tasks.clone());
+        let accept = tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                let upstream = upstream.clone();
+                let pipe = tokio::spawn(async move {
+                    if let Ok(mut outbound) = tokio::net::TcpStream::connect(upstream).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+                tasks.lock().unwrap().push(pipe);
+            }
+        });
+        self.tasks.lock().unwrap().push(accept);
+    }
+
+    fn cut(&self) {
+        for task in self.tasks.lock().unwrap().drain(..) {
+            task.abort();
+        }
+    }
+
+    async fn restore(&self) {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", self.port))
+            .await
+            .unwrap();
+        self.serve(listener);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn while_postgresql_is_unreachable_requests_get_503_and_then_it_recovers_by_itself() {
+    let Some(url) = fresh_database().await else {
+        return;
+    };
+    let config: tokio_postgres::Config = url.parse().unwrap();
+    let tokio_postgres::config::Host::Tcp(host) = &config.get_hosts()[0] else {
+        panic!("TEST_POSTGRES_URL must name a TCP host");
+    };
+    let relay = Relay::start(format!("{host}:{}", config.get_ports()[0])).await;
+    let (server_part, database) = url.rsplit_once('/').unwrap();
+    let (scheme_user, _) = server_part.rsplit_once('@').unwrap();
+    let relayed = format!("{scheme_user}@127.0.0.1:{}/{database}", relay.port);
+    let dir = tempfile::tempdir().unwrap();
+    let server = instance(&dir.path().join("a"), &relayed);
+    let client = cookie_client();
+    attempt(&client, &server.base, &Wallet::random())
+        .await
+        .unwrap();
+
+    relay.cut();
+    for _ in 0..3 {
+        let why = attempt(&client, &server.base, &Wallet::random())
+            .await
+            .unwrap_err();
+        assert!(
+            why.starts_with("503") && why.contains("storage_unavailable"),
+            "{why}"
+        );
+    }
+    // The load balancer is told this instance cannot serve.
+    let health = client.get(server.url("/healthz")).send().await.unwrap();
+    assert_eq!(health.status(), StatusCode::SERVICE_UNAVAILABLE);
+
+    relay.restore().await;
+    let mut recovered = false;
+    for _ in 0..50 {
+        if attempt(&client, &server.base, &Wallet::random())
+            .await
+            .is_ok()
+        {
+            recovered = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(recovered, "{}", server.logs());
+    assert!(
+        server.logs().contains("cannot reach PostgreSQL")
+            || server.logs().contains("lost the PostgreSQL connection")
+    );
+}
+
+/// Column name -> (type, not null), and the index names, of every table.
+type Schema = BTreeMap<String, (BTreeMap<String, (String, bool)>, Vec<String>)>;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn both_engines_have_the_same_tables_columns_keys_and_indexes() {
+    let Some(url) = fresh_database().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    // Each binary migrates its empty database on start.
+    let path = dir.path().join("sqlite");
+    drop(Server::start(&path));
+    drop(instance(&dir.path().join("pg"), &url));
+
+    let sqlite = rusqlite::Connection::open(path.join("siwe.db")).unwrap();
+    let mut from_sqlite = Schema::new();
+    let tables: Vec<String> = sqlite
+        .prepare("SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    for table in tables {
+        let mut columns = BTreeMap::new();
+        let mut stmt = sqlite
+            .prepare(&format!(
+                "SELECT name, type, \"notnull\", pk FROM pragma_table_info('{table}')"
+            ))
+            .unwrap();
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, bool>(2)?,
+                    r.get::<_, i64>(3)? > 0,
+                ))
+            })
+            .unwrap();
+        for row in rows {
+            let (name, ty, not_null, key) = row.unwrap();
+            let ty = match ty.as_str() {
+                "INTEGER" => "bigint",
+                "BLOB" => "bytea",
+                "TEXT" => "text",
+                other => panic!("{table}.{name}: type {other}"),
+            };
+            // A key column is NOT NULL in PostgreSQL whatever it says in SQLite.
+            columns.insert(name, (ty.to_string(), not_null || key));
+        }
+        let mut indexes: Vec<String> = sqlite
+            .prepare(&format!(
+                "SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = '{table}'
+                   AND sql IS NOT NULL"
+            ))
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        indexes.sort();
+        from_sqlite.insert(table, (columns, indexes));
+    }
+
+    let pg = connect(&url).await;
+    let mut from_postgres = Schema::new();
+    for row in pg
+        .query(
+            "SELECT table_name::text, column_name::text, data_type::text, is_nullable::text
+               FROM information_schema.columns
+              WHERE table_schema = 'public' AND table_name <> 'siwe_schema'",
+            &[],
+        )
+        .await
+        .unwrap()
+    {
+        let table: String = row.get(0);
+        let nullable: String = row.get(3);
+        from_postgres
+            .entry(table)
+            .or_default()
+            .0
+            .insert(row.get(1), (row.get(2), nullable == "NO"));
+    }
+    for row in pg
+        .query(
+            "SELECT tablename::text, indexname::text FROM pg_indexes
+              WHERE schemaname = 'public' AND indexname NOT LIKE '%_pkey'
+                AND indexname NOT LIKE '%_key'
+              ORDER BY indexname",
+            &[],
+        )
+        .await
+        .unwrap()
+    {
+        let table: String = row.get(0);
+        from_postgres.entry(table).or_default().1.push(row.get(1));
+    }
+    assert_eq!(from_postgres, from_sqlite);
+}
