@@ -199,11 +199,24 @@ fn rotate_keys(config: Option<PathBuf>, now: bool) -> anyhow::Result<()> {
     } else {
         tokens.key_publish
     };
-    let (kids, _) = siwe_server::keys::JwtKeys::rotate(
-        &config.database.data_dir,
-        config.longest_jwt_ttl().as_secs(),
-        publish_for,
-    )?;
+    let rotate = |store| {
+        siwe_server::keys::JwtKeys::rotate(store, config.longest_jwt_ttl().as_secs(), publish_for)
+    };
+    let (kids, _) = match &config.database.url {
+        // Multi-threaded: PostgreSQL's statements wait for their answers on the runtime's I/O.
+        Some(url) => tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()?
+            .block_on(async {
+                let db = db::Db::open_postgres(url.expose(), 1).await?;
+                rotate(siwe_server::keys::KeyStore::database(
+                    db,
+                    &config.database.data_dir,
+                ))
+            })?,
+        None => rotate(siwe_server::keys::KeyStore::file(&config.database.data_dir))?,
+    };
     println!(
         "published keys {}; they sign tokens in {} s, and the previous keys stay \
          published {} s longer",

@@ -32,7 +32,7 @@ use crate::{
         connections::{ConnectionLimits, LimitedAcceptor},
         ClientIpResolver, Middlewares, RateLimiter,
     },
-    keys::{secret, JwtKeys},
+    keys::{secret, JwtKeys, KeyStore},
     mail::Mailer,
     metrics::MetricsGate,
     service::{CpuPool, Service, ServiceConfig},
@@ -84,6 +84,11 @@ pub async fn open_service(config: &Config, clock: Clock) -> anyhow::Result<Servi
         .await
         .context("database start-up task failed")??,
     };
+    let jwt = JwtKeys::open_in(
+        key_store(config, &db),
+        config.longest_jwt_ttl().as_secs(),
+        clock.clone(),
+    )?;
     Ok(Service::new(
         db,
         ServiceConfig {
@@ -97,11 +102,7 @@ pub async fn open_service(config: &Config, clock: Clock) -> anyhow::Result<Servi
             email_link_ttl: span(config.email.link_ttl),
             email_wallet_attach: config.email.wallet_attach,
             event_retention: span(config.audit.retention),
-            jwt: JwtKeys::open(
-                &config.database.data_dir,
-                config.longest_jwt_ttl().as_secs(),
-                clock,
-            )?,
+            jwt,
             token_ttl: span(config.tokens.ttl),
             token_audiences: config.tokens.audiences.clone(),
             cpu: CpuPool::new()?,
@@ -112,6 +113,15 @@ pub async fn open_service(config: &Config, clock: Clock) -> anyhow::Result<Servi
             ens: ens_lookup(config),
         },
     ))
+}
+
+/// Where the token signing keys are kept: with PostgreSQL in the database, shared by every
+/// instance; else in the data folder.
+pub fn key_store(config: &Config, db: &Db) -> KeyStore {
+    match config.database.url {
+        Some(_) => KeyStore::database(db.clone(), &config.database.data_dir),
+        None => KeyStore::file(&config.database.data_dir),
+    }
 }
 
 /// `[ens]` when names are resolved: enabled, and its chain has an RPC in `[chains]`.

@@ -7,7 +7,14 @@
 
 mod common;
 
-use std::{collections::BTreeMap, path::Path};
+use std::{
+    collections::BTreeMap,
+    path::Path,
+    sync::{
+        atomic::{AtomicUsize, Ordering},
+        Arc,
+    },
+};
 
 use common::{
     cookie_client,
@@ -65,7 +72,8 @@ async fn connect(url: &str) -> tokio_postgres::Client {
 fn instance(data: &Path, url: &str) -> Server {
     let mut cmd = command(data);
     cmd.env("SIWE_DATABASE__URL", url)
-        .env("SIWE_SECURITY__SECRET", SECRET);
+        .env("SIWE_SECURITY__SECRET", SECRET)
+        .env("SIWE_RATE_LIMIT__READ_PER_MINUTE", "0");
     Server::start_with(cmd)
 }
 
@@ -348,7 +356,10 @@ async fn both_engines_have_the_same_tables_columns_keys_and_indexes() {
         .query(
             "SELECT table_name::text, column_name::text, data_type::text, is_nullable::text
                FROM information_schema.columns
-              WHERE table_schema = 'public' AND table_name <> 'siwe_schema'",
+              WHERE table_schema = 'public'
+                -- PostgreSQL's own: its schema version, and the signing keys that SQLite
+                -- keeps in a file beside the database.
+                AND table_name NOT IN ('siwe_schema', 'signing_keys')",
             &[],
         )
         .await
@@ -377,4 +388,298 @@ async fn both_engines_have_the_same_tables_columns_keys_and_indexes() {
         from_postgres.entry(table).or_default().1.push(row.get(1));
     }
     assert_eq!(from_postgres, from_sqlite);
+}
+
+async fn jwks(server: &Server) -> Vec<String> {
+    let jwks: serde_json::Value = reqwest::get(server.url("/.well-known/jwks.json"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mut kids: Vec<String> = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|key| key["kid"].as_str().unwrap().to_string())
+        .collect();
+    kids.sort();
+    kids
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_instance_signs_with_the_database_keys_and_sees_a_rotation() {
+    let Some(url) = fresh_database().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    // Both start at once: one stores the first keys, the other takes them.
+    let (a, b) = tokio::join!(
+        tokio::task::spawn_blocking({
+            let (data, url) = (dir.path().join("a"), url.clone());
+            move || instance(&data, &url)
+        }),
+        tokio::task::spawn_blocking({
+            let (data, url) = (dir.path().join("b"), url.clone());
+            move || instance(&data, &url)
+        }),
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
+    let before = jwks(&a).await;
+    assert_eq!(before.len(), 2, "one key of each algorithm: {before:?}");
+    assert_eq!(jwks(&b).await, before);
+    // No key file: the keys are in the database only.
+    assert!(!dir.path().join("a/jwt-keys.json").exists());
+    assert!(!dir.path().join("b/jwt-keys.json").exists());
+
+    // `keys rotate` on any machine with the URL: both instances publish the new keys.
+    let rotate = command(&dir.path().join("cli"))
+        .env("SIWE_DATABASE__URL", &url)
+        .env("SIWE_SECURITY__SECRET", SECRET)
+        .args(["keys", "rotate"])
+        .stderr(std::process::Stdio::inherit())
+        .status()
+        .unwrap();
+    assert!(rotate.success());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let (on_a, on_b) = (jwks(&a).await, jwks(&b).await);
+        if on_a.len() == 4 && on_b == on_a {
+            assert!(before.iter().all(|kid| on_a.contains(kid)), "{on_a:?}");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the rotation was not seen: {on_a:?} {on_b:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_installation_moving_to_postgresql_keeps_its_signing_keys() {
+    let Some(url) = fresh_database().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let on_sqlite = Server::start(&data);
+    let published = jwks(&on_sqlite).await;
+    assert!(on_sqlite.terminate().success());
+
+    // Its key file seeds the database's: tokens it signed still verify, the JWKS is unchanged.
+    let on_postgres = instance(&data, &url);
+    assert_eq!(jwks(&on_postgres).await, published);
+    let other = instance(&dir.path().join("other"), &url);
+    assert_eq!(jwks(&other).await, published);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn one_server_at_a_time_has_the_cleanup_turn() {
+    use siwe_server::db::{Db, Turn};
+    let Some(url) = fresh_database().await else {
+        return;
+    };
+    let (first, second) = (
+        Db::open_postgres(&url, 2).await.unwrap(),
+        Db::open_postgres(&url, 2).await.unwrap(),
+    );
+    let (holding, held) = std::sync::mpsc::channel();
+    let (release, released) = std::sync::mpsc::channel::<()>();
+    let holder = tokio::spawn(async move {
+        first
+            .write(move |conn| {
+                let turn = conn.take_turn(Turn::Cleanup)?;
+                holding.send(()).unwrap();
+                let _ = released.recv();
+                Ok(turn)
+            })
+            .await
+            .unwrap()
+    });
+    tokio::task::spawn_blocking(move || held.recv().unwrap())
+        .await
+        .unwrap();
+    let meanwhile = second
+        .write(|conn| conn.take_turn(Turn::Cleanup))
+        .await
+        .unwrap();
+    release.send(()).unwrap();
+    assert!(holder.await.unwrap(), "the first asks, the first has it");
+    assert!(!meanwhile, "not while another server has it");
+    let after = second
+        .write(|conn| conn.take_turn(Turn::Cleanup))
+        .await
+        .unwrap();
+    assert!(after, "its transaction ended: the turn is free again");
+}
+
+/// One sign-in of a new wallet at `base`: its session token, or the status that ended it.
+async fn sign_in_through(client: &reqwest::Client, base: &str) -> Result<String, StatusCode> {
+    let wallet = Wallet::random();
+    let resp = client
+        .get(format!("{base}/api/auth/nonce"))
+        .send()
+        .await
+        .unwrap();
+    if resp.status() != StatusCode::OK {
+        return Err(resp.status());
+    }
+    let nonce: serde_json::Value = resp.json().await.unwrap();
+    let message = MessageSpec::new(&wallet, nonce["nonce"].as_str().unwrap()).render();
+    let resp = client
+        .post(format!("{base}/api/auth/verify"))
+        .json(&json!({ "message": message, "signature": wallet.sign(&message) }))
+        .send()
+        .await
+        .unwrap();
+    if resp.status() != StatusCode::OK {
+        return Err(resp.status());
+    }
+    let body: serde_json::Value = resp.json().await.unwrap();
+    Ok(body["token"].as_str().unwrap().to_string())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn behind_nginx_one_instance_killed_under_load_loses_no_answered_sign_in() {
+    let Some(url) = fresh_database().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let a = instance(&dir.path().join("a"), &url);
+    let b = instance(&dir.path().join("b"), &url);
+    let port = common::nginx::free_port();
+    let upstream = |server: &Server| server.base.trim_start_matches("http://").to_string();
+    let nginx_dir = dir.path().join("nginx");
+    // nginx's defaults: a request that could not reach an instance goes to the other; one
+    // that reached it is not sent again (a POST is not idempotent).
+    let _nginx = common::nginx::run_nginx(
+        &nginx_dir,
+        &format!(
+            "upstream siwe {{ server {}; server {}; }}
+             server {{
+                 listen 127.0.0.1:{port};
+                 location / {{ proxy_pass http://siwe; }}
+             }}",
+            upstream(&a),
+            upstream(&b)
+        ),
+        port,
+    );
+    let base = format!("http://127.0.0.1:{port}");
+
+    let answered = Arc::new(AtomicUsize::new(0));
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let loads: Vec<_> = (0..6)
+        .map(|_| {
+            let (base, answered, stop) = (base.clone(), answered.clone(), stop.clone());
+            tokio::spawn(async move {
+                let client = reqwest::Client::new();
+                let (mut tokens, mut failed) = (Vec::new(), Vec::new());
+                while !stop.load(Ordering::Relaxed) {
+                    match sign_in_through(&client, &base).await {
+                        Ok(token) => {
+                            tokens.push(token);
+                            answered.fetch_add(1, Ordering::Relaxed);
+                        }
+                        Err(status) => failed.push(status),
+                    }
+                }
+                (tokens, failed)
+            })
+        })
+        .collect();
+    let wait_for = |n: usize| {
+        let answered = answered.clone();
+        async move {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+            while answered.load(Ordering::Relaxed) < n {
+                assert!(std::time::Instant::now() < deadline, "the load stalled");
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+        }
+    };
+    wait_for(60).await;
+    a.kill_hard();
+    let at_kill = answered.load(Ordering::Relaxed);
+    // The other instance keeps serving.
+    wait_for(at_kill + 60).await;
+    stop.store(true, Ordering::Relaxed);
+    let (mut tokens, mut failed) = (Vec::new(), Vec::new());
+    for load in loads {
+        let (t, f) = load.await.unwrap();
+        tokens.extend(t);
+        failed.extend(f);
+    }
+    // Only requests in flight on the killed instance may have failed (nginx answers 502).
+    assert!(failed.len() <= 6, "{failed:?}");
+    assert!(
+        failed
+            .iter()
+            .all(|status| *status == StatusCode::BAD_GATEWAY),
+        "{failed:?}"
+    );
+    // Every answered sign-in holds, whichever instance answered it.
+    for token in &tokens {
+        assert_eq!(session_status(&b.base, token).await, StatusCode::OK);
+    }
+    let db = connect(&url).await;
+    let sessions: i64 = db
+        .query_one("SELECT count(*) FROM sessions", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert!(sessions as usize >= tokens.len());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn racing_unlinks_on_two_instances_never_leave_an_account_without_a_wallet() {
+    let Some(url) = fresh_database().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let a = instance(&dir.path().join("a"), &url);
+    let b = instance(&dir.path().join("b"), &url);
+    for _ in 0..5 {
+        let (first, second) = (Wallet::random(), Wallet::random());
+        let client = cookie_client();
+        let body = attempt(&client, &a.base, &first).await.unwrap();
+        let csrf = body["csrfToken"].as_str().unwrap().to_string();
+        common::process::link(&client, &a.base, &csrf, &second)
+            .await
+            .unwrap();
+        // The session's token works on either instance; each unlinks one of the two wallets.
+        let token = body["token"].as_str().unwrap().to_string();
+        let unlink = |server: &Server, wallet: &Wallet| {
+            let url = server.url(&format!("/api/wallets/{}", wallet.address));
+            let token = token.clone();
+            async move {
+                reqwest::Client::new()
+                    .delete(url)
+                    .bearer_auth(token)
+                    .send()
+                    .await
+                    .unwrap()
+                    .status()
+            }
+        };
+        let (one, other) = tokio::join!(unlink(&a, &first), unlink(&b, &second));
+        let done = [one, other].iter().filter(|s| s.is_success()).count();
+        // The other is told the wallet is the account's last (409), never a 500.
+        assert_eq!(done, 1, "exactly one unlink goes through: {one} {other}");
+        assert!(
+            [one, other].contains(&StatusCode::CONFLICT),
+            "{one} {other}"
+        );
+        let db = connect(&url).await;
+        let left: i64 = db
+            .query_one(
+                "SELECT count(*) FROM wallets WHERE user_id = $1",
+                &[&body["user"]["id"].as_str().unwrap()],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(left, 1);
+    }
 }

@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 use siwe_server::{
     clock::Clock,
     error::ErrorCode,
-    keys::{JwtKeys, SigningAlg},
+    keys::{JwtKeys, KeyStore, SigningAlg},
 };
 
 const BIN: &str = env!("CARGO_BIN_EXE_siwe-server");
@@ -170,7 +170,7 @@ fn retired_keys_stay_published_for_the_longest_token_life() {
     let before = keys
         .sign_as(SigningAlg::Rs256, None, &claims(&Clock::system(), 600))
         .unwrap();
-    let (kids, _) = JwtKeys::rotate(dir.path(), 600, Duration::ZERO).unwrap();
+    let (kids, _) = JwtKeys::rotate(KeyStore::file(dir.path()), 600, Duration::ZERO).unwrap();
     assert_eq!(kids.len(), 2);
     let after = keys
         .sign_as(SigningAlg::Rs256, None, &claims(&Clock::system(), 600))

@@ -4,7 +4,11 @@
 
 use tokio::sync::oneshot;
 
-use super::{exec, postgres::Step, writer, Answer, Conn, Db, Engine, Sqlite, READ_WAIT};
+use super::{
+    exec,
+    postgres::{self, Step},
+    writer, Answer, Conn, Db, Engine, Sqlite, READ_WAIT,
+};
 use crate::error::{AppError, AppResult};
 
 impl Db {
@@ -14,7 +18,7 @@ impl Db {
         let _timer = crate::metrics::metrics().map(|m| m.db_seconds.start_timer());
         match &self.engine {
             Engine::Sqlite(sqlite) => sqlite.read(work),
-            Engine::Postgres(postgres) => postgres.run_here(Step::Read, work),
+            Engine::Postgres(postgres) => postgres.run_here(Step::Read, postgres::once(work)),
         }
     }
 
@@ -22,10 +26,10 @@ impl Db {
     pub async fn read_blocking<T, F>(&self, work: F) -> AppResult<T>
     where
         T: Send + 'static,
-        F: FnOnce(&Conn) -> AppResult<T> + Send + 'static,
+        F: Fn(&Conn) -> AppResult<T> + Send + 'static,
     {
         if let Engine::Postgres(postgres) = &self.engine {
-            return postgres.run(Step::Read, work).await;
+            return postgres.run(Step::Read, postgres::once(work)).await;
         }
         let db = self.clone();
         let span = tracing::Span::current();
@@ -43,7 +47,7 @@ impl Db {
     pub async fn write<T, F>(&self, work: F) -> AppResult<T>
     where
         T: Send + 'static,
-        F: FnOnce(&Conn) -> AppResult<T> + Send + 'static,
+        F: Fn(&Conn) -> AppResult<T> + Send + 'static,
     {
         self.write_waited(work, Self::write_then).await
     }
@@ -53,7 +57,7 @@ impl Db {
     pub async fn write_queued<T, F>(&self, work: F) -> AppResult<T>
     where
         T: Send + 'static,
-        F: FnOnce(&Conn) -> AppResult<T> + Send + 'static,
+        F: Fn(&Conn) -> AppResult<T> + Send + 'static,
     {
         self.write_waited(work, Self::queue).await
     }
@@ -65,7 +69,7 @@ impl Db {
     ) -> AppResult<T>
     where
         T: Send + 'static,
-        F: FnOnce(&Conn) -> AppResult<T> + Send + 'static,
+        F: Fn(&Conn) -> AppResult<T> + Send + 'static,
     {
         let (reply, result) = oneshot::channel();
         submit(self, work, Reply(reply))?;
@@ -79,7 +83,7 @@ impl Db {
     pub fn write_then<T, F, A>(&self, work: F, answer: A) -> AppResult<()>
     where
         T: Send + 'static,
-        F: FnOnce(&Conn) -> AppResult<T> + Send + 'static,
+        F: Fn(&Conn) -> AppResult<T> + Send + 'static,
         A: Answer<T>,
     {
         let answer = Timed::start(answer);
@@ -96,7 +100,7 @@ impl Db {
     fn queue<T, F, A>(&self, work: F, answer: A) -> AppResult<()>
     where
         T: Send + 'static,
-        F: FnOnce(&Conn) -> AppResult<T> + Send + 'static,
+        F: Fn(&Conn) -> AppResult<T> + Send + 'static,
         A: Answer<T>,
     {
         match &self.engine {
@@ -105,11 +109,30 @@ impl Db {
         }
     }
 
+    /// Runs `work` like [`Db::write`], the calling thread waiting until it is committed: for
+    /// start-up and the command line (the signing keys), never a request's async worker.
+    pub fn write_blocking<T, F>(&self, work: F) -> AppResult<T>
+    where
+        T: Send + 'static,
+        F: Fn(&Conn) -> AppResult<T> + Send + 'static,
+    {
+        match &self.engine {
+            Engine::Sqlite(sqlite) => {
+                let (reply, result) = std::sync::mpsc::channel();
+                sqlite.writer.submit(work, move |written: AppResult<T>| {
+                    let _ = reply.send(written);
+                })?;
+                result.recv().map_err(|_| writer::stopped())?
+            }
+            Engine::Postgres(postgres) => postgres.run_here(Step::Write, work),
+        }
+    }
+
     /// Queues `work` for the writer thread without waiting for it; failures are logged. Best
     /// effort: when the queue is full the write is dropped (with a log line), never waited for.
     pub fn write_later<F>(&self, work: F)
     where
-        F: FnOnce(&Conn) -> AppResult<()> + Send + 'static,
+        F: Fn(&Conn) -> AppResult<()> + Send + 'static,
     {
         let answer = |result: AppResult<()>| match result {
             Err(err) if err.code() == crate::error::ErrorCode::Overloaded => {

@@ -63,11 +63,12 @@ pub mod oidc;
 pub mod pairings;
 mod postgres;
 pub mod sessions;
+pub mod signing_keys;
 mod storage;
 pub mod users;
 mod writer;
 
-pub use storage::{unreadable, Columns, Conn, Row, Storage};
+pub use storage::{unreadable, Columns, Conn, Row, Storage, Turn};
 pub use writer::{Answer, ForWaiter, WRITE_QUEUE};
 
 use std::{path::Path, time::Duration};
@@ -246,12 +247,16 @@ impl Db {
 
     /// Deletes up to a small batch each of expired nonces, sessions, email tokens, ENS names of
     /// unlinked wallets, OpenID Connect codes, refresh tokens and grants, pairings an hour past
-    /// their expiry, and of events older than `events_before_ms`; returns how many rows went.
+    /// their expiry, and of events older than `events_before_ms`; returns how many rows went
+    /// (none when another server is cleaning up meanwhile).
     pub fn delete_expired_batch(
         conn: &Conn,
         now_ms: i64,
         events_before_ms: i64,
     ) -> AppResult<usize> {
+        if !conn.take_turn(Turn::Cleanup)? {
+            return Ok(0);
+        }
         Ok(nonces::delete_expired(conn, now_ms, CLEANUP_BATCH)?
             + sessions::delete_expired(conn, now_ms, CLEANUP_BATCH)?
             + email_tokens::delete_expired(conn, now_ms, CLEANUP_BATCH)?

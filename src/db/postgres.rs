@@ -4,31 +4,44 @@
 //! The service's steps are synchronous closures over [`Conn`], shared with SQLite, whose
 //! single writer runs them. Here they run where blocking is allowed (a blocking thread, or the
 //! async worker handed over by `block_in_place`), and each statement waits for its answer on
-//! the runtime's I/O. Steps run SERIALIZABLE: what SQLite's one writer gives by running one
-//! step at a time, PostgreSQL gives by refusing the later of two steps that conflict, which
-//! the request gets as 503 `overloaded` (retry) with nothing stored.
+//! the runtime's I/O.
+//!
+//! What SQLite's one writer gives by running one write at a time, each rule gets here from
+//! the statement that keeps it: a single-use value is spent by one conditional statement
+//! (of racing ones exactly one changes a row), a taken address by `ON CONFLICT DO NOTHING`,
+//! and a step that reads an account's rows and then changes them first locks the account
+//! ([`Storage::lock_rows`]). Writes run READ COMMITTED, reads in one REPEATABLE READ
+//! snapshot. SERIALIZABLE was measured and dropped: on tables of a few pages its predicate
+//! locks made unrelated sign-ins conflict, most of them, even when run again. A write that
+//! deadlocks runs again (write steps are `Fn`); only one that keeps failing so reaches the
+//! request, as 503 `overloaded` (retry).
 
 use std::{cell::Cell, error::Error as _, time::Duration};
 
 use anyhow::Context;
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, PoolError, RecyclingMethod};
-use rusqlite::{
-    types::{ToSqlOutput, ValueRef},
-    ToSql,
-};
+use rusqlite::{params, types::ValueRef, ToSql};
 use tokio::runtime::Handle;
-use tokio_postgres::{
-    error::SqlState,
-    types::{to_sql_checked, IsNull, Type},
-    NoTls,
-};
+use tokio_postgres::{error::SqlState, types::Type, NoTls};
 
-use super::{Columns, Conn, Storage, READ_WAIT};
+use self::values::{as_params, numbered_parameters, refs, values, Param, PgRow};
+use super::{Conn, Storage, READ_WAIT};
 use crate::error::{AppError, AppResult};
 
-const SCHEMA: &[&str] = &[include_str!("migrations/postgres/0001_schema.sql")];
+/// Migration N (1-based) is `SCHEMA[N - 1]`; never edit one that has shipped, add the next.
+mod values;
+
+const SCHEMA: &[&str] = &[
+    include_str!("migrations/postgres/0001_schema.sql"),
+    include_str!("migrations/postgres/0002_signing_keys.sql"),
+];
 /// The advisory lock instances take to migrate one at a time.
 const MIGRATION_LOCK: i64 = 0x5157_4553_4d49_4752;
+/// The advisory locks of [`super::Turn`]s: this plus the turn's number.
+const TURN_LOCKS: i64 = 0x5157_4553_5455_0000;
+/// How many times a write that conflicted with concurrent ones runs before the request is
+/// told to retry.
+const WRITE_TRIES: u32 = 8;
 
 /// How a step's transaction begins.
 #[derive(Clone, Copy)]
@@ -41,7 +54,7 @@ impl Step {
     fn begin(self) -> &'static str {
         match self {
             Step::Read => "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
-            Step::Write => "BEGIN ISOLATION LEVEL SERIALIZABLE",
+            Step::Write => "BEGIN",
         }
     }
 }
@@ -92,7 +105,7 @@ impl Postgres {
     pub(super) fn run_here<T>(
         &self,
         step: Step,
-        work: impl FnOnce(&Conn) -> AppResult<T>,
+        work: impl FnMut(&Conn) -> AppResult<T>,
     ) -> AppResult<T> {
         let run = || {
             let client = self.runtime.block_on(self.pool.get()).map_err(pool_error)?;
@@ -108,7 +121,7 @@ impl Postgres {
     pub(super) async fn run<T, F>(&self, step: Step, work: F) -> AppResult<T>
     where
         T: Send + 'static,
-        F: FnOnce(&Conn) -> AppResult<T> + Send + 'static,
+        F: FnMut(&Conn) -> AppResult<T> + Send + 'static,
     {
         let client = self.pool.get().await.map_err(pool_error)?;
         let engine = self.clone();
@@ -128,31 +141,59 @@ impl Postgres {
         finish: impl FnOnce(AppResult<T>) + Send + 'static,
     ) where
         T: Send + 'static,
-        F: FnOnce(&Conn) -> AppResult<T> + Send + 'static,
+        F: FnMut(&Conn) -> AppResult<T> + Send + 'static,
     {
         let engine = self.clone();
         self.runtime
             .spawn(async move { finish(engine.run(step, work).await) });
     }
 
+    /// Runs `work` in one transaction. A write that conflicted with a concurrent one (a
+    /// deadlock; nothing stored) runs again, in a new transaction, up to [`WRITE_TRIES`]
+    /// times; then the request is told to retry (503 `overloaded`).
     fn transaction<T>(
         &self,
         client: Object,
         step: Step,
-        work: impl FnOnce(&Conn) -> AppResult<T>,
+        mut work: impl FnMut(&Conn) -> AppResult<T>,
     ) -> AppResult<T> {
-        let conn = PgConn {
-            client: &client,
-            runtime: &self.runtime,
-            changes: Cell::new(0),
-        };
-        conn.batch(step.begin())?;
-        let result = work(&conn).and_then(|value| conn.batch("COMMIT").map(|()| value));
-        if result.is_err() && conn.batch("ROLLBACK").is_err() {
-            // The connection is in an unknown state: it leaves the pool.
-            drop(Object::take(client));
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            let conn = PgConn {
+                client: &client,
+                runtime: &self.runtime,
+                changes: Cell::new(0),
+                conflicted: Cell::new(false),
+            };
+            conn.batch(step.begin())?;
+            let result = work(&conn).and_then(|value| conn.batch("COMMIT").map(|()| value));
+            let Err(err) = result else {
+                return result;
+            };
+            if conn.batch("ROLLBACK").is_err() {
+                // The connection is in an unknown state: it leaves the pool.
+                drop(Object::take(client));
+                return Err(err);
+            }
+            if !conn.conflicted.get() || matches!(step, Step::Read) || tries >= WRITE_TRIES {
+                return Err(err);
+            }
+            // Apart, so that the writes that conflicted do not meet again at once.
+            let pause = rand::random_range(0..200 * tries as u64);
+            std::thread::sleep(Duration::from_micros(pause));
         }
-        result
+    }
+}
+
+/// Runs a step that is not to run again (a read) where a step may be retried.
+pub(super) fn once<T>(
+    work: impl FnOnce(&Conn) -> AppResult<T>,
+) -> impl FnMut(&Conn) -> AppResult<T> {
+    let mut work = Some(work);
+    move |conn| match work.take() {
+        Some(work) => work(conn),
+        None => Err(AppError::Internal(anyhow::anyhow!("a read step ran twice"))),
     }
 }
 
@@ -161,30 +202,57 @@ struct PgConn<'a> {
     client: &'a Object,
     runtime: &'a Handle,
     changes: Cell<u64>,
+    /// Set when PostgreSQL refused a statement for a conflict with a concurrent transaction.
+    conflicted: Cell<bool>,
 }
 
 impl PgConn<'_> {
+    /// [`storage_error`], noting a conflict with a concurrent transaction.
+    fn failed(&self, err: tokio_postgres::Error) -> AppError {
+        if is_conflict(&err) {
+            self.conflicted.set(true);
+        }
+        storage_error(err)
+    }
+
     fn batch(&self, sql: &str) -> AppResult<()> {
         self.runtime
             .block_on(self.client.batch_execute(sql))
-            .map_err(storage_error)
+            .map_err(|err| self.failed(err))
     }
 
-    fn statement(&self, sql: &str) -> AppResult<tokio_postgres::Statement> {
+    /// `sql` prepared (once per connection) for parameters of the types `params` have: a
+    /// parameter PostgreSQL could not type by itself (`?2 - ?3`, `SELECT ?1`) is typed by its
+    /// value, as SQLite does; a NULL is left for PostgreSQL to type.
+    fn statement(&self, sql: &str, params: &[Param<'_>]) -> AppResult<tokio_postgres::Statement> {
+        let types: Vec<Type> = params
+            .iter()
+            .map(|param| match param.0 {
+                ValueRef::Null => Type::UNKNOWN,
+                ValueRef::Integer(_) => Type::INT8,
+                ValueRef::Real(_) => Type::FLOAT8,
+                ValueRef::Text(_) => Type::TEXT,
+                ValueRef::Blob(_) => Type::BYTEA,
+            })
+            .collect();
         self.runtime
-            .block_on(self.client.prepare_cached(&numbered_parameters(sql)))
-            .map_err(storage_error)
+            .block_on(
+                self.client
+                    .prepare_typed_cached(&numbered_parameters(sql), &types),
+            )
+            .map_err(|err| self.failed(err))
     }
 }
 
 impl Storage for PgConn<'_> {
     fn execute(&self, sql: &str, params: &[&dyn ToSql]) -> AppResult<usize> {
-        let statement = self.statement(sql)?;
         let values = values(params)?;
+        let params = as_params(&values);
+        let statement = self.statement(sql, &params)?;
         let changed = self
             .runtime
-            .block_on(self.client.execute(&statement, &refs(&as_params(&values))))
-            .map_err(storage_error)?;
+            .block_on(self.client.execute(&statement, &refs(&params)))
+            .map_err(|err| self.failed(err))?;
         self.changes.set(self.changes.get() + changed);
         Ok(changed as usize)
     }
@@ -195,12 +263,13 @@ impl Storage for PgConn<'_> {
         params: &[&dyn ToSql],
         each: &mut dyn FnMut(&super::Row) -> AppResult<bool>,
     ) -> AppResult<()> {
-        let statement = self.statement(sql)?;
         let values = values(params)?;
+        let params = as_params(&values);
+        let statement = self.statement(sql, &params)?;
         let rows = self
             .runtime
-            .block_on(self.client.query(&statement, &refs(&as_params(&values))))
-            .map_err(storage_error)?;
+            .block_on(self.client.query(&statement, &refs(&params)))
+            .map_err(|err| self.failed(err))?;
         // A write's RETURNING rows count as changes, as SQLite counts them.
         if !sql.trim_start().starts_with("SELECT") {
             self.changes.set(self.changes.get() + rows.len() as u64);
@@ -216,110 +285,19 @@ impl Storage for PgConn<'_> {
     fn total_changes(&self) -> u64 {
         self.changes.get()
     }
-}
 
-/// SQLite's `?N` parameters as PostgreSQL's `$N` (our statements have no `?` elsewhere).
-fn numbered_parameters(sql: &str) -> String {
-    sql.replace('?', "$")
-}
-
-/// A parameter as SQLite would bind it, sent as the type PostgreSQL asks for.
-#[derive(Debug)]
-struct Param<'a>(ValueRef<'a>);
-
-fn values<'a>(params: &'a [&'a dyn ToSql]) -> AppResult<Vec<ToSqlOutput<'a>>> {
-    params.iter().map(|param| Ok(param.to_sql()?)).collect()
-}
-
-fn as_params<'a>(values: &'a [ToSqlOutput<'a>]) -> Vec<Param<'a>> {
-    values
-        .iter()
-        .map(|value| {
-            Param(match value {
-                ToSqlOutput::Borrowed(value) => *value,
-                ToSqlOutput::Owned(value) => value.into(),
-                // Not used by our columns.
-                _ => ValueRef::Null,
-            })
-        })
-        .collect()
-}
-
-fn refs<'a>(params: &'a [Param<'a>]) -> Vec<&'a (dyn tokio_postgres::types::ToSql + Sync)> {
-    params.iter().map(|param| param as _).collect()
-}
-
-impl tokio_postgres::types::ToSql for Param<'_> {
-    fn to_sql(
-        &self,
-        ty: &Type,
-        out: &mut bytes::BytesMut,
-    ) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
-        use tokio_postgres::types::ToSql as Pg;
-        match (self.0, ty) {
-            (ValueRef::Null, _) => Ok(IsNull::Yes),
-            (ValueRef::Integer(n), &Type::INT8) => Pg::to_sql(&n, ty, out),
-            (ValueRef::Integer(n), &Type::INT4) => Pg::to_sql(&i32::try_from(n)?, ty, out),
-            (ValueRef::Integer(n), &Type::INT2) => Pg::to_sql(&i16::try_from(n)?, ty, out),
-            (ValueRef::Integer(n), &Type::BOOL) => Pg::to_sql(&(n != 0), ty, out),
-            (ValueRef::Real(x), &Type::FLOAT8) => Pg::to_sql(&x, ty, out),
-            (ValueRef::Text(text), _) if <&str as Pg>::accepts(ty) => {
-                Pg::to_sql(&std::str::from_utf8(text)?, ty, out)
-            }
-            (ValueRef::Blob(bytes), &Type::BYTEA) => Pg::to_sql(&bytes, ty, out),
-            (value, ty) => Err(format!("cannot send {:?} as {ty}", value.data_type()).into()),
-        }
+    fn lock_rows(&self, sql: &str, params: &[&dyn ToSql]) -> AppResult<()> {
+        self.query_each(&format!("{sql} FOR UPDATE"), params, &mut |_| Ok(true))
     }
 
-    fn accepts(_: &Type) -> bool {
-        true
-    }
-
-    to_sql_checked!();
-}
-
-/// A row, its columns read as SQLite would give them.
-struct PgRow<'a>(&'a tokio_postgres::Row);
-
-impl Columns for PgRow<'_> {
-    fn value(&self, index: usize) -> AppResult<ValueRef<'_>> {
-        let row = self.0;
-        let column = row
-            .columns()
-            .get(index)
-            .ok_or_else(|| super::unreadable(index, "no such column"))?;
-        let read = |err: tokio_postgres::Error| super::unreadable(index, err);
-        let value = match *column.type_() {
-            Type::INT8 => row
-                .try_get::<_, Option<i64>>(index)
-                .map_err(read)?
-                .map(ValueRef::Integer),
-            Type::INT4 => row
-                .try_get::<_, Option<i32>>(index)
-                .map_err(read)?
-                .map(|n| ValueRef::Integer(n.into())),
-            Type::INT2 => row
-                .try_get::<_, Option<i16>>(index)
-                .map_err(read)?
-                .map(|n| ValueRef::Integer(n.into())),
-            Type::BOOL => row
-                .try_get::<_, Option<bool>>(index)
-                .map_err(read)?
-                .map(|b| ValueRef::Integer(b.into())),
-            Type::FLOAT8 => row
-                .try_get::<_, Option<f64>>(index)
-                .map_err(read)?
-                .map(ValueRef::Real),
-            Type::BYTEA => row
-                .try_get::<_, Option<&[u8]>>(index)
-                .map_err(read)?
-                .map(ValueRef::Blob),
-            _ => row
-                .try_get::<_, Option<&str>>(index)
-                .map_err(read)?
-                .map(|text| ValueRef::Text(text.as_bytes())),
-        };
-        Ok(value.unwrap_or(ValueRef::Null))
+    /// A transaction-level advisory lock, let go when the transaction ends.
+    fn take_turn(&self, work: super::Turn) -> AppResult<bool> {
+        let key = TURN_LOCKS + work as i64;
+        (self as &Conn).query_one(
+            "SELECT pg_try_advisory_xact_lock(?1)",
+            params![key],
+            |row| row.get(0),
+        )
     }
 }
 
@@ -377,13 +355,17 @@ fn pool_error(err: PoolError) -> AppError {
     }
 }
 
+/// Whether PostgreSQL refused a statement for a conflict with a concurrent transaction.
+fn is_conflict(err: &tokio_postgres::Error) -> bool {
+    let code = err.code();
+    code == Some(&SqlState::T_R_SERIALIZATION_FAILURE)
+        || code == Some(&SqlState::T_R_DEADLOCK_DETECTED)
+}
+
 /// A failed statement: a conflict with a concurrent step is the client's to retry; a lost
 /// connection is `storage_unavailable`; anything else is a bug.
 fn storage_error(err: tokio_postgres::Error) -> AppError {
-    let code = err.code();
-    if code == Some(&SqlState::T_R_SERIALIZATION_FAILURE)
-        || code == Some(&SqlState::T_R_DEADLOCK_DETECTED)
-    {
+    if is_conflict(&err) {
         return AppError::new(
             crate::error::ErrorCode::Overloaded,
             "This change conflicted with another one made at the same time, so nothing was \

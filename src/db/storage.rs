@@ -34,6 +34,21 @@ pub trait Storage {
     /// Rows changed so far on this connection, counting every statement: a step compares
     /// two readings to learn whether anything between them wrote.
     fn total_changes(&self) -> u64;
+
+    /// Whether this transaction has the turn for work that one server at a time does (the
+    /// clean-up), keeping it until it ends; false at once when another has it.
+    fn take_turn(&self, work: Turn) -> AppResult<bool>;
+
+    /// Runs `sql` (a `SELECT` of rows) so that the rows it finds stay locked until this
+    /// transaction ends: another transaction that locks them waits. For steps that read rows,
+    /// then change what they decided on. Where one write runs at a time (SQLite), nothing to do.
+    fn lock_rows(&self, sql: &str, params: &[&dyn ToSql]) -> AppResult<()>;
+}
+
+/// Work that one server at a time does.
+#[derive(Debug, Clone, Copy)]
+pub enum Turn {
+    Cleanup = 1,
 }
 
 /// One row of a statement's answer.
@@ -131,6 +146,16 @@ impl Storage for rusqlite::Connection {
 
     fn total_changes(&self) -> u64 {
         rusqlite::Connection::total_changes(self)
+    }
+
+    /// One server per SQLite file (`backup::ServerLock`), and its writer runs one write at a
+    /// time: always its turn.
+    fn take_turn(&self, _: Turn) -> AppResult<bool> {
+        Ok(true)
+    }
+
+    fn lock_rows(&self, _: &str, _: &[&dyn ToSql]) -> AppResult<()> {
+        Ok(())
     }
 }
 

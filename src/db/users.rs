@@ -51,6 +51,12 @@ fn wallet_from_row(row: &Row) -> AppResult<Wallet> {
     })
 }
 
+/// Holds the account's row until the step ends, so that steps that read the account's
+/// wallets and then change them run one at a time (see [`super::Storage::lock_rows`]).
+pub fn lock_account(conn: &Conn, user_id: &UserId) -> AppResult<()> {
+    conn.lock_rows("SELECT id FROM users WHERE id = ?1", params![user_id])
+}
+
 pub fn find_user(conn: &Conn, user_id: &UserId) -> AppResult<Option<User>> {
     conn.query_opt(
         sql!("SELECT {USER_COLUMNS} FROM users WHERE id = ?1"),

@@ -4,13 +4,15 @@
 //! algorithm that is published in the JWKS at once but signs only after
 //! `tokens.key_publish_secs`, so that relying parties with a cached JWKS know it before they meet
 //! it; the key it replaces stops signing then, and stays published until every token it signed
-//! has expired. A running server notices the file changed. What is particular to an algorithm
-//! is in `ed25519.rs` and `rsa.rs`.
+//! has expired. A running server notices the file changed. With PostgreSQL the key set is kept
+//! in the database instead (see [`KeyStore`]), so that every instance signs with the same keys
+//! and publishes the same JWKS. What is particular to an algorithm is in `ed25519.rs` and
+//! `rsa.rs`.
 
 use std::{
-    path::{Path, PathBuf},
+    path::Path,
     sync::{Arc, RwLock},
-    time::SystemTime,
+    time::{Duration, Instant},
 };
 
 use anyhow::Context;
@@ -25,7 +27,15 @@ use crate::{
     error::{AppError, AppResult, ErrorCode},
 };
 
+mod store;
+
+use store::{read_file, Stamp};
+pub use store::{KeyStore, SharedKeySet};
+
 const FILE_NAME: &str = "jwt-keys.json";
+/// How often an instance asks the database whether the key set changed: a rotation is seen by
+/// every instance within this time (keys are published well ahead of signing).
+const DATABASE_POLL: Duration = Duration::from_secs(10);
 
 #[derive(Clone, Serialize, Deserialize)]
 struct StoredKey {
@@ -68,12 +78,13 @@ struct Key {
 }
 
 struct Loaded {
-    modified: Option<SystemTime>,
+    stamp: Stamp,
+    checked: Instant,
     keys: Arc<Vec<Key>>,
 }
 
 pub struct JwtKeys {
-    path: PathBuf,
+    store: KeyStore,
     /// How long the longest-lived token lives, in ms: retired keys are published this much longer.
     max_token_ttl_ms: i64,
     loaded: RwLock<Loaded>,
@@ -124,40 +135,16 @@ impl StoredKey {
     }
 }
 
-fn read(path: &Path) -> anyhow::Result<(Vec<Key>, Option<SystemTime>)> {
-    crate::files::check_secret_file(path)?;
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let file: KeyFile = serde_json::from_str(&text)
-        .with_context(|| format!("{} is not a key file", path.display()))?;
-    let keys = file
-        .keys
+fn with_material(stored: Vec<StoredKey>) -> anyhow::Result<Vec<Key>> {
+    stored
         .into_iter()
         .map(|stored| {
             let material = stored
                 .material()
-                .with_context(|| format!("key {} in {}", stored.kid, path.display()))?;
+                .with_context(|| format!("key {}", stored.kid))?;
             Ok(Key { stored, material })
         })
-        .collect::<anyhow::Result<_>>()?;
-    Ok((
-        keys,
-        std::fs::metadata(path).and_then(|m| m.modified()).ok(),
-    ))
-}
-
-fn write(path: &Path, keys: Vec<StoredKey>) -> anyhow::Result<()> {
-    let tmp = path.with_extension("json.tmp");
-    let mut out = crate::files::private_file_options()
-        .create(true)
-        .truncate(true)
-        .open(&tmp)
-        .with_context(|| format!("cannot write {}", tmp.display()))?;
-    let text = serde_json::to_string_pretty(&KeyFile { keys })?;
-    std::io::Write::write_all(&mut out, text.as_bytes())?;
-    out.sync_all()?;
-    std::fs::rename(&tmp, path)?;
-    Ok(())
+        .collect()
 }
 
 fn invalid_token(why: &str) -> AppError {
@@ -168,36 +155,41 @@ fn invalid_token(why: &str) -> AppError {
 }
 
 impl JwtKeys {
-    /// Opens the key file in `data_dir`, creating it with a key of each algorithm on first start
-    /// and adding an RSA key (signing at once) to a file from before RSA keys. Retired keys stay
-    /// published `max_token_ttl_secs` (the longest life of a token they signed); `clock` says
-    /// when keys start and stop signing.
+    /// Opens the key file in `data_dir` (see [`JwtKeys::open_in`]).
     pub fn open(data_dir: &Path, max_token_ttl_secs: u64, clock: Clock) -> anyhow::Result<Self> {
-        let path = data_dir.join(FILE_NAME);
+        Self::open_in(KeyStore::file(data_dir), max_token_ttl_secs, clock)
+    }
+
+    /// Opens the keys in `store`, storing a key of each algorithm on first start and adding an
+    /// RSA key (signing at once) to a set from before RSA keys. Retired keys stay published
+    /// `max_token_ttl_secs` (the longest life of a token they signed); `clock` says when keys
+    /// start and stop signing.
+    pub fn open_in(store: KeyStore, max_token_ttl_secs: u64, clock: Clock) -> anyhow::Result<Self> {
         let now = clock.now_ms();
-        let mut stored = if path.exists() {
-            read(&path)?.0.into_iter().map(|k| k.stored).collect()
-        } else {
-            Vec::new()
-        };
-        let missing: Vec<SigningAlg> = SigningAlg::ALL
-            .into_iter()
-            .filter(|alg| !stored.iter().any(|k| k.alg == *alg))
-            .collect();
-        if !missing.is_empty() {
+        let added = store.update(|stored, stamp| {
+            let missing: Vec<SigningAlg> = SigningAlg::ALL
+                .into_iter()
+                .filter(|alg| !stored.iter().any(|k| k.alg == *alg))
+                .collect();
             for alg in &missing {
                 stored.push(new_key(*alg, now, now)?);
             }
-            write(&path, stored)?;
-            tracing::info!(path = %path.display(), algorithms = ?missing, "generated JWT signing keys");
+            // A set the data folder's file seeded is stored, whole, as the database's first.
+            let seeded = stamp == Stamp::Version(0) && !stored.is_empty();
+            Ok((!missing.is_empty() || seeded).then_some(missing))
+        })?;
+        if let Some(algorithms) = added.filter(|added| !added.is_empty()) {
+            tracing::info!(store = %store, ?algorithms, "generated JWT signing keys");
         }
-        let (keys, modified) = read(&path)?;
+        let (stored, stamp) = store.load()?;
+        let keys = with_material(stored).with_context(|| format!("the keys in {store}"))?;
         Ok(Self {
-            path,
+            store,
             max_token_ttl_ms: i64::try_from(max_token_ttl_secs.saturating_mul(1000))
                 .unwrap_or(i64::MAX / 2),
             loaded: RwLock::new(Loaded {
-                modified,
+                stamp,
+                checked: Instant::now(),
                 keys: Arc::new(keys),
             }),
             clock,
@@ -207,7 +199,7 @@ impl JwtKeys {
     /// Reads the key file in `data_dir` and says what it holds, changing nothing (`check`).
     pub fn check(data_dir: &Path) -> anyhow::Result<String> {
         let path = data_dir.join(FILE_NAME);
-        let (keys, _) = read(&path)?;
+        let keys = with_material(read_file(&path)?)?;
         Ok(format!(
             "token signing keys {} ({} keys)",
             path.display(),
@@ -215,61 +207,61 @@ impl JwtKeys {
         ))
     }
 
-    /// Adds a key of each algorithm that signs from `publish_for` from now on (published in the
-    /// JWKS at once), and schedules the keys signing until then to stop at that moment; forgets
-    /// keys whose tokens have all expired. Returns the new key ids and when they start signing
-    /// (Unix ms).
+    /// Adds a key of each algorithm to `store` that signs from `publish_for` from now on
+    /// (published in the JWKS at once), and schedules the keys signing until then to stop at
+    /// that moment; forgets keys whose tokens have all expired. Returns the new key ids and
+    /// when they start signing (Unix ms).
     pub fn rotate(
-        data_dir: &Path,
+        store: KeyStore,
         max_token_ttl_secs: u64,
         publish_for: std::time::Duration,
     ) -> anyhow::Result<(Vec<String>, i64)> {
-        let keys = Self::open(data_dir, max_token_ttl_secs, Clock::system())?;
-        let mut stored: Vec<StoredKey> = keys.current()?.iter().map(|k| k.stored.clone()).collect();
+        let keys = Self::open_in(store, max_token_ttl_secs, Clock::system())?;
         let now = keys.clock.now_ms();
         let activates_at = now + i64::try_from(publish_for.as_millis()).unwrap_or(i64::MAX / 2);
-        for key in &mut stored {
-            let stops = key
-                .retired_at
-                .map_or(activates_at, |at| at.min(activates_at));
-            key.retired_at = Some(stops);
-        }
-        stored.retain(|k| k.published_at(now, keys.max_token_ttl_ms));
-        let mut kids = Vec::new();
-        for alg in SigningAlg::ALL {
-            let key = new_key(alg, now, activates_at)?;
-            kids.push(key.kid.clone());
-            stored.push(key);
-        }
-        write(&keys.path, stored)?;
-        Ok((kids, activates_at))
+        let rotated = keys.store.update(|stored, _| {
+            for key in stored.iter_mut() {
+                let stops = key
+                    .retired_at
+                    .map_or(activates_at, |at| at.min(activates_at));
+                key.retired_at = Some(stops);
+            }
+            stored.retain(|k| k.published_at(now, keys.max_token_ttl_ms));
+            let mut kids = Vec::new();
+            for alg in SigningAlg::ALL {
+                let key = new_key(alg, now, activates_at)?;
+                kids.push(key.kid.clone());
+                stored.push(key);
+            }
+            Ok(Some(kids))
+        })?;
+        Ok((rotated.unwrap_or_default(), activates_at))
     }
 
-    /// The keys as on disk, re-read when the file changed (after `keys rotate`).
+    /// The stored keys, read again when they changed (after `keys rotate`): a file is looked
+    /// at on every use, the database every [`DATABASE_POLL`].
     fn current(&self) -> anyhow::Result<Arc<Vec<Key>>> {
-        let modified = std::fs::metadata(&self.path)
-            .and_then(|m| m.modified())
-            .ok();
-        {
-            let loaded = self
-                .loaded
-                .read()
-                .map_err(|_| anyhow::anyhow!("key lock poisoned"))?;
-            if loaded.modified == modified {
+        let poisoned = || anyhow::anyhow!("key lock poisoned");
+        let polled = matches!(self.store, KeyStore::Database { .. });
+        let stamp = {
+            let loaded = self.loaded.read().map_err(|_| poisoned())?;
+            if polled && loaded.checked.elapsed() < DATABASE_POLL {
                 return Ok(Arc::clone(&loaded.keys));
             }
-        }
-        let (keys, modified) = read(&self.path)?;
-        let keys = Arc::new(keys);
-        let mut loaded = self
-            .loaded
-            .write()
-            .map_err(|_| anyhow::anyhow!("key lock poisoned"))?;
-        *loaded = Loaded {
-            modified,
-            keys: Arc::clone(&keys),
+            let stamp = self.store.stamp()?;
+            if stamp == loaded.stamp && !polled {
+                return Ok(Arc::clone(&loaded.keys));
+            }
+            stamp
         };
-        Ok(keys)
+        let mut loaded = self.loaded.write().map_err(|_| poisoned())?;
+        if stamp != loaded.stamp {
+            let (stored, read_at) = self.store.load()?;
+            loaded.keys = Arc::new(with_material(stored)?);
+            loaded.stamp = read_at;
+        }
+        loaded.checked = Instant::now();
+        Ok(Arc::clone(&loaded.keys))
     }
 
     /// Signs claims with the newest Ed25519 key whose time to sign has come (EdDSA).

@@ -42,12 +42,13 @@ impl Oidc {
         };
         // The writer commits what a refusal did too (the token spent, a reuse's revocation).
         self.db()
-            .write(move |conn| spend_refresh_token(conn, refresh))
+            .write(move |conn| spend_refresh_token(conn, refresh.clone()))
             .await?
     }
 }
 
 /// What a refresh takes into the writer.
+#[derive(Clone)]
 struct Refresh {
     mac: [u8; 32],
     client: Client,

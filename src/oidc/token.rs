@@ -140,7 +140,7 @@ impl Oidc {
         };
         // The writer commits what a refusal did too (a replay's revocation, the code spent).
         self.db()
-            .write(move |conn| spend_code(conn, exchange))
+            .write(move |conn| spend_code(conn, exchange.clone()))
             .await?
     }
 
@@ -218,6 +218,7 @@ impl Oidc {
 }
 
 /// What a code exchange takes into the writer.
+#[derive(Clone)]
 struct CodeExchange {
     mac: [u8; 32],
     client: Client,

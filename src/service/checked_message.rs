@@ -48,6 +48,18 @@ pub struct CheckedMessage {
     pub contract: Option<ContractSigner>,
 }
 
+impl Clone for CheckedMessage {
+    fn clone(&self) -> Self {
+        Self {
+            parsed: self.parsed.clone(),
+            address: self.address,
+            nonce_expires_at: self.nonce_expires_at,
+            refusal: self.refusal.as_ref().map(AppError::duplicate),
+            contract: self.contract.clone(),
+        }
+    }
+}
+
 /// A signed message sent for one purpose, as [`Service::check_then_write`] takes it.
 pub struct SignedMessage<N> {
     pub message: String,
@@ -60,6 +72,7 @@ pub struct SignedMessage<N> {
 }
 
 /// The security event a signed message records when it is refused once its nonce is spent.
+#[derive(Clone)]
 pub struct Refused {
     pub kind: EventKind,
     /// Whose log it goes to; by default the account of the signing wallet (none, no event).
@@ -180,7 +193,7 @@ impl Service {
     where
         T: Send + 'static,
         N: FnOnce(&Service, &str, &str) -> AppResult<()> + Send + 'static,
-        W: FnOnce(&Conn, &CheckedMessage) -> AppResult<T> + Send + 'static,
+        W: Fn(&Conn, &CheckedMessage) -> AppResult<T> + Send + 'static,
     {
         let (reply, answer) = oneshot::channel();
         let service = Arc::clone(self);
@@ -202,10 +215,10 @@ impl Service {
             // The signer is recovered: other checks may take this thread's place meanwhile.
             drop(in_flight);
             match checked {
-                Ok((mut checked, Next::Write)) => {
+                Ok((checked, Next::Write)) => {
                     let writer = Arc::clone(&service);
                     let write = move |conn: &Conn| {
-                        let spent = writer.spend_nonce(conn, &mut checked, &refused)?;
+                        let spent = writer.spend_nonce(conn, &checked, &refused)?;
                         let written = spent.then(conn, |conn, ()| write(conn, &checked))?;
                         Ok(Checked::Written(written))
                     };
@@ -316,14 +329,14 @@ impl Service {
     pub(super) fn spend_nonce(
         &self,
         conn: &Conn,
-        checked: &mut CheckedMessage,
+        checked: &CheckedMessage,
         refused: &Refused,
     ) -> AppResult<Spent<()>> {
         let nonce = checked.parsed.message.nonce.as_str();
         let expires_at = checked.nonce_expires_at;
         let first_use = expires_at > self.now_ms() && nonces::spend(conn, nonce, expires_at)?;
         let address = &checked.address;
-        let refusal = match (first_use, checked.refusal.take()) {
+        let refusal = match (first_use, checked.refusal.as_ref().map(AppError::duplicate)) {
             (true, None) => return Ok(Spent::Done(())),
             (true, Some(refusal)) => refusal,
             (false, _) => {

@@ -37,7 +37,7 @@ impl Service {
     ) -> AppResult<T>
     where
         T: Send + 'static,
-        W: FnOnce(&Conn, &CheckedMessage) -> AppResult<T> + Send + 'static,
+        W: Fn(&Conn, &CheckedMessage) -> AppResult<T> + Send + 'static,
     {
         let ChainCheck {
             mut checked,
@@ -46,12 +46,10 @@ impl Service {
             write,
         } = check;
         let service = Arc::clone(self);
-        let (spent, mut checked, refused) = self
+        let spend = (checked.clone(), refused.clone());
+        let spent = self
             .db
-            .write(move |conn| {
-                let spent = service.spend_nonce(conn, &mut checked, &refused)?;
-                Ok((spent, checked, refused))
-            })
+            .write(move |conn| service.spend_nonce(conn, &spend.0, &spend.1))
             .await?;
         if let Spent::Refused(refusal) = spent {
             return Err(refusal);

@@ -162,6 +162,7 @@ impl Service {
         let clock = self.clock.clone();
         self.db
             .write(move |conn| {
+                users::lock_account(conn, &user_id)?;
                 let wallets = users::wallets_of(conn, &user_id)?;
                 let wallet = wallets
                     .iter()
@@ -216,6 +217,7 @@ impl Service {
         let clock = self.clock.clone();
         self.db
             .write(move |conn| {
+                users::lock_account(conn, &user_id)?;
                 if !users::set_primary(conn, &user_id, &address)? {
                     return Err(wallet_not_found());
                 }
@@ -242,6 +244,7 @@ impl Service {
         chain_id: u64,
         client: &ClientInfo,
     ) -> AppResult<()> {
+        users::lock_account(conn, user_id)?;
         let wallet = Wallet {
             address: *address,
             user_id: user_id.clone(),

@@ -61,21 +61,8 @@ pub fn start_nginx(dir: &Path, config: &NginxConfig<'_>) -> Nginx {
         .replace("127.0.0.1:3000", &format!("127.0.0.1:{backend}"));
     assert!(locations.contains("auth_request /_siwe_auth"));
     let (http, reply) = (config.http, config.app_reply);
-    let d = dir.display();
-    let conf = format!(
+    let servers = format!(
         r#"
-worker_processes 1;
-pid {d}/nginx.pid;
-error_log {d}/error.log warn;
-events {{ worker_connections 64; }}
-http {{
-    access_log off;
-    client_body_temp_path {d}/body;
-    proxy_temp_path {d}/proxy;
-    fastcgi_temp_path {d}/fastcgi;
-    uwsgi_temp_path {d}/uwsgi;
-    scgi_temp_path {d}/scgi;
-
 {http}
 
     server {{
@@ -91,6 +78,29 @@ http {{
 
         {locations}
     }}
+"#
+    );
+    run_nginx(dir, &servers, proxy)
+}
+
+/// nginx in `dir` with `http` (the `http` block's contents: servers, upstreams) inside the
+/// settings every test's nginx needs, once it answers on `port`.
+pub fn run_nginx(dir: &Path, http: &str, port: u16) -> Nginx {
+    let d = dir.display();
+    let conf = format!(
+        r#"
+worker_processes 1;
+pid {d}/nginx.pid;
+error_log {d}/error.log warn;
+events {{ worker_connections 256; }}
+http {{
+    access_log off;
+    client_body_temp_path {d}/body;
+    proxy_temp_path {d}/proxy;
+    fastcgi_temp_path {d}/fastcgi;
+    uwsgi_temp_path {d}/uwsgi;
+    scgi_temp_path {d}/scgi;
+{http}
 }}
 "#
     );
@@ -117,9 +127,9 @@ http {{
         .stderr(Stdio::inherit())
         .spawn()
         .unwrap();
-    let nginx = Nginx { child, port: proxy };
+    let nginx = Nginx { child, port };
     for _ in 0..100 {
-        if std::net::TcpStream::connect(("127.0.0.1", proxy)).is_ok() {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
             return nginx;
         }
         std::thread::sleep(Duration::from_millis(50));
