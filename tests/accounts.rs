@@ -24,11 +24,10 @@ async fn wallets(app: &TestApp) -> Vec<Value> {
 }
 
 fn count(app: &TestApp, sql: &str) -> i64 {
-    let conn = rusqlite::Connection::open(app.db_path()).unwrap();
-    conn.query_row(sql, [], |r| r.get(0)).unwrap()
+    app.sql_value(sql)
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn link_a_wallet_with_a_challenge_and_sign_in_with_it() {
     let app = TestApp::spawn().await;
     let (w1, w2) = (Wallet::random(), Wallet::random());
@@ -86,7 +85,7 @@ async fn link_a_wallet_with_a_challenge_and_sign_in_with_it() {
     other.stop().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn verify_with_link_attaches_to_the_signed_in_account() {
     let app = TestApp::spawn().await;
     let (w1, w2) = (Wallet::random(), Wallet::random());
@@ -140,7 +139,7 @@ async fn verify_with_link_attaches_to_the_signed_in_account() {
 /// An attacker holding a victim's signed, unused sign-in message (say, from a phishing page
 /// that asked the victim to sign in) cannot attach the victim's wallet to their own account,
 /// through either endpoint; the message is not spent by it, and still signs the victim in.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_relayed_sign_in_message_cannot_link_a_wallet() {
     let app = TestApp::spawn().await;
     let attacker = app.sign_in(&Wallet::random()).await;
@@ -172,7 +171,7 @@ async fn a_relayed_sign_in_message_cannot_link_a_wallet() {
     elsewhere.stop().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wallet_of_another_account_is_never_moved() {
     let a = TestApp::spawn().await;
     let b = TestApp::spawn_in(a.dir.clone(), test_settings(&a.dir)).await;
@@ -205,7 +204,7 @@ async fn a_wallet_of_another_account_is_never_moved() {
 
 /// A link the identity rules refuse after its nonce was spent (the wallet is another
 /// account's) keeps the nonce spent: the same signed message is then refused as used.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_link_refused_by_the_rules_spends_its_nonce() {
     let a = TestApp::spawn().await;
     let b = TestApp::spawn_in(a.dir.clone(), test_settings(&a.dir)).await;
@@ -234,7 +233,7 @@ async fn challenge(app: &TestApp, token: String, address: String) -> String {
     app.link_challenge(&token, &address).await
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn link_challenges_are_bound_to_account_and_address() {
     let a = TestApp::spawn().await;
     let b = TestApp::spawn_in(a.dir.clone(), test_settings(&a.dir)).await;
@@ -332,7 +331,7 @@ async fn two_accounts_racing_to_link_one_address_one_wins() {
     b.stop().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unlink_refuses_the_last_wallet_and_locks_the_removed_one_out() {
     let app = TestApp::spawn().await;
     let (w1, w2) = (Wallet::random(), Wallet::random());
@@ -400,7 +399,7 @@ async fn unlink_refuses_the_last_wallet_and_locks_the_removed_one_out() {
     elsewhere.stop().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_primary_wallet_can_change_and_passes_on_when_removed() {
     let app = TestApp::spawn().await;
     let (w1, w2, w3) = (Wallet::random(), Wallet::random(), Wallet::random());
@@ -458,7 +457,7 @@ async fn the_primary_wallet_can_change_and_passes_on_when_removed() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sessions_name_the_browser_and_os_of_their_user_agent() {
     const FIREFOX_ON_MACOS: &str =
         "Mozilla/5.0 (Macintosh; Intel Mac OS X 10.15; rv:133.0) Gecko/20100101 Firefox/133.0";
@@ -476,7 +475,7 @@ async fn sessions_name_the_browser_and_os_of_their_user_agent() {
     assert_eq!(list[0]["device"]["os"], "macOS");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sessions_can_be_listed_and_ended() {
     let app = TestApp::spawn().await;
     let w = Wallet::random();
@@ -578,7 +577,7 @@ async fn sessions_can_be_listed_and_ended() {
     tablet.stop().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn profile_name_and_email() {
     let app = TestApp::spawn().await;
     let me = app.sign_in(&Wallet::random()).await;
@@ -646,7 +645,7 @@ async fn profile_name_and_email() {
     other.stop().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_wallet_with_an_email_creates_an_account_without_email_configured() {
     let app = TestApp::spawn().await;
     let w1 = Wallet::random();
@@ -678,7 +677,7 @@ async fn a_new_wallet_with_an_email_creates_an_account_without_email_configured(
     fresh.stop().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn security_events_show_what_happened() {
     let app = TestApp::spawn().await;
     let (w1, w2) = (Wallet::random(), Wallet::random());
@@ -729,7 +728,7 @@ async fn security_events_show_what_happened() {
     other.stop().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn old_security_events_are_deleted() {
     let app = TestApp::spawn_with(|s| {
         s.audit.retention_days = 1;
@@ -737,14 +736,11 @@ async fn old_security_events_are_deleted() {
     })
     .await;
     app.sign_in(&Wallet::random()).await;
-    {
-        let conn = rusqlite::Connection::open(app.db_path()).unwrap();
-        conn.execute(
-            "INSERT INTO security_events (at, kind) VALUES (1000, 'sign_in')",
-            [],
-        )
-        .unwrap();
-    }
+    app.sql_execute(
+        "INSERT INTO security_events (at, kind) VALUES (1000, 'sign_in')",
+        vec![],
+    )
+    .await;
     // Waits for the cleanup, which runs every second (up to 10 s, for a slow machine).
     let mut left = 2;
     for _ in 0..100 {

@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use siwe_server::domain::token::Keys;
 use time::OffsetDateTime;
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nonce_describes_an_acceptable_message() {
     let app = TestApp::spawn_with(|s| s.siwe.chain_ids = vec![1, 10]).await;
     let before = app.clock.now();
@@ -38,7 +38,7 @@ async fn nonce_describes_an_acceptable_message() {
     assert_ne!(app.nonce().await, nonce, "nonces are fresh");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sign_in_creates_account_session_and_cookie() {
     let app = TestApp::spawn().await;
     let wallet = Wallet::random();
@@ -83,7 +83,7 @@ async fn sign_in_creates_account_session_and_cookie() {
     assert_eq!(csrf["csrfToken"], body["csrfToken"]);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn second_sign_in_finds_the_same_account() {
     let app = TestApp::spawn().await;
     let wallet = Wallet::random();
@@ -97,7 +97,7 @@ async fn second_sign_in_finds_the_same_account() {
     assert_ne!(other["user"]["id"], first["user"]["id"]);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn uniform_case_addresses_are_accepted_and_bad_checksums_refused() {
     let app = TestApp::spawn().await;
     let wallet = Wallet::random();
@@ -133,7 +133,7 @@ async fn uniform_case_addresses_are_accepted_and_bad_checksums_refused() {
     .await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_requests_get_400_with_their_codes() {
     let app = TestApp::spawn().await;
     let post = |body: &'static str, content_type: Option<&'static str>| {
@@ -204,7 +204,7 @@ async fn malformed_requests_get_400_with_their_codes() {
     assert_eq!(app.verify(&good, &signature).await.status(), StatusCode::OK);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn oversized_bodies_are_refused() {
     let app = TestApp::spawn().await;
     // Over 16 KiB plus room for the largest signature (siwe.max_signature_bytes, 8192).
@@ -229,7 +229,7 @@ async fn oversized_bodies_are_refused() {
 }
 
 /// Each acceptable-but-wrong message gets its own 401 code.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unacceptable_messages_get_401_with_their_codes() {
     let app = TestApp::spawn_with(|s| {
         s.siwe.chain_ids = vec![1];
@@ -327,7 +327,7 @@ async fn unacceptable_messages_get_401_with_their_codes() {
     app.sign_in(&wallet).await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn allowed_domains_uris_and_optional_fields_are_accepted() {
     let app = TestApp::spawn_with(|s| {
         s.siwe.domains = vec!["app.example.org".into()];
@@ -360,7 +360,7 @@ async fn allowed_domains_uris_and_optional_fields_are_accepted() {
     assert_eq!(body["session"]["chainId"], 137);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_nonce_works_once_and_is_spent_by_failed_attempts() {
     let app = TestApp::spawn().await;
     let wallet = Wallet::random();
@@ -398,7 +398,7 @@ async fn a_nonce_works_once_and_is_spent_by_failed_attempts() {
     assert_eq!(resp.status(), StatusCode::OK);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn expired_nonces_are_refused() {
     let app = TestApp::spawn_with(|s| s.siwe.nonce_ttl_secs = 1).await;
     let wallet = Wallet::random();
@@ -413,7 +413,7 @@ async fn expired_nonces_are_refused() {
 }
 
 /// A nonce carries its expiry: a restart with a longer `nonce_ttl_secs` does not revive it.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_longer_nonce_ttl_after_a_restart_does_not_revive_an_expired_nonce() {
     let short = TestApp::spawn_with(|s| s.siwe.nonce_ttl_secs = 2).await;
     let wallet = Wallet::random();
@@ -459,7 +459,7 @@ async fn fifty_racing_verifies_of_one_message_give_exactly_one_session() {
     assert_eq!((ok, refused), (1, 49), "{statuses:?}");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn logout_needs_csrf_revokes_the_session_and_clears_the_cookie() {
     let app = TestApp::spawn().await;
     let body = app.sign_in(&Wallet::random()).await;
@@ -514,7 +514,7 @@ async fn logout_needs_csrf_revokes_the_session_and_clears_the_cookie() {
     other.stop().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cookie_attributes_follow_config_and_logout_clears_with_the_same() {
     let app = TestApp::spawn_with(|s| {
         s.server.public_url = "https://localhost:8080".into();
@@ -557,7 +557,7 @@ async fn cookie_attributes_follow_config_and_logout_clears_with_the_same() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tampered_and_unknown_cookies_are_refused() {
     let app = TestApp::spawn().await;
     let body = app.sign_in(&Wallet::random()).await;
@@ -595,7 +595,7 @@ async fn tampered_and_unknown_cookies_are_refused() {
     assert_eq!(resp.status(), StatusCode::OK);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bearer_tokens_work_without_cookies_or_csrf() {
     let app = TestApp::spawn().await;
     let wallet = Wallet::random();
@@ -629,22 +629,24 @@ async fn bearer_tokens_work_without_cookies_or_csrf() {
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tokens_begin_with_their_time_and_untimed_ones_still_work() {
     let app = TestApp::spawn().await;
     let wallet = Wallet::random();
     let body = app.sign_in(&wallet).await;
     let token = body["token"].as_str().unwrap();
-    let secret = std::fs::read_to_string(app.dir.path().join("data").join("secret.key")).unwrap();
-    let keys = Keys::from_secret(&hex::decode(secret.trim()).unwrap());
-    let conn = rusqlite::Connection::open(app.db_path()).unwrap();
-    conn.busy_timeout(Duration::from_secs(5)).unwrap();
+    let keys = match &app.settings.security.secret {
+        Some(secret) => Keys::from_secret(secret.expose().as_bytes()),
+        None => {
+            let path = app.dir.path().join("data").join("secret.key");
+            let secret = std::fs::read_to_string(path).unwrap();
+            Keys::from_secret(&hex::decode(secret.trim()).unwrap())
+        }
+    };
 
     // Only the key is stored: the token's time prefix, so new keys append to the index, and a
     // MAC of the whole token.
-    let stored: Vec<u8> = conn
-        .query_row("SELECT token_hash FROM sessions", [], |r| r.get(0))
-        .unwrap();
+    let stored: Vec<u8> = app.sql_value("SELECT token_hash FROM sessions");
     assert_eq!(token.len(), 51);
     assert_eq!(stored, keys.session_token_key(token));
     assert_eq!(&stored[..8], &token.as_bytes()[..8]);
@@ -655,14 +657,14 @@ async fn tokens_begin_with_their_time_and_untimed_ones_still_work() {
     // A session whose 43-character token was issued before tokens carried their time.
     let untimed = "Qm9yaW5nIG9sZCB0b2tlbnMgc3RpbGwgd29yayBoZXJl";
     let untimed = &untimed[..43];
-    conn.execute(
+    app.sql_execute(
         "INSERT INTO sessions (id, token_hash, user_id, address, chain_id, created_at,
                                expires_at, last_seen_at)
          SELECT 'untimed', ?1, user_id, address, chain_id, created_at, expires_at, last_seen_at
            FROM sessions",
-        [keys.session_token_key(untimed)],
+        vec![keys.session_token_key(untimed).to_vec().into()],
     )
-    .unwrap();
+    .await;
     for (token, id) in [
         (token, body["session"]["id"].as_str().unwrap()),
         (untimed, "untimed"),
@@ -685,7 +687,7 @@ async fn tokens_begin_with_their_time_and_untimed_ones_still_work() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sessions_expire() {
     let app = TestApp::spawn_with(|s| s.session.ttl_secs = 60).await;
     app.sign_in(&Wallet::random()).await;
@@ -701,7 +703,7 @@ async fn sessions_expire() {
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn expired_rows_are_cleaned_up() {
     let app = TestApp::spawn_with(|s| {
         s.siwe.nonce_ttl_secs = 60;
@@ -711,13 +713,7 @@ async fn expired_rows_are_cleaned_up() {
     .await;
     app.sign_in(&Wallet::random()).await;
     app.nonce().await;
-    let count = |table: &str| {
-        let conn = rusqlite::Connection::open(app.db_path()).unwrap();
-        conn.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| {
-            r.get::<_, i64>(0)
-        })
-        .unwrap()
-    };
+    let count = |table: &str| app.sql_value::<i64>(&format!("SELECT count(*) FROM {table}"));
     assert_eq!((count("spent_nonces"), count("sessions")), (1, 1));
     app.advance_clock(61);
     // Waits for the cleanup, which runs every second on the server's clock.
@@ -733,7 +729,7 @@ async fn expired_rows_are_cleaned_up() {
     assert_eq!(count("users"), 1, "accounts stay");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unauthenticated_requests_get_401() {
     let app = TestApp::spawn().await;
     for path in ["/api/auth/session", "/api/auth/csrf"] {
@@ -752,7 +748,7 @@ async fn unauthenticated_requests_get_401() {
     .await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_paths_and_methods_get_json_errors() {
     let app = TestApp::spawn().await;
     expect_error(
@@ -770,7 +766,7 @@ async fn unknown_paths_and_methods_get_json_errors() {
     expect_error(resp, StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed").await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_index_and_docs_are_served() {
     let app = TestApp::spawn().await;
     let resp = app.get("/healthz").await;
@@ -810,8 +806,13 @@ async fn health_index_and_docs_are_served() {
     assert!(yaml.contains("/api/auth/verify"));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_is_503_when_the_database_is_broken() {
+    if common::postgres::skip_unless_sqlite(
+        "breaks the SQLite file (tests/postgres.rs cuts PostgreSQL off)",
+    ) {
+        return;
+    }
     let app = TestApp::spawn().await;
     assert_eq!(app.get("/healthz").await.status(), StatusCode::OK);
     // Overwrite the database with garbage, in place, and reset the WAL index the open
@@ -826,16 +827,10 @@ async fn health_is_503_when_the_database_is_broken() {
     expect_error(resp, StatusCode::SERVICE_UNAVAILABLE, "unavailable").await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nonces_are_stored_only_when_used_and_cannot_be_forged() {
     let app = TestApp::spawn().await;
-    let spent = || {
-        let conn = rusqlite::Connection::open(app.db_path()).unwrap();
-        conn.query_row("SELECT count(*) FROM spent_nonces", [], |r| {
-            r.get::<_, i64>(0)
-        })
-        .unwrap()
-    };
+    let spent = || app.sql_value::<i64>("SELECT count(*) FROM spent_nonces");
     let mut nonces = Vec::new();
     for _ in 0..20 {
         nonces.push(app.nonce().await);

@@ -13,7 +13,7 @@ use reqwest::StatusCode;
 use serde_json::Value;
 use tempfile::TempDir;
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restarts_keep_users_sessions_and_the_secret() {
     let dir = TempDir::new().unwrap();
     let data = dir.path().join("data");
@@ -60,7 +60,7 @@ async fn restarts_keep_users_sessions_and_the_secret() {
     assert_eq!(session_status(&server.base, &token).await, StatusCode::OK);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn logs_carry_no_secrets() {
     let dir = TempDir::new().unwrap();
     let server = Server::start(&dir.path().join("data"));
@@ -141,7 +141,7 @@ fn invalid_configuration_stops_start_up_naming_the_key() {
     assert!(err.contains("missing.toml"), "{err}");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn config_file_and_environment_apply() {
     let dir = TempDir::new().unwrap();
     let config = dir.path().join("config.toml");
@@ -210,7 +210,7 @@ fn cli_prints_help_version_and_spec() {
     assert!(!out.status.success());
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_is_the_default_and_explicit_command() {
     let dir = TempDir::new().unwrap();
     let mut cmd = command(&dir.path().join("data"));
@@ -248,7 +248,7 @@ fn set_mode(path: &std::path::Path, mode: u32) {
 /// key files 0600; a database left world-readable by an older version is made private; a
 /// secret file others can read stops start-up, naming the file and the fix.
 #[cfg(unix)]
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn data_files_are_private_and_readable_secrets_are_refused() {
     let dir = TempDir::new().unwrap();
     let data = dir.path().join("data");

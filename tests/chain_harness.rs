@@ -16,7 +16,7 @@ use common::{
 
 /// The harness itself: a fresh Safe accepts its owner's signature of a hash (asked directly with
 /// `eth_call`), the off-chain SafeMessage hash is the Safe's own, and a stranger is refused.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_fresh_safe_accepts_its_owners_signature() {
     let anvil = Anvil::start().await;
     let kit = SafeKit::deploy(&anvil).await;
@@ -66,7 +66,7 @@ async fn a_fresh_safe_accepts_its_owners_signature() {
 }
 
 /// The misbehaving contracts do what their names say, asked directly.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn misbehaving_contracts_answer_as_intended() {
     let anvil = Anvil::start().await;
     let kit = SafeKit::deploy(&anvil).await;

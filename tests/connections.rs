@@ -15,7 +15,7 @@ use tokio::{
 
 /// A hop with bytes that are not ASCII spoils only itself: the client behind it is still told
 /// apart from other clients (here by its own rate-limit bucket).
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn non_ascii_forwarded_for_is_read_hop_by_hop() {
     let app = TestApp::spawn_with(|s| {
         s.server.trusted_proxies = vec!["127.0.0.1".into()];
@@ -68,6 +68,11 @@ async fn connect(app: &TestApp) -> TcpStream {
 /// address's cap are closed at once, the rest when the header deadline passes.
 #[tokio::test]
 async fn slow_connections_cannot_hold_the_server() {
+    if common::postgres::skip_unless_sqlite(
+        "connection limits, the same whatever the storage, timed on one thread",
+    ) {
+        return;
+    }
     let app = TestApp::spawn_with(|s| {
         s.server.max_connections = 100;
         s.server.header_timeout_secs = 2;
@@ -113,7 +118,7 @@ async fn slow_connections_cannot_hold_the_server() {
 
 /// The header deadline counts to the end of the headers, so sending a byte now and then does
 /// not keep a connection; a kept-alive connection is closed when idle; a quick client is served.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn trickling_and_idle_connections_are_closed() {
     let app = TestApp::spawn_with(|s| {
         s.server.header_timeout_secs = 2;
@@ -157,7 +162,7 @@ async fn trickling_and_idle_connections_are_closed() {
 }
 
 /// Trusted proxies are exempt from the per-address cap: all clients come through them.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn trusted_proxies_are_not_capped_per_address() {
     let app = TestApp::spawn_with(|s| {
         s.server.max_connections = 8;
@@ -181,7 +186,7 @@ async fn trusted_proxies_are_not_capped_per_address() {
 /// A client that asks for the largest page (Swagger UI, ~1.8 MB) and never reads it holds no
 /// slot: the kernel's socket buffers take the whole answer, and the idle timeout then closes the
 /// connection.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn clients_that_stop_reading_are_disconnected() {
     let app = TestApp::spawn_with(|s| s.server.keep_alive_timeout_secs = 1).await;
     let socket = tokio::net::TcpSocket::new_v4().unwrap();
@@ -200,7 +205,7 @@ async fn clients_that_stop_reading_are_disconnected() {
 
 /// The metrics listener has the same header deadline: a scraper-sized listener cannot be held
 /// by connections that never finish their headers.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_metrics_listener_has_the_header_deadline() {
     let app = TestApp::spawn_with(|s| {
         s.metrics.bind = Some("127.0.0.1:0".into());

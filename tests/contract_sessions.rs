@@ -51,35 +51,46 @@ async fn new_safe_signed_in(app: &TestApp, kit: &SafeKit<'_>) -> (Wallet, Addres
 
 /// What `contract_sessions` keeps of a session: the wallet and the hash signed.
 fn kept_signature(app: &TestApp, session_id: &str) -> Option<(String, Vec<u8>)> {
-    let conn = rusqlite::Connection::open(app.db_path()).unwrap();
-    conn.query_row(
-        "SELECT address, message_hash FROM contract_sessions WHERE session_id = ?1",
-        [session_id],
-        |row| Ok((row.get(0)?, row.get(1)?)),
-    )
-    .ok()
+    app.service
+        .db()
+        .read(|conn| {
+            conn.query_opt(
+                "SELECT address, message_hash FROM contract_sessions WHERE session_id = ?1",
+                rusqlite::params![session_id],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+        })
+        .unwrap()
 }
 
 fn kept_signatures(app: &TestApp) -> Vec<String> {
-    let conn = rusqlite::Connection::open(app.db_path()).unwrap();
-    let mut stmt = conn
-        .prepare("SELECT session_id FROM contract_sessions ORDER BY session_id")
-        .unwrap();
-    let ids = stmt.query_map([], |row| row.get(0)).unwrap();
-    ids.collect::<Result<_, _>>().unwrap()
+    app.service
+        .db()
+        .read(|conn| {
+            conn.query_vec(
+                "SELECT session_id FROM contract_sessions ORDER BY session_id",
+                &[],
+                |row| row.get(0),
+            )
+        })
+        .unwrap()
 }
 
 /// Keeps a signature for a session as a contract wallet's sign-in would (for the cases that do
 /// not need a contract to accept one).
-fn keep_signature(app: &TestApp, session_id: &str, address: &str) {
-    let conn = rusqlite::Connection::open(app.db_path()).unwrap();
-    conn.execute(
+async fn keep_signature(app: &TestApp, session_id: &str, address: &str) {
+    app.sql_execute(
         "INSERT INTO contract_sessions
            (session_id, chain_id, address, message_hash, signature, checked_at)
          VALUES (?1, 31337, ?2, ?3, ?4, 0)",
-        rusqlite::params![session_id, address, [5u8; 32], vec![6u8; 97]],
+        vec![
+            session_id.to_string().into(),
+            address.to_string().into(),
+            vec![5u8; 32].into(),
+            vec![6u8; 97].into(),
+        ],
     )
-    .unwrap();
+    .await;
 }
 
 async fn post(app: &TestApp, path: &str, body: Value) -> reqwest::Response {
@@ -92,7 +103,7 @@ async fn sessions_list(app: &TestApp) -> Vec<Value> {
     resp.json().await.unwrap()
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_key_sign_in_is_not_a_contract_wallet_session() {
     let app = TestApp::spawn().await;
     let signed_in = app.sign_in(&Wallet::random()).await;
@@ -107,13 +118,13 @@ async fn a_key_sign_in_is_not_a_contract_wallet_session() {
 
 /// A chain outage must not sign contract wallets out: the session stays, counted as
 /// unavailable. Ending the session (here: signing out) takes its signature along.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_recheck_while_the_chain_is_unreachable_keeps_the_session() {
     let app = TestApp::spawn_with(|s| with_chain(s, &dead_rpc_url())).await;
     let wallet = Wallet::random();
     let signed_in = app.sign_in(&wallet).await;
     let session_id = signed_in["session"]["id"].as_str().unwrap();
-    keep_signature(&app, session_id, &wallet.address);
+    keep_signature(&app, session_id, &wallet.address).await;
     let listed = sessions_list(&app).await;
     assert_eq!(listed[0]["contractWallet"], true, "{listed:?}");
 
@@ -138,7 +149,7 @@ async fn a_recheck_while_the_chain_is_unreachable_keeps_the_session() {
 
 /// A chain that hangs holds a pass up about one timeout, not one per session: once it has not
 /// answered, the rest of the pass does not ask it again (and every session stays).
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hanging_chain_holds_a_pass_up_once_not_once_per_session() {
     let rpc = HangingRpc::start().await;
     let app = TestApp::spawn_with(|s| with_chain_timeout(s, &rpc.url, 400)).await;
@@ -150,7 +161,8 @@ async fn a_hanging_chain_holds_a_pass_up_once_not_once_per_session() {
             &app,
             signed_in["session"]["id"].as_str().unwrap(),
             &wallet.address,
-        );
+        )
+        .await;
     }
     let started = Instant::now();
     let report = app.service.recheck_contract_sessions().await.unwrap();
@@ -171,7 +183,7 @@ async fn a_hanging_chain_holds_a_pass_up_once_not_once_per_session() {
 /// The case of EIP-4361's note: a Safe signs in (its session is a contract wallet's, and keeps
 /// the signature), stays signed in while its owner is the same, and once the owner changes the
 /// next re-check ends the session and says so in the account's security log.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_safe_session_ends_at_the_first_recheck_after_its_owner_changes() {
     let anvil = Anvil::start().await;
     let kit = SafeKit::deploy(&anvil).await;
@@ -225,7 +237,7 @@ async fn lasts_until_the_owner_changes(
 /// A Safe approves a sign-in from another device (pairing): the desktop's session, which the
 /// claim opens, is a contract wallet's as a sign-in's is (the signature kept, in the claim's
 /// transaction), and ends at the first re-check after the Safe's owner changes.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_desktop_session_a_safe_approved_ends_at_the_first_recheck_after_its_owner_changes() {
     let anvil = Anvil::start().await;
     let kit = SafeKit::deploy(&anvil).await;
@@ -269,7 +281,7 @@ async fn a_desktop_session_a_safe_approved_ends_at_the_first_recheck_after_its_o
 }
 
 /// With `siwe.recheck_contract_sessions_secs`, the server re-checks by itself.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_recheck_loop_ends_the_session_by_itself() {
     let anvil = Anvil::start().await;
     let kit = SafeKit::deploy(&anvil).await;
@@ -294,7 +306,7 @@ async fn the_recheck_loop_ends_the_session_by_itself() {
 
 /// A re-authentication signed by the session's Safe replaces the signature kept: the re-check
 /// asks about the newest one.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reauthenticating_with_the_safe_replaces_the_kept_signature() {
     let anvil = Anvil::start().await;
     let kit = SafeKit::deploy(&anvil).await;
@@ -338,7 +350,7 @@ async fn reauthenticating_with_the_safe_replaces_the_kept_signature() {
 /// A Safe not deployed yet signs in with an EIP-6492 signature: the wrapper is what is kept, so
 /// the re-check asks the same way, before and after the Safe is deployed, and still ends the
 /// session once its owner changes.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_counterfactual_safe_session_is_rechecked_before_and_after_deployment() {
     let anvil = Anvil::start().await;
     let kit = SafeKit::deploy(&anvil).await;
@@ -352,12 +364,7 @@ async fn a_counterfactual_safe_session_is_rechecked_before_and_after_deployment(
     assert_eq!(resp.status(), StatusCode::OK);
     let signed_in: Value = resp.json().await.unwrap();
     assert_eq!(signed_in["session"]["contractWallet"], true);
-    let conn = rusqlite::Connection::open(app.db_path()).unwrap();
-    let kept: Vec<u8> = conn
-        .query_row("SELECT signature FROM contract_sessions", [], |row| {
-            row.get(0)
-        })
-        .unwrap();
+    let kept: Vec<u8> = app.sql_value("SELECT signature FROM contract_sessions");
     assert!(kept.ends_with(&EIP6492_MAGIC) && kept == wrapped);
 
     let report = app.service.recheck_contract_sessions().await.unwrap();

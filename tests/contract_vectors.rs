@@ -56,7 +56,7 @@ fn owner_wallet_code(owner: EthAddress) -> Vec<u8> {
     code
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn eip1271_vectors_verify_on_a_chain() {
     let anvil = Anvil::start_with_chain_id(1).await;
     let rpc = ChainRpc {

@@ -42,7 +42,7 @@ async fn code_of(resp: Response) -> String {
     error_code(resp).await.1
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_an_rpc_only_key_signatures_are_checked() {
     let app = TestApp::spawn().await;
     let wallet = Wallet::random();
@@ -82,7 +82,7 @@ async fn without_an_rpc_only_key_signatures_are_checked() {
     assert_eq!(code_of(resp).await, "contract_wallet_unsupported");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn signatures_longer_than_the_limit_are_a_format_error() {
     let app = TestApp::spawn_with(|s| s.siwe.max_signature_bytes = 100).await;
     let wallet = Wallet::random();
@@ -119,7 +119,7 @@ async fn expect_unavailable(app: &TestApp, message: &str, at_least: Duration, wi
     assert!(elapsed >= at_least && elapsed < within, "{elapsed:?}");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hanging_rpc_is_unavailable_within_its_timeout_and_the_nonce_is_spent() {
     let hanging = HangingRpc::start().await;
     let app = TestApp::spawn_with(with_chain(vec![hanging.url.clone()], 500)).await;
@@ -149,7 +149,7 @@ async fn a_hanging_rpc_is_unavailable_within_its_timeout_and_the_nonce_is_spent(
     assert!(started.elapsed() < Duration::from_millis(500));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_policy_refusal_is_answered_without_asking_the_chain() {
     let hanging = HangingRpc::start().await;
     let app = TestApp::spawn_with(with_chain(vec![hanging.url.clone()], 2000)).await;
@@ -167,7 +167,7 @@ async fn a_policy_refusal_is_answered_without_asking_the_chain() {
     assert_eq!(code_of(resp).await, "invalid_nonce");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dead_endpoint_then_a_hanging_one_are_both_tried() {
     let hanging = HangingRpc::start().await;
     let urls = vec![dead_rpc_url(), hanging.url.clone()];
@@ -182,7 +182,7 @@ async fn a_dead_endpoint_then_a_hanging_one_are_both_tried() {
     .await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_safe_signs_in_and_the_contract_s_refusals_are_invalid_signatures() {
     let anvil = Anvil::start().await;
     let kit = SafeKit::deploy(&anvil).await;
@@ -229,7 +229,7 @@ async fn a_safe_signs_in_and_the_contract_s_refusals_are_invalid_signatures() {
     assert_eq!(code_of(resp).await, "invalid_signature");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn eip1271_answers_other_than_the_magic_value_are_refusals() {
     let anvil = Anvil::start().await;
     let app = TestApp::spawn_with(with_chain(vec![anvil.url.clone()], 3000)).await;
@@ -262,7 +262,7 @@ async fn eip1271_answers_other_than_the_magic_value_are_refusals() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_safe_not_deployed_yet_signs_in_with_eip6492() {
     let anvil = Anvil::start().await;
     let kit = SafeKit::deploy(&anvil).await;
@@ -288,7 +288,7 @@ async fn a_safe_not_deployed_yet_signs_in_with_eip6492() {
     assert_eq!(code_of(resp).await, "invalid_signature");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_safe_links_to_an_account_and_re_authenticates_it() {
     let anvil = Anvil::start().await;
     let kit = SafeKit::deploy(&anvil).await;

@@ -42,7 +42,7 @@ async fn json_of(resp: reqwest::Response) -> Value {
     resp.json().await.unwrap()
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_safe_signs_in_and_its_session_works() {
     let anvil = Anvil::start().await;
     let kit = SafeKit::deploy(&anvil).await;
@@ -71,7 +71,7 @@ async fn a_safe_signs_in_and_its_session_works() {
     .await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn after_an_owner_swap_the_old_owner_no_longer_signs_for_the_safe() {
     let anvil = Anvil::start().await;
     let kit = SafeKit::deploy(&anvil).await;
@@ -112,7 +112,7 @@ async fn after_an_owner_swap_the_old_owner_no_longer_signs_for_the_safe() {
     assert_eq!(resp.status(), StatusCode::OK);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_counterfactual_safe_signs_in_with_eip6492_and_nothing_is_deployed() {
     let anvil = Anvil::start().await;
     let kit = SafeKit::deploy(&anvil).await;
@@ -171,23 +171,23 @@ async fn refused_by(code: &[u8]) {
     .await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_contract_returning_another_value_refuses() {
     refused_by(contracts::WRONG_MAGIC).await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_contract_that_reverts_refuses() {
     refused_by(contracts::ALWAYS_REVERTS).await;
 }
 
 /// Anvil reports it as `{"code":-32603,"message":"EVM error OutOfGas"}`: still the contract's answer.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_contract_that_runs_out_of_gas_refuses() {
     refused_by(contracts::LOOPS_FOREVER).await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_address_without_code_and_a_bad_signature_is_refused_and_the_server_goes_on() {
     let anvil = Anvil::start().await;
     let app = app_for(&anvil).await;
@@ -219,7 +219,7 @@ async fn an_address_without_code_and_a_bad_signature_is_refused_and_the_server_g
     assert_eq!(app.get("/healthz").await.status(), StatusCode::OK);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hanging_rpc_is_chain_unavailable_within_its_timeout() {
     let hanging = HangingRpc::start().await;
     let timeout_ms = 1000;
@@ -245,7 +245,7 @@ async fn a_hanging_rpc_is_chain_unavailable_within_its_timeout() {
     assert!(started.elapsed() < Duration::from_millis(timeout_ms / 2));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_chain_answered_by_another_chain_id_is_unavailable() {
     let other = Anvil::start_with_chain_id(1).await;
     let app = app_with_rpc(vec![other.url.clone()], 2000).await;
@@ -258,7 +258,7 @@ async fn a_chain_answered_by_another_chain_id_is_unavailable() {
     .await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_next_rpc_url_answers_when_the_first_hangs_or_is_down() {
     let anvil = Anvil::start().await;
     let kit = SafeKit::deploy(&anvil).await;
@@ -276,7 +276,7 @@ async fn the_next_rpc_url_answers_when_the_first_hangs_or_is_down() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_an_rpc_for_the_chain_only_longer_signatures_are_unsupported() {
     let anvil = Anvil::start().await;
     let kit = SafeKit::deploy(&anvil).await;
@@ -315,7 +315,7 @@ async fn without_an_rpc_for_the_chain_only_longer_signatures_are_unsupported() {
     .await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_racing_verifies_of_one_safe_message_give_one_session() {
     let anvil = Anvil::start().await;
     let kit = SafeKit::deploy(&anvil).await;
@@ -338,7 +338,7 @@ async fn two_racing_verifies_of_one_safe_message_give_one_session() {
     expect_error(refused, StatusCode::UNAUTHORIZED, "invalid_nonce").await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_safe_is_linked_to_a_signed_in_account() {
     let anvil = Anvil::start().await;
     let kit = SafeKit::deploy(&anvil).await;

@@ -111,14 +111,14 @@ async fn through_nginx(origin: &str, name: &str) {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn readme_nginx_map_keeps_the_session_cookie_from_the_app() {
     through_nginx("http://localhost:8080", "siwe_session").await;
     // Over https the cookie is __Host- prefixed; the same map strips it.
     through_nginx("https://localhost:8080", "__Host-siwe_session").await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forward_auth_refuses_two_session_cookies() {
     let app = TestApp::spawn().await;
     let (token, _) = session_token(&app, URI).await;

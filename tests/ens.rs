@@ -49,7 +49,7 @@ fn wallet_name(account: &Value) -> &Value {
     &account["wallets"][0]["ensName"]
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_primary_name_is_shown_in_the_api_and_on_the_consent_page() {
     let anvil = Anvil::start().await;
     let kit = EnsKit::deploy(&anvil).await;
@@ -108,7 +108,7 @@ async fn a_primary_name_is_shown_in_the_api_and_on_the_consent_page() {
     assert_eq!(linked["ensName"], "bob.eth");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reverse_record_whose_name_points_elsewhere_names_nobody() {
     let anvil = Anvil::start().await;
     let kit = EnsKit::deploy(&anvil).await;
@@ -133,7 +133,7 @@ async fn a_reverse_record_whose_name_points_elsewhere_names_nobody() {
     assert_ne!(account["name"], "vitalik.eth");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_chain_that_hangs_never_slows_a_sign_in() {
     let hanging = HangingRpc::start().await;
     let app = TestApp::spawn_with(|s| ens_settings(s, &hanging.url, Address::repeat_byte(7))).await;
@@ -156,7 +156,7 @@ fn short(address: &str) -> String {
     format!("{}…{}", &address[..6], &address[address.len() - 4..])
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_expired_name_is_resolved_again() {
     let anvil = Anvil::start().await;
     let kit = EnsKit::deploy(&anvil).await;
@@ -180,7 +180,7 @@ async fn an_expired_name_is_resolved_again() {
     account_when(&app, |a| wallet_name(a) == "alicia.eth").await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_known_name_survives_a_chain_outage() {
     let anvil = Anvil::start().await;
     let kit = EnsKit::deploy(&anvil).await;

@@ -16,7 +16,7 @@ async fn forward(app: &TestApp, client: &Client, headers: &[(&str, &str)]) -> re
     req.send().await.unwrap()
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn signed_in_requests_get_identity_headers() {
     let app = TestApp::spawn().await;
     let (w1, w2) = (Wallet::random(), Wallet::random());
@@ -52,7 +52,7 @@ async fn signed_in_requests_get_identity_headers() {
     assert_eq!(bearer.headers()["x-auth-address"], w1.address.as_str());
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn signed_out_browsers_are_sent_to_login_with_a_safe_next() {
     let app = TestApp::spawn_with(|s| {
         s.forward_auth.origins = vec!["https://app.example.org".into()];
@@ -112,7 +112,7 @@ async fn signed_out_browsers_are_sent_to_login_with_a_safe_next() {
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn host_rules_admit_listed_wallets_only() {
     let allowed = Wallet::random();
     let address = allowed.address.to_lowercase();
@@ -147,7 +147,7 @@ async fn host_rules_admit_listed_wallets_only() {
 }
 
 /// A client talking to the server directly (not through the trusted proxy) cannot name the site.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forwarding_headers_of_untrusted_peers_are_ignored() {
     let listed = Wallet::random();
     let address = listed.address.to_lowercase();
@@ -241,7 +241,7 @@ async fn forwarding_headers_of_untrusted_peers_are_ignored() {
     .await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forward_auth_is_not_rate_limited() {
     let app = TestApp::spawn_with(|s| {
         s.rate_limit.read_per_minute = 60;
@@ -301,7 +301,7 @@ fn start_nginx(dir: &Path, app_port: u16, locations: &str) -> (Nginx, u16) {
     (nginx, port)
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nginx_auth_request_protects_a_location() {
     nginx_protects_a_location(&documented_nginx_locations()).await;
     nginx_protects_a_location(EARLIER_NGINX_LOCATIONS).await;
@@ -381,7 +381,7 @@ async fn nginx_protects_a_location(locations: &str) {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nginx_decides_on_the_host_it_saw() {
     nginx_decides_on_the_host(&documented_nginx_locations()).await;
     nginx_decides_on_the_host(EARLIER_NGINX_LOCATIONS).await;

@@ -23,7 +23,7 @@ fn client_from(ip: &str) -> Client {
         .unwrap()
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_burst_gets_429_with_retry_after_while_another_ip_is_fine() {
     let app = TestApp::spawn_with(|s| {
         s.rate_limit.auth_per_minute = 30;
@@ -69,7 +69,7 @@ async fn a_burst_gets_429_with_retry_after_while_another_ip_is_fine() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn read_policy_limits_session_checks() {
     let app = TestApp::spawn_with(|s| {
         s.rate_limit.read_per_minute = 60;
@@ -93,7 +93,7 @@ async fn read_policy_limits_session_checks() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forwarded_headers_count_only_from_trusted_proxies() {
     let limits = |s: &mut siwe_server::Settings| {
         s.rate_limit.auth_per_minute = 30;
@@ -174,14 +174,11 @@ async fn forwarded_headers_count_only_from_trusted_proxies() {
         .await
         .unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
-    let conn = rusqlite::Connection::open(app.db_path()).unwrap();
-    let ip: String = conn
-        .query_row("SELECT ip FROM sessions", [], |r| r.get(0))
-        .unwrap();
+    let ip: String = app.sql_value("SELECT ip FROM sessions");
     assert_eq!(ip, "192.0.2.44");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cors_answers_allowed_origins_only() {
     let app =
         TestApp::spawn_with(|s| s.cors.allowed_origins = vec!["https://app.example".into()]).await;
@@ -250,7 +247,7 @@ async fn cors_answers_allowed_origins_only() {
     assert!(resp.headers().get("access-control-allow-origin").is_none());
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cookie_requests_from_foreign_origins_are_refused() {
     let app =
         TestApp::spawn_with(|s| s.cors.allowed_origins = vec!["https://app.example".into()]).await;
@@ -307,7 +304,7 @@ async fn cookie_requests_from_foreign_origins_are_refused() {
     assert_eq!(resp.status(), StatusCode::NO_CONTENT);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn security_headers_on_api_and_html() {
     let app = TestApp::spawn().await;
     let api = app.get("/api/auth/nonce").await;
@@ -375,7 +372,7 @@ async fn security_headers_on_api_and_html() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn https_deployments_get_hsts_and_csp_switches_apply() {
     let app = TestApp::spawn_with(|s| {
         s.server.public_url = "https://login.example.org".into();
@@ -409,7 +406,7 @@ async fn https_deployments_get_hsts_and_csp_switches_apply() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hsts_follows_https_from_trusted_proxies() {
     let app = TestApp::spawn_with(|s| s.server.trusted_proxies = vec!["127.0.0.1".into()]).await;
     let url = app.url("/healthz");
@@ -428,7 +425,7 @@ async fn hsts_follows_https_from_trusted_proxies() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn request_ids_from_clients_are_not_trusted_but_proxies_are() {
     let app = TestApp::spawn().await;
     let resp = app
@@ -476,7 +473,7 @@ fn raw_request(base: &str, bytes: &[u8]) -> u16 {
         .unwrap_or(0)
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_input_gets_clear_4xx_never_5xx() {
     let app = TestApp::spawn().await;
     let wallet = Wallet::random();
@@ -593,7 +590,7 @@ async fn hostile_input_gets_clear_4xx_never_5xx() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn half_sent_bodies_time_out() {
     let app = TestApp::spawn().await;
     let base = app.base.clone();
@@ -623,7 +620,7 @@ async fn keep_alive_request(stream: &mut tokio::net::TcpStream, wait: Duration) 
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connections_past_the_cap_wait_until_one_closes() {
     let app = TestApp::spawn_with(|s| {
         s.server.max_connections = 2;
@@ -661,16 +658,10 @@ async fn connections_past_the_cap_wait_until_one_closes() {
 /// sign-ins for somebody's address, replays of their used or expired messages, and nonces this
 /// server never issued write no event and spend no nonce. Only a message its address signed,
 /// on a nonce this request spends, is recorded, and only in its owner's log.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failed_sign_ins_write_nothing_without_the_owners_signature() {
     let app = TestApp::spawn_with(|s| s.siwe.nonce_ttl_secs = 300).await;
-    let count = |table: &str| {
-        let conn = rusqlite::Connection::open(app.db_path()).unwrap();
-        conn.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| {
-            r.get::<_, i64>(0)
-        })
-        .unwrap()
-    };
+    let count = |table: &str| app.sql_value::<i64>(&format!("SELECT count(*) FROM {table}"));
     let stranger = Client::new();
     let verify = |message: &str, signature: &str| {
         stranger
@@ -815,7 +806,7 @@ async fn an_exhausted_read_pool_answers_503_overloaded_quickly() {
     let _ = server.await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn numbers_and_booleans_are_not_taken_for_strings() {
     let app = TestApp::spawn().await;
     let me = app.sign_in(&Wallet::random()).await;

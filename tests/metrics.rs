@@ -31,7 +31,7 @@ fn sample(text: &str, prefix: &str) -> Option<f64> {
         .and_then(|v| v.parse().ok())
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_count_requests_sign_ins_limits_and_sessions() {
     let _turn = GAUGES.lock().await;
     let app = TestApp::spawn_with(|s| {
@@ -80,7 +80,7 @@ async fn metrics_count_requests_sign_ins_limits_and_sessions() {
     assert_eq!(sample(&text, &build_info), Some(1.0), "{text}");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_can_move_to_their_own_address() {
     let _turn = GAUGES.lock().await;
     let app = TestApp::spawn_with(|s| s.metrics.bind = Some("127.0.0.1:0".into())).await;
@@ -107,7 +107,7 @@ async fn metrics_can_move_to_their_own_address() {
 }
 
 /// Off the public listener by default; there only with the bearer token.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_need_their_own_listener_or_a_token() {
     let default = TestApp::spawn().await;
     expect_error(scrape(&default).await, StatusCode::NOT_FOUND, "not_found").await;
@@ -137,7 +137,7 @@ async fn metrics_need_their_own_listener_or_a_token() {
 
 /// A scrape does not count whole tables: the counts are reused for a while, so a session
 /// started between two quick scrapes is not yet in the second.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scrapes_reuse_the_counted_gauges() {
     let _turn = GAUGES.lock().await;
     let app = TestApp::spawn_with(with_token).await;
@@ -160,7 +160,7 @@ async fn scrapes_reuse_the_counted_gauges() {
 
 /// Request series are labelled with a fixed set of methods and routes, so made-up methods and
 /// paths cannot grow `/metrics` (and the process) without bound.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn made_up_methods_and_paths_do_not_grow_the_metrics() {
     let app = TestApp::spawn_with(with_token).await;
     let client = reqwest::Client::new();

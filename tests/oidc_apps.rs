@@ -6,7 +6,7 @@ use common::*;
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connected_apps_need_a_session_and_deleting_needs_csrf() {
     let app = TestApp::spawn().await;
     expect_error(
@@ -40,7 +40,7 @@ async fn connected_apps_need_a_session_and_deleting_needs_csrf() {
     .await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_consented_app_is_listed_and_revoking_it_forgets_the_consent() {
     use common::oidc_front::{answer_consent, authorize, code_of, consent_page, request, APP_CB};
     let app = common::oidc_front::spawn().await;
@@ -90,7 +90,7 @@ async fn a_consented_app_is_listed_and_revoking_it_forgets_the_consent() {
     assert_eq!(revoked["detail"], "app");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn revoking_an_app_ends_its_refresh_and_access_tokens() {
     use common::oidc_front::*;
     let app = spawn().await;

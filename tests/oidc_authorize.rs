@@ -7,7 +7,7 @@ mod common;
 use common::{oidc_front::*, Wallet};
 use reqwest::StatusCode;
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unknown_client_or_unregistered_redirect_uri_is_a_page_never_a_redirect() {
     let app = spawn().await;
     for query in [
@@ -26,7 +26,7 @@ async fn an_unknown_client_or_unregistered_redirect_uri_is_a_page_never_a_redire
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn request_errors_go_back_to_the_client_with_state_and_iss() {
     let app = spawn().await;
     let cases = [
@@ -69,7 +69,7 @@ async fn request_errors_go_back_to_the_client_with_state_and_iss() {
     assert_eq!(params["error"], "invalid_request");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn not_signed_in_goes_to_the_login_page_and_comes_back() {
     let app = spawn().await;
     let query = request("app", APP_CB).set("nonce", "n-1").to_string();
@@ -104,7 +104,7 @@ async fn not_signed_in_goes_to_the_login_page_and_comes_back() {
     assert!(fields.contains(&("nonce".into(), "n-1".into())));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn allow_sends_a_code_and_is_remembered_deny_sends_access_denied() {
     let app = spawn().await;
     app.sign_in(&Wallet::random()).await;
@@ -146,7 +146,7 @@ async fn allow_sends_a_code_and_is_remembered_deny_sends_access_denied() {
     assert!(events.contains("oidc_consent_granted"), "{events}");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_consent_form_needs_the_session_csrf_token_and_this_origin() {
     let app = spawn().await;
     app.sign_in(&Wallet::random()).await;
@@ -169,7 +169,7 @@ async fn the_consent_form_needs_the_session_csrf_token_and_this_origin() {
     consent_page(&app, &query).await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_trusted_client_skips_consent() {
     let app = spawn().await;
     app.sign_in(&Wallet::random()).await;
@@ -184,7 +184,7 @@ async fn a_trusted_client_skips_consent() {
     assert_eq!(params["code"].len(), 43);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_old_sign_in_forced_login_or_another_wallet_goes_to_login() {
     let app = spawn().await;
     let wallet = Wallet::random();
@@ -225,7 +225,7 @@ async fn an_old_sign_in_forced_login_or_another_wallet_goes_to_login() {
     code_of(&authorize(&app, &mine).await);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_form_post_is_accepted_from_any_site() {
     let app = spawn().await;
     app.sign_in(&Wallet::random()).await;
@@ -251,7 +251,7 @@ async fn the_form_post_is_accepted_from_any_site() {
     code_of(&same);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn authorization_requests_are_rate_limited_per_address() {
     let app = spawn_with(|settings| {
         settings.rate_limit.read_per_minute = 60;
@@ -267,7 +267,7 @@ async fn authorization_requests_are_rate_limited_per_address() {
     assert!(resp.headers().get("retry-after").is_some());
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_code_is_exchanged_once_for_tokens_bound_to_its_request() {
     let app = spawn().await;
     let wallet = Wallet::random();

@@ -92,7 +92,7 @@ async fn authenticate(oidc: &Oidc, id: &str, secret: Option<&str>) -> Result<Str
     .map_err(|e| e.code())
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn clients_added_with_the_cli_work_at_once_on_a_running_server() {
     let dir = TempDir::new().unwrap();
     let config = write_config(dir.path(), &configured_client(dir.path()));
@@ -234,7 +234,7 @@ async fn clients_added_with_the_cli_work_at_once_on_a_running_server() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_id_in_both_the_configuration_and_the_database_is_refused() {
     let dir = TempDir::new().unwrap();
     let config = write_config(dir.path(), "");
@@ -264,7 +264,7 @@ async fn an_id_in_both_the_configuration_and_the_database_is_refused() {
     assert!(err.contains("oidc.clients[0]"), "{err}");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_configured_client_breaking_a_rule_stops_start_up_naming_the_key() {
     let dir = TempDir::new().unwrap();
     let start = |extra: &str| {

@@ -12,7 +12,7 @@ async fn signed_in(app: &common::TestApp) -> bool {
     app.get("/api/auth/session").await.status() == StatusCode::OK
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_page_changes_nothing_and_its_form_signs_out_and_goes_back() {
     let app = spawn().await;
     app.sign_in(&Wallet::random()).await;
@@ -40,7 +40,7 @@ async fn the_page_changes_nothing_and_its_form_signs_out_and_goes_back() {
     assert!(!signed_in(&app).await);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_form_needs_the_csrf_token_and_this_origin() {
     let app = spawn().await;
     app.sign_in(&Wallet::random()).await;
@@ -58,7 +58,7 @@ async fn the_form_needs_the_csrf_token_and_this_origin() {
     assert!(signed_in(&app).await);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn only_a_registered_uri_of_the_named_client_is_gone_back_to() {
     let app = spawn().await;
     app.sign_in(&Wallet::random()).await;
@@ -84,7 +84,7 @@ async fn only_a_registered_uri_of_the_named_client_is_gone_back_to() {
     assert!(!signed_in(&app).await);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn not_signed_in_goes_straight_back() {
     let app = spawn().await;
     let resp = app.get(LOGOUT).await;
@@ -96,7 +96,7 @@ async fn not_signed_in_goes_straight_back() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_id_token_hint_names_the_application() {
     let app = spawn().await;
     app.sign_in(&Wallet::random()).await;

@@ -50,7 +50,7 @@ fn grant(id: &str, user_id: &UserId) -> Grant {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_code_works_once_and_its_replay_revokes_the_grant() {
     let dir = TempDir::new().unwrap();
     let (db, user_id) = db_with_user(&dir).await;
@@ -106,7 +106,7 @@ async fn a_code_works_once_and_its_replay_revokes_the_grant() {
     assert_eq!(unknown, Redeemed::Unknown);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_expired_code_is_unknown() {
     let dir = TempDir::new().unwrap();
     let (db, user_id) = db_with_user(&dir).await;
@@ -132,7 +132,7 @@ async fn an_expired_code_is_unknown() {
     assert_eq!(redeemed, Redeemed::Unknown);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rotated_refresh_token_presented_again_ends_the_family() {
     let dir = TempDir::new().unwrap();
     let (db, user_id) = db_with_user(&dir).await;
@@ -182,7 +182,7 @@ async fn a_rotated_refresh_token_presented_again_ends_the_family() {
         .is_none());
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn consents_add_up_and_clients_round_trip() {
     let dir = TempDir::new().unwrap();
     let (db, user_id) = db_with_user(&dir).await;
@@ -241,7 +241,7 @@ async fn consents_add_up_and_clients_round_trip() {
     assert_eq!(found, Some(client));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_upkeep_deletes_ended_codes_tokens_and_grants_in_batches() {
     let dir = TempDir::new().unwrap();
     let clock = Clock::adjustable();
@@ -305,9 +305,10 @@ async fn the_upkeep_deletes_ended_codes_tokens_and_grants_in_batches() {
     .await
     .unwrap();
     let count = |table: &str| {
-        let conn = rusqlite::Connection::open(dir.path().join("data").join("siwe.db")).unwrap();
-        conn.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| {
-            r.get::<_, i64>(0)
+        db.read(|conn| {
+            conn.query_one(&format!("SELECT count(*) FROM {table}"), &[], |r| {
+                r.get::<i64>(0)
+            })
         })
         .unwrap()
     };

@@ -8,7 +8,7 @@ use common::{jwt, oidc_back::*, oidc_front::request, TestApp};
 use reqwest::{header, StatusCode};
 use serde_json::Value;
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn discovery_names_every_endpoint_under_the_issuer() {
     let app = TestApp::spawn().await;
     let resp = app.get("/.well-known/openid-configuration").await;
@@ -70,7 +70,7 @@ async fn discovery_names_every_endpoint_under_the_issuer() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn clients_that_fail_to_authenticate_get_401_with_a_basic_challenge() {
     let app = spawn().await;
     let grant = [("grant_type", "authorization_code"), ("code", "nope")];
@@ -105,7 +105,7 @@ async fn clients_that_fail_to_authenticate_get_401_with_a_basic_challenge() {
     expect_oauth_error(resp, StatusCode::UNAUTHORIZED, "invalid_client").await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_token_requests_are_oauth_errors() {
     let app = spawn().await;
     let resp = token(&app, RP_AUTH, &[("grant_type", "password")]).await;
@@ -148,7 +148,7 @@ async fn malformed_token_requests_are_oauth_errors() {
     expect_oauth_error(resp, StatusCode::BAD_REQUEST, "invalid_request").await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_token_endpoint_is_limited_per_client_whatever_the_address() {
     let app = spawn_with(|s| {
         s.rate_limit.auth_per_minute = 30;
@@ -188,7 +188,7 @@ fn at_hash_rs256(access_token: &str) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&digest[..16])
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_code_is_exchanged_once_for_tokens_an_independent_verifier_accepts() {
     let app = spawn().await;
     let wallet = common::Wallet::random();
@@ -231,7 +231,7 @@ async fn a_code_is_exchanged_once_for_tokens_an_independent_verifier_accepts() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_code_is_bound_to_its_client_redirect_uri_and_pkce_verifier_and_expires() {
     let app = spawn().await;
     app.sign_in(&common::Wallet::random()).await;
@@ -302,7 +302,7 @@ async fn a_code_is_bound_to_its_client_redirect_uri_and_pkce_verifier_and_expire
     expect_oauth_error(expired, StatusCode::BAD_REQUEST, "invalid_grant").await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_replayed_code_revokes_the_tokens_issued_for_it() {
     let app = spawn().await;
     app.sign_in(&common::Wallet::random()).await;
@@ -329,7 +329,7 @@ async fn a_replayed_code_revokes_the_tokens_issued_for_it() {
     assert_eq!(replayed.expect("a replay event")["detail"], "rp");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refresh_tokens_rotate_and_a_reused_one_revokes_the_family() {
     let app = spawn().await;
     app.sign_in(&common::Wallet::random()).await;
@@ -396,7 +396,7 @@ async fn refresh_tokens_rotate_and_a_reused_one_revokes_the_family() {
         .any(|e| e["kind"] == "oidc_refresh_reuse"));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refresh_may_not_widen_the_scopes_and_needs_offline_access() {
     let app = spawn().await;
     app.sign_in(&common::Wallet::random()).await;
@@ -448,7 +448,7 @@ async fn a_refresh_may_not_widen_the_scopes_and_needs_offline_access() {
     expect_oauth_error(resp, StatusCode::BAD_REQUEST, "invalid_grant").await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_public_client_exchanges_with_its_verifier_and_no_secret() {
     let app = spawn().await;
     app.sign_in(&common::Wallet::random()).await;

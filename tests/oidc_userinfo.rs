@@ -36,7 +36,7 @@ async fn userinfo_json(app: &common::TestApp, access_token: &str) -> Value {
     resp.json().await.unwrap()
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn userinfo_releases_what_the_scopes_allow_from_the_account_as_it_is_now() {
     let app = spawn().await;
     let (first, second) = (Wallet::random(), Wallet::random());
@@ -72,7 +72,7 @@ async fn userinfo_releases_what_the_scopes_allow_from_the_account_as_it_is_now()
     assert!(claims.get("email").is_none(), "{claims}");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn userinfo_takes_the_token_by_post_form_but_not_two_ways_at_once() {
     let app = spawn().await;
     app.sign_in(&Wallet::random()).await;
@@ -104,7 +104,7 @@ async fn userinfo_takes_the_token_by_post_form_but_not_two_ways_at_once() {
     assert_eq!(resp.status(), StatusCode::OK);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pairwise_client_gets_its_own_stable_subject_and_eddsa_tokens() {
     let app = spawn().await;
     let me = app.sign_in(&Wallet::random()).await;
@@ -130,7 +130,7 @@ async fn a_pairwise_client_gets_its_own_stable_subject_and_eddsa_tokens() {
     assert_eq!(claims["sub"], me["user"]["id"]);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn introspection_says_active_only_for_live_tokens_of_the_caller() {
     let app = spawn().await;
     app.sign_in(&Wallet::random()).await;
@@ -175,7 +175,7 @@ async fn introspection_says_active_only_for_live_tokens_of_the_caller() {
     assert_eq!(introspect(RP_AUTH, refresh_token).await["active"], true);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn revoking_a_refresh_or_access_token_ends_its_grant() {
     let app = spawn().await;
     app.sign_in(&Wallet::random()).await;
@@ -222,7 +222,7 @@ async fn revoking_a_refresh_or_access_token_ends_its_grant() {
     expect_oauth_error(resp, StatusCode::BAD_REQUEST, "invalid_grant").await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn userinfo_refuses_missing_forged_and_foreign_tokens_with_a_bearer_challenge() {
     let app = spawn().await;
     let resp = reqwest::Client::new()
@@ -248,7 +248,7 @@ async fn userinfo_refuses_missing_forged_and_foreign_tokens_with_a_bearer_challe
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn introspection_is_for_confidential_clients_and_revocation_of_unknown_tokens_is_ok() {
     let app = spawn().await;
     let resp = post_form(

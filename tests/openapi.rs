@@ -16,7 +16,7 @@ fn printed_by_binary() -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn committed_spec_matches_binary_and_server() {
     let printed = printed_by_binary();
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(COMMITTED);

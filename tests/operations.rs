@@ -127,7 +127,7 @@ async fn a_backup_taken_during_sign_ins_restores_every_session_answered_before_i
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restore_checks_the_backup_and_refuses_while_a_server_runs() {
     let dir = TempDir::new().unwrap();
     let data = dir.path().join("data");
@@ -230,8 +230,11 @@ async fn try_sign_in(app: &TestApp) -> reqwest::Response {
 /// SQLITE_FULL) refuses writes with 503 `storage_unavailable` and changes nothing, keeps
 /// answering session checks, and takes writes again as soon as there is room, without a
 /// restart.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_database_refuses_writes_keeps_sessions_and_recovers_by_itself() {
+    if common::postgres::skip_unless_sqlite("database.max_size_mb is SQLite's") {
+        return;
+    }
     let app = TestApp::spawn_with(|s| {
         s.database.max_size_mb = 1;
         s.rate_limit.auth_per_minute = 0;
@@ -515,8 +518,11 @@ fn backups_in(dir: &Path) -> Vec<std::path::PathBuf> {
 
 /// `[backup]` takes a backup every interval and keeps the newest `keep`; each is a whole
 /// database with the accounts of the moment it was taken.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scheduled_backups_are_taken_and_rotated() {
+    if common::postgres::skip_unless_sqlite("[backup] copies the SQLite file") {
+        return;
+    }
     let backups = TempDir::new().unwrap();
     let dir = backups.path().join("siwe");
     let app = TestApp::spawn_with(|s| {

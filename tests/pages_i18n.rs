@@ -49,7 +49,7 @@ async fn choose(
         .unwrap()
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn accept_language_picks_the_language_and_the_cookie_wins() {
     let app = TestApp::spawn().await;
     for (accept, expected) in [
@@ -85,7 +85,7 @@ async fn accept_language_picks_the_language_and_the_cookie_wins() {
     app.stop().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_page_links_the_theme_and_has_the_switcher() {
     let app = TestApp::spawn_with(|s| s.ui.accent_color = "#aa3355".into()).await;
     for path in ["/", "/login", "/account", "/pair"] {
@@ -137,7 +137,7 @@ async fn every_page_links_the_theme_and_has_the_switcher() {
     app.stop().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_switcher_keeps_the_language_and_goes_back_to_the_page() {
     let app = TestApp::spawn().await;
     let client = cookie_client();
@@ -191,7 +191,7 @@ async fn the_switcher_keeps_the_language_and_goes_back_to_the_page() {
     app.stop().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_switcher_refuses_other_sites_and_unknown_languages() {
     let app = TestApp::spawn().await;
     let client = cookie_client();
@@ -227,7 +227,7 @@ async fn the_switcher_refuses_other_sites_and_unknown_languages() {
     app.stop().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn secure_cookie_when_public_url_is_https() {
     let app = TestApp::spawn_with(|s| {
         s.server.public_url = "https://id.example".into();
@@ -248,7 +248,7 @@ async fn secure_cookie_when_public_url_is_https() {
     app.stop().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn templates_are_not_served_raw() {
     let app = TestApp::spawn().await;
     for path in [
@@ -372,7 +372,7 @@ async fn post_in_german(
         .unwrap()
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn oidc_pages_are_in_the_requests_language_and_their_forms_still_work() {
     let app = oidc_front::spawn().await;
     let client = &app.client;
@@ -493,7 +493,7 @@ async fn oidc_pages_are_in_the_requests_language_and_their_forms_still_work() {
     app.stop().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn link_pages_are_in_the_requests_language_and_their_form_still_works() {
     let dir = tempfile::TempDir::new().unwrap();
     let sink = smtp::SmtpSink::start(dir.path());

@@ -181,7 +181,7 @@ async fn count_pairings(app: &TestApp) -> i64 {
         .unwrap()
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_phone_signs_the_desktop_in_and_the_desktop_gets_its_own_session() {
     let app = spawn().await;
     let (desktop, phone, wallet) = (Device::desktop(), Device::phone(), Wallet::random());
@@ -319,7 +319,7 @@ async fn a_phone_signs_the_desktop_in_and_the_desktop_gets_its_own_session() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pairing_nonces_serve_only_their_pairing_and_sign_in_nonces_no_pairing() {
     let app = spawn().await;
     let (desktop, phone, wallet) = (Device::desktop(), Device::phone(), Wallet::random());
@@ -362,7 +362,7 @@ async fn pairing_nonces_serve_only_their_pairing_and_sign_in_nonces_no_pairing()
     assert_eq!(state_of(&app, &phone, &second).await, "pending");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_declined_pairing_serves_nothing() {
     let app = spawn().await;
     let (desktop, phone, wallet) = (Device::desktop(), Device::phone(), Wallet::random());
@@ -400,7 +400,7 @@ async fn a_declined_pairing_serves_nothing() {
     assert_eq!(signed_in["created"], true);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pairing_expires_unclaimed() {
     let app = TestApp::spawn_with(|s| {
         settings(s);
@@ -450,7 +450,7 @@ async fn a_pairing_expires_unclaimed() {
     expect_error(resp, StatusCode::NOT_FOUND, "pairing_not_found").await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn only_the_desktops_secret_claims_and_only_once_approved() {
     let app = spawn().await;
     let (desktop, phone, wallet, id, secret) = start(&app).await;
@@ -487,7 +487,7 @@ async fn only_the_desktops_secret_claims_and_only_once_approved() {
     assert_eq!(resp.status(), StatusCode::OK);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pairing_is_approved_once_and_claimed_once() {
     let app = spawn().await;
     let (desktop, phone, wallet, id, secret) = start(&app).await;
@@ -519,7 +519,7 @@ async fn a_pairing_is_approved_once_and_claimed_once() {
     expect_error(resp, StatusCode::CONFLICT, "pairing_used").await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn of_two_phones_racing_to_approve_exactly_one_wins() {
     let app = spawn().await;
     let desktop = Device::desktop();
@@ -554,7 +554,7 @@ async fn of_two_phones_racing_to_approve_exactly_one_wins() {
     assert_eq!(app.sign_in(&wallets[loser]).await["created"], true);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn of_racing_claims_exactly_one_gets_a_session() {
     let app = spawn().await;
     let (desktop, phone, wallet, id, secret) = start(&app).await;
@@ -588,7 +588,7 @@ async fn of_racing_claims_exactly_one_gets_a_session() {
     assert_eq!(sessions.as_array().unwrap().len(), 1);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_code_finds_the_pairing_however_it_is_typed() {
     let app = spawn().await;
     let (desktop, phone) = (Device::desktop(), Device::phone());
@@ -624,7 +624,7 @@ async fn the_code_finds_the_pairing_however_it_is_typed() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unknown_pairing_is_not_found_by_any_endpoint() {
     let app = spawn().await;
     let (desktop, wallet) = (Device::desktop(), Wallet::random());
@@ -656,7 +656,7 @@ async fn an_unknown_pairing_is_not_found_by_any_endpoint() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn looking_at_a_pairing_changes_nothing() {
     let app = spawn().await;
     let (desktop, phone, wallet, id, secret) = start(&app).await;
@@ -693,7 +693,7 @@ async fn looking_at_a_pairing_changes_nothing() {
     assert_eq!(resp.status(), StatusCode::OK);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn past_max_pending_creation_is_refused_and_nothing_is_stored() {
     let app = TestApp::spawn_with(|s| {
         settings(s);
@@ -716,7 +716,7 @@ async fn past_max_pending_creation_is_refused_and_nothing_is_stored() {
     assert_eq!(count_pairings(&app).await, 3);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pairing_requests_are_rate_limited() {
     let app = TestApp::spawn_with(|s| {
         settings(s);
@@ -757,7 +757,7 @@ async fn pairing_requests_are_rate_limited() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn switched_off_pairing_answers_404_and_the_pages_are_told() {
     let app = spawn().await;
     let config: Value = app.get("/api/config").await.json().await.unwrap();
@@ -826,7 +826,7 @@ async fn pairing_count(app: &TestApp, step: &str, result: &str) -> f64 {
 }
 
 /// Each step is counted by result, so an operator sees pairings used, declined and refused.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_step_is_counted_in_the_metrics() {
     let app = TestApp::spawn_with(|s| {
         settings(s);

@@ -25,41 +25,9 @@ use reqwest::StatusCode;
 use serde_json::json;
 use tokio_postgres::NoTls;
 
-const SECRET: &str = "a-secret-shared-by-every-instance-of-this-test-0123456789";
-
-/// A fresh, empty database on the test server: its URL, or `None` (skip) without a server.
+/// A fresh database, or `None` (skip) without a PostgreSQL server.
 async fn fresh_database() -> Option<String> {
-    let Ok(base) = std::env::var("TEST_POSTGRES_URL") else {
-        assert!(
-            std::env::var("TEST_REQUIRE_POSTGRES").is_err(),
-            "TEST_REQUIRE_POSTGRES is set but TEST_POSTGRES_URL is not"
-        );
-        eprintln!("TEST_POSTGRES_URL is not set: PostgreSQL test skipped");
-        return None;
-    };
-    let (client, connection) = tokio_postgres::connect(&base, NoTls)
-        .await
-        .expect("TEST_POSTGRES_URL answers");
-    tokio::spawn(connection);
-    static MADE: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-    let since_epoch = std::time::SystemTime::UNIX_EPOCH.elapsed().unwrap();
-    let name = format!(
-        "siwe_test_{}_{}_{}",
-        std::process::id(),
-        since_epoch.as_micros(),
-        MADE.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-    );
-    client
-        .batch_execute(&format!("CREATE DATABASE {name}"))
-        .await
-        .unwrap();
-    let url = match base.rsplit_once('/') {
-        Some((server, _)) if server.contains("://") && server.len() > "postgres://".len() => {
-            format!("{server}/{name}")
-        }
-        _ => panic!("TEST_POSTGRES_URL must end in /DATABASE: {base}"),
-    };
-    Some(url)
+    common::postgres::fresh_database()
 }
 
 async fn connect(url: &str) -> tokio_postgres::Client {
@@ -72,7 +40,7 @@ async fn connect(url: &str) -> tokio_postgres::Client {
 fn instance(data: &Path, url: &str) -> Server {
     let mut cmd = command(data);
     cmd.env("SIWE_DATABASE__URL", url)
-        .env("SIWE_SECURITY__SECRET", SECRET)
+        .env("SIWE_SECURITY__SECRET", common::postgres::SECRET)
         .env("SIWE_RATE_LIMIT__READ_PER_MINUTE", "0");
     Server::start_with(cmd)
 }
@@ -435,7 +403,7 @@ async fn every_instance_signs_with_the_database_keys_and_sees_a_rotation() {
     // `keys rotate` on any machine with the URL: both instances publish the new keys.
     let rotate = command(&dir.path().join("cli"))
         .env("SIWE_DATABASE__URL", &url)
-        .env("SIWE_SECURITY__SECRET", SECRET)
+        .env("SIWE_SECURITY__SECRET", common::postgres::SECRET)
         .args(["keys", "rotate"])
         .stderr(std::process::Stdio::inherit())
         .status()

@@ -97,7 +97,7 @@ proptest! {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mutated_signed_messages_never_sign_in_and_never_fail_the_server() {
     let app = TestApp::spawn().await;
     let wallet = Wallet::random();

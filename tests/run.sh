@@ -8,7 +8,7 @@
 #   SKIP_SETUP=1 bash tests/run.sh     skip the installation (already done in this checkout)
 #
 # Suites, in the order they run (each also runs alone with the command shown):
-#   rust      cargo test (with a throwaway PostgreSQL)     unit, integration, vectors, proptest, spec
+#   rust      cargo test, then again on PostgreSQL         unit, integration, vectors, proptest, spec
 #   audit     bash tests/suites/audit/audit.sh             RustSec advisories for Cargo.lock
 #   api-fuzz  bash tests/suites/api-fuzz/schemathesis.sh   requests generated from the OpenAPI spec
 #   sdk       bash tests/suites/sdk/sdk.sh                 generated TypeScript and Python clients
@@ -23,7 +23,9 @@ cd "$(dirname "$0")/.."
 all=(rust audit api-fuzz sdk oidc browser)
 command_of() {
   case $1 in
-    rust) echo "bash tests/suites/postgres/with-postgres.sh cargo test" ;;
+    # Twice: on SQLite (everything), then every integration test again with its servers on
+    # PostgreSQL (tests/common/postgres.rs).
+    rust) echo "bash tests/suites/postgres/with-postgres.sh sh -c 'cargo test && TEST_STORAGE=postgres cargo test --test \"*\"'" ;;
     audit) echo "bash tests/suites/audit/audit.sh" ;;
     api-fuzz) echo "bash tests/suites/api-fuzz/schemathesis.sh" ;;
     sdk) echo "bash tests/suites/sdk/sdk.sh" ;;

@@ -2,8 +2,6 @@
 
 mod common;
 
-use std::time::Duration;
-
 use common::*;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -14,15 +12,14 @@ fn csrf(body: &Value) -> String {
 
 /// Moves the time this session last proved a signature (`None`: never, as for a session
 /// opened by an emailed link) in the database.
-fn set_authenticated_at(app: &TestApp, session_id: &str, at: Option<i64>) {
-    let conn = rusqlite::Connection::open(app.db_path()).unwrap();
-    conn.busy_timeout(Duration::from_secs(5)).unwrap();
-    let changed = conn
-        .execute(
+async fn set_authenticated_at(app: &TestApp, session_id: &str, at: Option<i64>) {
+    let at = at.map_or(rusqlite::types::Value::Null, Into::into);
+    let changed = app
+        .sql_execute(
             "UPDATE sessions SET authenticated_at = ?2 WHERE id = ?1",
-            rusqlite::params![session_id, at],
+            vec![session_id.to_string().into(), at],
         )
-        .unwrap();
+        .await;
     assert_eq!(changed, 1);
 }
 
@@ -125,7 +122,7 @@ async fn all_guarded_changes_are_refused(app: &TestApp, token: &str, linked: &Wa
     assert_eq!(app.get("/api/auth/session").await.status(), StatusCode::OK);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sensitive_changes_need_a_recent_signature() {
     let app = TestApp::spawn().await;
     let (w1, w2) = (Wallet::random(), Wallet::random());
@@ -136,7 +133,7 @@ async fn sensitive_changes_need_a_recent_signature() {
     assert_eq!(app.link(&token, &w2).await.status(), StatusCode::CREATED);
 
     let session_id = me["session"]["id"].as_str().unwrap();
-    set_authenticated_at(&app, session_id, Some(ten_minutes_ago()));
+    set_authenticated_at(&app, session_id, Some(ten_minutes_ago())).await;
     all_guarded_changes_are_refused(&app, &token, &w2).await;
 
     // What is not sensitive still works: the name, the primary wallet, ending one session.
@@ -155,7 +152,7 @@ async fn sensitive_changes_need_a_recent_signature() {
 
     // A session that never signed (opened by an emailed link) is not recent either, and it
     // stays signed in.
-    set_authenticated_at(&app, session_id, None);
+    set_authenticated_at(&app, session_id, None).await;
     let session: Value = app.get("/api/auth/session").await.json().await.unwrap();
     assert!(session["session"]["authenticatedAt"].is_null(), "{session}");
     all_guarded_changes_are_refused(&app, &token, &w2).await;
@@ -187,13 +184,13 @@ async fn sensitive_changes_need_a_recent_signature() {
     assert_eq!(resp.status(), StatusCode::NO_CONTENT);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bearer_sessions_are_guarded_too() {
     let app = TestApp::spawn().await;
     let me = app.sign_in(&Wallet::random()).await;
     let bearer = me["token"].as_str().unwrap();
     let session_id = me["session"]["id"].as_str().unwrap();
-    set_authenticated_at(&app, session_id, Some(ten_minutes_ago()));
+    set_authenticated_at(&app, session_id, Some(ten_minutes_ago())).await;
     let resp = reqwest::Client::new()
         .post(app.url("/api/auth/logout-all"))
         .bearer_auth(bearer)
@@ -203,7 +200,7 @@ async fn bearer_sessions_are_guarded_too() {
     expect_error(resp, StatusCode::FORBIDDEN, "reauthentication_required").await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_window_follows_the_setting_in_real_time() {
     let app = TestApp::spawn_with(|s| s.session.reauth_window_secs = 60).await;
     let me = app.sign_in(&Wallet::random()).await;
@@ -220,7 +217,7 @@ async fn the_window_follows_the_setting_in_real_time() {
     .await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_cookie_is_host_prefixed_when_secure_and_host_only() {
     let app = TestApp::spawn_with(|s| s.server.public_url = "https://localhost:8080".into()).await;
     let wallet = Wallet::random();
@@ -268,7 +265,7 @@ async fn the_cookie_is_host_prefixed_when_secure_and_host_only() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn over_plain_http_the_cookie_keeps_its_name() {
     let app = TestApp::spawn().await;
     let wallet = Wallet::random();
@@ -318,7 +315,7 @@ async fn logout_others(app: &TestApp, token: &str) -> reqwest::Response {
     app.call(Method::POST, keep, Some(token), None).await
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_signed_challenge_makes_the_session_recent_again() {
     let app = TestApp::spawn().await;
     let (w1, w2, w3) = (Wallet::random(), Wallet::random(), Wallet::random());
@@ -330,7 +327,7 @@ async fn a_signed_challenge_makes_the_session_recent_again() {
     let link_body = json!({ "message": link_message, "signature": w3.sign(&link_message) });
 
     let session_id = me["session"]["id"].as_str().unwrap();
-    set_authenticated_at(&app, session_id, Some(ten_minutes_ago()));
+    set_authenticated_at(&app, session_id, Some(ten_minutes_ago())).await;
     all_guarded_changes_are_refused(&app, &token, &w2).await;
     let resp = app
         .call(
@@ -415,7 +412,7 @@ async fn a_signed_challenge_makes_the_session_recent_again() {
     assert!(kinds.contains(&"reauthentication_failed"), "{kinds:?}");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn only_this_sessions_challenge_re_authenticates() {
     let app = TestApp::spawn().await;
     let (w1, w2) = (Wallet::random(), Wallet::random());
@@ -429,7 +426,7 @@ async fn only_this_sessions_challenge_re_authenticates() {
     assert_eq!(resp.status(), StatusCode::NO_CONTENT);
 
     let session_id = me["session"]["id"].as_str().unwrap();
-    set_authenticated_at(&app, session_id, Some(ten_minutes_ago()));
+    set_authenticated_at(&app, session_id, Some(ten_minutes_ago())).await;
 
     // A sign-in message (a sign-in nonce) is refused.
     let sign_in = MessageSpec::new(&w1, &app.nonce().await).render();
@@ -495,8 +492,11 @@ async fn only_this_sessions_challenge_re_authenticates() {
     elsewhere.stop().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sessions_from_before_the_migration_stay_signed_in_but_not_recent() {
+    if common::postgres::skip_unless_sqlite("a SQLite file of schema 3, migrated on start") {
+        return;
+    }
     // A database at schema 3 (before sessions.authenticated_at) with a live session.
     let secret = "a secret for this test that is long enough";
     let dir = std::sync::Arc::new(tempfile::TempDir::new().unwrap());

@@ -31,7 +31,7 @@ async fn token(app: &TestApp, csrf: &str, body: Value) -> reqwest::Response {
         .await
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tokens_verify_independently_against_the_jwks() {
     let app = TestApp::spawn_with(|s| {
         s.tokens.audiences = vec!["api.example.org".into(), "ws.example.org".into()]
@@ -112,7 +112,7 @@ async fn tokens_verify_independently_against_the_jwks() {
         .is_err());
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tokens_expire() {
     let app = TestApp::spawn_with(|s| s.tokens.ttl_secs = 60).await;
     let me = app.sign_in(&Wallet::random()).await;
@@ -132,8 +132,13 @@ async fn tokens_expire() {
     assert!(err.contains("expired"), "{err}");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rotation_publishes_the_next_key_before_it_signs() {
+    if common::postgres::skip_unless_sqlite(
+        "rotates the key file; the database key set: tests/postgres.rs",
+    ) {
+        return;
+    }
     let app = TestApp::spawn().await;
     let me = app.sign_in(&Wallet::random()).await;
     let csrf = me["csrfToken"].as_str().unwrap().to_string();
@@ -229,8 +234,13 @@ async fn rotation_publishes_the_next_key_before_it_signs() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn check_reports_problems_and_exits_non_zero() {
+    if common::postgres::skip_unless_sqlite(
+        "`check` reads the SQLite file and the key files beside it",
+    ) {
+        return;
+    }
     let app = TestApp::spawn().await;
     app.sign_in(&Wallet::random()).await;
     let check = |extra: &[(&str, &str)]| {

@@ -269,7 +269,7 @@ async fn a_database_of_every_earlier_schema_upgrades_and_keeps_its_accounts_and_
 
 /// Makes one fixture with an old release (not a test: run by make.sh, which builds the release
 /// and sets UPGRADE_BIN, UPGRADE_VERSION, UPGRADE_COMMIT and UPGRADE_OUT).
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "run by tests/fixtures/upgrade/make.sh with an old binary"]
 async fn make_fixture() {
     let var = |name: &str| std::env::var(name).unwrap_or_else(|_| panic!("{name} is set"));

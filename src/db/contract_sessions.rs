@@ -130,8 +130,11 @@ pub fn mark_checked(
     now_ms: i64,
 ) -> AppResult<bool> {
     Ok(conn.execute(
-        "UPDATE contract_sessions SET checked_at = max(checked_at, ?3)
-              WHERE session_id = ?1 AND message_hash = ?2",
+        // The later of the two, said so that both engines read it (SQLite's two-argument
+        // max() is PostgreSQL's GREATEST()).
+        "UPDATE contract_sessions
+            SET checked_at = CASE WHEN checked_at > ?3 THEN checked_at ELSE ?3 END
+          WHERE session_id = ?1 AND message_hash = ?2",
         params![session_id, message_hash, now_ms],
     )? > 0)
 }

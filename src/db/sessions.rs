@@ -129,7 +129,7 @@ pub fn revoke(
 }
 
 /// Revokes the user's live sessions (those signed in with `address`, if given), except
-/// `keep`; returns how many.
+/// `keep`; returns how many. (The CASTs let PostgreSQL type a NULL parameter.)
 pub fn revoke_all(
     conn: &Conn,
     user_id: &UserId,
@@ -140,7 +140,8 @@ pub fn revoke_all(
     conn.execute(
         "UPDATE sessions SET revoked_at = ?4
               WHERE user_id = ?1 AND revoked_at IS NULL AND expires_at > ?4
-                AND (?2 IS NULL OR address = ?2) AND (?3 IS NULL OR id <> ?3)",
+                AND (CAST(?2 AS TEXT) IS NULL OR address = ?2)
+                AND (CAST(?3 AS TEXT) IS NULL OR id <> ?3)",
         params![user_id, address, keep, now_ms],
     )
 }

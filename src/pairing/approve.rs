@@ -92,6 +92,7 @@ impl Pairings {
             .service
             .check_then_write(signed, move |conn, checked| {
                 let now = service.clock().now_ms();
+                pairings::lock(conn, &id)?;
                 let pairing = pairings::find(conn, &id)?.ok_or_else(not_found)?;
                 // Refused before anything is written (see `Spent::then`).
                 let state = pairing.state_at(now);

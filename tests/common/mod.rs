@@ -1,4 +1,5 @@
-//! Shared test harness: a real server on a random loopback port with its own SQLite file, an HTTP
+//! Shared test harness: a real server on a random loopback port with its own SQLite file (or
+//! PostgreSQL database, with `TEST_STORAGE=postgres`: see `postgres.rs`), an HTTP
 //! client that keeps cookies, and wallets with real secp256k1 keys that sign EIP-4361 messages.
 #![allow(dead_code)]
 
@@ -9,6 +10,7 @@ pub mod jwt;
 pub mod nginx;
 pub mod oidc_back;
 pub mod oidc_front;
+pub mod postgres;
 pub mod process;
 pub mod safe;
 pub mod smtp;
@@ -48,6 +50,10 @@ pub fn test_settings(dir: &TempDir) -> Settings {
     settings.server.bind = "127.0.0.1:0".into();
     settings.database.path = dir.path().join("data").join("siwe.db");
     settings.log.level = "warn".into();
+    if postgres::storage_is_postgres() {
+        settings.database.url = postgres::database_of(dir.path()).map(Into::into);
+        settings.security.secret = Some(postgres::SECRET.to_string().into());
+    }
     // Tests sign in many times from one address; the rate-limit tests turn limits back on.
     settings.rate_limit.auth_per_minute = 0;
     settings.rate_limit.read_per_minute = 0;
@@ -129,6 +135,30 @@ impl TestApp {
 
     pub fn db_path(&self) -> PathBuf {
         self.dir.path().join("data").join("siwe.db")
+    }
+
+    /// The first column of the first row of `sql`, read from the server's storage through its
+    /// own storage interface (SQLite or PostgreSQL alike).
+    pub fn sql_value<T: rusqlite::types::FromSql>(&self, sql: &str) -> T {
+        self.service
+            .db()
+            .read(|conn| conn.query_one(sql, &[], |row| row.get(0)))
+            .unwrap()
+    }
+
+    /// Runs a statement that changes rows of the server's storage (whichever engine), with
+    /// `params` for its `?N`; how many rows it changed.
+    pub async fn sql_execute(&self, sql: &str, params: Vec<rusqlite::types::Value>) -> usize {
+        let sql = sql.to_string();
+        self.service
+            .db()
+            .write(move |conn| {
+                let params: Vec<&dyn rusqlite::ToSql> =
+                    params.iter().map(|p| p as &dyn rusqlite::ToSql).collect();
+                conn.execute(&sql, &params)
+            })
+            .await
+            .unwrap()
     }
 
     pub fn url(&self, path: &str) -> String {
