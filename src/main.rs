@@ -46,6 +46,18 @@ enum Command {
         /// A file written by `siwe-server backup`.
         file: PathBuf,
     },
+    /// Copy an installation's data from its SQLite file into an empty PostgreSQL database
+    /// (the server may go on running on the file meanwhile), then check the copy: the rows of
+    /// every table counted, a sample of sessions compared. The signing keys beside the file go
+    /// along. Then start the instances with `database.url` and the same secret.
+    MigrateStorage {
+        /// The SQLite file: sqlite:PATH (or PATH).
+        #[arg(long)]
+        from: String,
+        /// The PostgreSQL database: postgres://USER:PASSWORD@HOST/DATABASE.
+        #[arg(long)]
+        to: String,
+    },
     /// Manage the keys that sign tokens.
     Keys {
         #[command(subcommand)]
@@ -119,6 +131,7 @@ fn main() -> ExitCode {
         Command::Check => report(check(cli.config)),
         Command::Backup { file } => report(backup(cli.config, &file)),
         Command::Restore { file } => report(restore(cli.config, &file)),
+        Command::MigrateStorage { from, to } => report(migrate_storage(&from, &to)),
         Command::Keys {
             action: KeysAction::Rotate { now },
         } => report(rotate_keys(cli.config, now)),
@@ -189,6 +202,43 @@ fn describe(copied: &db::backup::Copied) -> String {
         "schema version {}, {} users, {} sessions, {} bytes",
         copied.schema_version, copied.users, copied.sessions, copied.bytes
     )
+}
+
+/// `migrate-storage`: the SQLite file's rows and signing keys into PostgreSQL.
+fn migrate_storage(from: &str, to: &str) -> anyhow::Result<()> {
+    let from = std::path::PathBuf::from(from.strip_prefix("sqlite:").unwrap_or(from));
+    if !(to.starts_with("postgres://") || to.starts_with("postgresql://")) {
+        anyhow::bail!("--to must be a postgres:// URL");
+    }
+    if !from.is_file() {
+        anyhow::bail!("{} is not a file", from.display());
+    }
+    // Multi-threaded: PostgreSQL's statements wait for their answers on the runtime's I/O.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let db = db::Db::open_postgres(to, 2).await?;
+        let copied = db::copy::sqlite_to(&from, &db).await?;
+        for (table, rows) in &copied.tables {
+            println!("{table}: {rows} rows");
+        }
+        // The key file beside the database seeds the shared key set (see `KeyStore`).
+        let data_dir = from.parent().unwrap_or(std::path::Path::new("."));
+        siwe_server::keys::JwtKeys::open_in(
+            siwe_server::keys::KeyStore::database(db, data_dir),
+            0,
+            siwe_server::clock::Clock::system(),
+        )?;
+        println!(
+            "copied and checked ({} sessions compared); token signing keys stored. Start every \
+             instance with database.url and the same secret: security.secret, or the file {}",
+            copied.sessions_compared,
+            siwe_server::keys::secret::path(data_dir).display()
+        );
+        Ok(())
+    })
 }
 
 fn rotate_keys(config: Option<PathBuf>, now: bool) -> anyhow::Result<()> {

@@ -70,7 +70,11 @@ pub struct Application {
 /// service and its signing keys read the time from `clock`.
 pub async fn open_service(config: &Config, clock: Clock) -> anyhow::Result<Service> {
     let identity = identity(config)?;
-    let keys = secret::token_keys(config.security.secret.as_ref(), &config.database.data_dir)?;
+    let keys = secret::token_keys(
+        config.security.secret.as_ref(),
+        &config.database.data_dir,
+        config.database.url.is_none(),
+    )?;
     let database = config.database.clone();
     let db = match &database.url {
         Some(url) => {

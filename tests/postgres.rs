@@ -651,3 +651,78 @@ async fn racing_unlinks_on_two_instances_never_leave_an_account_without_a_wallet
         assert_eq!(left, 1);
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn migrate_storage_copies_a_running_installation_with_its_sessions_and_keys() {
+    use std::os::unix::fs::PermissionsExt;
+    let Some(url) = fresh_database().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let old = dir.path().join("old");
+    let on_sqlite = Server::start(&old);
+    let wallets: Vec<Wallet> = (0..3).map(|_| Wallet::random()).collect();
+    let mut signed_in = Vec::new();
+    for wallet in &wallets {
+        signed_in.push(
+            attempt(&cookie_client(), &on_sqlite.base, wallet)
+                .await
+                .unwrap(),
+        );
+    }
+    let published = jwks(&on_sqlite).await;
+
+    // Copied while the server runs on the file.
+    let migrate = |to: &str| {
+        std::process::Command::new(common::process::bin())
+            .args(["migrate-storage", "--from"])
+            .arg(format!("sqlite:{}", old.join("siwe.db").display()))
+            .args(["--to", to])
+            .env_remove("SIWE_CONFIG")
+            .output()
+            .unwrap()
+    };
+    let copied = migrate(&url);
+    let said = String::from_utf8_lossy(&copied.stdout).to_string()
+        + &String::from_utf8_lossy(&copied.stderr);
+    assert!(copied.status.success(), "{said}");
+    assert!(
+        said.contains("users: 3 rows") && said.contains("sessions: 3 rows"),
+        "{said}"
+    );
+    // Never into a database that holds rows.
+    let again = migrate(&url);
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("empty"));
+    assert!(on_sqlite.terminate().success());
+
+    // Without a secret, an instance on PostgreSQL refuses to start rather than make its own.
+    let new = dir.path().join("new");
+    let refused = command(&new)
+        .env("SIWE_DATABASE__URL", &url)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("security.secret"));
+
+    // With the old installation's secret.key: its sessions, accounts and keys carry on.
+    std::fs::create_dir_all(&new).unwrap();
+    std::fs::set_permissions(&new, std::fs::Permissions::from_mode(0o700)).unwrap();
+    std::fs::copy(old.join("secret.key"), new.join("secret.key")).unwrap();
+    let mut cmd = command(&new);
+    cmd.env("SIWE_DATABASE__URL", &url);
+    let on_postgres = Server::start_with(cmd);
+    for body in &signed_in {
+        let token = body["token"].as_str().unwrap();
+        assert_eq!(
+            session_status(&on_postgres.base, token).await,
+            StatusCode::OK
+        );
+    }
+    assert_eq!(jwks(&on_postgres).await, published);
+    let again = attempt(&cookie_client(), &on_postgres.base, &wallets[0])
+        .await
+        .unwrap();
+    assert_eq!(again["user"]["id"], signed_in[0]["user"]["id"]);
+}

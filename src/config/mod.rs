@@ -220,9 +220,6 @@ impl Settings {
         let audit = self.audit.validate()?;
         let database = self.database.validate()?;
         let backup = self.backup.validate()?;
-        if database.url.is_some() && self.security.secret.is_none() {
-            bail!("database.url needs security.secret, the same on every instance (the secret each would generate in its data folder is its own: sessions and nonces of one would not work on another)");
-        }
         if database.url.is_some() && backup.is_some() {
             bail!("[backup] copies the SQLite file; with database.url, back up PostgreSQL with its own tools (pg_dump)");
         }

@@ -53,6 +53,7 @@ macro_rules! sql {
 mod access;
 pub mod backup;
 pub mod contract_sessions;
+pub mod copy;
 pub mod email_tokens;
 pub mod ens;
 pub mod events;

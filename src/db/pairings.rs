@@ -122,7 +122,10 @@ pub fn insert_within(
 /// Holds the pairing's row until the step ends, so that of steps that read its state and then
 /// approve it, one at a time decides (see [`super::Storage::lock_rows`]).
 pub fn lock(conn: &Conn, id: &PairingId) -> AppResult<()> {
-    conn.lock_rows("SELECT id FROM pairings WHERE id = ?1", params![id.as_str()])
+    conn.lock_rows(
+        "SELECT id FROM pairings WHERE id = ?1",
+        params![id.as_str()],
+    )
 }
 
 pub fn find(conn: &Conn, id: &PairingId) -> AppResult<Option<Pairing>> {

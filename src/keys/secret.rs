@@ -16,8 +16,21 @@ pub fn path(data_dir: &Path) -> std::path::PathBuf {
     data_dir.join(FILE_NAME)
 }
 
-/// The MAC keys derived from the configured secret, or from the one in the data folder.
-pub fn token_keys(configured: Option<&Secret>, data_dir: &Path) -> anyhow::Result<Keys> {
+/// The MAC keys derived from the configured secret, or from the one in the data folder
+/// (generated there when `generate` allows).
+pub fn token_keys(
+    configured: Option<&Secret>,
+    data_dir: &Path,
+    generate: bool,
+) -> anyhow::Result<Keys> {
+    if configured.is_none() && !generate && !path(data_dir).exists() {
+        bail!(
+            "with database.url, every instance needs the same secret: set security.secret, or \
+             put the secret.key of the installation the data came from in {} (a secret \
+             generated here would be this instance's alone)",
+            data_dir.display()
+        );
+    }
     Ok(Keys::from_secret(&load_or_create(configured, data_dir)?))
 }
 

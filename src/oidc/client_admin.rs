@@ -30,6 +30,7 @@ impl ClientAdmin {
         let keys = crate::keys::secret::token_keys(
             config.security.secret.as_ref(),
             &config.database.data_dir,
+            config.database.url.is_none(),
         )?;
         let db = match &config.database.url {
             Some(url) => Db::open_postgres(url.expose(), 1).await?,
