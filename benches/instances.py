@@ -111,13 +111,49 @@ http {{
     return url, procs
 
 
+TICK = os.sysconf("SC_CLK_TCK")
+GROUPS = {"siwe-server": "instances", "postgres": "postgres", "nginx": "nginx"}
+
+
+def cpu_by_group():
+    """CPU seconds so far of every process, summed by what it is (GROUPS), children included
+    for PostgreSQL's backends (each a process of its own)."""
+    totals = dict.fromkeys(GROUPS.values(), 0.0)
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        name = stat[stat.index("(") + 1:stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2:].split()
+        group = next((g for n, g in GROUPS.items() if name.startswith(n)), None)
+        if group:
+            totals[group] += (int(fields[11]) + int(fields[12])) / TICK
+    return totals
+
+
 def run(url, scenario, presign):
+    """One timed loadgen run; its report, with the CPU each group spent while it ran."""
     args = [LOADGEN, "--url", url, "--scenario", scenario, "--connections", CONNECTIONS,
             "--duration", DURATION, "--json"]
     if presign:
         args += ["--presign", presign]
-    out = subprocess.run(args, check=True, capture_output=True, text=True).stdout
-    return json.loads(out)
+    gen = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # The clock starts once the generator says so (pre-signing asks the server for nonces).
+    for line in gen.stderr:
+        if line.startswith("running"):
+            break
+    before = cpu_by_group()
+    out, _ = gen.communicate()
+    after = cpu_by_group()
+    result = json.loads(out)
+    result["cpu_seconds"] = {g: round(after[g] - before[g], 2) for g in after}
+    # The generator has exited by now: it says what it spent.
+    result["cpu_seconds"]["loadgen"] = round(result["generator_cpu_seconds"], 2)
+    return result
 
 
 def main():
@@ -135,9 +171,11 @@ def main():
                         result = run(url, scenario, presign)
                         ok = sum(v for k, v in result["statuses"].items() if k.startswith("2"))
                         row = {"round": round_, "engine": engine, "instances": count,
-                               "scenario": scenario, "ok_per_sec": ok / result["seconds"],
+                               "scenario": scenario, "ok": ok,
+                               "ok_per_sec": ok / result["seconds"],
                                "p50_ms": result["latency_ms"]["p50"],
                                "p99_ms": result["latency_ms"]["p99"],
+                               "cpu_seconds": result["cpu_seconds"],
                                "statuses": result["statuses"]}
                         out.write(json.dumps(row) + "\n")
                         results.setdefault((engine, count, scenario), []).append(row)
@@ -159,6 +197,17 @@ def main():
             cells += [f"{med('ok_per_sec'):,.0f}", f"{med('p50_ms'):.2f} / {med('p99_ms'):.2f}"]
         print(f"| {'SQLite' if engine == 'sqlite' else 'PostgreSQL'} | {count} | " +
               " | ".join(cells) + " |")
+    print("\nCPU seconds per 1,000 answered requests, by process group (medians):\n")
+    groups = [*GROUPS.values(), "loadgen"]
+    print("| storage | instances | scenario | " + " | ".join(groups) + " |")
+    print("| --- | ---: | --- |" + " ---: |" * len(groups))
+    for engine, count in SETUPS:
+        for scenario, _ in CASES:
+            rows = results[(engine, count, scenario)]
+            per = [statistics.median(r["cpu_seconds"][g] / r["ok"] * 1000
+                                     for r in rows) for g in groups]
+            print(f"| {engine} | {count} | {scenario} | " +
+                  " | ".join(f"{x:.3f}" for x in per) + " |")
 
 
 if __name__ == "__main__":

@@ -45,14 +45,54 @@ fn instance(data: &Path, url: &str) -> Server {
     Server::start_with(cmd)
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_session_made_on_one_instance_is_valid_on_the_other_until_logged_out_on_either() {
-    let Some(url) = fresh_database().await else {
-        return;
-    };
+/// Two instances on one fresh database, each with its own data folder in `dir`.
+struct Pair {
+    url: String,
+    dir: tempfile::TempDir,
+    a: Server,
+    b: Server,
+}
+
+async fn two_instances() -> Option<Pair> {
+    let url = fresh_database().await?;
     let dir = tempfile::tempdir().unwrap();
     let a = instance(&dir.path().join("a"), &url);
     let b = instance(&dir.path().join("b"), &url);
+    Some(Pair { url, dir, a, b })
+}
+
+/// A sign-in message for `wallet` on a nonce from `base`, and its signature; or the status
+/// that refused the nonce.
+async fn signed_message(
+    client: &reqwest::Client,
+    base: &str,
+    wallet: &Wallet,
+) -> Result<(String, String), StatusCode> {
+    let resp = client
+        .get(format!("{base}/api/auth/nonce"))
+        .send()
+        .await
+        .unwrap();
+    if resp.status() != StatusCode::OK {
+        return Err(resp.status());
+    }
+    let nonce: serde_json::Value = resp.json().await.unwrap();
+    let message = MessageSpec::new(wallet, nonce["nonce"].as_str().unwrap()).render();
+    let signature = wallet.sign(&message);
+    Ok((message, signature))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_session_made_on_one_instance_is_valid_on_the_other_until_logged_out_on_either() {
+    let Some(Pair {
+        url: _,
+        dir: _dir,
+        a,
+        b,
+    }) = two_instances().await
+    else {
+        return;
+    };
 
     let client = cookie_client();
     let body = attempt(&client, &a.base, &Wallet::random()).await.unwrap();
@@ -78,22 +118,19 @@ async fn a_session_made_on_one_instance_is_valid_on_the_other_until_logged_out_o
 
 #[tokio::test(flavor = "multi_thread")]
 async fn racing_verifies_of_one_message_across_two_instances_give_exactly_one_session() {
-    let Some(url) = fresh_database().await else {
+    let Some(Pair {
+        url,
+        dir: _dir,
+        a,
+        b,
+    }) = two_instances().await
+    else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let a = instance(&dir.path().join("a"), &url);
-    let b = instance(&dir.path().join("b"), &url);
 
-    let wallet = Wallet::random();
-    let nonce: serde_json::Value = reqwest::get(a.url("/api/auth/nonce"))
-        .await
-        .unwrap()
-        .json()
+    let (message, signature) = signed_message(&reqwest::Client::new(), &a.base, &Wallet::random())
         .await
         .unwrap();
-    let message = MessageSpec::new(&wallet, nonce["nonce"].as_str().unwrap()).render();
-    let signature = wallet.sign(&message);
     let requests = (0..40).map(|n| {
         let url = if n % 2 == 0 { a.url("") } else { b.url("") };
         let body = json!({ "message": message, "signature": signature });
@@ -484,20 +521,10 @@ async fn one_server_at_a_time_has_the_cleanup_turn() {
 
 /// One sign-in of a new wallet at `base`: its session token, or the status that ended it.
 async fn sign_in_through(client: &reqwest::Client, base: &str) -> Result<String, StatusCode> {
-    let wallet = Wallet::random();
-    let resp = client
-        .get(format!("{base}/api/auth/nonce"))
-        .send()
-        .await
-        .unwrap();
-    if resp.status() != StatusCode::OK {
-        return Err(resp.status());
-    }
-    let nonce: serde_json::Value = resp.json().await.unwrap();
-    let message = MessageSpec::new(&wallet, nonce["nonce"].as_str().unwrap()).render();
+    let (message, signature) = signed_message(client, base, &Wallet::random()).await?;
     let resp = client
         .post(format!("{base}/api/auth/verify"))
-        .json(&json!({ "message": message, "signature": wallet.sign(&message) }))
+        .json(&json!({ "message": message, "signature": signature }))
         .send()
         .await
         .unwrap();
@@ -510,12 +537,9 @@ async fn sign_in_through(client: &reqwest::Client, base: &str) -> Result<String,
 
 #[tokio::test(flavor = "multi_thread")]
 async fn behind_nginx_one_instance_killed_under_load_loses_no_answered_sign_in() {
-    let Some(url) = fresh_database().await else {
+    let Some(Pair { url, dir, a, b }) = two_instances().await else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let a = instance(&dir.path().join("a"), &url);
-    let b = instance(&dir.path().join("b"), &url);
     let port = common::nginx::free_port();
     let upstream = |server: &Server| server.base.trim_start_matches("http://").to_string();
     let nginx_dir = dir.path().join("nginx");
@@ -602,12 +626,15 @@ async fn behind_nginx_one_instance_killed_under_load_loses_no_answered_sign_in()
 
 #[tokio::test(flavor = "multi_thread")]
 async fn racing_unlinks_on_two_instances_never_leave_an_account_without_a_wallet() {
-    let Some(url) = fresh_database().await else {
+    let Some(Pair {
+        url,
+        dir: _dir,
+        a,
+        b,
+    }) = two_instances().await
+    else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let a = instance(&dir.path().join("a"), &url);
-    let b = instance(&dir.path().join("b"), &url);
     for _ in 0..5 {
         let (first, second) = (Wallet::random(), Wallet::random());
         let client = cookie_client();

@@ -54,7 +54,8 @@ impl Step {
     fn begin(self) -> &'static str {
         match self {
             Step::Read => "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
-            Step::Write => "BEGIN",
+            // Said, not left to the server's default_transaction_isolation.
+            Step::Write => "BEGIN ISOLATION LEVEL READ COMMITTED",
         }
     }
 }
