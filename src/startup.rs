@@ -30,7 +30,7 @@ use crate::{
     domain::forward_auth::ForwardAuthPolicy,
     http::{
         connections::{ConnectionLimits, LimitedAcceptor},
-        ClientIpResolver, Middlewares, RateLimiter,
+        ClientIpResolver, Middlewares, RateLimiter, SharedCounts,
     },
     keys::{secret, JwtKeys, KeyStore},
     mail::Mailer,
@@ -89,7 +89,7 @@ pub async fn open_service(config: &Config, clock: Clock) -> anyhow::Result<Servi
         .context("database start-up task failed")??,
     };
     let jwt = JwtKeys::open_in(
-        key_store(config, &db),
+        KeyStore::configured(config, &db),
         config.longest_jwt_ttl().as_secs(),
         clock.clone(),
     )?;
@@ -119,15 +119,6 @@ pub async fn open_service(config: &Config, clock: Clock) -> anyhow::Result<Servi
     ))
 }
 
-/// Where the token signing keys are kept: with PostgreSQL in the database, shared by every
-/// instance; else in the data folder.
-pub fn key_store(config: &Config, db: &Db) -> KeyStore {
-    match config.database.url {
-        Some(_) => KeyStore::database(db.clone(), &config.database.data_dir),
-        None => KeyStore::file(&config.database.data_dir),
-    }
-}
-
 /// `[ens]` when names are resolved: enabled, and its chain has an RPC in `[chains]`.
 fn ens_lookup(config: &Config) -> Option<crate::config::Ens> {
     let has_rpc = config
@@ -147,9 +138,13 @@ impl Application {
     pub async fn build_with_clock(settings: Settings, clock: Clock) -> anyhow::Result<Self> {
         let (config, forward) = check_config(&settings)?;
         let service = open_service(&config, clock).await?;
+        let shared_counts = config.rate_limit.shared.then(|| SharedCounts {
+            db: service.db().clone(),
+            clock: service.clock().clone(),
+        });
         let server = &config.server;
         let state = Arc::new(app_state(&config, service, forward)?);
-        let limiter = Arc::new(RateLimiter::new(&config.rate_limit));
+        let limiter = Arc::new(RateLimiter::new(&config.rate_limit, shared_counts));
         let middlewares = middlewares(&config, &state, Arc::clone(&limiter));
         let reloadable = Reloadable {
             limiter: Arc::clone(&limiter),

@@ -364,7 +364,7 @@ async fn both_engines_have_the_same_tables_columns_keys_and_indexes() {
               WHERE table_schema = 'public'
                 -- PostgreSQL's own: its schema version, and the signing keys that SQLite
                 -- keeps in a file beside the database.
-                AND table_name NOT IN ('siwe_schema', 'signing_keys')",
+                AND table_name NOT IN ('siwe_schema', 'signing_keys', 'rate_limit_hits')",
             &[],
         )
         .await
@@ -382,7 +382,7 @@ async fn both_engines_have_the_same_tables_columns_keys_and_indexes() {
         .query(
             "SELECT tablename::text, indexname::text FROM pg_indexes
               WHERE schemaname = 'public' AND indexname NOT LIKE '%_pkey'
-                AND indexname NOT LIKE '%_key'
+                AND indexname NOT LIKE '%_key' AND tablename <> 'rate_limit_hits'
               ORDER BY indexname",
             &[],
         )
@@ -559,6 +559,20 @@ async fn behind_nginx_one_instance_killed_under_load_loses_no_answered_sign_in()
         port,
     );
     let base = format!("http://127.0.0.1:{port}");
+
+    // Racing verifies of one message, spread over both instances by nginx: one session.
+    let client = reqwest::Client::new();
+    let (message, signature) = signed_message(&client, &base, &Wallet::random())
+        .await
+        .unwrap();
+    let racing = (0..20).map(|_| {
+        let (client, url) = (client.clone(), format!("{base}/api/auth/verify"));
+        let body = json!({ "message": message, "signature": signature });
+        async move { client.post(url).json(&body).send().await.unwrap().status() }
+    });
+    let statuses = futures_util::future::join_all(racing).await;
+    let won = statuses.iter().filter(|s| **s == StatusCode::OK).count();
+    assert_eq!(won, 1, "{statuses:?}");
 
     let answered = Arc::new(AtomicUsize::new(0));
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -752,4 +766,60 @@ async fn migrate_storage_copies_a_running_installation_with_its_sessions_and_key
         .await
         .unwrap();
     assert_eq!(again["user"]["id"], signed_in[0]["user"]["id"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn shared_rate_limits_count_every_instances_requests_together() {
+    let Some(url) = fresh_database().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let limited = |name: &str, shared: bool| {
+        let mut cmd = command(&dir.path().join(name));
+        cmd.env("SIWE_DATABASE__URL", &url)
+            .env("SIWE_SECURITY__SECRET", common::postgres::SECRET)
+            .env("SIWE_RATE_LIMIT__AUTH_PER_MINUTE", "4")
+            .env("SIWE_RATE_LIMIT__AUTH_BURST", "4")
+            .env("SIWE_RATE_LIMIT__SHARED", shared.to_string());
+        Server::start_with(cmd)
+    };
+    let nonce = |server: &Server| {
+        let url = server.url("/api/auth/nonce");
+        async move { reqwest::get(url).await.unwrap() }
+    };
+    // Counts are per clock minute: not so near its end that the next one starts mid-test.
+    let into_minute = std::time::SystemTime::UNIX_EPOCH
+        .elapsed()
+        .unwrap()
+        .as_millis()
+        % 60_000;
+    if into_minute > 50_000 {
+        tokio::time::sleep(std::time::Duration::from_millis(
+            (60_500 - into_minute) as u64,
+        ))
+        .await;
+    }
+
+    // Each instance alone: 4 each.
+    let (a, b) = (limited("a", false), limited("b", false));
+    for server in [&a, &b, &a, &b, &a, &b, &a, &b] {
+        assert_eq!(nonce(server).await.status(), StatusCode::OK);
+    }
+    assert_eq!(nonce(&a).await.status(), StatusCode::TOO_MANY_REQUESTS);
+
+    // Shared: 4 in all, whichever instance is asked.
+    let (c, d) = (limited("c", true), limited("d", true));
+    for server in [&c, &d, &c, &d] {
+        assert_eq!(nonce(server).await.status(), StatusCode::OK);
+    }
+    for server in [&c, &d] {
+        let refused = nonce(server).await;
+        assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+        let wait: u64 = refused.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((1..=60).contains(&wait), "{wait}");
+    }
 }

@@ -220,6 +220,9 @@ impl Settings {
         let audit = self.audit.validate()?;
         let database = self.database.validate()?;
         let backup = self.backup.validate()?;
+        if self.rate_limit.shared && database.url.is_none() {
+            bail!("rate_limit.shared counts in PostgreSQL: it needs database.url");
+        }
         if database.url.is_some() && backup.is_some() {
             bail!("[backup] copies the SQLite file; with database.url, back up PostgreSQL with its own tools (pg_dump)");
         }

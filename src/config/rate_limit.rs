@@ -13,6 +13,8 @@ pub struct RateLimitSettings {
     /// Every other API request (session checks and the like).
     pub read_per_minute: u32,
     pub read_burst: u32,
+    /// With `database.url`: count every instance's requests together, in PostgreSQL.
+    pub shared: bool,
 }
 
 impl Default for RateLimitSettings {
@@ -22,6 +24,7 @@ impl Default for RateLimitSettings {
             auth_burst: 10,
             read_per_minute: 600,
             read_burst: 100,
+            shared: false,
         }
     }
 }

@@ -63,6 +63,7 @@ pub mod nonces;
 pub mod oidc;
 pub mod pairings;
 mod postgres;
+pub mod rate_limits;
 pub mod sessions;
 pub mod signing_keys;
 mod storage;

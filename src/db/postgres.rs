@@ -34,6 +34,7 @@ mod values;
 const SCHEMA: &[&str] = &[
     include_str!("migrations/postgres/0001_schema.sql"),
     include_str!("migrations/postgres/0002_signing_keys.sql"),
+    include_str!("migrations/postgres/0003_rate_limit_hits.sql"),
 ];
 /// The advisory lock instances take to migrate one at a time.
 const MIGRATION_LOCK: i64 = 0x5157_4553_4d49_4752;

@@ -37,7 +37,7 @@ pub use client_address::{ClientAddress, ResolveClientAddress};
 pub use client_ip::ClientIpResolver;
 pub use cors::Cors;
 pub use origin_check::OriginCheck;
-pub use ratelimit::{Policy, RateLimit, RateLimiter};
+pub use ratelimit::{Policy, RateLimit, RateLimiter, SharedCounts};
 pub use request_context::{RequestContext, RouteLabels, REQUEST_ID_HEADER};
 pub use security_headers::SecurityHeaders;
 

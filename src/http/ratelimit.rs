@@ -1,6 +1,8 @@
 //! Named per-IP rate-limit policies (governor), which routes fall under which, and the middleware
 //! that answers 429 with `Retry-After`. IPv6 clients are keyed by their /64, since one host
-//! usually has a whole /64 to choose addresses from.
+//! usually has a whole /64 to choose addresses from. Each instance counts its own requests, or,
+//! with `rate_limit.shared` (PostgreSQL), every instance's together: per clock minute, in the
+//! database.
 
 use std::{
     net::{IpAddr, Ipv6Addr},
@@ -10,14 +12,19 @@ use std::{
 };
 
 use arc_swap::ArcSwap;
-use governor::{clock::Clock, DefaultKeyedRateLimiter, Quota};
+use governor::{clock::Clock as _, DefaultKeyedRateLimiter, Quota};
 use poem::{
     http::{header, HeaderValue, Method},
     Endpoint, IntoResponse, Request, Response,
 };
 
 use super::{client_address::ClientAddress, error::error_response, Around};
-use crate::{config::RateLimitSettings, error::ErrorCode};
+use crate::{
+    clock::Clock,
+    config::RateLimitSettings,
+    db::{rate_limits, Db},
+    error::{AppResult, ErrorCode},
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Policy {
@@ -27,11 +34,31 @@ pub enum Policy {
     Read,
 }
 
+impl Policy {
+    fn name(self) -> &'static str {
+        match self {
+            Policy::Auth => "auth",
+            Policy::Read => "read",
+        }
+    }
+}
+
 /// The two policies, each replaceable while requests run (a reload of `rate_limit.*`).
 pub struct RateLimiter {
     auth: ArcSwap<Limit>,
     read: ArcSwap<Limit>,
+    /// Where every instance's requests are counted together (`rate_limit.shared`).
+    shared: Option<SharedCounts>,
 }
+
+/// Counts of every instance's requests, in the database, by the application's clock.
+pub struct SharedCounts {
+    pub db: Db,
+    pub clock: Clock,
+}
+
+/// How long a shared count lasts: a clock minute.
+const WINDOW_MS: i64 = 60_000;
 
 /// One policy: its quota (per minute, burst) and the clients it counts; none when off.
 struct Limit {
@@ -71,11 +98,47 @@ pub fn key_of(ip: IpAddr) -> IpAddr {
 }
 
 impl RateLimiter {
-    pub fn new(settings: &RateLimitSettings) -> Self {
+    /// Counts in memory, or in `shared` (every instance's requests together).
+    pub fn new(settings: &RateLimitSettings, shared: Option<SharedCounts>) -> Self {
         Self {
             auth: ArcSwap::from_pointee(Limit::new(settings.auth_per_minute, settings.auth_burst)),
             read: ArcSwap::from_pointee(Limit::new(settings.read_per_minute, settings.read_burst)),
+            shared,
         }
+    }
+
+    fn limit(&self, policy: Policy) -> arc_swap::Guard<Arc<Limit>> {
+        match policy {
+            Policy::Auth => self.auth.load(),
+            Policy::Read => self.read.load(),
+        }
+    }
+
+    /// [`RateLimiter::check`] against every instance's requests: up to `per_minute` of a
+    /// client in each clock minute, counted in the database. A database that cannot count
+    /// refuses the request (fail closed).
+    async fn check_shared(
+        &self,
+        shared: &SharedCounts,
+        policy: Policy,
+        ip: IpAddr,
+    ) -> AppResult<Result<(), Duration>> {
+        let per_minute = self.limit(policy).quota.0;
+        if per_minute == 0 {
+            return Ok(Ok(()));
+        }
+        let now_ms = shared.clock.now_ms();
+        let window_start = now_ms - now_ms.rem_euclid(WINDOW_MS);
+        let (name, client) = (policy.name(), key_of(ip).to_string());
+        let hits = shared
+            .db
+            .write(move |conn| rate_limits::hit(conn, name, &client, window_start))
+            .await?;
+        if hits <= i64::from(per_minute) {
+            return Ok(Ok(()));
+        }
+        let wait = window_start + WINDOW_MS - now_ms;
+        Ok(Err(Duration::from_millis(wait.max(1) as u64)))
     }
 
     /// Applies reloaded settings to the next requests. A policy whose quota changed starts
@@ -87,10 +150,7 @@ impl RateLimiter {
 
     /// `Ok` when the request may go ahead; otherwise how long until it may.
     pub fn check(&self, policy: Policy, ip: IpAddr) -> Result<(), Duration> {
-        let limit = match policy {
-            Policy::Auth => self.auth.load(),
-            Policy::Read => self.read.load(),
-        };
+        let limit = self.limit(policy);
         let Some(limiter) = &limit.keyed else {
             return Ok(());
         };
@@ -99,8 +159,15 @@ impl RateLimiter {
             .map_err(|not_until| not_until.wait_time_from(limiter.clock().now()))
     }
 
-    /// Forgets clients whose limits have fully recovered, so memory stays bounded.
+    /// Forgets clients whose limits have fully recovered, so memory stays bounded; deletes
+    /// the shared counts of past minutes (a batch, in the background).
     pub fn purge(&self) {
+        if let Some(shared) = &self.shared {
+            let before = shared.clock.now_ms() - WINDOW_MS;
+            shared.db.write_later(move |conn| {
+                rate_limits::delete_before(conn, before, 10_000).map(|_| ())
+            });
+        }
         for limit in [self.auth.load(), self.read.load()] {
             if let Some(limiter) = &limit.keyed {
                 limiter.retain_recent();
@@ -167,7 +234,17 @@ impl Around for RateLimit {
     async fn around<E: Endpoint>(&self, inner: &E, req: Request) -> poem::Result<Response> {
         if let Some(policy) = policy_for(req.method(), req.uri().path()) {
             let ip = ClientAddress::of(&req).ip;
-            if let Err(wait) = self.limiter.check(policy, ip) {
+            let checked = match &self.limiter.shared {
+                None => self.limiter.check(policy, ip),
+                Some(shared) => match self.limiter.check_shared(shared, policy, ip).await {
+                    Ok(checked) => checked,
+                    Err(err) => {
+                        tracing::warn!(error = %err, "rate limit not counted; request refused");
+                        return Ok(error_response(err.code(), err.public_message()));
+                    }
+                },
+            };
+            if let Err(wait) = checked {
                 return Ok(refusal(policy, ip, wait));
             }
         }
@@ -180,12 +257,7 @@ fn refusal(policy: Policy, ip: IpAddr, wait: Duration) -> Response {
     let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
     tracing::info!(client_ip = %ip, ?policy, retry_after = secs, "rate limited");
     if let Some(m) = crate::metrics::metrics() {
-        let name = if policy == Policy::Auth {
-            "auth"
-        } else {
-            "read"
-        };
-        m.rate_limited.with_label_values(&[name]).inc();
+        m.rate_limited.with_label_values(&[policy.name()]).inc();
     }
     let mut resp = error_response(
         ErrorCode::RateLimited,
@@ -197,140 +269,4 @@ fn refusal(policy: Policy, ip: IpAddr, wait: Duration) -> Response {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn settings(per_minute: u32, burst: u32) -> RateLimitSettings {
-        RateLimitSettings {
-            auth_per_minute: per_minute,
-            auth_burst: burst,
-            read_per_minute: 0,
-            read_burst: 0,
-        }
-    }
-
-    #[test]
-    fn burst_then_refusal_with_a_wait_per_client() {
-        let rl = RateLimiter::new(&settings(30, 3));
-        let a: IpAddr = "198.51.100.1".parse().unwrap();
-        for _ in 0..3 {
-            assert!(rl.check(Policy::Auth, a).is_ok());
-        }
-        let wait = rl.check(Policy::Auth, a).unwrap_err();
-        assert!(
-            wait > Duration::from_secs(1) && wait <= Duration::from_secs(2),
-            "{wait:?}"
-        );
-        assert!(rl
-            .check(Policy::Auth, "198.51.100.2".parse().unwrap())
-            .is_ok());
-        assert!(
-            rl.check(Policy::Read, a).is_ok(),
-            "a disabled policy never refuses"
-        );
-    }
-
-    #[test]
-    fn reload_replaces_a_changed_quota_and_keeps_the_counts_of_a_same_one() {
-        let rl = RateLimiter::new(&settings(30, 2));
-        let a: IpAddr = "198.51.100.1".parse().unwrap();
-        assert!(rl.check(Policy::Auth, a).is_ok());
-        assert!(rl.check(Policy::Auth, a).is_ok());
-        rl.reload(&settings(30, 2));
-        assert!(
-            rl.check(Policy::Auth, a).is_err(),
-            "the same quota keeps its count"
-        );
-        rl.reload(&settings(30, 3));
-        for _ in 0..3 {
-            assert!(
-                rl.check(Policy::Auth, a).is_ok(),
-                "a new quota counts afresh"
-            );
-        }
-        assert!(rl.check(Policy::Auth, a).is_err());
-        rl.reload(&settings(0, 0));
-        assert!(
-            rl.check(Policy::Auth, a).is_ok(),
-            "a policy turned off refuses nothing"
-        );
-    }
-
-    #[test]
-    fn ipv6_is_keyed_by_slash_64() {
-        let rl = RateLimiter::new(&settings(30, 1));
-        assert!(rl
-            .check(Policy::Auth, "2001:db8:1:2::1".parse().unwrap())
-            .is_ok());
-        assert!(rl
-            .check(Policy::Auth, "2001:db8:1:2:ffff::9".parse().unwrap())
-            .is_err());
-        assert!(rl
-            .check(Policy::Auth, "2001:db8:1:3::1".parse().unwrap())
-            .is_ok());
-    }
-
-    #[test]
-    fn purge_forgets_recovered_clients() {
-        // One cell every millisecond: every client has recovered a few ms later.
-        let rl = RateLimiter::new(&settings(60_000, 1));
-        for i in 0..5000u32 {
-            let _ = rl.check(Policy::Auth, IpAddr::from(i.to_be_bytes()));
-        }
-        assert_eq!(rl.tracked_clients(), 5000);
-        std::thread::sleep(Duration::from_millis(20));
-        rl.purge();
-        assert_eq!(rl.tracked_clients(), 0);
-    }
-
-    #[test]
-    fn policies_by_route() {
-        assert_eq!(
-            policy_for(&Method::GET, "/api/auth/nonce"),
-            Some(Policy::Auth)
-        );
-        assert_eq!(
-            policy_for(&Method::POST, "/api/auth/verify"),
-            Some(Policy::Auth)
-        );
-        assert_eq!(
-            policy_for(&Method::POST, "/api/wallets/challenge"),
-            Some(Policy::Auth)
-        );
-        for path in [
-            "/api/auth/reauthenticate",
-            "/api/auth/reauthenticate/challenge",
-        ] {
-            assert_eq!(
-                policy_for(&Method::POST, path),
-                Some(Policy::Auth),
-                "{path}"
-            );
-        }
-        assert_eq!(
-            policy_for(&Method::GET, "/api/auth/session"),
-            Some(Policy::Read)
-        );
-        assert_eq!(policy_for(&Method::GET, "/api/wallets"), Some(Policy::Read));
-        assert_eq!(
-            policy_for(&Method::GET, "/oidc/authorize"),
-            Some(Policy::Read)
-        );
-        assert_eq!(policy_for(&Method::GET, "/healthz"), None);
-        assert_eq!(policy_for(&Method::GET, "/docs"), None);
-    }
-
-    #[tokio::test]
-    async fn over_the_limit_answers_429_with_retry_after() {
-        let limiter = Arc::new(RateLimiter::new(&settings(1, 1)));
-        let app =
-            poem::EndpointExt::with(poem::endpoint::make_sync(|_| "ok"), RateLimit::new(limiter));
-        let nonce = || Request::builder().uri_str("/api/auth/nonce").finish();
-        assert_eq!(app.call(nonce()).await.unwrap().status(), 200);
-        let refused = app.call(nonce()).await.unwrap();
-        assert_eq!(refused.status(), 429);
-        assert!(refused.header(header::RETRY_AFTER).is_some());
-        let page = Request::builder().uri_str("/login").finish();
-        assert_eq!(app.call(page).await.unwrap().status(), 200);
-    }
-}
+mod tests;

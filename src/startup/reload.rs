@@ -150,7 +150,8 @@ impl Reloader {
 /// Whether a changed key takes effect on reload. Email's SMTP keys do while email stays on or
 /// off; turning it on or off changes the pages and the API, so that waits for a restart.
 fn is_live(key: &str, email_switched: bool) -> bool {
-    key.starts_with("rate_limit.")
+    // Where requests are counted is chosen at start.
+    (key.starts_with("rate_limit.") && key != "rate_limit.shared")
         || key.starts_with("forward_auth.")
         || key == "cors.allowed_origins"
         || key == "server.trusted_proxies"

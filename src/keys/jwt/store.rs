@@ -79,6 +79,16 @@ fn write_file(path: &Path, keys: Vec<StoredKey>) -> anyhow::Result<()> {
 }
 
 impl KeyStore {
+    /// Where `config` keeps them: with PostgreSQL in the database, shared by every instance;
+    /// else in the data folder.
+    pub fn configured(config: &crate::config::Config, db: &Db) -> Self {
+        let data_dir = &config.database.data_dir;
+        match config.database.url {
+            Some(_) => Self::database(db.clone(), data_dir),
+            None => Self::file(data_dir),
+        }
+    }
+
     /// The key file in `data_dir`.
     pub fn file(data_dir: &Path) -> Self {
         Self::File(data_dir.join(FILE_NAME))
