@@ -204,8 +204,15 @@ async fn malformed_requests_get_400_with_their_codes() {
     assert_eq!(app.verify(&good, &signature).await.status(), StatusCode::OK);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+// On one thread: with two, the server's 413 can close the connection while the client is
+// still sending the chunked body, and the client sees the broken write, not the answer.
+#[tokio::test]
 async fn oversized_bodies_are_refused() {
+    if common::postgres::skip_unless_sqlite(
+        "body limits, the same whatever the storage, timed on one thread",
+    ) {
+        return;
+    }
     let app = TestApp::spawn().await;
     // Over 16 KiB plus room for the largest signature (siwe.max_signature_bytes, 8192).
     let message = "a".repeat(40 * 1024);
