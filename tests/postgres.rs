@@ -30,6 +30,20 @@ async fn fresh_database() -> Option<String> {
     common::postgres::fresh_database()
 }
 
+/// The count `sql` answers, read in PostgreSQL directly (not through the server).
+async fn count_in(
+    url: &str,
+    sql: &str,
+    params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+) -> i64 {
+    connect(url)
+        .await
+        .query_one(sql, params)
+        .await
+        .unwrap()
+        .get(0)
+}
+
 async fn connect(url: &str) -> tokio_postgres::Client {
     let (client, connection) = tokio_postgres::connect(url, NoTls).await.unwrap();
     tokio::spawn(connection);
@@ -177,12 +191,7 @@ async fn racing_verifies_of_one_message_across_two_instances_give_exactly_one_se
             server.logs()
         );
     }
-    let db = connect(&url).await;
-    let sessions: i64 = db
-        .query_one("SELECT count(*) FROM sessions", &[])
-        .await
-        .unwrap()
-        .get(0);
+    let sessions = count_in(&url, "SELECT count(*) FROM sessions", &[]).await;
     assert_eq!(sessions, 1);
 }
 
@@ -252,6 +261,16 @@ async fn while_postgresql_is_unreachable_requests_get_503_and_then_it_recovers_b
     let relayed = format!("{scheme_user}@127.0.0.1:{}/{database}", relay.port);
     let dir = tempfile::tempdir().unwrap();
     let server = instance(&dir.path().join("a"), &relayed);
+    // Counting its rate limits in PostgreSQL: issuing a nonce needs nothing else stored.
+    let mut counted = command(&dir.path().join("b"));
+    counted
+        .env("SIWE_DATABASE__URL", &relayed)
+        .env("SIWE_SECURITY__SECRET", common::postgres::SECRET)
+        .env("SIWE_RATE_LIMIT__AUTH_PER_MINUTE", "1000")
+        .env("SIWE_RATE_LIMIT__SHARED", "true");
+    let counted = Server::start_with(counted);
+    let nonce = || reqwest::get(counted.url("/api/auth/nonce"));
+    assert_eq!(nonce().await.unwrap().status(), StatusCode::OK);
     let client = cookie_client();
     attempt(&client, &server.base, &Wallet::random())
         .await
@@ -267,6 +286,9 @@ async fn while_postgresql_is_unreachable_requests_get_503_and_then_it_recovers_b
             "{why}"
         );
     }
+    // A limit that cannot be counted refuses the request; it never lets it through uncounted.
+    let refused = nonce().await.unwrap();
+    assert_eq!(refused.status(), StatusCode::SERVICE_UNAVAILABLE);
     // The load balancer is told this instance cannot serve.
     let health = client.get(server.url("/healthz")).send().await.unwrap();
     assert_eq!(health.status(), StatusCode::SERVICE_UNAVAILABLE);
@@ -629,12 +651,7 @@ async fn behind_nginx_one_instance_killed_under_load_loses_no_answered_sign_in()
     for token in &tokens {
         assert_eq!(session_status(&b.base, token).await, StatusCode::OK);
     }
-    let db = connect(&url).await;
-    let sessions: i64 = db
-        .query_one("SELECT count(*) FROM sessions", &[])
-        .await
-        .unwrap()
-        .get(0);
+    let sessions = count_in(&url, "SELECT count(*) FROM sessions", &[]).await;
     assert!(sessions as usize >= tokens.len());
 }
 
@@ -680,15 +697,13 @@ async fn racing_unlinks_on_two_instances_never_leave_an_account_without_a_wallet
             [one, other].contains(&StatusCode::CONFLICT),
             "{one} {other}"
         );
-        let db = connect(&url).await;
-        let left: i64 = db
-            .query_one(
-                "SELECT count(*) FROM wallets WHERE user_id = $1",
-                &[&body["user"]["id"].as_str().unwrap()],
-            )
-            .await
-            .unwrap()
-            .get(0);
+        let user_id = body["user"]["id"].as_str().unwrap();
+        let left = count_in(
+            &url,
+            "SELECT count(*) FROM wallets WHERE user_id = $1",
+            &[&user_id],
+        )
+        .await;
         assert_eq!(left, 1);
     }
 }
